@@ -1,0 +1,1 @@
+"""monitoring_pipeline: watch deployed classification models for decay, drift and unfairness."""

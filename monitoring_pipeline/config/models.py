@@ -1,0 +1,346 @@
+"""Schema of the monitored-models file (see README, "Configuration reference").
+
+Every model forbids unknown keys, so a typo fails at load instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+QUALIFIED_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
+INTERSECTION_SEPARATOR = "&"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class PostgresTableSource(Strict):
+    """A table (``schema.table``) in the monitoring database."""
+
+    kind: Literal["postgres_table"]
+    table: str
+
+    @field_validator("table")
+    @classmethod
+    def _qualified(cls, value: str) -> str:
+        if not QUALIFIED_TABLE.match(value):
+            raise ValueError("must be schema.table (letters, digits, underscores)")
+        return value
+
+
+class FileSource(Strict):
+    """One Parquet or CSV file per day; ``path`` contains ``{date}`` (YYYY-MM-DD).
+
+    For predictions the date is the scoring day; for labels it is the day the labels were
+    delivered, so a day's labels are looked for in that day's file and every later one.
+    """
+
+    kind: Literal["files"]
+    path: str
+    format: Literal["parquet", "csv"] | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _has_date(cls, value: str) -> str:
+        if "{date}" not in value:
+            raise ValueError("must contain the placeholder {date}")
+        return value
+
+    @property
+    def file_format(self) -> Literal["parquet", "csv"]:
+        if self.format is not None:
+            return self.format
+        return "csv" if self.path.endswith((".csv", ".csv.gz")) else "parquet"
+
+
+Source = Annotated[PostgresTableSource | FileSource, Field(discriminator="kind")]
+
+
+class ColumnMapping(Strict):
+    """Source column names for the standard fields.
+
+    ``decision`` may be omitted when the model config gives a ``threshold``: the decision
+    is then ``score >= threshold``.
+    """
+
+    prediction_id: str = "prediction_id"
+    scored_at: str = "scored_at"
+    model_version: str = "model_version"
+    score: str = "score"
+    decision: str | None = "decision"
+    label: str = "label"
+    labelled_at: str = "labelled_at"
+    label_prediction_id: str = "prediction_id"
+
+
+class CohortConfig(Strict):
+    """Cohort attributes with their allowed values, and which intersections to compute."""
+
+    attributes: dict[str, list[str]]
+    intersections: list[list[str]] = []
+    reference_groups: dict[str, str] = {}
+    min_size: int | None = Field(default=None, ge=1)
+
+    @field_validator("attributes")
+    @classmethod
+    def _non_empty(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if not value:
+            raise ValueError("needs at least one cohort attribute")
+        for name, values in value.items():
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"attribute name {name!r} must be lower_snake_case")
+            if not values:
+                raise ValueError(f"attribute {name!r} lists no allowed values")
+            if len(set(values)) != len(values):
+                raise ValueError(f"attribute {name!r} lists a value twice")
+            if any(INTERSECTION_SEPARATOR in str(v) for v in values):
+                raise ValueError(f"values of {name!r} must not contain {INTERSECTION_SEPARATOR!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> CohortConfig:
+        for combo in self.intersections:
+            if len(combo) < 2 or len(set(combo)) != len(combo):
+                raise ValueError(f"intersection {combo} must name two or more distinct attributes")
+            unknown = [a for a in combo if a not in self.attributes]
+            if unknown:
+                raise ValueError(f"intersection {combo} names unknown attribute(s) {unknown}")
+        for attribute, group in self.reference_groups.items():
+            if attribute not in self.attributes:
+                raise ValueError(f"reference_groups names unknown attribute {attribute!r}")
+            if group not in self.attributes[attribute]:
+                raise ValueError(
+                    f"reference group {group!r} is not an allowed value of {attribute!r}"
+                )
+        return self
+
+
+class FeatureConfig(Strict):
+    numeric: list[str] = []
+    categorical: list[str] = []
+
+    @model_validator(mode="after")
+    def _distinct(self) -> FeatureConfig:
+        both = set(self.numeric) & set(self.categorical)
+        if both:
+            raise ValueError(f"features {sorted(both)} are listed as numeric and categorical")
+        return self
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+
+class Baseline(Strict):
+    """The reference window for drift: a fixed date range, or the N days before each day."""
+
+    preceding_days: int | None = Field(default=None, ge=1)
+    start: date | None = None
+    end: date | None = None
+    bins: int = Field(default=10, ge=2, le=100)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Baseline:
+        fixed = self.start is not None or self.end is not None
+        if fixed == (self.preceding_days is not None):
+            raise ValueError("give either preceding_days, or start and end")
+        if fixed and (self.start is None or self.end is None or self.start > self.end):
+            raise ValueError("a fixed baseline needs start <= end")
+        return self
+
+
+class RowCountRule(Strict):
+    """A day's row count must lie within [min_ratio, max_ratio] x the median of earlier days:
+    the same weekday within ``lookback_days`` when ``seasonality`` is weekly (traffic usually
+    has a weekly rhythm), else every day within it."""
+
+    lookback_days: int = Field(default=28, ge=1)
+    seasonality: Literal["weekly", "none"] = "weekly"
+    min_ratio: float = Field(default=0.5, gt=0)
+    max_ratio: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RowCountRule:
+        if self.min_ratio >= self.max_ratio:
+            raise ValueError("min_ratio must be below max_ratio")
+        return self
+
+
+class QualityConfig(Strict):
+    """Tolerances of the data-quality checks (shares of the day's rows)."""
+
+    max_malformed_share: float = Field(default=0.01, ge=0, le=1)
+    max_feature_null_share: float = Field(default=0.05, ge=0, le=1)
+    row_count: RowCountRule = RowCountRule()
+
+
+CohortMetricName = Literal[
+    "selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy", "ece", "brier"
+]
+FairnessMetricName = Literal[
+    "demographic_parity_difference",
+    "disparate_impact_ratio",
+    "tpr_difference",
+    "fpr_difference",
+    "equalized_odds_difference",
+    "calibration_gap",
+]
+DriftMethodName = Literal["psi", "ks", "js", "chi2", "null_rate_change"]
+
+
+class CohortMetricSLI(Strict):
+    source: Literal["cohort_metrics"]
+    metric: CohortMetricName
+    cohort: str = "all"  # "all", "<attribute>=<value>"
+
+
+class FairnessSLI(Strict):
+    source: Literal["fairness_disparities"]
+    metric: FairnessMetricName
+    attribute: str
+    group: str | None = None  # None: the worst group of the attribute
+
+
+class DriftSLI(Strict):
+    source: Literal["drift"]
+    method: DriftMethodName
+    feature: str
+    cohort: str = "all"
+
+
+SLI = Annotated[CohortMetricSLI | FairnessSLI | DriftSLI, Field(discriminator="source")]
+
+
+class Objective(Strict):
+    op: Literal["<=", ">=", "<", ">"]
+    value: float
+
+
+class SLOConfig(Strict):
+    """An objective on a published figure, evaluated per day, with an error budget."""
+
+    name: str
+    description: str = ""
+    sli: SLI
+    objective: Objective
+    compliance_period_days: int = Field(default=28, ge=2, le=366)
+    target: float = Field(default=0.9, gt=0, lt=1)
+    retrain_on_page: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not IDENTIFIER.match(value):
+            raise ValueError("must be lower_snake_case")
+        return value
+
+
+class ModelConfig(Strict):
+    """One monitored model: where its data comes from and what to watch."""
+
+    description: str = ""
+    predictions: Source
+    labels: Source
+    columns: ColumnMapping = ColumnMapping()
+    positive_label: int = 1
+    threshold: float | None = Field(default=None, ge=0, le=1)
+    cohorts: CohortConfig
+    features: FeatureConfig = FeatureConfig()
+    baseline: Baseline = Baseline(preceding_days=14)
+    quality: QualityConfig | None = None
+    expected_label_lag_days: float = Field(default=30, gt=0)
+    slos: list[SLOConfig] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelConfig:
+        if self.columns.decision is None and self.threshold is None:
+            raise ValueError("give columns.decision or a threshold to derive decisions from")
+        cohort_names = set(self.cohorts.attributes)
+        clash = cohort_names & set(self.features.all)
+        if clash:
+            raise ValueError(f"{sorted(clash)} are both cohort attributes and features")
+        slo_names = [slo.name for slo in self.slos]
+        if len(set(slo_names)) != len(slo_names):
+            raise ValueError("two SLOs share a name")
+        for slo in self.slos:
+            self._check_sli(slo)
+        return self
+
+    def _check_sli(self, slo: SLOConfig) -> None:
+        sli = slo.sli
+        where = f"SLO {slo.name!r}"
+        if isinstance(sli, FairnessSLI):
+            if sli.attribute not in self.cohort_attribute_names:
+                raise ValueError(f"{where}: unknown cohort attribute {sli.attribute!r}")
+            if sli.group is not None and sli.group not in self.cohort_values(sli.attribute):
+                raise ValueError(f"{where}: {sli.group!r} is not a group of {sli.attribute!r}")
+        if isinstance(sli, DriftSLI) and sli.feature not in [*self.features.all, "score"]:
+            raise ValueError(f"{where}: unknown feature {sli.feature!r}")
+        if isinstance(sli, CohortMetricSLI | DriftSLI):
+            self.parse_cohort(sli.cohort, where=where)
+
+    # Intersections are named like "sex&age_band"; their values like "female&18-25".
+    @property
+    def cohort_attribute_names(self) -> list[str]:
+        names = list(self.cohorts.attributes)
+        names += [INTERSECTION_SEPARATOR.join(combo) for combo in self.cohorts.intersections]
+        return names
+
+    def cohort_values(self, attribute: str) -> list[str]:
+        parts = attribute.split(INTERSECTION_SEPARATOR)
+        values: list[str] = [""]
+        for part in parts:
+            values = [
+                f"{prefix}{INTERSECTION_SEPARATOR if prefix else ''}{v}"
+                for prefix in values
+                for v in self.cohorts.attributes[part]
+            ]
+        return values
+
+    def parse_cohort(self, cohort: str, *, where: str) -> tuple[str, str]:
+        if cohort == "all":
+            return ("all", "all")
+        attribute, sep, value = cohort.partition("=")
+        if not sep or attribute not in self.cohort_attribute_names:
+            raise ValueError(
+                f"{where}: cohort must be 'all' or '<attribute>=<value>', got {cohort!r}"
+            )
+        if value not in self.cohort_values(attribute):
+            raise ValueError(f"{where}: {value!r} is not a value of {attribute!r}")
+        return (attribute, value)
+
+
+class Defaults(Strict):
+    min_cohort_size: int = Field(default=50, ge=1)
+    quality: QualityConfig = QualityConfig()
+
+
+class MonitoringConfig(Strict):
+    """The whole file."""
+
+    partitions_start: date
+    timezone: Literal["UTC"] = "UTC"
+    defaults: Defaults = Defaults()
+    models: dict[str, ModelConfig]
+
+    @field_validator("models")
+    @classmethod
+    def _names(cls, value: dict[str, ModelConfig]) -> dict[str, ModelConfig]:
+        if not value:
+            raise ValueError("configure at least one model")
+        for name in value:
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"model name {name!r} must be lower_snake_case")
+        return value
+
+    def min_cohort_size(self, model_name: str) -> int:
+        return self.models[model_name].cohorts.min_size or self.defaults.min_cohort_size
+
+    def quality(self, model_name: str) -> QualityConfig:
+        return self.models[model_name].quality or self.defaults.quality

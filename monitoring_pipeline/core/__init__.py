@@ -1,0 +1,1 @@
+"""Pure statistics core: pandas / numpy / scipy only (no Dagster, SQL or Great Expectations)."""

@@ -1,0 +1,70 @@
+"""Join predictions with their newest ground-truth label (label backfill). Pure pandas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["LabelJoin", "join_newest_labels"]
+
+HOUR = pd.Timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class LabelJoin:
+    """Predictions with label columns added, and how the labels were used.
+
+    ``frame`` keeps every input prediction, labelled or not, in input order, with columns
+    ``label`` (nullable Int64, newest label), ``first_labelled_at``, ``labelled_at``,
+    ``label_lag_hours`` (scoring to first label) and ``label_revisions`` (label rows seen).
+    """
+
+    frame: pd.DataFrame
+    labels_used: int
+    labels_orphaned: int
+
+
+def join_newest_labels(predictions: pd.DataFrame, labels: pd.DataFrame) -> LabelJoin:
+    """Attach to each prediction the newest of its labels.
+
+    Parameters
+    ----------
+    predictions: valid predictions with unique ``prediction_id`` and ``scored_at``.
+    labels: valid label rows (``prediction_id``, ``label`` in {0, 1}, ``labelled_at``); a
+        prediction may have several (corrections), in any order.
+
+    Label rows whose id matches no prediction are counted as orphaned and not attached.
+    The newest label (largest ``labelled_at``) wins; the lag is measured to the *first*
+    label, the moment ground truth first became available.
+
+    >>> p = pd.DataFrame({"prediction_id": ["a"], "scored_at": [pd.Timestamp("2026-11-01", tz="UTC")]})
+    >>> l = pd.DataFrame({"prediction_id": ["a", "a"], "label": [0, 1],
+    ...                   "labelled_at": pd.to_datetime(["2026-11-02", "2026-11-05"], utc=True)})
+    >>> row = join_newest_labels(p, l).frame.iloc[0]
+    >>> int(row.label), float(row.label_lag_hours), int(row.label_revisions)
+    (1, 24.0, 2)
+    """
+    known = labels["prediction_id"].isin(predictions["prediction_id"])
+    matched = labels.loc[known]
+    ordered = matched.sort_values(["prediction_id", "labelled_at"], kind="stable")
+    grouped = ordered.groupby("prediction_id", sort=False)
+    summary = pd.DataFrame(
+        {
+            "label": grouped["label"].last(),
+            "first_labelled_at": grouped["labelled_at"].first(),
+            "labelled_at": grouped["labelled_at"].last(),
+            "label_revisions": grouped.size(),
+        }
+    )
+    frame = predictions.join(summary, on="prediction_id")
+    frame["label"] = frame["label"].astype("Int64")
+    frame["label_revisions"] = frame["label_revisions"].fillna(0).astype("int64")
+    lag = (frame["first_labelled_at"] - frame["scored_at"]) / HOUR
+    frame["label_lag_hours"] = lag.astype("float64")
+    return LabelJoin(
+        frame=frame,
+        labels_used=int(len(matched)),
+        labels_orphaned=int(np.count_nonzero(~known.to_numpy())),
+    )

@@ -1,0 +1,215 @@
+"""Row-level validation of prediction and label logs: which rows are unusable, and why.
+
+Pure pandas. A row is *malformed* when no metric can use it (no id, no score, a cohort
+value outside the allowed set...). Malformed rows are quarantined with every reason they
+earned, never dropped silently. Missing *feature* values are not malformed: they are a
+data-quality signal measured elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "PREDICTION_COLUMNS",
+    "LABEL_COLUMNS",
+    "SchemaError",
+    "Split",
+    "coerce_predictions",
+    "coerce_labels",
+    "split_malformed_predictions",
+    "split_malformed_labels",
+]
+
+PREDICTION_COLUMNS = ("prediction_id", "scored_at", "model_version", "score", "decision")
+LABEL_COLUMNS = ("prediction_id", "label", "labelled_at")
+REASON_SEPARATOR = "; "
+
+
+class SchemaError(ValueError):
+    """Required columns are missing from a source; the message lists them."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Rows that passed (``valid``) and rows set aside, with one ``reason`` per row.
+
+    ``quarantined`` keeps the index of the input, so the raw source rows can be looked up.
+    """
+
+    valid: pd.DataFrame
+    quarantined: pd.DataFrame
+    reasons: pd.Series
+
+
+def day_bounds(day: date) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return pd.Timestamp(start), pd.Timestamp(start + timedelta(days=1))
+
+
+def coerce_predictions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give the standard prediction columns their types; what will not parse becomes null.
+
+    ``frame`` has standard column names. Parsing failures surface as nulls, which
+    :func:`split_malformed_predictions` then reports with a reason.
+    """
+    out = frame.copy()
+    out["prediction_id"] = _text(out["prediction_id"])
+    out["model_version"] = _text(out["model_version"])
+    out["scored_at"] = pd.to_datetime(out["scored_at"], utc=True, errors="coerce", format="mixed")
+    out["score"] = pd.to_numeric(out["score"], errors="coerce").astype("float64")
+    out["decision"] = pd.to_numeric(out["decision"], errors="coerce").astype("float64")
+    return out
+
+
+def coerce_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out["prediction_id"] = _text(out["prediction_id"])
+    out["label"] = pd.to_numeric(out["label"], errors="coerce").astype("float64")
+    out["labelled_at"] = pd.to_datetime(
+        out["labelled_at"], utc=True, errors="coerce", format="mixed"
+    )
+    return out
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Strings with surrounding blanks removed; empty strings become null."""
+    text = series.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+class _Reasons:
+    """Collects reasons per row; strings are only built for the flagged rows."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self._index = index
+        self._rules: list[tuple[np.ndarray, str | pd.Series]] = []
+
+    def add(self, mask: pd.Series | np.ndarray, reason: str | pd.Series) -> None:
+        """Flag rows where ``mask``; ``reason`` is one text or a per-row Series of texts."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self._rules.append((mask, reason))
+
+    def series(self) -> pd.Series:
+        if not self._rules:
+            return pd.Series([], index=self._index[:0], dtype="string")
+        flagged = np.logical_or.reduce([mask for mask, _ in self._rules])
+        out = pd.Series("", index=self._index[flagged], dtype="string")
+        for mask, reason in self._rules:
+            hit = mask[flagged]
+            text = reason if isinstance(reason, str) else reason.reindex(out.index)[hit]
+            current = out[hit]
+            out[hit] = current.where(current == "", current + REASON_SEPARATOR) + text
+        return out
+
+
+def split_malformed_predictions(
+    frame: pd.DataFrame,
+    *,
+    day: date,
+    cohort_values: Mapping[str, Sequence[str]],
+    decision_from_threshold: float | None = None,
+) -> Split:
+    """Separate usable predictions from malformed ones.
+
+    Parameters
+    ----------
+    frame: coerced predictions (see :func:`coerce_predictions`) with cohort columns.
+    day: the partition; rows scored on another UTC day are malformed.
+    cohort_values: allowed values per cohort attribute.
+    decision_from_threshold: when set, ``decision`` is recomputed as ``score >= threshold``
+        instead of being read.
+
+    Duplicated ids: exact copies are a logging retry, so the first copy is kept and the
+    others quarantined; copies that disagree cannot be resolved, so all are quarantined.
+
+    >>> # split = split_malformed_predictions(frame, day=date(2026, 11, 1), cohort_values={"sex": ["f", "m"]})
+    """
+    frame = frame.copy()
+    if decision_from_threshold is not None:
+        frame["decision"] = np.where(
+            frame["score"].isna(), np.nan, (frame["score"] >= decision_from_threshold) * 1.0
+        )
+    reasons = _Reasons(frame.index)
+    ids = frame["prediction_id"]
+    reasons.add(ids.isna(), "prediction_id missing")
+    start, end = day_bounds(day)
+    scored = frame["scored_at"]
+    reasons.add(scored.isna(), "scored_at missing or not a time")
+    reasons.add(
+        scored.notna() & ((scored < start) | (scored >= end)), "scored_at outside the partition day"
+    )
+    reasons.add(frame["model_version"].isna(), "model_version missing")
+    score = frame["score"]
+    reasons.add(score.isna(), "score missing or not a number")
+    reasons.add(score.notna() & ((score < 0) | (score > 1)), "score outside [0, 1]")
+    decision = frame["decision"]
+    reasons.add(decision.isna() | ~decision.isin([0.0, 1.0]), "decision not 0 or 1")
+    for attribute, allowed in cohort_values.items():
+        values = _text(frame[attribute])
+        reasons.add(values.isna(), f"{attribute} missing")
+        unknown = values.notna() & ~values.isin(list(allowed))
+        if unknown.any():
+            reasons.add(unknown, f"{attribute} value '" + values[unknown] + "' not allowed")
+        frame[attribute] = values
+
+    has_id = ids.notna()
+    duplicated_id = has_id & ids.duplicated(keep=False)
+    if duplicated_id.any():
+        content = frame.columns.drop("prediction_id")
+        copies = frame.loc[duplicated_id]
+        # How many distinct versions of each duplicated id exist.
+        versions = (
+            copies.astype("string")
+            .fillna("<NA>")
+            .groupby(copies["prediction_id"])[list(content)]
+            .nunique()
+            .max(axis=1)
+        )
+        conflicting_ids = versions.index[versions > 1]
+        conflicting = duplicated_id & ids.isin(conflicting_ids)
+        retried = duplicated_id & ~conflicting & ids.duplicated(keep="first")
+        reasons.add(conflicting, "duplicate prediction_id with conflicting content")
+        reasons.add(retried, "duplicate prediction_id (exact copy of an earlier row)")
+
+    reason_series = reasons.series()
+    bad = frame.index.isin(reason_series.index)
+    valid = frame.loc[~bad].copy()
+    valid["decision"] = valid["decision"].astype("int16")
+    return Split(valid=valid, quarantined=frame.loc[bad], reasons=reason_series)
+
+
+def split_malformed_labels(labels: pd.DataFrame, scored_at: pd.Series) -> Split:
+    """Separate usable label rows from malformed ones.
+
+    ``labels`` is coerced (see :func:`coerce_labels`); ``scored_at`` maps prediction_id to the
+    scoring time of the valid predictions. A label cannot predate its prediction; labels of
+    ids not in ``scored_at`` are left valid here (the join counts them as orphans).
+    """
+    reasons = _Reasons(labels.index)
+    reasons.add(labels["prediction_id"].isna(), "prediction_id missing")
+    reasons.add(labels["label"].isna() | ~labels["label"].isin([0.0, 1.0]), "label not 0 or 1")
+    labelled_at = labels["labelled_at"]
+    reasons.add(labelled_at.isna(), "labelled_at missing or not a time")
+    scored = labels["prediction_id"].map(scored_at)
+    reasons.add(
+        labelled_at.notna() & scored.notna() & (labelled_at < scored),
+        "labelled before the prediction was scored",
+    )
+    # Two different labels delivered at the same instant for one prediction: no newest one.
+    keyed = labels.dropna(subset=["prediction_id", "labelled_at"])
+    if keyed.duplicated(subset=["prediction_id", "labelled_at"], keep=False).any():
+        distinct = keyed.groupby(["prediction_id", "labelled_at"])["label"].transform("nunique")
+        reasons.add(
+            labels.index.isin(keyed.index[distinct > 1]),
+            "conflicting labels delivered at the same time",
+        )
+    reason_series = reasons.series()
+    bad = labels.index.isin(reason_series.index)
+    return Split(valid=labels.loc[~bad], quarantined=labels.loc[bad], reasons=reason_series)

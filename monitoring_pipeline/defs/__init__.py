@@ -1,0 +1,1 @@
+"""Dagster wiring: resources, partitions, assets with checks, jobs. Thin: it calls pipeline/."""

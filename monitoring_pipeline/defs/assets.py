@@ -1,0 +1,149 @@
+"""Per-model daily assets: source logs -> labeled_predictions (+ quality checks) -> label_status."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.core.validation import SchemaError
+from monitoring_pipeline.defs.partitions import partition_day
+from monitoring_pipeline.defs.resources import MonitoringDatabase
+from monitoring_pipeline.pipeline.label_status import build_label_status
+from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predictions
+from monitoring_pipeline.quality.expectations import CHECKS
+from monitoring_pipeline.storage.database import DatabaseUnavailableError
+from monitoring_pipeline.storage.sources import SourceUnavailableError
+from monitoring_pipeline.storage.writes import Audit
+
+
+def _audit(context: dg.AssetExecutionContext) -> Audit:
+    return Audit(run_id=context.run_id, produced_at=datetime.now(UTC))
+
+
+def _fail_clearly(exc: Exception) -> dg.Failure:
+    return dg.Failure(description=str(exc), allow_retries=isinstance(exc, DatabaseUnavailableError))
+
+
+def build_model_assets(
+    config: MonitoringConfig, model_name: str, partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition | dg.AssetSpec]:
+    """The asset chain of one monitored model, keyed ``<model_name>/<asset>``."""
+    model = config.models[model_name]
+    predictions_log = dg.AssetSpec(
+        key=[model_name, "predictions_log"],
+        description=f"Prediction log of {model_name} (external source: {_source(model.predictions)}).",
+        group_name=model_name,
+        kinds={"source"},
+    )
+    labels_log = dg.AssetSpec(
+        key=[model_name, "labels_log"],
+        description=f"Late-arriving ground-truth labels of {model_name} ({_source(model.labels)}).",
+        group_name=model_name,
+        kinds={"source"},
+    )
+    labeled_key = dg.AssetKey([model_name, "labeled_predictions"])
+
+    @dg.asset(
+        key=labeled_key,
+        deps=[predictions_log.key, labels_log.key],
+        partitions_def=partitions_def,
+        group_name=model_name,
+        kinds={"postgres", "great_expectations"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                check.name,
+                asset=labeled_key,
+                blocking=check.blocking,
+                description=check.description,
+            )
+            for check in CHECKS
+        ],
+        description="Each prediction of the day with its newest label and label lag; malformed rows quarantined.",
+    )
+    def labeled_predictions(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
+        day = partition_day(context)
+        try:
+            result = build_labeled_predictions(
+                monitoring_db.engine(), config, model_name, day, _audit(context)
+            )
+        except (SchemaError, SourceUnavailableError, DatabaseUnavailableError) as exc:
+            raise _fail_clearly(exc) from None
+        context.log.info(
+            f"{model_name} {day}: {result.rows_read} rows read, {result.rows_quarantined} quarantined, "
+            f"{result.rows_written} written, coverage {_pct(result.coverage)}"
+        )
+        check_results = [
+            dg.AssetCheckResult(
+                check_name=check.name,
+                passed=result.checks[check.name]["passed"],
+                severity=dg.AssetCheckSeverity.ERROR
+                if check.blocking
+                else dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "expectations_evaluated": result.checks[check.name]["evaluated"],
+                    "failed_expectations": dg.MetadataValue.md(
+                        "\n".join(f"- {line}" for line in result.checks[check.name]["failed"])
+                        or "none"
+                    ),
+                },
+            )
+            for check in CHECKS
+        ]
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows_written,
+                "rows_read": result.rows_read,
+                "rows_quarantined": result.rows_quarantined,
+                "labels_read": result.labels_read,
+                "labels_quarantined": result.labels_quarantined,
+                "labels_orphaned": result.labels_orphaned,
+                "labelled": result.labelled,
+                "label_coverage": dg.MetadataValue.float(
+                    result.coverage if result.coverage is not None else float("nan")
+                ),
+                "quarantine_reasons": dg.MetadataValue.json(result.quarantine_reasons),
+                "preview": dg.MetadataValue.md(result.preview.to_markdown(index=False)),
+            },
+            check_results=check_results,
+        )
+
+    @dg.asset(
+        key=[model_name, "label_status"],
+        deps=[labeled_key],
+        partitions_def=partitions_def,
+        group_name=model_name,
+        kinds={"postgres"},
+        description="Per day: predictions, labelled, coverage and label-lag quantiles.",
+    )
+    def label_status(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
+        day = partition_day(context)
+        status = build_label_status(monitoring_db.engine(), model_name, day, _audit(context))
+        context.log.info(
+            f"{model_name} {day}: coverage {_pct(status.coverage)} of {status.predictions}"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "predictions": status.predictions,
+                "labelled": status.labelled,
+                "coverage": dg.MetadataValue.float(
+                    status.coverage if status.coverage is not None else float("nan")
+                ),
+                "corrected": status.corrected,
+                "label_lag_p50_hours": _float(status.label_lag_p50_hours),
+                "label_lag_p90_hours": _float(status.label_lag_p90_hours),
+            }
+        )
+
+    return [predictions_log, labels_log, labeled_predictions, label_status]
+
+
+def _float(value: float | None) -> dg.MetadataValue:
+    return dg.MetadataValue.float(float("nan") if value is None else value)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _source(source) -> str:
+    return getattr(source, "table", None) or getattr(source, "path", "")

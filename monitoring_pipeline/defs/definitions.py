@@ -1,0 +1,27 @@
+"""Build the Definitions object from a validated monitoring config."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.defs.assets import build_model_assets
+from monitoring_pipeline.defs.jobs import build_monitor_models_job
+from monitoring_pipeline.defs.partitions import daily_partitions
+from monitoring_pipeline.defs.resources import MonitoringDatabase
+
+
+def build_definitions(
+    config: MonitoringConfig, *, database_url: str | None = None
+) -> dg.Definitions:
+    partitions_def = daily_partitions(config.partitions_start)
+    assets = [
+        asset
+        for name in config.models
+        for asset in build_model_assets(config, name, partitions_def)
+    ]
+    return dg.Definitions(
+        assets=assets,
+        jobs=[build_monitor_models_job(partitions_def)],
+        resources={"monitoring_db": MonitoringDatabase(database_url=database_url)},
+    )

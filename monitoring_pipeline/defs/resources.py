@@ -1,0 +1,41 @@
+"""Resources: the monitoring database, resolved lazily at run time (never at import)."""
+
+from __future__ import annotations
+
+import functools
+
+import dagster as dg
+from sqlalchemy.engine import Engine
+
+from monitoring_pipeline.settings import load_settings
+from monitoring_pipeline.storage.database import create_engine, normalize_url, resolve_server
+from monitoring_pipeline.storage.migrations import apply_migrations
+
+
+@functools.lru_cache(maxsize=8)
+def _migrated_engine(url: str) -> Engine:
+    # One engine per process and URL; migrations are idempotent and run once per process.
+    engine = create_engine(url)
+    apply_migrations(engine)
+    return engine
+
+
+def monitoring_engine(database_url: str | None = None) -> Engine:
+    """Engine on the monitoring database: ``database_url``, else the environment's, else the
+    embedded server (started on demand). Raises DatabaseUnavailableError with one line."""
+    if database_url:
+        return _migrated_engine(normalize_url(database_url))
+    return _migrated_engine(resolve_server(load_settings()).monitoring)
+
+
+class MonitoringDatabase(dg.ConfigurableResource):
+    """The Postgres holding the ``monitoring`` schema.
+
+    Leave ``database_url`` empty to use ``MONITORING_DATABASE_URL`` or, when that is unset,
+    the embedded server under ``MONITORING_HOME``.
+    """
+
+    database_url: str | None = None
+
+    def engine(self) -> Engine:
+        return monitoring_engine(self.database_url)

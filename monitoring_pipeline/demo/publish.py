@@ -1,0 +1,178 @@
+"""Put simulated traffic where a real deployment's logs would be, and write its config.
+
+``loan_approval`` goes to Postgres tables (schema ``demo_source``), ``job_screening`` to one
+Parquet file per day, so the demo exercises both kinds of source.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.engine import Engine
+
+from monitoring_pipeline.demo.generator import MODEL_SCHEMAS, DemoTraffic
+
+DEMO_SCHEMA = "demo_source"
+POSTGRES_MODEL = "loan_approval"
+FILES_MODEL = "job_screening"
+
+# The loan demo shows quarantine without blocking: its malformed day (2% of rows) stays
+# under this tolerance, while the feature-null burst fails the (non-blocking) null check.
+DEMO_MAX_MALFORMED_SHARE = 0.03
+
+
+def write_postgres_table(engine: Engine, table: str, frame: pd.DataFrame) -> None:
+    """Replace ``demo_source.<table>`` with ``frame`` (created from its dtypes, then COPY)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {DEMO_SCHEMA}"))
+        frame.head(0).to_sql(table, conn, schema=DEMO_SCHEMA, if_exists="replace", index=False)
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, header=False, na_rep=r"\N")
+        buffer.seek(0)
+        cursor = conn.connection.driver_connection.cursor()
+        quote = conn.dialect.identifier_preparer.quote
+        columns = ", ".join(quote(c) for c in frame.columns)
+        cursor.copy_expert(
+            f"COPY {DEMO_SCHEMA}.{quote(table)} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+            buffer,
+        )
+        cursor.close()
+
+
+def write_daily_files(frame: pd.DataFrame, time_column: str, directory: Path) -> int:
+    """One Parquet file per UTC day of ``time_column``; returns the number of files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.parquet"):
+        stale.unlink()
+    days = frame[time_column].dt.tz_convert("UTC").dt.date
+    for day, rows in frame.groupby(days):
+        rows.reset_index(drop=True).to_parquet(
+            directory / f"{day.isoformat()}.parquet", index=False
+        )
+    return days.nunique()
+
+
+def publish_demo_sources(
+    engine: Engine, traffic: dict[str, DemoTraffic], data_dir: Path
+) -> dict[str, str]:
+    """Write each model's traffic to its source; returns model -> where it went."""
+    loan, job = traffic[POSTGRES_MODEL], traffic[FILES_MODEL]
+    # A file day is the scoring day; rows with no scoring time cannot be filed by day.
+    write_postgres_table(engine, "loan_predictions", loan.predictions)
+    write_postgres_table(engine, "loan_labels", loan.labels)
+    job_dir = data_dir / FILES_MODEL
+    write_daily_files(job.predictions, "scored_at", job_dir / "predictions")
+    write_daily_files(job.labels, "labelled_at", job_dir / "labels")
+    return {
+        POSTGRES_MODEL: f"tables {DEMO_SCHEMA}.loan_predictions / {DEMO_SCHEMA}.loan_labels",
+        FILES_MODEL: f"Parquet files under {job_dir}",
+    }
+
+
+def demo_config(partitions_start: date, data_dir: Path) -> dict:
+    """The monitored-models file for the demo, as a plain mapping (dumped to YAML)."""
+    loan, job = MODEL_SCHEMAS[POSTGRES_MODEL], MODEL_SCHEMAS[FILES_MODEL]
+    job_dir = data_dir / FILES_MODEL
+    return {
+        "partitions_start": partitions_start.isoformat(),
+        "defaults": {"min_cohort_size": 50},
+        "models": {
+            POSTGRES_MODEL: {
+                "description": f"Loan approval: label 1 = {loan.label_meaning}, decision 1 = {loan.decision_meaning}.",
+                "predictions": {
+                    "kind": "postgres_table",
+                    "table": f"{DEMO_SCHEMA}.loan_predictions",
+                },
+                "labels": {"kind": "postgres_table", "table": f"{DEMO_SCHEMA}.loan_labels"},
+                "cohorts": {
+                    "attributes": {k: list(v) for k, v in loan.cohorts.items()},
+                    "intersections": [["sex", "age_band"], ["sex", "region"]],
+                    "reference_groups": {"sex": "male"},
+                    "min_size": 50,
+                },
+                "features": {
+                    "numeric": list(loan.numeric_features),
+                    "categorical": list(loan.categorical_features),
+                },
+                "baseline": {"preceding_days": 14, "bins": 10},
+                "quality": {
+                    "max_malformed_share": DEMO_MAX_MALFORMED_SHARE,
+                    "max_feature_null_share": 0.05,
+                    "row_count": {
+                        "lookback_days": 28,
+                        "seasonality": "weekly",
+                        "min_ratio": 0.5,
+                        "max_ratio": 2.0,
+                    },
+                },
+                "expected_label_lag_days": 30,
+                "slos": [
+                    {
+                        "name": "tpr_gap_region",
+                        "description": "Qualified applicants are approved at similar rates in every region.",
+                        "sli": {
+                            "source": "fairness_disparities",
+                            "metric": "tpr_difference",
+                            "attribute": "region",
+                        },
+                        "objective": {"op": "<=", "value": 0.1},
+                        "compliance_period_days": 28,
+                        "target": 0.9,
+                        "retrain_on_page": True,
+                    },
+                    {
+                        "name": "accuracy_all",
+                        "sli": {"source": "cohort_metrics", "metric": "accuracy", "cohort": "all"},
+                        "objective": {"op": ">=", "value": 0.7},
+                    },
+                    {
+                        "name": "income_psi",
+                        "sli": {"source": "drift", "method": "psi", "feature": "income"},
+                        "objective": {"op": "<", "value": 0.25},
+                    },
+                ],
+            },
+            FILES_MODEL: {
+                "description": f"Job screening: label 1 = {job.label_meaning}, decision 1 = {job.decision_meaning}.",
+                "predictions": {
+                    "kind": "files",
+                    "path": str(job_dir / "predictions" / "{date}.parquet"),
+                },
+                "labels": {"kind": "files", "path": str(job_dir / "labels" / "{date}.parquet")},
+                "cohorts": {
+                    "attributes": {k: list(v) for k, v in job.cohorts.items()},
+                    "intersections": [["gender", "age_band"]],
+                    "min_size": 30,
+                },
+                "features": {
+                    "numeric": list(job.numeric_features),
+                    "categorical": list(job.categorical_features),
+                },
+                "baseline": {"preceding_days": 14},
+                "slos": [
+                    {
+                        "name": "fpr_gap_gender",
+                        "sli": {
+                            "source": "fairness_disparities",
+                            "metric": "fpr_difference",
+                            "attribute": "gender",
+                        },
+                        "objective": {"op": "<=", "value": 0.1},
+                    }
+                ],
+            },
+        },
+    }
+
+
+def write_demo_config(path: Path, partitions_start: date, data_dir: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# Written by `monitoring-pipeline demo`; see README, Configuration reference.\n"
+    path.write_text(
+        header + yaml.safe_dump(demo_config(partitions_start, data_dir), sort_keys=False)
+    )

@@ -1,0 +1,83 @@
+"""Print what the pipeline found, straight from the published tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy.engine import Engine
+
+from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.storage.writes import read_frame
+
+
+def print_summary(
+    engine: Engine, config: MonitoringConfig, runs: Sequence, *, start: date, end: date
+) -> None:
+    params = {"start": start, "end": end}
+    print("\nWhat the pipeline found (monitoring.* tables):")
+    ingestion = read_frame(
+        engine,
+        "SELECT model_name, count(*) AS days, sum(rows_read) AS read, sum(rows_written) AS written, "
+        "sum(rows_quarantined) AS quarantined, sum(labels_quarantined) AS labels_quarantined "
+        "FROM monitoring.ingestion_stats WHERE partition_date BETWEEN :start AND :end GROUP BY 1 ORDER BY 1",
+        params,
+    ).set_index("model_name")
+    coverage = read_frame(
+        engine,
+        "SELECT model_name, partition_date, coverage, label_lag_p50_hours FROM monitoring.label_status "
+        "WHERE partition_date BETWEEN :start AND :end ORDER BY 1, 2",
+        params,
+    )
+    reasons = read_frame(
+        engine,
+        "SELECT model_name, source, reason, count(*) AS n FROM monitoring.quarantined_rows "
+        "WHERE partition_date BETWEEN :start AND :end GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC",
+        params,
+    )
+    failures = read_frame(
+        engine,
+        "SELECT model_name, check_name, column_name, expectation, min(partition_date) AS first_day, "
+        "max(partition_date) AS last_day, count(*) AS days, max(unexpected_share) AS worst_share "
+        "FROM monitoring.quality_results WHERE NOT success AND partition_date BETWEEN :start AND :end "
+        "GROUP BY 1, 2, 3, 4 ORDER BY 1, 5",
+        params,
+    )
+    total_days = (end - start).days + 1
+    for model in config.models:
+        print(f"\n  {model}")
+        if model not in ingestion.index:
+            print("    no partition written")
+            continue
+        row = ingestion.loc[model]
+        print(
+            f"    {int(row.days)}/{total_days} days written: {int(row.read):,} predictions read, "
+            f"{int(row.written):,} kept, {int(row.quarantined):,} quarantined "
+            f"(+{int(row.labels_quarantined):,} label rows)"
+        )
+        for r in reasons[reasons.model_name == model].head(6).itertuples():
+            print(f"      quarantined {r.source}: {r.reason} x{r.n}")
+        mine = coverage[coverage.model_name == model]
+        if not mine.empty:
+            weekly = mine.assign(week=[(d - start).days // 7 for d in mine.partition_date]).groupby(
+                "week"
+            )
+            figures = " | ".join(f"week {w + 1}: {g.coverage.mean():.0%}" for w, g in weekly)
+            print(f"    label coverage: {figures} | last day: {mine.coverage.iloc[-1]:.0%}")
+        failed = failures[failures.model_name == model]
+        if failed.empty:
+            print("    data quality: every expectation held")
+        for f in failed.itertuples():
+            where = f.column_name or "table"
+            share = (
+                f" (worst {f.worst_share:.1%} unexpected)" if f.worst_share == f.worst_share else ""
+            )
+            print(
+                f"    check {f.check_name} failed on {f.days} day(s) {f.first_day}..{f.last_day}: "
+                f"{f.expectation}({where}){share}"
+            )
+    blocked = [run for run in runs if run.skipped_steps]
+    if blocked:
+        print("\n  Days whose downstream assets a blocking check stopped:")
+        for run in blocked:
+            print(f"    {run.partition_key}: {', '.join(run.failed_checks)}")

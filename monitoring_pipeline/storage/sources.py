@@ -1,0 +1,213 @@
+"""Read a model's prediction and label logs from where its config says they are.
+
+Sources: a Postgres table (``schema.table``) in the monitoring database, or one Parquet /
+CSV file per day. Columns are renamed to the standard names here; values keep the types
+the source gave them, so data-quality checks see the source as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitoring_pipeline.config.models import FileSource, ModelConfig, PostgresTableSource
+from monitoring_pipeline.core.validation import SchemaError, day_bounds
+
+
+class SourceUnavailableError(RuntimeError):
+    """A day's source file is missing or unreadable; the message names the path."""
+
+
+@dataclass(frozen=True)
+class RawDay:
+    """The day's predictions as read (``raw``, source names) and renamed (``mapped``).
+
+    Both share one index, so a quarantined mapped row points back at its raw row.
+    """
+
+    raw: pd.DataFrame
+    mapped: pd.DataFrame
+
+
+def prediction_columns(model: ModelConfig) -> dict[str, str]:
+    """Source column -> standard column for the predictions log."""
+    cols = model.columns
+    mapping = {
+        cols.prediction_id: "prediction_id",
+        cols.scored_at: "scored_at",
+        cols.model_version: "model_version",
+        cols.score: "score",
+    }
+    if cols.decision is not None:
+        mapping[cols.decision] = "decision"
+    for name in [*model.cohorts.attributes, *model.features.all]:
+        mapping[name] = name
+    return mapping
+
+
+def label_columns(model: ModelConfig) -> dict[str, str]:
+    cols = model.columns
+    return {
+        cols.label_prediction_id: "prediction_id",
+        cols.label: "label",
+        cols.labelled_at: "labelled_at",
+    }
+
+
+def read_predictions(engine: Engine, model: ModelConfig, day: date) -> RawDay:
+    """The predictions scored on ``day`` (UTC). Missing required columns raise SchemaError."""
+    mapping = prediction_columns(model)
+    source = model.predictions
+    if isinstance(source, PostgresTableSource):
+        raw = _read_table_day(engine, source, list(mapping), model.columns.scored_at, day)
+    else:
+        raw = _read_file(_day_path(source, day), source, required=True)
+    missing = [column for column in mapping if column not in raw.columns]
+    if missing:
+        raise SchemaError(f"predictions source {_describe(source)} lacks column(s) {missing}")
+    mapped = raw[list(mapping)].rename(columns=mapping)
+    if model.columns.decision is None:
+        mapped["decision"] = pd.NA
+    return RawDay(raw=raw, mapped=mapped)
+
+
+def read_labels(
+    engine: Engine, model: ModelConfig, day: date, prediction_ids: Sequence[str]
+) -> pd.DataFrame:
+    """Every label row (all revisions) for ``prediction_ids``, with standard column names."""
+    mapping = label_columns(model)
+    source = model.labels
+    if isinstance(source, PostgresTableSource):
+        raw = _read_table_ids(
+            engine, source, list(mapping), model.columns.label_prediction_id, prediction_ids
+        )
+    else:
+        raw = _read_label_files(source, day)
+    missing = [column for column in mapping if column not in raw.columns]
+    if missing:
+        raise SchemaError(f"labels source {_describe(source)} lacks column(s) {missing}")
+    labels = raw[list(mapping)].rename(columns=mapping)
+    wanted = pd.Index(prediction_ids).astype("string")
+    return labels.loc[labels["prediction_id"].astype("string").isin(wanted)].reset_index(drop=True)
+
+
+def _describe(source: PostgresTableSource | FileSource) -> str:
+    return source.table if isinstance(source, PostgresTableSource) else source.path
+
+
+def _table(source: PostgresTableSource) -> sa.TableClause:
+    schema, name = source.table.split(".")
+    return sa.table(name, schema=schema)
+
+
+def _existing_columns(engine: Engine, source: PostgresTableSource) -> list[str]:
+    schema, name = source.table.split(".")
+    inspector = sa.inspect(engine)
+    if not inspector.has_table(name, schema=schema):
+        raise SourceUnavailableError(f"source table {source.table} does not exist")
+    return [column["name"] for column in inspector.get_columns(name, schema=schema)]
+
+
+def _read_table_day(
+    engine: Engine, source: PostgresTableSource, columns: list[str], time_column: str, day: date
+) -> pd.DataFrame:
+    existing = _existing_columns(engine, source)
+    if time_column not in existing:
+        raise SchemaError(f"predictions source {source.table} lacks column(s) ['{time_column}']")
+    selected = [c for c in columns if c in existing]
+    start, end = day_bounds(day)
+    query = (
+        sa.select(*[sa.column(c) for c in selected])
+        .select_from(_table(source))
+        .where(
+            sa.column(time_column) >= start.to_pydatetime(),
+            sa.column(time_column) < end.to_pydatetime(),
+        )
+    )
+    with engine.connect() as conn:
+        return pd.read_sql_query(query, conn)
+
+
+def _read_table_ids(
+    engine: Engine,
+    source: PostgresTableSource,
+    columns: list[str],
+    id_column: str,
+    ids: Sequence[str],
+) -> pd.DataFrame:
+    existing = _existing_columns(engine, source)
+    selected = [c for c in columns if c in existing]
+    if id_column not in existing or not len(ids):
+        return pd.DataFrame(columns=selected)
+    # The day's ids go to a temporary table by COPY: one join instead of a huge IN list.
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("CREATE TEMPORARY TABLE wanted_ids (prediction_id text) ON COMMIT DROP")
+        )
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.copy_expert(
+            "COPY wanted_ids (prediction_id) FROM STDIN WITH (FORMAT csv)", _lines(ids)
+        )
+        cursor.close()
+        # Identifiers come from the validated config and are quoted by the dialect.
+        schema, name = source.table.split(".")
+        selected_sql = ", ".join(f"l.{_quote(conn, c)}" for c in selected)
+        query = (
+            f"SELECT {selected_sql} FROM {_quote(conn, schema)}.{_quote(conn, name)} AS l "
+            f"JOIN wanted_ids AS w ON l.{_quote(conn, id_column)}::text = w.prediction_id"
+        )
+        return pd.read_sql_query(sa.text(query), conn)
+
+
+def _quote(conn: sa.Connection, identifier: str) -> str:
+    return conn.dialect.identifier_preparer.quote(identifier)
+
+
+def _lines(ids: Sequence[str]):
+    import io
+
+    frame = pd.DataFrame({"prediction_id": pd.Series(ids, dtype="string")})
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False)
+    buffer.seek(0)
+    return buffer
+
+
+def _day_path(source: FileSource, day: date) -> Path:
+    return Path(source.path.replace("{date}", day.isoformat()))
+
+
+def _read_file(path: Path, source: FileSource, *, required: bool) -> pd.DataFrame:
+    if not path.is_file():
+        if required:
+            raise SourceUnavailableError(f"no file for this day: {path}")
+        return pd.DataFrame()
+    try:
+        if source.file_format == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except Exception as exc:  # pyarrow and the CSV parser raise many types; say which file
+        raise SourceUnavailableError(f"cannot read {path}: {exc}") from None
+
+
+def _read_label_files(source: FileSource, day: date) -> pd.DataFrame:
+    """Labels arrive after scoring: read the files of ``day`` and every later day present."""
+    pattern = re.escape(Path(source.path).name).replace(re.escape("{date}"), r"(\d{4}-\d{2}-\d{2})")
+    directory = Path(source.path.replace("{date}", "0000-00-00")).parent
+    if "{date}" in str(Path(source.path).parent):
+        raise SourceUnavailableError(f"{source.path}: put {{date}} in the file name, not a folder")
+    frames = []
+    for path in sorted(directory.glob("*")):
+        match = re.fullmatch(pattern, path.name)
+        if match and date.fromisoformat(match.group(1)) >= day:
+            frames.append(_read_file(path, source, required=True))
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)

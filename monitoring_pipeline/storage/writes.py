@@ -1,0 +1,126 @@
+"""Replace one partition's rows in several tables at once, bulk-loaded with COPY.
+
+Every (asset, model, partition) write goes through :func:`replace_partitions`: one
+transaction deletes the partition's previous rows and COPYs the new ones, so a re-run
+replaces rather than duplicates, and a run killed mid-write leaves the old rows in place.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+SCHEMA = "monitoring"
+COPY_CHUNK_ROWS = 200_000
+# \N marks NULL so that empty strings survive the CSV round trip as empty strings.
+NULL_MARKER = r"\N"
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """Rows to write to ``monitoring.<table>``; ``frame`` holds exactly the table's columns
+    except the audit columns ``run_id`` and ``produced_at``, which are added here."""
+
+    table: str
+    frame: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Audit:
+    run_id: str
+    produced_at: datetime
+
+
+def json_column(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """One JSON object per row from ``columns`` (NaN -> null), built in C by pandas."""
+    if frame.empty:
+        return pd.Series([], dtype=object, index=frame.index)
+    if not columns:
+        return pd.Series("{}", index=frame.index, dtype=object)
+    lines = frame[list(columns)].to_json(orient="records", lines=True, date_format="iso")
+    return pd.Series(lines.splitlines(), index=frame.index, dtype=object)
+
+
+def _quoted(conn: sa.Connection, identifier: str) -> str:
+    return conn.dialect.identifier_preparer.quote(identifier)
+
+
+def _copy_frame(cursor, table: str, frame: pd.DataFrame, quote) -> None:
+    columns = ", ".join(quote(column) for column in frame.columns)
+    statement = (
+        f"COPY {quote(SCHEMA)}.{quote(table)} ({columns}) FROM STDIN "
+        f"WITH (FORMAT csv, NULL '{NULL_MARKER}')"
+    )
+    for start in range(0, len(frame), COPY_CHUNK_ROWS):
+        chunk = frame.iloc[start : start + COPY_CHUNK_ROWS]
+        buffer = io.StringIO()
+        chunk.to_csv(buffer, index=False, header=False, na_rep=NULL_MARKER)
+        buffer.seek(0)
+        cursor.copy_expert(statement, buffer)
+
+
+def replace_partitions(
+    engine: Engine,
+    *,
+    model_name: str,
+    partition_date: date,
+    rows: Iterable[TableRows],
+    audit: Audit,
+) -> dict[str, int]:
+    """Atomically replace the rows of (``model_name``, ``partition_date``) in each table.
+
+    Returns the number of rows written per table.
+    """
+    written: dict[str, int] = {}
+    with engine.begin() as conn:
+        quote = lambda identifier: _quoted(conn, identifier)  # noqa: E731
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            for table_rows in rows:
+                table = table_rows.table
+                conn.execute(
+                    sa.text(
+                        f"DELETE FROM {quote(SCHEMA)}.{quote(table)} "
+                        "WHERE model_name = :model_name AND partition_date = :partition_date"
+                    ),
+                    {"model_name": model_name, "partition_date": partition_date},
+                )
+                frame = table_rows.frame.assign(
+                    run_id=audit.run_id, produced_at=pd.Timestamp(audit.produced_at)
+                )
+                if not frame.empty:
+                    _copy_frame(cursor, table, _csv_ready(frame), quote)
+                written[table] = len(frame)
+        finally:
+            cursor.close()
+    return written
+
+
+def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Render booleans as Postgres' CSV parser reads them (pandas writes True/False).
+
+    Integer columns that may hold NULL must arrive as nullable ``Int64``: a float 1.0 is
+    not a valid smallint to COPY.
+    """
+    bool_columns = [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])]
+    if not bool_columns:
+        return frame
+    return frame.assign(**{c: np.where(frame[c].astype(bool), "t", "f") for c in bool_columns})
+
+
+def read_frame(engine: Engine, query: str, params: dict | None = None) -> pd.DataFrame:
+    """Run a read query with bound parameters and return a DataFrame."""
+    with engine.connect() as conn:
+        return pd.read_sql_query(sa.text(query), conn, params=params or {})
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
