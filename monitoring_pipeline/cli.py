@@ -38,8 +38,10 @@ def _connect(settings: Settings, *, keep_running: bool = False) -> ServerUrls:
 
 
 def _progress(index: int, total: int, run) -> None:
-    if not run.success or run.skipped_steps:
-        status = "BLOCKED" if run.skipped_steps else "FAILED"
+    if run.errors:
+        status = "FAILED"
+    elif run.not_run:
+        status = "BLOCKED"
     else:
         status = "warning" if run.failed_checks else "ok"
     extra = f"; failed checks: {', '.join(run.failed_checks)}" if run.failed_checks else ""

@@ -30,8 +30,8 @@ class PartitionRun:
     success: bool
     seconds: float
     failed_checks: list[str]
-    skipped_steps: list[str]
-    errors: list[str]
+    not_run: list[str]  # steps held back by a failed blocking check or upstream failure
+    errors: list[str]  # failures other than blocking checks, one line each
 
 
 @contextmanager
@@ -85,25 +85,29 @@ def run_days(
             )
             if not evaluation.passed
         ]
-        skipped = [
-            event.step_key
-            for event in result.all_events
-            if event.event_type_value == "STEP_SKIPPED"
-        ]
         run = PartitionRun(
             partition_key=day.isoformat(),
             run_id=result.run_id,
             success=result.success,
             seconds=time.monotonic() - started,
             failed_checks=failed_checks,
-            skipped_steps=[s for s in skipped if s],
+            not_run=sorted(set(job.graph.node_names()) - _steps(result, "STEP_START")),
             errors=[
                 f"{event.step_key}: {event.step_failure_data.error.message.strip().splitlines()[0]}"
                 for event in result.all_events
-                if event.event_type_value == "STEP_FAILURE" and event.step_failure_data.error
+                if event.event_type_value == "STEP_FAILURE"
+                and event.step_failure_data.error
+                # A failed blocking check is reported through failed_checks and not_run.
+                and event.step_failure_data.error.cls_name != "DagsterAssetCheckFailedError"
             ],
         )
         runs.append(run)
         if progress is not None:
             progress(index, len(days), run)
     return runs
+
+
+def _steps(result: dg.ExecuteInProcessResult, event_type: str) -> set[str]:
+    return {
+        e.step_key for e in result.all_events if e.event_type_value == event_type and e.step_key
+    }

@@ -108,6 +108,7 @@ CREATE TABLE IF NOT EXISTS monitoring.ingestion_stats (
     labels_read           bigint      NOT NULL,
     labels_quarantined    bigint      NOT NULL,
     labels_orphaned       bigint      NOT NULL,
+    source_rows_without_time bigint,
     run_id                text        NOT NULL,
     produced_at           timestamptz NOT NULL,
     PRIMARY KEY (model_name, partition_date)
@@ -119,6 +120,7 @@ COMMENT ON COLUMN monitoring.ingestion_stats.rows_quarantined IS 'Prediction row
 COMMENT ON COLUMN monitoring.ingestion_stats.rows_written IS 'Prediction rows written to labeled_predictions.';
 COMMENT ON COLUMN monitoring.ingestion_stats.labels_read IS 'Label rows read for the day''s predictions (all revisions).';
 COMMENT ON COLUMN monitoring.ingestion_stats.labels_quarantined IS 'Label rows moved to quarantined_rows (bad value, no time, labelled before scored).';
+COMMENT ON COLUMN monitoring.ingestion_stats.source_rows_without_time IS 'Table sources only: rows of the whole source table with no scored_at, which no day can claim (NULL for file sources, where such rows are quarantined with their day).';
 COMMENT ON COLUMN monitoring.ingestion_stats.labels_orphaned IS 'Label rows for prediction ids that are quarantined or absent from the day''s valid predictions.';
 
 CREATE TABLE IF NOT EXISTS monitoring.label_status (

@@ -59,6 +59,9 @@ def join_newest_labels(predictions: pd.DataFrame, labels: pd.DataFrame) -> Label
         }
     )
     frame = predictions.join(summary, on="prediction_id")
+    for column in ("first_labelled_at", "labelled_at"):
+        # An empty label set carries no time dtype; keep the columns timestamps regardless.
+        frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["label"] = frame["label"].astype("Int64")
     frame["label_revisions"] = frame["label_revisions"].fillna(0).astype("int64")
     lag = (frame["first_labelled_at"] - frame["scored_at"]) / HOUR

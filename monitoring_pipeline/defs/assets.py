@@ -72,6 +72,11 @@ def build_model_assets(
             f"{model_name} {day}: {result.rows_read} rows read, {result.rows_quarantined} quarantined, "
             f"{result.rows_written} written, coverage {_pct(result.coverage)}"
         )
+        if result.source_rows_without_time:
+            context.log.warning(
+                f"{result.source_rows_without_time} row(s) of the predictions table have no "
+                "scored_at: no day can claim them (see ingestion_stats.source_rows_without_time)"
+            )
         check_results = [
             dg.AssetCheckResult(
                 check_name=check.name,
@@ -97,6 +102,9 @@ def build_model_assets(
                 "labels_read": result.labels_read,
                 "labels_quarantined": result.labels_quarantined,
                 "labels_orphaned": result.labels_orphaned,
+                "source_rows_without_time": result.source_rows_without_time
+                if result.source_rows_without_time is not None
+                else "n/a (file source)",
                 "labelled": result.labelled,
                 "label_coverage": dg.MetadataValue.float(
                     result.coverage if result.coverage is not None else float("nan")

@@ -49,7 +49,9 @@ def write_daily_files(frame: pd.DataFrame, time_column: str, directory: Path) ->
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.parquet"):
         stale.unlink()
-    days = frame[time_column].dt.tz_convert("UTC").dt.date
+    # A row whose time is missing (a malformed row) is filed with its neighbours: the
+    # generator emits rows day by day, and a real logger would have written it to that file.
+    days = frame[time_column].dt.tz_convert("UTC").dt.date.ffill().bfill()
     for day, rows in frame.groupby(days):
         rows.reset_index(drop=True).to_parquet(
             directory / f"{day.isoformat()}.parquet", index=False

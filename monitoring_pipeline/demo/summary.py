@@ -76,8 +76,10 @@ def print_summary(
                 f"    check {f.check_name} failed on {f.days} day(s) {f.first_day}..{f.last_day}: "
                 f"{f.expectation}({where}){share}"
             )
-    blocked = [run for run in runs if run.skipped_steps]
+    blocked = [run for run in runs if run.not_run]
     if blocked:
         print("\n  Days whose downstream assets a blocking check stopped:")
         for run in blocked:
-            print(f"    {run.partition_key}: {', '.join(run.failed_checks)}")
+            print(
+                f"    {run.partition_key}: not run {', '.join(run.not_run)} ({', '.join(run.failed_checks)})"
+            )

@@ -49,6 +49,7 @@ class LabeledPredictionsResult:
     labels_read: int
     labels_quarantined: int
     labels_orphaned: int
+    source_rows_without_time: int | None
     labelled: int
     quarantine_reasons: dict[str, int]
     outcomes: list[ExpectationOutcome]
@@ -161,9 +162,10 @@ def build_labeled_predictions(
                 "labels_read": len(raw_labels),
                 "labels_quarantined": len(label_split.quarantined),
                 "labels_orphaned": joined.labels_orphaned,
+                "source_rows_without_time": raw_day.rows_without_time,
             }
         ]
-    )
+    ).astype({"source_rows_without_time": "Int64"})
     replace_partitions(
         engine,
         model_name=model_name,
@@ -187,6 +189,7 @@ def build_labeled_predictions(
         labels_read=len(raw_labels),
         labels_quarantined=len(label_split.quarantined),
         labels_orphaned=joined.labels_orphaned,
+        source_rows_without_time=raw_day.rows_without_time,
         labelled=int(labeled["label"].notna().sum()),
         quarantine_reasons=reason_counts,
         outcomes=outcomes,

@@ -30,10 +30,13 @@ class RawDay:
     """The day's predictions as read (``raw``, source names) and renamed (``mapped``).
 
     Both share one index, so a quarantined mapped row points back at its raw row.
+    ``rows_without_time``: for a table source, its rows with no scoring time at all, which
+    no day's query can select (None for file sources, whose day comes from the file).
     """
 
     raw: pd.DataFrame
     mapped: pd.DataFrame
+    rows_without_time: int | None = None
 
 
 def prediction_columns(model: ModelConfig) -> dict[str, str]:
@@ -65,8 +68,10 @@ def read_predictions(engine: Engine, model: ModelConfig, day: date) -> RawDay:
     """The predictions scored on ``day`` (UTC). Missing required columns raise SchemaError."""
     mapping = prediction_columns(model)
     source = model.predictions
+    rows_without_time = None
     if isinstance(source, PostgresTableSource):
         raw = _read_table_day(engine, source, list(mapping), model.columns.scored_at, day)
+        rows_without_time = _count_without_time(engine, source, model.columns.scored_at)
     else:
         raw = _read_file(_day_path(source, day), source, required=True)
     missing = [column for column in mapping if column not in raw.columns]
@@ -75,7 +80,7 @@ def read_predictions(engine: Engine, model: ModelConfig, day: date) -> RawDay:
     mapped = raw[list(mapping)].rename(columns=mapping)
     if model.columns.decision is None:
         mapped["decision"] = pd.NA
-    return RawDay(raw=raw, mapped=mapped)
+    return RawDay(raw=raw, mapped=mapped, rows_without_time=rows_without_time)
 
 
 def read_labels(
@@ -133,6 +138,16 @@ def _read_table_day(
     )
     with engine.connect() as conn:
         return pd.read_sql_query(query, conn)
+
+
+def _count_without_time(engine: Engine, source: PostgresTableSource, time_column: str) -> int:
+    query = (
+        sa.select(sa.func.count())
+        .select_from(_table(source))
+        .where(sa.column(time_column).is_(None))
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def _read_table_ids(

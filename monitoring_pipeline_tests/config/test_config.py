@@ -1,0 +1,130 @@
+"""The monitored-models file: the demo config loads; every mistake names the file and key."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitoring_pipeline.config import ConfigError, load_config
+from monitoring_pipeline.config.models import FairnessSLI, FileSource, PostgresTableSource
+from monitoring_pipeline.demo.publish import demo_config
+
+
+@pytest.fixture
+def demo_raw(tmp_path: Path) -> dict:
+    return demo_config(date(2026, 10, 1), tmp_path / "data")
+
+
+def write(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "monitored_models.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def error_for(tmp_path: Path, raw: dict) -> str:
+    path = write(tmp_path, raw)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    return message
+
+
+def test_demo_config_loads_two_models(tmp_path, demo_raw):
+    config = load_config(write(tmp_path, demo_raw))
+    assert set(config.models) == {"loan_approval", "job_screening"}
+    loan, job = config.models["loan_approval"], config.models["job_screening"]
+    assert isinstance(loan.predictions, PostgresTableSource)
+    assert isinstance(job.predictions, FileSource) and job.predictions.file_format == "parquet"
+    assert loan.cohorts.attributes["region"] == ["north", "south", "east", "west"]
+    assert "sex&age_band" in loan.cohort_attribute_names
+    assert "female&18-25" in loan.cohort_values("sex&age_band")
+    assert isinstance(loan.slos[0].sli, FairnessSLI) and loan.slos[0].retrain_on_page
+    assert config.min_cohort_size("job_screening") == 30
+    assert config.quality("loan_approval").max_malformed_share == pytest.approx(0.03)
+    assert config.quality("job_screening").max_malformed_share == pytest.approx(0.01)  # default
+
+
+def test_unknown_key_is_named_with_a_suggestion(tmp_path, demo_raw):
+    demo_raw["models"]["loan_approval"]["cohort"] = demo_raw["models"]["loan_approval"].pop(
+        "cohorts"
+    )
+    message = error_for(tmp_path, demo_raw)
+    assert "models.loan_approval.cohort: unknown key (did you mean 'cohorts'?)" in message
+    assert "models.loan_approval.cohorts: required key is missing" in message
+
+
+def test_wrong_type_names_key_and_value(tmp_path, demo_raw):
+    demo_raw["models"]["job_screening"]["cohorts"]["min_size"] = "many"
+    message = error_for(tmp_path, demo_raw)
+    assert "models.job_screening.cohorts.min_size:" in message
+    assert "'many'" in message
+
+
+def test_out_of_range_value(tmp_path, demo_raw):
+    demo_raw["models"]["loan_approval"]["slos"][0]["target"] = 1.5
+    assert "models.loan_approval.slos.0.target: Input should be less than 1 (got 1.5)" in error_for(
+        tmp_path, demo_raw
+    )
+
+
+def test_unknown_source_kind(tmp_path, demo_raw):
+    demo_raw["models"]["loan_approval"]["labels"] = {"kind": "s3", "path": "x"}
+    message = error_for(tmp_path, demo_raw)
+    assert "models.loan_approval.labels:" in message and "'s3'" in message
+
+
+def test_file_source_needs_date_placeholder(tmp_path, demo_raw):
+    demo_raw["models"]["job_screening"]["labels"]["path"] = "/data/labels.parquet"
+    assert (
+        "models.job_screening.labels.path: Value error, must contain the placeholder {date}"
+        in error_for(tmp_path, demo_raw)
+    )
+
+
+def test_references_are_checked(tmp_path, demo_raw):
+    loan = demo_raw["models"]["loan_approval"]
+    loan["cohorts"]["intersections"].append(["sex", "income_band"])
+    assert (
+        "intersection ['sex', 'income_band'] names unknown attribute(s) ['income_band']"
+        in error_for(tmp_path, demo_raw)
+    )
+
+
+def test_slo_on_unknown_feature(tmp_path, demo_raw):
+    demo_raw["models"]["loan_approval"]["slos"][2]["sli"]["feature"] = "salary"
+    assert "SLO 'income_psi': unknown feature 'salary'" in error_for(tmp_path, demo_raw)
+
+
+def test_slo_metric_must_exist(tmp_path, demo_raw):
+    demo_raw["models"]["loan_approval"]["slos"][1]["sli"]["metric"] = "f1"
+    assert "models.loan_approval.slos.1.sli.metric" in error_for(tmp_path, demo_raw)
+
+
+def test_decision_or_threshold_required(tmp_path, demo_raw):
+    demo_raw["models"]["loan_approval"]["columns"] = {"decision": None}
+    assert "give columns.decision or a threshold" in error_for(tmp_path, demo_raw)
+
+
+def test_env_reference_expanded_and_unset_variable_named(tmp_path, demo_raw):
+    demo_raw["models"]["job_screening"]["predictions"]["path"] = "${DEMO_ROOT}/p/{date}.parquet"
+    path = write(tmp_path, demo_raw)
+    config = load_config(path, environ={"DEMO_ROOT": "/srv/logs"})
+    assert config.models["job_screening"].predictions.path == "/srv/logs/p/{date}.parquet"
+    with pytest.raises(
+        ConfigError,
+        match=r"models\.job_screening\.predictions\.path: environment variable DEMO_ROOT is not set",
+    ):
+        load_config(path, environ={})
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="no monitored-models file here"):
+        load_config(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)

@@ -1,0 +1,86 @@
+"""Shared fixtures: one real embedded PostgreSQL per test session, a fresh database per test.
+
+Nothing here is mocked: if the server cannot start, every database test errors.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+_counter = itertools.count()
+TEMPLATE = "monitoring_template"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Admin URL of an embedded server private to this test session."""
+    root = tmp_path_factory.mktemp("pg")
+    runtime = root / "run"
+    runtime.mkdir(mode=0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    from monitoring_pipeline.storage.database import (
+        create_database_if_missing,
+        create_engine,
+        ensure_embedded_server,
+        with_database,
+    )
+    from monitoring_pipeline.storage.migrations import apply_migrations
+
+    admin = ensure_embedded_server(root / "pgdata")
+    create_database_if_missing(admin, TEMPLATE)
+    engine = create_engine(with_database(admin, TEMPLATE))
+    apply_migrations(engine)
+    engine.dispose()
+    yield admin
+
+
+def _create_database_from_template(admin_url: str, name: str) -> None:
+    engine = sa.create_engine(admin_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str) -> str:
+    """URL of a fresh, migrated database for this test."""
+    from monitoring_pipeline.storage.database import with_database
+
+    name = f"test_{os.getpid()}_{next(_counter)}"
+    _create_database_from_template(pg_admin_url, name)
+    return with_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    from monitoring_pipeline.storage.database import create_engine
+
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def dagster_storage_url(pg_admin_url: str) -> str:
+    from monitoring_pipeline.storage.database import create_database_if_missing, with_database
+
+    create_database_if_missing(pg_admin_url, "dagster_test")
+    return with_database(pg_admin_url, "dagster_test")
+
+
+@pytest.fixture
+def dagster_instance(dagster_storage_url: str, tmp_path: Path):
+    """A Dagster instance whose runs and events live in the embedded PostgreSQL."""
+    import dagster as dg
+
+    with dg.instance_for_test(
+        overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}},
+        temp_dir=str(tmp_path),
+    ) as instance:
+        yield instance

@@ -1,0 +1,102 @@
+"""Label join edge cases, each against a hand-worked expectation."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from monitoring_pipeline.core.labels import join_newest_labels
+
+
+def ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+@pytest.fixture
+def predictions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "prediction_id": ["a", "b", "c", "d"],
+            "scored_at": [
+                ts("2026-11-01 00:00"),
+                ts("2026-11-01 06:00"),
+                ts("2026-11-01 12:00"),
+                ts("2026-11-01 18:00"),
+            ],
+            "score": [0.9, 0.2, 0.6, 0.4],
+        }
+    )
+
+
+def labels(*rows: tuple[str, int, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "prediction_id": [r[0] for r in rows],
+            "label": [float(r[1]) for r in rows],
+            "labelled_at": [ts(r[2]) for r in rows],
+        }
+    )
+
+
+def test_every_prediction_stays_and_keeps_its_order(predictions):
+    joined = join_newest_labels(predictions, labels(("c", 1, "2026-11-03 12:00")))
+    assert joined.frame["prediction_id"].tolist() == ["a", "b", "c", "d"]
+    assert joined.frame["label"].isna().tolist() == [True, True, False, True]
+    assert joined.frame["label_revisions"].tolist() == [0, 0, 1, 0]
+
+
+def test_late_label_lag_is_hours_from_scoring_to_arrival(predictions):
+    joined = join_newest_labels(predictions, labels(("b", 0, "2026-11-11 06:00")))
+    row = joined.frame.set_index("prediction_id").loc["b"]
+    assert row["label"] == 0
+    assert row["label_lag_hours"] == pytest.approx(240.0)  # ten days
+
+
+def test_corrected_label_uses_newest_value_and_first_arrival_for_lag(predictions):
+    # Delivered out of order on purpose: the join must sort by labelled_at, not trust input order.
+    joined = join_newest_labels(
+        predictions,
+        labels(
+            ("a", 1, "2026-11-09 00:00"), ("a", 0, "2026-11-02 00:00"), ("a", 1, "2026-11-05 00:00")
+        ),
+    )
+    row = joined.frame.set_index("prediction_id").loc["a"]
+    assert row["label"] == 1
+    assert row["label_revisions"] == 3
+    assert row["first_labelled_at"] == ts("2026-11-02 00:00")
+    assert row["labelled_at"] == ts("2026-11-09 00:00")
+    assert row["label_lag_hours"] == pytest.approx(24.0)
+
+
+def test_duplicate_identical_labels_count_as_revisions_but_keep_the_value(predictions):
+    joined = join_newest_labels(
+        predictions, labels(("d", 1, "2026-11-02 18:00"), ("d", 1, "2026-11-02 18:00"))
+    )
+    row = joined.frame.set_index("prediction_id").loc["d"]
+    assert (row["label"], row["label_revisions"], row["label_lag_hours"]) == (
+        1,
+        2,
+        pytest.approx(24.0),
+    )
+
+
+def test_labels_for_unknown_ids_are_counted_not_attached(predictions):
+    joined = join_newest_labels(
+        predictions,
+        labels(
+            ("zzz", 1, "2026-11-02 00:00"),
+            ("a", 0, "2026-11-02 00:00"),
+            ("yyy", 0, "2026-11-02 00:00"),
+        ),
+    )
+    assert joined.labels_orphaned == 2
+    assert joined.labels_used == 1
+    assert len(joined.frame) == 4
+    assert "zzz" not in set(joined.frame["prediction_id"])
+
+
+def test_no_labels_at_all(predictions):
+    joined = join_newest_labels(predictions, labels())
+    assert joined.frame["label"].isna().all()
+    assert joined.frame["label_lag_hours"].isna().all()
+    assert str(joined.frame["label"].dtype) == "Int64"

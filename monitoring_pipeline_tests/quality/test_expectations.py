@@ -1,0 +1,133 @@
+"""Great Expectations checks on clean and dirty prediction logs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitoring_pipeline.quality.expectations import QualitySpec, run_expectations, summarize_checks
+
+COHORTS = {"sex": ["female", "male"]}
+
+
+def log(n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    score = rng.random(n)
+    return pd.DataFrame(
+        {
+            "prediction_id": [f"p{i}" for i in range(n)],
+            "scored_at": pd.date_range("2026-11-01", periods=n, freq="min", tz="UTC"),
+            "model_version": "v1",
+            "score": score,
+            "decision": (score >= 0.5).astype(int),
+            "sex": rng.choice(["female", "male"], n),
+            "income": rng.normal(50, 10, n),
+            "purpose": rng.choice(["car", "home"], n),
+        }
+    )
+
+
+SPEC = QualitySpec(
+    cohort_values=COHORTS,
+    numeric_features=["income"],
+    categorical_features=["purpose"],
+    max_malformed_share=0.01,
+    max_feature_null_share=0.05,
+    row_count_range=(300, 500),
+)
+
+
+def checks(frame: pd.DataFrame, spec: QualitySpec = SPEC) -> dict:
+    return summarize_checks(run_expectations(frame, spec))
+
+
+def outcome(outcomes, expectation: str, column: str | None):
+    (match,) = [o for o in outcomes if o.expectation == expectation and o.column_name == column]
+    return match
+
+
+def test_clean_log_passes_every_check():
+    result = checks(log())
+    assert {name: c["passed"] for name, c in result.items()} == {
+        "schema": True,
+        "keys_and_ranges": True,
+        "cohort_values": True,
+        "row_count": True,
+        "feature_nulls": True,
+    }
+    assert result["keys_and_ranges"]["evaluated"] == 8  # 4 not-null, unique, range, decision x2
+
+
+def test_few_bad_scores_pass_within_tolerance_and_are_counted():
+    frame = log()
+    frame.loc[[5, 9], "score"] = [1.7, -0.2]  # 0.5% of rows: below the 1% tolerance
+    outcomes = run_expectations(frame, SPEC)
+    between = outcome(outcomes, "expect_column_values_to_be_between", "score")
+    assert between.success
+    assert between.unexpected_count == 2
+    assert between.unexpected_share == pytest.approx(2 / 400)
+
+
+def test_many_bad_scores_fail_the_blocking_check():
+    frame = log()
+    frame.loc[:9, "score"] = 3.0  # 2.5%
+    result = checks(frame)
+    assert not result["keys_and_ranges"]["passed"] and result["keys_and_ranges"]["blocking"]
+    assert any(
+        "expect_column_values_to_be_between(score): 10 unexpected (2.50%)" in f
+        for f in result["keys_and_ranges"]["failed"]
+    )
+
+
+def test_duplicate_ids_and_invalid_decisions_are_detected():
+    frame = log()
+    frame.loc[:7, "prediction_id"] = "same"
+    frame.loc[20:29, "decision"] = 2
+    outcomes = run_expectations(frame, SPEC)
+    assert not outcome(outcomes, "expect_column_values_to_be_unique", "prediction_id").success
+    in_set = outcome(outcomes, "expect_column_values_to_be_in_set", "decision")
+    assert (in_set.success, in_set.unexpected_count) == (False, 10)
+
+
+def test_unparseable_times_count_as_missing():
+    frame = log().astype({"scored_at": object})
+    frame.loc[:9, "scored_at"] = "yesterday-ish"
+    outcomes = run_expectations(frame, SPEC)
+    not_null = outcome(outcomes, "expect_column_values_to_not_be_null", "scored_at")
+    assert (not_null.success, not_null.unexpected_count) == (False, 10)
+
+
+def test_unknown_cohort_values_fail_cohort_check():
+    frame = log()
+    frame.loc[:19, "sex"] = "unknown"
+    result = checks(frame)
+    assert not result["cohort_values"]["passed"]
+    assert result["keys_and_ranges"]["passed"]
+
+
+def test_feature_nulls_fail_a_non_blocking_check():
+    frame = log()
+    frame.loc[:39, "income"] = np.nan  # 10% > 5%
+    result = checks(frame)
+    assert not result["feature_nulls"]["passed"] and not result["feature_nulls"]["blocking"]
+    assert all(
+        result[name]["passed"]
+        for name in ("schema", "keys_and_ranges", "cohort_values", "row_count")
+    )
+
+
+def test_missing_column_and_wrong_type_fail_schema():
+    frame = log().drop(columns=["purpose"]).astype({"score": str})
+    outcomes = run_expectations(frame, SPEC)
+    assert not outcome(outcomes, "expect_table_columns_to_match_set", None).success
+    assert not outcome(outcomes, "expect_column_values_to_be_in_type_list", "score").success
+    assert not checks(frame)["schema"]["passed"]
+
+
+def test_row_count_outside_range_fails():
+    assert not checks(log(250))["row_count"]["passed"]
+    assert checks(log(250), QualitySpec(cohort_values=COHORTS))["row_count"]["passed"]  # no history
+    assert not checks(log(0), QualitySpec(cohort_values=COHORTS))["row_count"][
+        "passed"
+    ]  # empty day

@@ -1,0 +1,227 @@
+"""Storage on the real embedded PostgreSQL: migrations, atomic partition replace, roles, errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import psycopg2
+import pytest
+import sqlalchemy as sa
+
+from monitoring_pipeline.storage import writes
+from monitoring_pipeline.storage.database import (
+    DatabaseUnavailableError,
+    check_connection,
+    normalize_url,
+    redact,
+    resolve_server,
+)
+from monitoring_pipeline.storage.migrations import apply_migrations, discover_migrations
+from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
+
+DAY = date(2026, 11, 1)
+AUDIT = Audit(run_id="run-1", produced_at=datetime(2026, 11, 2, tzinfo=UTC))
+
+
+def quarantine_rows(reasons: list[str], ids: list[str | None] | None = None) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "partition_date": DAY,
+            "model_name": "m",
+            "source": "predictions",
+            "prediction_id": ids or [f"p{i}" for i in range(len(reasons))],
+            "reason": reasons,
+            "row_data": ['{"a": 1}'] * len(reasons),
+        }
+    )
+
+
+def fetch(engine, query: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.text(query))]
+
+
+def test_migrations_are_recorded_and_idempotent(engine):
+    files = [m.filename for m in discover_migrations()]
+    assert files[0] == "001_create_monitoring_schema.sql"
+    recorded = fetch(engine, "SELECT filename FROM monitoring.schema_migrations ORDER BY version")
+    assert [r[0] for r in recorded] == files
+    assert apply_migrations(engine) == []  # already applied in the template database
+    tables = {
+        r[0]
+        for r in fetch(engine, "SELECT tablename FROM pg_tables WHERE schemaname = 'monitoring'")
+    }
+    assert {
+        "labeled_predictions",
+        "quarantined_rows",
+        "quality_results",
+        "ingestion_stats",
+        "label_status",
+    } <= tables
+
+
+def test_every_published_column_is_documented(engine):
+    undocumented = fetch(
+        engine,
+        """
+        SELECT c.table_name, c.column_name FROM information_schema.columns c
+        WHERE c.table_schema = 'monitoring' AND c.table_name <> 'schema_migrations'
+          AND c.column_name NOT IN ('run_id', 'produced_at', 'partition_date', 'model_name')
+          AND col_description(format('%I.%I', c.table_schema, c.table_name)::regclass, c.ordinal_position) IS NULL
+        """,
+    )
+    assert undocumented == []
+
+
+def test_replace_partition_replaces_instead_of_duplicating(engine):
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=DAY,
+        rows=[TableRows("quarantined_rows", quarantine_rows(["a", "b", "c"]))],
+        audit=AUDIT,
+    )
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=DAY,
+        rows=[TableRows("quarantined_rows", quarantine_rows(["x", "y"]))],
+        audit=Audit("run-2", AUDIT.produced_at),
+    )
+    other_day = quarantine_rows(["keep"]).assign(partition_date=date(2026, 11, 2))
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=date(2026, 11, 2),
+        rows=[TableRows("quarantined_rows", other_day)],
+        audit=AUDIT,
+    )
+    rows = fetch(
+        engine,
+        "SELECT partition_date, reason, run_id FROM monitoring.quarantined_rows ORDER BY 1, 2",
+    )
+    assert rows == [(DAY, "x", "run-2"), (DAY, "y", "run-2"), (date(2026, 11, 2), "keep", "run-1")]
+
+
+def test_failed_write_leaves_previous_rows_intact(engine):
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=DAY,
+        rows=[TableRows("quarantined_rows", quarantine_rows(["old"]))],
+        audit=AUDIT,
+    )
+    bad = quarantine_rows(["new"]).assign(
+        source="neither"
+    )  # violates the CHECK constraint mid-COPY
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        replace_partitions(
+            engine,
+            model_name="m",
+            partition_date=DAY,
+            rows=[TableRows("quarantined_rows", bad)],
+            audit=AUDIT,
+        )
+    assert fetch(engine, "SELECT reason FROM monitoring.quarantined_rows") == [("old",)]
+
+
+def test_copy_round_trip_keeps_nulls_empty_strings_quotes_and_json(engine):
+    frame = quarantine_rows(['say "hi", then; leave', ""], ids=[None, "p,1"]).assign(
+        row_data=writes.json_column(
+            pd.DataFrame({"a": [1.5, None], "b": ["x\ny", "z"]}), ["a", "b"]
+        ).to_numpy()
+    )
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=DAY,
+        rows=[TableRows("quarantined_rows", frame)],
+        audit=AUDIT,
+    )
+    rows = fetch(
+        engine,
+        "SELECT prediction_id, reason, row_data->>'a', row_data->>'b' FROM monitoring.quarantined_rows ORDER BY reason DESC",
+    )
+    assert rows == [(None, 'say "hi", then; leave', "1.5", "x\ny"), ("p,1", "", None, "z")]
+
+
+def test_copy_handles_more_rows_than_one_chunk(engine, monkeypatch):
+    monkeypatch.setattr(writes, "COPY_CHUNK_ROWS", 7)
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=DAY,
+        rows=[TableRows("quarantined_rows", quarantine_rows([f"r{i}" for i in range(30)]))],
+        audit=AUDIT,
+    )
+    assert fetch(engine, "SELECT count(*) FROM monitoring.quarantined_rows") == [(30,)]
+
+
+def test_reader_role_reads_monitoring_only(engine, database_url):
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE SCHEMA IF NOT EXISTS demo_source; CREATE TABLE demo_source.secret (x int)"
+            )
+        )
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=DAY,
+        rows=[TableRows("quarantined_rows", quarantine_rows(["a"]))],
+        audit=AUDIT,
+    )
+    reader = sa.create_engine(
+        database_url.replace("postgres:@", "monitoring_reader:@", 1), poolclass=sa.pool.NullPool
+    )
+    with reader.connect() as conn:
+        assert (
+            conn.execute(sa.text("SELECT count(*) FROM monitoring.quarantined_rows")).scalar() == 1
+        )
+    for statement in (
+        "DELETE FROM monitoring.quarantined_rows",
+        "SELECT * FROM demo_source.secret",
+        "CREATE TABLE monitoring.mine (x int)",
+    ):
+        with reader.connect() as conn, pytest.raises(sa.exc.DBAPIError):
+            conn.execute(sa.text(statement))
+    reader.dispose()
+
+
+def test_unreachable_server_fails_with_one_line_naming_the_url(tmp_path):
+    url = f"postgresql://analyst:secret@/nowhere?host={tmp_path}"
+    with pytest.raises(DatabaseUnavailableError) as info:
+        check_connection(normalize_url(url))
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("cannot use PostgreSQL at postgresql+psycopg2://analyst:***@/nowhere")
+    assert "secret" not in message
+    assert "No such file or directory" in message
+
+
+def test_refused_credentials_name_the_reason(database_url):
+    wrong_user = database_url.replace("postgres:@", "nobody_here:@", 1)
+    with pytest.raises(DatabaseUnavailableError, match='role "nobody_here" does not exist'):
+        check_connection(wrong_user)
+
+
+def test_configured_url_is_used_and_checked(tmp_path):
+    from monitoring_pipeline.settings import load_settings
+
+    settings = load_settings(
+        {
+            "MONITORING_DATABASE_URL": f"postgresql://u@/db?host={tmp_path}",
+            "MONITORING_HOME": str(tmp_path),
+        }
+    )
+    with pytest.raises(
+        DatabaseUnavailableError, match="cannot use PostgreSQL at postgresql\\+psycopg2://u@/db"
+    ):
+        resolve_server(settings)
+    assert not (tmp_path / "pgdata").exists()  # no embedded server was started instead
+
+
+def test_redact_hides_passwords():
+    assert redact("postgresql+psycopg2://u:pw@h:5432/db") == "postgresql+psycopg2://u:***@h:5432/db"
+    assert normalize_url("postgres://u@h/db") == "postgresql+psycopg2://u@h/db"
