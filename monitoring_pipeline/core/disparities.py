@@ -1,0 +1,340 @@
+"""Fairness disparities: every cohort group against a reference group of its attribute.
+
+Per (group keys such as ``model_version``, cohort attribute) each group is compared with
+one reference group: the one named in ``reference`` for that attribute, else the group
+with the largest ``n`` (ties broken by the smaller value, so the choice is stable).
+Intersection attributes (``"sex&age_band"``) are attributes like any other; the
+``"all"`` cohort is never compared. The reference group gets no row of its own.
+
+Metrics (group minus / over reference) and their intervals:
+
+=============================  =========================================  =================
+metric                         value                                      interval
+=============================  =========================================  =================
+demographic_parity_difference  selection_rate_g - selection_rate_ref      Newcombe hybrid
+disparate_impact_ratio         selection_rate_g / selection_rate_ref      Katz log
+tpr_difference                 tpr_g - tpr_ref (equal opportunity)        Newcombe hybrid
+fpr_difference                 fpr_g - fpr_ref                            Newcombe hybrid
+equalized_odds_difference      max(|tpr diff|, |fpr diff|)                see below
+calibration_gap                calibration-in-the-large_g - ..._ref       Welch normal
+=============================  =========================================  =================
+
+* ``passes_four_fifths`` (disparate_impact_ratio rows only): ratio >= 0.8, the EEOC
+  four-fifths rule; NA when the ratio is undefined.
+* equalized_odds_difference interval: each component interval ``[L, U]`` is mapped to an
+  interval for its absolute value (``[0, max(|L|, |U|)]`` when it straddles 0, else
+  ``[min(|L|, |U|), max(|L|, |U|)]``); the bounds of the maximum are the maxima of those
+  bounds. It is a plug-in interval: simple and monotone, but its coverage is not exactly
+  the nominal level (each component has 95% coverage on its own).
+* calibration_gap compares calibration-in-the-large, ``mean(score - label)`` over
+  labelled rows, rather than ECE: its variance is exact from the additive sums
+  (``brier_sum`` is ``sum((score - label)^2)``), so the Welch normal interval
+  ``diff +/- z * sqrt(var_g / n_g + var_ref / n_ref)`` costs nothing and needs no
+  bootstrap, while a difference of ECEs is biased upward for small cohorts and has no
+  cheap interval. Positive means the group is over-predicted relative to the reference.
+* ``sufficient``: both groups are sufficient (``n_labelled >= min_cohort_size``).
+  A configured reference missing from the data gives NaN figures and ``sufficient``
+  False rather than a silent switch to another reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from monitoring_pipeline.core.cohort_metrics import wide_key_columns
+from monitoring_pipeline.core.intervals import (
+    katz_ratio_interval,
+    newcombe_difference_interval,
+    normal_quantile,
+)
+from monitoring_pipeline.core.sufficient_stats import ALL_COHORT
+
+__all__ = [
+    "DIFFERENCE_METRICS",
+    "DISPARITY_METRICS",
+    "FOUR_FIFTHS",
+    "RATIO_METRICS",
+    "compute_disparities",
+    "worst_disparities",
+]
+
+FOUR_FIFTHS = 0.8
+DIFFERENCE_METRICS: tuple[str, ...] = (
+    "demographic_parity_difference",
+    "tpr_difference",
+    "fpr_difference",
+    "equalized_odds_difference",
+    "calibration_gap",
+)
+RATIO_METRICS: tuple[str, ...] = ("disparate_impact_ratio",)
+DISPARITY_METRICS: tuple[str, ...] = (
+    "demographic_parity_difference",
+    "disparate_impact_ratio",
+    "tpr_difference",
+    "fpr_difference",
+    "equalized_odds_difference",
+    "calibration_gap",
+)
+_NEEDED = ("n", "n_labelled", "positives", "pred_pos", "tp", "fp", "tn", "fn", "score_sum")
+_NEEDED_ALL = (*_NEEDED, "brier_sum", "sufficient", "cohort_attribute", "cohort_value")
+
+ERROR_NOT_METRICS = "metrics_wide lacks columns {columns}: pass derive_cohort_metrics output"
+
+
+def _group_keys(metrics_wide: pd.DataFrame) -> list[str]:
+    return [
+        c for c in wide_key_columns(metrics_wide) if c not in ("cohort_attribute", "cohort_value")
+    ]
+
+
+def _reference_table(
+    groups: pd.DataFrame, keys: list[str], reference: Mapping[str, str]
+) -> pd.DataFrame:
+    """One reference_value per (group keys, attribute)."""
+    by = [*keys, "cohort_attribute"]
+    # Largest n first, ties by the smaller value: drop_duplicates keeps that row.
+    ordered = groups.sort_values(
+        [*by, "n", "cohort_value"],
+        ascending=[True] * len(by) + [False, True],
+        na_position="last",
+        kind="stable",
+    )
+    table = ordered.drop_duplicates(by, keep="first")[[*by, "cohort_value"]]
+    table = table.rename(columns={"cohort_value": "reference_value"}).reset_index(drop=True)
+    # One row per (group keys, attribute): a comprehension over this small table is fine.
+    configured = dict(reference)
+    table["reference_value"] = pd.array(
+        [
+            configured.get(attribute, largest)
+            for attribute, largest in zip(
+                table["cohort_attribute"], table["reference_value"], strict=True
+            )
+        ],
+        dtype="str",
+    )
+    return table
+
+
+def _abs_interval(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Interval for |d| given an interval [lower, upper] for d."""
+    high = np.maximum(np.abs(lower), np.abs(upper))
+    straddles = (lower <= 0) & (upper >= 0)
+    low = np.where(straddles, 0.0, np.minimum(np.abs(lower), np.abs(upper)))
+    nan = np.isnan(lower) | np.isnan(upper)
+    return np.where(nan, np.nan, low), np.where(nan, np.nan, high)
+
+
+def _calibration_moments(
+    frame: pd.DataFrame, suffix: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and sample variance of (score - label) over labelled rows, and the count."""
+    n = frame[f"n_labelled{suffix}"].to_numpy(dtype=np.float64)
+    total = frame[f"score_sum{suffix}"].to_numpy(np.float64) - frame[f"positives{suffix}"].to_numpy(
+        np.float64
+    )
+    squares = frame[f"brier_sum{suffix}"].to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = total / n
+        variance = np.maximum(squares - n * mean**2, 0.0) / (n - 1.0)
+    return mean, np.where(n >= 2, variance, np.nan), n
+
+
+def compute_disparities(
+    metrics_wide: pd.DataFrame,
+    *,
+    reference: Mapping[str, str] | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Differences and ratios of each cohort group against its attribute's reference.
+
+    Parameters:
+        metrics_wide: ``derive_cohort_metrics`` output (needs its count columns).
+        reference: attribute (or intersection attribute such as ``"sex&race"``) ->
+            reference group value; attributes not listed use their largest-n group.
+        confidence: two-sided confidence level of the intervals.
+
+    Returns:
+        Long frame, one row per (group keys, cohort_attribute, cohort_value, metric) with
+        ``reference_value, value, lower, upper, sufficient`` and ``passes_four_fifths``
+        (nullable boolean, set on disparate_impact_ratio rows only), sorted by keys and
+        ``DISPARITY_METRICS`` order.
+
+    Example:
+        >>> wide = pd.DataFrame({"cohort_attribute": ["sex", "sex"],
+        ...     "cohort_value": ["f", "m"], "n": [100, 200], "n_labelled": [100, 200],
+        ...     "positives": [50, 100], "pred_pos": [30, 80], "tp": [25, 60], "fp": [5, 20],
+        ...     "tn": [45, 80], "fn": [25, 40], "score_sum": [50.0, 100.0],
+        ...     "brier_sum": [20.0, 40.0], "sufficient": [True, True]})
+        >>> d = compute_disparities(wide).set_index("metric")
+        >>> round(float(d.loc["disparate_impact_ratio", "value"]), 2)
+        0.75
+        >>> bool(d.loc["disparate_impact_ratio", "passes_four_fifths"])
+        False
+    """
+    missing = [c for c in _NEEDED_ALL if c not in metrics_wide.columns]
+    if missing:
+        raise ValueError(ERROR_NOT_METRICS.format(columns=missing))
+    keys = _group_keys(metrics_wide)
+    groups = metrics_wide[metrics_wide["cohort_attribute"] != ALL_COHORT].reset_index(drop=True)
+    by = [*keys, "cohort_attribute"]
+    if groups.empty:
+        return _empty_result(metrics_wide, keys)
+
+    references = _reference_table(groups, keys, reference or {})
+    comparisons = groups.merge(references, on=by, how="left")
+    comparisons = comparisons[comparisons["cohort_value"] != comparisons["reference_value"]]
+    reference_rows = groups[[*by, "cohort_value", *_NEEDED, "brier_sum", "sufficient"]].rename(
+        columns={"cohort_value": "reference_value"}
+    )
+    comparisons = comparisons.merge(
+        reference_rows, on=[*by, "reference_value"], how="left", suffixes=("", "_ref")
+    ).reset_index(drop=True)
+    if comparisons.empty:
+        return _empty_result(metrics_wide, keys)
+
+    def col(name: str) -> np.ndarray:
+        return comparisons[name].to_numpy(dtype=np.float64)
+
+    results: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    selection = newcombe_difference_interval(
+        col("pred_pos"), col("n"), col("pred_pos_ref"), col("n_ref"), confidence
+    )
+    results["demographic_parity_difference"] = (
+        selection.estimate,
+        selection.lower,
+        selection.upper,
+    )
+    impact = katz_ratio_interval(
+        col("pred_pos"), col("n"), col("pred_pos_ref"), col("n_ref"), confidence
+    )
+    results["disparate_impact_ratio"] = (impact.estimate, impact.lower, impact.upper)
+    tpr = newcombe_difference_interval(
+        col("tp"),
+        col("tp") + col("fn"),
+        col("tp_ref"),
+        col("tp_ref") + col("fn_ref"),
+        confidence,
+    )
+    results["tpr_difference"] = (tpr.estimate, tpr.lower, tpr.upper)
+    fpr = newcombe_difference_interval(
+        col("fp"),
+        col("fp") + col("tn"),
+        col("fp_ref"),
+        col("fp_ref") + col("tn_ref"),
+        confidence,
+    )
+    results["fpr_difference"] = (fpr.estimate, fpr.lower, fpr.upper)
+
+    tpr_low, tpr_high = _abs_interval(tpr.lower, tpr.upper)
+    fpr_low, fpr_high = _abs_interval(fpr.lower, fpr.upper)
+    # np.maximum propagates NaN: without TPR (no positives) there is no equalized odds.
+    results["equalized_odds_difference"] = (
+        np.maximum(np.abs(tpr.estimate), np.abs(fpr.estimate)),
+        np.maximum(tpr_low, fpr_low),
+        np.maximum(tpr_high, fpr_high),
+    )
+
+    mean_g, var_g, n_g = _calibration_moments(comparisons, "")
+    mean_r, var_r, n_r = _calibration_moments(comparisons, "_ref")
+    gap = mean_g - mean_r
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = normal_quantile(confidence) * np.sqrt(var_g / n_g + var_r / n_r)
+    results["calibration_gap"] = (gap, gap - half, gap + half)
+
+    sufficient = comparisons["sufficient"].to_numpy(dtype=bool) & comparisons[
+        "sufficient_ref"
+    ].fillna(False).to_numpy(dtype=bool)
+    base = comparisons[[*by, "cohort_value", "reference_value"]]
+    pieces = []
+    for order, metric in enumerate(DISPARITY_METRICS):
+        value, lower, upper = results[metric]
+        piece = base.copy()
+        piece["metric"] = metric
+        piece["value"] = value
+        piece["lower"] = lower
+        piece["upper"] = upper
+        piece["sufficient"] = sufficient
+        if metric == "disparate_impact_ratio":
+            four_fifths = pd.array(value >= FOUR_FIFTHS, dtype="boolean")
+            four_fifths[np.isnan(value)] = pd.NA
+        else:
+            four_fifths = pd.array([pd.NA] * len(piece), dtype="boolean")
+        piece["passes_four_fifths"] = four_fifths
+        piece["__order"] = order
+        pieces.append(piece)
+    result = pd.concat(pieces, ignore_index=True)
+    result["metric"] = result["metric"].astype("str")
+    result = result.sort_values([*by, "cohort_value", "__order"], na_position="last", kind="stable")
+    return result.drop(columns="__order").reset_index(drop=True)
+
+
+def _empty_result(metrics_wide: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    frame = metrics_wide[[*keys, "cohort_attribute", "cohort_value"]].iloc[0:0].copy()
+    frame["reference_value"] = pd.Series(dtype="str")
+    frame["metric"] = pd.Series(dtype="str")
+    for column in ("value", "lower", "upper"):
+        frame[column] = pd.Series(dtype="float64")
+    frame["sufficient"] = pd.Series(dtype="bool")
+    frame["passes_four_fifths"] = pd.Series(dtype="boolean")
+    return frame.reset_index(drop=True)
+
+
+def worst_disparities(disparities: pd.DataFrame, *, sufficient_only: bool = True) -> pd.DataFrame:
+    """The worst group per (group keys, attribute, metric).
+
+    Worst is the largest absolute value for difference metrics and the smallest ratio
+    for ``disparate_impact_ratio``; ties go to the smaller cohort value. Undefined (NaN)
+    values are never worst.
+
+    Parameters:
+        disparities: ``compute_disparities`` output.
+        sufficient_only: consider only sufficient comparisons (default), so that a tiny
+            cohort's noise does not mask a real, well-measured disparity.
+
+    Returns:
+        The chosen rows of ``disparities`` (all columns, interval included), sorted by
+        keys and metric order; a (attribute, metric) with no candidate has no row.
+
+    Example:
+        >>> d = pd.DataFrame({"cohort_attribute": ["sex"] * 2, "cohort_value": ["f", "x"],
+        ...     "reference_value": ["m"] * 2, "metric": ["tpr_difference"] * 2,
+        ...     "value": [-0.2, 0.1], "lower": [-0.3, 0.0], "upper": [-0.1, 0.2],
+        ...     "sufficient": [True, True], "passes_four_fifths": [pd.NA, pd.NA]})
+        >>> worst_disparities(d)["cohort_value"].tolist()
+        ['f']
+    """
+    candidates = disparities
+    if sufficient_only:
+        candidates = candidates[candidates["sufficient"].to_numpy(dtype=bool)]
+    candidates = candidates[candidates["value"].notna()].copy()
+    keys = [
+        c
+        for c in disparities.columns
+        if c
+        not in (
+            "cohort_value",
+            "reference_value",
+            "metric",
+            "value",
+            "lower",
+            "upper",
+            "sufficient",
+            "passes_four_fifths",
+        )
+    ]
+    is_ratio = candidates["metric"].isin(RATIO_METRICS).to_numpy()
+    value = candidates["value"].to_numpy(dtype=np.float64)
+    candidates["__severity"] = np.where(is_ratio, -value, np.abs(value))
+    order = {m: i for i, m in enumerate(DISPARITY_METRICS)}
+    candidates["__order"] = candidates["metric"].map(order).fillna(len(order))
+    ordered = candidates.sort_values(
+        [*keys, "__order", "__severity", "cohort_value"],
+        ascending=[True] * len(keys) + [True, False, True],
+        na_position="last",
+        kind="stable",
+    )
+    worst = ordered.drop_duplicates([*keys, "metric"], keep="first")
+    return worst.drop(columns=["__severity", "__order"]).reset_index(drop=True)

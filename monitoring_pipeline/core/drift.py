@@ -1,0 +1,605 @@
+"""Drift tests on baseline-fixed histograms, so that days merge by adding counts.
+
+Every test reads counts on the bins fitted once on the baseline
+(``fit_numeric_bins`` / ``fit_categories``), never raw values; a window's histogram is
+the sum of its days'. Each test has a small frozen descriptor (``DriftMethod``) giving
+its name, the feature kinds it applies to, its default threshold and which direction
+means drift.
+
+Choices:
+
+* Nulls are not a value bin for PSI, KS, Jensen-Shannon or chi-square: those compare
+  the distribution of observed values. A change in missingness is ``null_rate_change``.
+* PSI: ``sum((q - p) * ln(q / p))`` over the bins with proportions ``p`` (reference)
+  and ``q`` (current). Empty bins: a zero proportion is replaced by ``PSI_EPSILON`` =
+  1e-4 and each distribution is renormalised to sum to 1, so a bin empty on one side
+  contributes a large but finite term and a bin empty on both sides contributes 0.
+  The bins are the baseline's quantile bins, so ``n_bins`` of ``fit_numeric_bins`` (or
+  of ``psi_from_values``) is honoured exactly (minus bins merged by ties). Thresholds:
+  0.1 moderate (``PSI_MODERATE``), 0.25 drift (default).
+* KS on bins: ``D = max |F_ref - F_cur|`` with the CDFs evaluated at the bin edges,
+  which is a lower bound of the raw-value statistic (equal when every distinct value
+  has its own bin); p-value from the asymptotic two-sided Kolmogorov distribution,
+  ``scipy.stats.kstwo.sf(D, round(n * m / (n + m)))``, the formula of
+  ``scipy.stats.ks_2samp(method="asymp")``. ``ks_exact`` runs ``ks_2samp`` on raw
+  values for small data and tests (exact KS on 1M x 1M rows is too slow to run daily).
+* Jensen-Shannon: the distance (square root of the divergence) with natural logs, in
+  ``[0, sqrt(ln 2)]``, as ``scipy.spatial.distance.jensenshannon`` computes it.
+* Chi-square: ``scipy.stats.chi2_contingency`` on the 2 x k table of reference vs
+  current counts, columns empty on both sides dropped, without Yates' correction (so
+  the statistic is the same Pearson statistic for every k); one non-empty column means
+  no evidence (statistic 0, p 1).
+* null_rate_change: current null share minus reference null share with Newcombe's
+  hybrid score interval; drift when the whole interval lies beyond +/- the threshold
+  (default 0.05 = 5 percentage points), so tiny samples cannot flag it.
+* ``drifted``: statistic >= threshold (PSI, JS); Benjamini-Hochberg adjusted p-value <
+  alpha (KS, chi-square); interval beyond +/- threshold (null rate). NA when the test
+  is not sufficient (fewer than ``min_count`` observations on either side) or undefined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats as sps
+from scipy.spatial.distance import jensenshannon
+
+from monitoring_pipeline.core.intervals import IntervalEstimate, newcombe_difference_interval
+from monitoring_pipeline.core.sufficient_stats import (
+    NULL_BIN,
+    fit_numeric_bins,
+    histogram_numeric,
+)
+
+__all__ = [
+    "CHI_SQUARE",
+    "DRIFT_METHODS",
+    "JENSEN_SHANNON",
+    "KS",
+    "NULL_RATE_CHANGE",
+    "PSI",
+    "PSI_EPSILON",
+    "PSI_MODERATE",
+    "DriftMethod",
+    "TestResult",
+    "benjamini_hochberg",
+    "chi_square",
+    "evaluate_drift",
+    "jensen_shannon",
+    "ks_binned",
+    "ks_exact",
+    "null_rate_change",
+    "psi",
+    "psi_from_values",
+]
+
+FeatureKind = Literal["numeric", "categorical"]
+Direction = Literal["higher_is_drift", "lower_is_drift"]
+DecisionOn = Literal["statistic", "p_value", "interval"]
+
+PSI_EPSILON = 1e-4
+PSI_MODERATE = 0.1
+
+ERROR_SHAPES = "reference and current counts must have the same length"
+ERROR_UNKNOWN_METHOD = "unknown drift method {name!r}; known: {known}"
+ERROR_HIST_COLUMNS = "histogram frame lacks columns {columns}"
+
+
+@dataclass(frozen=True)
+class DriftMethod:
+    """Descriptor of one drift test.
+
+    Attributes:
+        name: identifier stored in the ``method`` column.
+        kinds: feature kinds the test applies to.
+        default_threshold: threshold used unless overridden (alpha for p-value tests).
+        direction: whether a higher or a lower figure means drift.
+        decision_on: what the threshold is compared with: the statistic, the
+            (BH-adjusted) p-value, or the interval of the statistic.
+    """
+
+    name: str
+    kinds: tuple[FeatureKind, ...]
+    default_threshold: float
+    direction: Direction
+    decision_on: DecisionOn
+
+
+PSI = DriftMethod("psi", ("numeric", "categorical"), 0.25, "higher_is_drift", "statistic")
+KS = DriftMethod("ks", ("numeric",), 0.05, "lower_is_drift", "p_value")
+JENSEN_SHANNON = DriftMethod(
+    "jensen_shannon", ("numeric", "categorical"), 0.1, "higher_is_drift", "statistic"
+)
+CHI_SQUARE = DriftMethod("chi_square", ("categorical",), 0.05, "lower_is_drift", "p_value")
+NULL_RATE_CHANGE = DriftMethod(
+    "null_rate_change", ("numeric", "categorical"), 0.05, "higher_is_drift", "interval"
+)
+DRIFT_METHODS: dict[str, DriftMethod] = {
+    m.name: m for m in (PSI, KS, JENSEN_SHANNON, CHI_SQUARE, NULL_RATE_CHANGE)
+}
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """A test statistic and its p-value."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+    statistic: float
+    p_value: float
+
+
+# --------------------------------------------------------------------------------------
+# Segment kernels: many histograms at once. ``seg`` gives each bin row its histogram
+# (0..n_segments-1, contiguous and in bin order within a histogram for KS).
+# --------------------------------------------------------------------------------------
+
+
+def _totals(seg: NDArray[np.int64], values: NDArray[np.float64], n: int) -> NDArray[np.float64]:
+    return np.bincount(seg, weights=values, minlength=n)
+
+
+def _psi_segments(
+    seg: NDArray[np.int64],
+    ref: NDArray[np.float64],
+    cur: NDArray[np.float64],
+    n: int,
+    epsilon: float,
+) -> NDArray[np.float64]:
+    ref_total, cur_total = _totals(seg, ref, n), _totals(seg, cur, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = ref / ref_total[seg]
+        q = cur / cur_total[seg]
+        p = np.where(p > 0, p, epsilon)
+        q = np.where(q > 0, q, epsilon)
+        p = p / _totals(seg, p, n)[seg]
+        q = q / _totals(seg, q, n)[seg]
+        result = _totals(seg, (q - p) * np.log(q / p), n)
+    return np.where((ref_total > 0) & (cur_total > 0), result, np.nan)
+
+
+def _js_segments(
+    seg: NDArray[np.int64], ref: NDArray[np.float64], cur: NDArray[np.float64], n: int
+) -> NDArray[np.float64]:
+    ref_total, cur_total = _totals(seg, ref, n), _totals(seg, cur, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = ref / ref_total[seg]
+        q = cur / cur_total[seg]
+        m = (p + q) / 2.0
+        # 0 * ln(0 / m) = 0 (scipy's rel_entr convention).
+        terms = np.where(p > 0, p * np.log(p / m), 0.0) + np.where(q > 0, q * np.log(q / m), 0.0)
+        divergence = np.maximum(_totals(seg, np.nan_to_num(terms), n) / 2.0, 0.0)
+    return np.where((ref_total > 0) & (cur_total > 0), np.sqrt(divergence), np.nan)
+
+
+def _segment_max(values: NDArray[np.float64], seg: NDArray[np.int64], n: int) -> NDArray:
+    out = np.full(n, np.nan)
+    if values.size == 0:
+        return out
+    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+    out[seg[starts]] = np.maximum.reduceat(values, starts)
+    return out
+
+
+def _ks_segments(
+    seg: NDArray[np.int64], ref: NDArray[np.float64], cur: NDArray[np.float64], n: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray]:
+    ref_total, cur_total = _totals(seg, ref, n), _totals(seg, cur, n)
+    # Cumulative counts within each histogram: global cumsum minus the sum before it.
+    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if seg.size else seg
+    ref_cum, cur_cum = np.cumsum(ref), np.cumsum(cur)
+    ref_before = np.zeros(n)
+    cur_before = np.zeros(n)
+    ref_before[seg[starts]] = (ref_cum - ref)[starts]
+    cur_before[seg[starts]] = (cur_cum - cur)[starts]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.abs(
+            (ref_cum - ref_before[seg]) / ref_total[seg]
+            - (cur_cum - cur_before[seg]) / cur_total[seg]
+        )
+        statistic = _segment_max(gap, seg, n)
+        effective_n = ref_total * cur_total / (ref_total + cur_total)
+    defined = (ref_total > 0) & (cur_total > 0)
+    statistic = np.where(defined, statistic, np.nan)
+    # kstwo needs n >= 1; scipy's ks_2samp rounds the effective sample size the same way.
+    rounded_n = np.maximum(np.round(np.where(defined, effective_n, 1.0)), 1.0)
+    p_value = np.where(defined, sps.kstwo.sf(np.nan_to_num(statistic), rounded_n), np.nan)
+    return statistic, np.clip(p_value, 0.0, 1.0), ref_total, cur_total
+
+
+def _chi_square_segments(
+    seg: NDArray[np.int64], ref: NDArray[np.float64], cur: NDArray[np.float64], n: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    ref_total, cur_total = _totals(seg, ref, n), _totals(seg, cur, n)
+    grand = ref_total + cur_total
+    column = ref + cur
+    nonempty = column > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected_ref = ref_total[seg] * column / grand[seg]
+        expected_cur = cur_total[seg] * column / grand[seg]
+        terms = (ref - expected_ref) ** 2 / expected_ref + (cur - expected_cur) ** 2 / expected_cur
+    statistic = _totals(seg, np.where(nonempty, terms, 0.0), n)
+    dof = np.bincount(seg, weights=nonempty.astype(np.float64), minlength=n) - 1.0
+    p_value = np.where(dof > 0, sps.chi2.sf(statistic, np.maximum(dof, 1.0)), 1.0)
+    statistic = np.where(dof > 0, statistic, 0.0)
+    defined = (ref_total > 0) & (cur_total > 0)
+    return np.where(defined, statistic, np.nan), np.where(defined, p_value, np.nan)
+
+
+def _one_histogram(
+    reference_counts: ArrayLike, current_counts: ArrayLike
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    ref = np.asarray(reference_counts, dtype=np.float64).ravel()
+    cur = np.asarray(current_counts, dtype=np.float64).ravel()
+    if ref.shape != cur.shape:
+        raise ValueError(ERROR_SHAPES)
+    return np.zeros(ref.size, dtype=np.int64), ref, cur
+
+
+# --------------------------------------------------------------------------------------
+# One-histogram API
+# --------------------------------------------------------------------------------------
+
+
+def psi(
+    reference_counts: ArrayLike, current_counts: ArrayLike, *, epsilon: float = PSI_EPSILON
+) -> float:
+    """Population stability index of two histograms on the same bins.
+
+    Parameters:
+        reference_counts: counts per bin of the reference (baseline).
+        current_counts: counts per bin of the current period.
+        epsilon: proportion given to empty bins before renormalising.
+
+    Returns:
+        PSI (>= 0); NaN when either histogram is empty.
+
+    Example:
+        >>> round(psi([50, 50], [25, 75]), 4)
+        0.2747
+    """
+    seg, ref, cur = _one_histogram(reference_counts, current_counts)
+    return float(_psi_segments(seg, ref, cur, 1, epsilon)[0])
+
+
+def psi_from_values(
+    reference_values: ArrayLike,
+    current_values: ArrayLike,
+    *,
+    n_bins: int = 10,
+    epsilon: float = PSI_EPSILON,
+) -> float:
+    """PSI of raw numeric values on ``n_bins`` quantile bins fitted on the reference.
+
+    Nulls are ignored (see ``null_rate_change``). Ties in the reference may merge bins.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> psi_from_values(rng.normal(size=5000), rng.normal(size=5000), n_bins=10) < 0.01
+        True
+    """
+    bins = fit_numeric_bins(reference_values, n_bins=n_bins)
+    return psi(
+        histogram_numeric(reference_values, bins).counts,
+        histogram_numeric(current_values, bins).counts,
+        epsilon=epsilon,
+    )
+
+
+def ks_binned(reference_counts: ArrayLike, current_counts: ArrayLike) -> TestResult:
+    """Two-sample Kolmogorov-Smirnov test on counts over ordered bins.
+
+    Returns:
+        ``TestResult`` with ``D = max |F_ref - F_cur|`` at the bin edges and the
+        asymptotic two-sided p-value; NaN when either histogram is empty.
+
+    Example:
+        >>> result = ks_binned([10, 10, 0], [0, 10, 10])
+        >>> float(result.statistic)
+        0.5
+    """
+    seg, ref, cur = _one_histogram(reference_counts, current_counts)
+    statistic, p_value, _, _ = _ks_segments(seg, ref, cur, 1)
+    return TestResult(float(statistic[0]), float(p_value[0]))
+
+
+def ks_exact(reference_values: ArrayLike, current_values: ArrayLike) -> TestResult:
+    """Two-sample KS test on raw values (``scipy.stats.ks_2samp``, nulls dropped).
+
+    For small data and tests: it sorts both samples, which is slow on millions of rows.
+
+    Example:
+        >>> ks_exact([1, 2, 3], [4, 5, 6]).statistic
+        1.0
+    """
+    ref = pd.Series(reference_values).to_numpy(dtype=np.float64, na_value=np.nan)
+    cur = pd.Series(current_values).to_numpy(dtype=np.float64, na_value=np.nan)
+    result = sps.ks_2samp(ref[~np.isnan(ref)], cur[~np.isnan(cur)])
+    return TestResult(float(result.statistic), float(result.pvalue))
+
+
+def jensen_shannon(reference_counts: ArrayLike, current_counts: ArrayLike) -> float:
+    """Jensen-Shannon distance (natural log) of two histograms on the same bins.
+
+    Returns:
+        A distance in ``[0, sqrt(ln 2)]``; NaN when either histogram is empty.
+
+    Example:
+        >>> round(jensen_shannon([1, 0], [0, 1]) ** 2, 6) == round(float(np.log(2)), 6)
+        True
+    """
+    _, ref, cur = _one_histogram(reference_counts, current_counts)
+    if ref.sum() <= 0 or cur.sum() <= 0:
+        return float("nan")
+    return float(jensenshannon(ref, cur))
+
+
+def chi_square(reference_counts: ArrayLike, current_counts: ArrayLike) -> TestResult:
+    """Pearson chi-square test of homogeneity on the 2 x k table (no Yates correction).
+
+    Columns empty on both sides are dropped; one remaining column gives (0, 1).
+
+    Example:
+        >>> result = chi_square([30, 70, 0], [50, 50, 0])
+        >>> round(result.statistic, 4), round(result.p_value, 5)
+        (8.3333, 0.00389)
+    """
+    _, ref, cur = _one_histogram(reference_counts, current_counts)
+    if ref.sum() <= 0 or cur.sum() <= 0:
+        return TestResult(float("nan"), float("nan"))
+    keep = (ref + cur) > 0
+    if keep.sum() < 2:
+        return TestResult(0.0, 1.0)
+    result = sps.chi2_contingency(np.vstack([ref[keep], cur[keep]]), correction=False)
+    return TestResult(float(result.statistic), float(result.pvalue))
+
+
+def null_rate_change(
+    reference_nulls: ArrayLike,
+    reference_total: ArrayLike,
+    current_nulls: ArrayLike,
+    current_total: ArrayLike,
+    *,
+    confidence: float = 0.95,
+) -> IntervalEstimate:
+    """Current null share minus reference null share, with a Newcombe interval.
+
+    Example:
+        >>> ci = null_rate_change(10, 1000, 60, 1000)
+        >>> round(float(ci.estimate), 3), bool(ci.lower > 0)
+        (0.05, True)
+    """
+    return newcombe_difference_interval(
+        current_nulls, current_total, reference_nulls, reference_total, confidence
+    )
+
+
+def benjamini_hochberg(p_values: ArrayLike) -> NDArray[np.float64]:
+    """Benjamini-Hochberg step-up adjusted p-values (false discovery rate).
+
+    ``adjusted_(i) = min_{j >= i} min(1, m * p_(j) / j)`` over the sorted non-NaN
+    p-values; NaNs are passed through and do not count in ``m``. Same figures as
+    ``statsmodels.stats.multitest.multipletests(method="fdr_bh")``.
+
+    Example:
+        >>> benjamini_hochberg([0.01, 0.04, 0.03, np.nan]).round(3).tolist()
+        [0.03, 0.04, 0.04, nan]
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full(p.shape, np.nan)
+    flat = p.ravel()
+    present = np.flatnonzero(~np.isnan(flat))
+    m = present.size
+    if m == 0:
+        return adjusted
+    order = present[np.argsort(flat[present], kind="stable")]
+    ranked = flat[order] * m / np.arange(1, m + 1)
+    # Step-up: enforce monotonicity from the largest p-value down.
+    monotone = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = adjusted.ravel()
+    out[order] = np.minimum(monotone, 1.0)
+    return out.reshape(p.shape)
+
+
+# --------------------------------------------------------------------------------------
+# Many features x cohorts x methods at once
+# --------------------------------------------------------------------------------------
+
+_RESULT_COLUMNS = (
+    "method",
+    "statistic",
+    "p_value",
+    "p_value_adjusted",
+    "lower",
+    "upper",
+    "threshold",
+    "direction",
+    "n_reference",
+    "n_current",
+    "sufficient",
+    "drifted",
+)
+
+
+def _empty_drift_result(unit_frame: pd.DataFrame) -> pd.DataFrame:
+    empty = unit_frame.iloc[0:0].copy()
+    dtypes = {"method": "str", "direction": "str", "n_reference": "int64", "n_current": "int64"}
+    dtypes |= {"sufficient": "bool", "drifted": "boolean"}
+    for column in _RESULT_COLUMNS:
+        empty[column] = pd.Series(dtype=dtypes.get(column, "float64"))
+    return empty.reset_index(drop=True)
+
+
+def evaluate_drift(
+    baseline_hist_long: pd.DataFrame,
+    current_hist_long: pd.DataFrame,
+    *,
+    methods: Sequence[str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    min_count: int = 100,
+    epsilon: float = PSI_EPSILON,
+    confidence: float = 0.95,
+    fdr_by: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Run every applicable drift test on every (keys, feature) histogram at once.
+
+    Parameters:
+        baseline_hist_long: ``compute_feature_histograms`` output of the baseline.
+        current_hist_long: the same for the current day or window (merged days).
+        methods: names from ``DRIFT_METHODS`` to run (default: all); each runs only on
+            the feature kinds it applies to.
+        thresholds: method name -> threshold overriding ``default_threshold`` (alpha for
+            p-value tests).
+        min_count: observations each side needs for a test to be ``sufficient``.
+        epsilon: PSI's proportion for empty bins.
+        confidence: level of the null-rate interval.
+        fdr_by: columns within which Benjamini-Hochberg adjusts; default ``()`` adjusts
+            across all sufficient p-value tests of the call (call it once per day).
+
+    The histogram key columns are every column but ``bin`` and ``count``. The current
+    frame's keys define the rows; baseline and current are matched on the key columns
+    they share (a baseline without ``model_version`` serves every version). Baseline
+    keys absent from the current frame give no row; current keys absent from the
+    baseline give rows with ``n_reference`` 0 and NaN figures.
+
+    Returns:
+        One row per (current keys, method): ``statistic``, ``p_value`` and
+        ``p_value_adjusted`` (p-value tests only), ``lower``/``upper`` (null-rate
+        interval only), ``threshold``, ``direction``, ``n_reference``/``n_current``
+        (non-null counts; all rows for null_rate_change), ``sufficient`` and ``drifted``
+        (nullable boolean: NA when not sufficient or undefined). Rows come in the order
+        of the current frame's histograms, methods in the order of ``methods``.
+
+    Example:
+        >>> base = pd.DataFrame({"feature": ["x"] * 3, "feature_kind": ["numeric"] * 3,
+        ...     "bin": ["000", "001", "__null__"], "count": [500, 500, 0]})
+        >>> cur = base.assign(count=[200, 800, 0])
+        >>> out = evaluate_drift(base, cur, methods=["psi", "ks"]).set_index("method")
+        >>> bool(out.loc["psi", "drifted"]), bool(out.loc["ks", "drifted"])
+        (True, True)
+    """
+    thresholds = dict(thresholds or {})
+    selected = [*DRIFT_METHODS] if methods is None else list(dict.fromkeys(methods))
+    for name in [*selected, *thresholds]:
+        if name not in DRIFT_METHODS:
+            raise ValueError(ERROR_UNKNOWN_METHOD.format(name=name, known=[*DRIFT_METHODS]))
+    for frame in (baseline_hist_long, current_hist_long):
+        missing = [c for c in ("feature", "feature_kind", "bin", "count") if c not in frame]
+        if missing:
+            raise ValueError(ERROR_HIST_COLUMNS.format(columns=missing))
+
+    unit_columns = [c for c in current_hist_long.columns if c not in ("bin", "count")]
+    join_columns = [c for c in unit_columns if c in baseline_hist_long.columns]
+    if current_hist_long.empty:
+        return _empty_drift_result(current_hist_long[unit_columns])
+    units = current_hist_long[unit_columns].drop_duplicates().reset_index(drop=True)
+    units["__unit"] = np.arange(len(units), dtype=np.int64)
+    n_units = len(units)
+
+    current = current_hist_long.merge(units, on=unit_columns, how="left")[
+        ["__unit", "bin", "count"]
+    ]
+    current = current.groupby(["__unit", "bin"], as_index=False)["count"].sum()
+    baseline = baseline_hist_long.groupby([*join_columns, "bin"], as_index=False)["count"].sum()
+    baseline = units[[*join_columns, "__unit"]].merge(baseline, on=join_columns, how="inner")
+    aligned = current.merge(
+        baseline[["__unit", "bin", "count"]],
+        on=["__unit", "bin"],
+        how="outer",
+        suffixes=("_cur", "_ref"),
+    )
+    # Numeric bins are zero-padded text, so this sort is bin order (needed for KS).
+    aligned = aligned.sort_values(["__unit", "bin"], kind="stable").reset_index(drop=True)
+    is_null = (aligned["bin"] == NULL_BIN).to_numpy()
+    seg_all = aligned["__unit"].to_numpy(dtype=np.int64)
+    ref_all = aligned["count_ref"].fillna(0).to_numpy(dtype=np.float64)
+    cur_all = aligned["count_cur"].fillna(0).to_numpy(dtype=np.float64)
+    seg, ref, cur = seg_all[~is_null], ref_all[~is_null], cur_all[~is_null]
+
+    ref_values = _totals(seg, ref, n_units)
+    cur_values = _totals(seg, cur, n_units)
+    ref_nulls = _totals(seg_all[is_null], ref_all[is_null], n_units)
+    cur_nulls = _totals(seg_all[is_null], cur_all[is_null], n_units)
+    kinds = units["feature_kind"].to_numpy()
+
+    nan = np.full(n_units, np.nan)
+    pieces = []
+    for name in selected:
+        method = DRIFT_METHODS[name]
+        statistic, p_value, lower, upper = nan, nan, nan, nan
+        n_ref, n_cur = ref_values, cur_values
+        if name == "psi":
+            statistic = _psi_segments(seg, ref, cur, n_units, epsilon)
+        elif name == "jensen_shannon":
+            statistic = _js_segments(seg, ref, cur, n_units)
+        elif name == "ks":
+            statistic, p_value, _, _ = _ks_segments(seg, ref, cur, n_units)
+        elif name == "chi_square":
+            statistic, p_value = _chi_square_segments(seg, ref, cur, n_units)
+        else:  # null_rate_change
+            n_ref, n_cur = ref_values + ref_nulls, cur_values + cur_nulls
+            interval = null_rate_change(ref_nulls, n_ref, cur_nulls, n_cur, confidence=confidence)
+            statistic, lower, upper = interval.estimate, interval.lower, interval.upper
+        applies = np.isin(kinds, method.kinds)
+        piece = units.loc[applies, [*unit_columns, "__unit"]].copy()
+        piece["method"] = name
+        piece["__method_order"] = len(pieces)
+        piece["statistic"] = statistic[applies]
+        piece["p_value"] = p_value[applies]
+        piece["lower"] = lower[applies]
+        piece["upper"] = upper[applies]
+        piece["threshold"] = float(thresholds.get(name, method.default_threshold))
+        piece["direction"] = method.direction
+        piece["n_reference"] = n_ref[applies].astype(np.int64)
+        piece["n_current"] = n_cur[applies].astype(np.int64)
+        piece["__decision"] = method.decision_on
+        pieces.append(piece)
+
+    if not pieces:
+        return _empty_drift_result(units[unit_columns])
+
+    # One block per histogram, methods in the order asked for.
+    result = pd.concat(pieces, ignore_index=True)
+    result = result.sort_values(["__unit", "__method_order"], kind="stable", ignore_index=True)
+    result["sufficient"] = (result["n_reference"] >= min_count) & (result["n_current"] >= min_count)
+    tested = (result["__decision"] == "p_value") & result["sufficient"] & result["p_value"].notna()
+    result["p_value_adjusted"] = np.nan
+    if tested.any():
+        family = result.loc[tested]
+        if fdr_by:
+            adjusted = family.groupby(list(fdr_by), dropna=False)["p_value"].transform(
+                lambda p: benjamini_hochberg(p.to_numpy())
+            )
+        else:
+            adjusted = pd.Series(benjamini_hochberg(family["p_value"].to_numpy()), family.index)
+        result.loc[tested, "p_value_adjusted"] = adjusted
+
+    decision = result["__decision"].to_numpy()
+    statistic = result["statistic"].to_numpy(dtype=np.float64)
+    threshold = result["threshold"].to_numpy(dtype=np.float64)
+    higher = result["direction"].to_numpy() == "higher_is_drift"
+    with np.errstate(invalid="ignore"):
+        by_statistic = np.where(higher, statistic >= threshold, statistic <= threshold)
+        by_p_value = result["p_value_adjusted"].to_numpy(dtype=np.float64) < threshold
+        by_interval = (result["lower"].to_numpy(dtype=np.float64) > threshold) | (
+            result["upper"].to_numpy(dtype=np.float64) < -threshold
+        )
+    drifted = np.select(
+        [decision == "statistic", decision == "p_value"], [by_statistic, by_p_value], by_interval
+    )
+    figure = np.select(
+        [decision == "p_value", decision == "interval"],
+        [result["p_value_adjusted"].to_numpy(dtype=np.float64), result["lower"].to_numpy()],
+        statistic,
+    )
+    undefined = ~result["sufficient"].to_numpy(dtype=bool) | np.isnan(figure)
+    result["drifted"] = pd.array(drifted.astype(bool), dtype="boolean")
+    result.loc[undefined, "drifted"] = pd.NA
+    result["method"] = result["method"].astype("str")
+    result["direction"] = result["direction"].astype("str")
+    return result[[*unit_columns, *_RESULT_COLUMNS]]

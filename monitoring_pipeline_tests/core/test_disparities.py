@@ -1,0 +1,248 @@
+import doctest
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import confint_proportions_2indep
+
+from monitoring_pipeline.core import disparities
+from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics
+from monitoring_pipeline.core.disparities import (
+    DISPARITY_METRICS,
+    compute_disparities,
+    worst_disparities,
+)
+from monitoring_pipeline.core.intervals import normal_quantile
+from monitoring_pipeline.core.sufficient_stats import CohortSpec, compute_confusion_stats
+
+SPEC = CohortSpec(["sex", "race"], [("sex", "race")])
+
+
+def make_frame(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    parts = []
+    # (version, sex, race, rows, selection boost)
+    for version, sex, race, n, boost in [
+        ("v1", "male", "a", 900, 0.1),
+        ("v1", "female", "a", 600, 0.0),
+        ("v1", "male", "b", 300, 0.05),
+        ("v1", "female", "b", 250, -0.15),
+        ("v2", "male", "a", 400, 0.0),
+        ("v2", "female", "a", 500, 0.0),
+        ("v2", "female", "b", 100, 0.0),
+    ]:
+        score = rng.beta(2, 2, size=n)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "model_version": version,
+                    "score": score,
+                    "decision": (score + boost > 0.5).astype(np.int64),
+                    "label": (rng.random(n) < score).astype(float),
+                    "sex": sex,
+                    "race": race,
+                }
+            )
+        )
+    # A tiny group with no actual positives: insufficient, undefined TPR.
+    parts.append(
+        pd.DataFrame(
+            {
+                "model_version": "v1",
+                "score": [0.6, 0.2, 0.7],
+                "decision": [1, 0, 1],
+                "label": [0.0, 0.0, 0.0],
+                "sex": "other",
+                "race": "a",
+            }
+        )
+    )
+    return pd.concat(parts, ignore_index=True)
+
+
+def group_rows(frame: pd.DataFrame, version: str, attribute: str, value: str) -> pd.DataFrame:
+    mask = (frame["model_version"] == version).to_numpy()
+    for column, v in zip(attribute.split("&"), value.split("&"), strict=True):
+        mask = mask & (frame[column] == v).to_numpy()
+    return frame[mask]
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return make_frame(21)
+
+
+@pytest.fixture(scope="module")
+def wide(frame) -> pd.DataFrame:
+    return derive_cohort_metrics(compute_confusion_stats(frame, SPEC), min_cohort_size=50)
+
+
+def test_default_reference_is_largest_group_and_is_not_compared(wide):
+    disparities = compute_disparities(wide)
+    refs = disparities.groupby(["model_version", "cohort_attribute"])["reference_value"].unique()
+    assert refs[("v1", "sex")].tolist() == ["male"]  # 1200 rows vs 850 and 3
+    assert refs[("v1", "race")].tolist() == ["a"]
+    assert refs[("v1", "sex&race")].tolist() == ["male&a"]
+    assert refs[("v2", "sex")].tolist() == ["female"]  # 600 vs 400
+    assert "all" not in set(disparities["cohort_attribute"])
+    assert not (disparities["cohort_value"] == disparities["reference_value"]).any()
+    per_pair = disparities.groupby(["model_version", "cohort_attribute", "cohort_value"])
+    # v1: sex 2, race 1, sex&race 4 groups; v2: sex 1, race 1, sex&race 2 (references excluded)
+    assert len(per_pair) == 11
+    assert all(metrics == list(DISPARITY_METRICS) for metrics in per_pair["metric"].apply(list))
+
+
+def test_figures_match_statsmodels_and_direct_computation(frame, wide):
+    disparities = compute_disparities(wide).set_index(
+        ["model_version", "cohort_attribute", "cohort_value", "metric"]
+    )
+    z = normal_quantile(0.95)
+    checked = 0
+    for (version, attribute, value), block in disparities.groupby(level=[0, 1, 2]):
+        if value.split("&")[0] == "other":
+            continue
+        reference = block["reference_value"].iloc[0]
+        g = group_rows(frame, version, attribute, value)
+        r = group_rows(frame, version, attribute, reference)
+        got = block.droplevel([0, 1, 2])
+
+        def check(metric, k1, n1, k2, n2, compare, method, got=got):
+            lower, upper = confint_proportions_2indep(
+                k1, n1, k2, n2, method=method, compare=compare
+            )
+            expected = k1 / n1 - k2 / n2 if compare == "diff" else (k1 / n1) / (k2 / n2)
+            assert got.loc[metric, "value"] == pytest.approx(expected, rel=1e-10)
+            assert got.loc[metric, "lower"] == pytest.approx(lower, rel=1e-8, abs=1e-10)
+            assert got.loc[metric, "upper"] == pytest.approx(upper, rel=1e-8, abs=1e-10)
+
+        sel = (g["decision"].sum(), len(g), r["decision"].sum(), len(r))
+        check("demographic_parity_difference", *sel, "diff", "newcomb")
+        check("disparate_impact_ratio", *sel, "ratio", "log")
+        gy, ry = g["label"] == 1, r["label"] == 1
+        tpr = (g.decision[gy].sum(), gy.sum(), r.decision[ry].sum(), ry.sum())
+        check("tpr_difference", *tpr, "diff", "newcomb")
+        gn, rn = g["label"] == 0, r["label"] == 0
+        fpr = (g.decision[gn].sum(), gn.sum(), r.decision[rn].sum(), rn.sum())
+        check("fpr_difference", *fpr, "diff", "newcomb")
+
+        tpr_diff, fpr_diff = got.loc["tpr_difference"], got.loc["fpr_difference"]
+        assert got.loc["equalized_odds_difference", "value"] == pytest.approx(
+            max(abs(tpr_diff["value"]), abs(fpr_diff["value"]))
+        )
+
+        def abs_bounds(row):
+            low, high = row["lower"], row["upper"]
+            top = max(abs(low), abs(high))
+            return (0.0 if low <= 0 <= high else min(abs(low), abs(high))), top
+
+        (tl, th), (fl, fh) = abs_bounds(tpr_diff), abs_bounds(fpr_diff)
+        assert got.loc["equalized_odds_difference", "lower"] == pytest.approx(max(tl, fl))
+        assert got.loc["equalized_odds_difference", "upper"] == pytest.approx(max(th, fh))
+
+        dg = (g["score"] - g["label"]).to_numpy()
+        dr = (r["score"] - r["label"]).to_numpy()
+        gap = dg.mean() - dr.mean()
+        half = z * np.sqrt(dg.var(ddof=1) / len(dg) + dr.var(ddof=1) / len(dr))
+        assert got.loc["calibration_gap", "value"] == pytest.approx(gap, rel=1e-9)
+        assert got.loc["calibration_gap", "lower"] == pytest.approx(gap - half, rel=1e-9)
+        assert got.loc["calibration_gap", "upper"] == pytest.approx(gap + half, rel=1e-9)
+        checked += 1
+    assert checked == 9  # the 11 comparisons minus "other" and "other&a"
+
+
+def test_undefined_and_insufficient_groups(wide):
+    disparities = compute_disparities(wide)
+    other = disparities[(disparities.cohort_value == "other")].set_index("metric")
+    assert not other["sufficient"].any()  # 3 labelled rows < 50
+    assert np.isnan(other.loc["tpr_difference", "value"])  # no actual positives
+    assert np.isnan(other.loc["equalized_odds_difference", "value"])
+    assert not np.isnan(other.loc["fpr_difference", "value"])
+    sufficient = disparities[disparities.cohort_value == "female"]
+    assert sufficient["sufficient"].all()
+
+
+def test_configured_reference_and_missing_reference(wide):
+    disparities = compute_disparities(wide, reference={"race": "b", "sex": "nobody"})
+    race = disparities[
+        (disparities.model_version == "v1") & (disparities.cohort_attribute == "race")
+    ]
+    assert set(race["cohort_value"]) == {"a"} and set(race["reference_value"]) == {"b"}
+    dp = race.set_index("metric").loc["demographic_parity_difference", "value"]
+    default = compute_disparities(wide)
+    opposite = default[
+        (default.model_version == "v1")
+        & (default.cohort_attribute == "race")
+        & (default.metric == "demographic_parity_difference")
+    ]["value"].iloc[0]
+    assert dp == pytest.approx(-opposite)
+    sex = disparities[disparities.cohort_attribute == "sex"]
+    assert sex["value"].isna().all() and not sex["sufficient"].any()
+    assert set(sex["reference_value"]) == {"nobody"}
+
+
+def test_four_fifths_flag():
+    wide = pd.DataFrame(
+        {
+            "cohort_attribute": ["g"] * 3,
+            "cohort_value": ["ref", "low", "ok"],
+            "n": [1000, 100, 100],
+            "n_labelled": [1000, 100, 100],
+            "positives": [500, 50, 50],
+            "pred_pos": [500, 39, 41],
+            "tp": [300, 20, 20],
+            "fp": [200, 19, 21],
+            "tn": [300, 31, 29],
+            "fn": [200, 30, 30],
+            "score_sum": [500.0, 50.0, 50.0],
+            "brier_sum": [200.0, 20.0, 20.0],
+            "sufficient": [True, True, True],
+        }
+    )
+    ratio = compute_disparities(wide)
+    ratio = ratio[ratio.metric == "disparate_impact_ratio"].set_index("cohort_value")
+    assert ratio.loc["low", "value"] == pytest.approx(0.78)
+    assert bool(ratio.loc["low", "passes_four_fifths"]) is False
+    assert bool(ratio.loc["ok", "passes_four_fifths"]) is True
+    others = compute_disparities(wide)
+    assert others.loc[others.metric != "disparate_impact_ratio", "passes_four_fifths"].isna().all()
+
+
+def test_worst_disparities(wide):
+    disparities = compute_disparities(wide)
+    worst = worst_disparities(disparities)
+    v1 = disparities[(disparities.model_version == "v1") & disparities.sufficient]
+    for (attribute, metric), block in v1.groupby(["cohort_attribute", "metric"]):
+        chosen = worst[
+            (worst.model_version == "v1")
+            & (worst.cohort_attribute == attribute)
+            & (worst.metric == metric)
+        ]
+        assert len(chosen) == 1
+        values = block["value"].dropna()
+        if metric == "disparate_impact_ratio":
+            assert chosen["value"].iloc[0] == values.min()
+        else:
+            assert abs(chosen["value"].iloc[0]) == values.abs().max()
+        assert {"lower", "upper"} <= set(chosen.columns)
+    # The insufficient "other" group never wins unless asked for.
+    assert not worst["cohort_value"].str.startswith("other").any()
+    everything = worst_disparities(disparities, sufficient_only=False)
+    sex_dp = everything[
+        (everything.model_version == "v1")
+        & (everything.cohort_attribute == "sex")
+        & (everything.metric == "demographic_parity_difference")
+    ]
+    expected = disparities[
+        (disparities.model_version == "v1")
+        & (disparities.cohort_attribute == "sex")
+        & (disparities.metric == "demographic_parity_difference")
+    ]
+    assert (
+        sex_dp["cohort_value"].iloc[0]
+        == expected.loc[expected.value.abs().idxmax(), "cohort_value"]
+    )
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(disparities)
+    assert result.attempted > 0 and result.failed == 0

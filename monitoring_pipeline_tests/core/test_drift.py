@@ -1,0 +1,337 @@
+import doctest
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import chi2_contingency, ks_2samp
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import confint_proportions_2indep
+
+from monitoring_pipeline.core import drift
+from monitoring_pipeline.core.drift import (
+    CHI_SQUARE,
+    DRIFT_METHODS,
+    KS,
+    PSI,
+    PSI_EPSILON,
+    benjamini_hochberg,
+    chi_square,
+    evaluate_drift,
+    jensen_shannon,
+    ks_binned,
+    ks_exact,
+    null_rate_change,
+    psi,
+    psi_from_values,
+)
+from monitoring_pipeline.core.sufficient_stats import (
+    NULL_BIN,
+    CohortSpec,
+    compute_feature_histograms,
+    fit_categories,
+    fit_numeric_bins,
+    histogram_numeric,
+    merge_stats,
+)
+
+
+def reference_psi(ref, cur, eps=PSI_EPSILON):
+    p = np.asarray(ref, float) / np.sum(ref)
+    q = np.asarray(cur, float) / np.sum(cur)
+    p = np.where(p == 0, eps, p)
+    q = np.where(q == 0, eps, q)
+    p, q = p / p.sum(), q / q.sum()
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def test_descriptors_state_kinds_thresholds_and_direction():
+    assert PSI.default_threshold == 0.25 and PSI.direction == "higher_is_drift"
+    assert KS.kinds == ("numeric",) and KS.direction == "lower_is_drift"
+    assert CHI_SQUARE.kinds == ("categorical",) and CHI_SQUARE.decision_on == "p_value"
+    assert DRIFT_METHODS["jensen_shannon"].default_threshold == 0.1
+    assert set(DRIFT_METHODS) == {"psi", "ks", "jensen_shannon", "chi_square", "null_rate_change"}
+
+
+def test_psi_hand_worked_and_symmetric():
+    expected = (0.25 - 0.5) * np.log(0.25 / 0.5) + (0.75 - 0.5) * np.log(0.75 / 0.5)
+    assert psi([50, 50], [25, 75]) == pytest.approx(expected)
+    assert psi([50, 50], [25, 75]) == pytest.approx(0.27465, abs=1e-5)
+    assert psi([10, 20, 30], [10, 20, 30]) == 0.0
+    assert psi([5, 1, 9], [2, 8, 4]) == pytest.approx(psi([2, 8, 4], [5, 1, 9]))
+    assert np.isnan(psi([0, 0], [1, 2]))
+
+
+def test_psi_empty_bins_use_epsilon_then_renormalise():
+    ref, cur = [100, 0, 50, 0], [80, 20, 50, 0]
+    assert psi(ref, cur) == pytest.approx(reference_psi(ref, cur), rel=1e-12)
+    assert psi(ref, cur, epsilon=1e-3) == pytest.approx(reference_psi(ref, cur, 1e-3), rel=1e-12)
+    assert psi(ref, cur, epsilon=1e-3) < psi(ref, cur)  # a larger epsilon tempers empty bins
+    assert np.isfinite(psi(ref, cur))
+
+
+def test_psi_from_values_honours_n_bins():
+    rng = np.random.default_rng(0)
+    ref, cur = rng.normal(size=4000), rng.normal(0.3, 1.2, size=3000)
+    for n_bins in (5, 10, 20):
+        edges = np.r_[-np.inf, np.quantile(ref, np.linspace(0, 1, n_bins + 1)[1:-1]), np.inf]
+        ref_counts = pd.Series(pd.cut(ref, edges, right=False)).value_counts(sort=False)
+        cur_counts = pd.Series(pd.cut(cur, edges, right=False)).value_counts(sort=False)
+        assert len(ref_counts) == n_bins
+        assert psi_from_values(ref, cur, n_bins=n_bins) == pytest.approx(
+            reference_psi(ref_counts.to_numpy(), cur_counts.to_numpy()), rel=1e-10
+        )
+    assert psi_from_values(ref, cur, n_bins=5) != psi_from_values(ref, cur, n_bins=20)
+
+
+def test_ks_binned_equals_ks_2samp_when_every_value_has_its_own_bin():
+    rng = np.random.default_rng(1)
+    ref = rng.integers(0, 40, size=3000)
+    cur = rng.integers(3, 45, size=2000)
+    ref_counts = np.bincount(ref, minlength=45)
+    cur_counts = np.bincount(cur, minlength=45)
+    binned = ks_binned(ref_counts, cur_counts)
+    exact = ks_2samp(ref, cur, method="asymp")
+    assert binned.statistic == pytest.approx(exact.statistic, rel=1e-12)
+    assert binned.p_value == pytest.approx(exact.pvalue, rel=1e-9)
+    # Same test on a small shift where the p-value is not ~0.
+    cur_small = rng.integers(0, 41, size=500)
+    binned = ks_binned(ref_counts, np.bincount(cur_small, minlength=45))
+    exact = ks_2samp(ref, cur_small, method="asymp")
+    assert exact.pvalue > 1e-6
+    assert binned.p_value == pytest.approx(exact.pvalue, rel=1e-9)
+
+
+def test_ks_binned_on_coarse_bins_is_a_lower_bound_of_the_exact_statistic():
+    rng = np.random.default_rng(2)
+    ref, cur = rng.normal(size=2000), rng.normal(0.2, 1, size=2000)
+    bins = fit_numeric_bins(ref, n_bins=10)
+    binned = ks_binned(histogram_numeric(ref, bins).counts, histogram_numeric(cur, bins).counts)
+    exact = ks_exact(ref, cur)
+    assert binned.statistic <= exact.statistic + 1e-12
+    assert binned.statistic > 0.5 * exact.statistic
+    assert ks_exact([1, 2, 3, np.nan], [4, 5, 6]).statistic == 1.0
+    assert ks_exact(ref, cur).p_value == pytest.approx(ks_2samp(ref, cur).pvalue)
+
+
+def test_jensen_shannon_matches_scipy():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        ref = rng.integers(0, 50, size=8)
+        cur = rng.integers(0, 50, size=8)
+        ref[rng.integers(8)] = 0
+        assert jensen_shannon(ref, cur) == pytest.approx(jensenshannon(ref, cur), rel=1e-12)
+    assert jensen_shannon([1, 0], [0, 1]) == pytest.approx(np.sqrt(np.log(2)))
+    assert jensen_shannon([3, 4], [6, 8]) == pytest.approx(0.0, abs=1e-7)
+    assert np.isnan(jensen_shannon([0, 0], [1, 1]))
+
+
+def test_chi_square_matches_scipy_after_dropping_empty_columns():
+    ref, cur = [30, 0, 70, 5], [50, 0, 45, 9]
+    got = chi_square(ref, cur)
+    expected = chi2_contingency(np.array([[30, 70, 5], [50, 45, 9]]), correction=False)
+    assert got.statistic == pytest.approx(expected.statistic, rel=1e-12)
+    assert got.p_value == pytest.approx(expected.pvalue, rel=1e-12)
+    single_column = chi_square([10, 0], [20, 0])
+    assert (single_column.statistic, single_column.p_value) == (0.0, 1.0)
+    assert np.isnan(chi_square([0, 0], [1, 2]).p_value)
+
+
+def test_null_rate_change_matches_statsmodels_newcombe():
+    ci = null_rate_change(12, 1000, 45, 800)
+    lower, upper = confint_proportions_2indep(45, 800, 12, 1000, method="newcomb", compare="diff")
+    assert float(ci.estimate) == pytest.approx(45 / 800 - 12 / 1000)
+    assert float(ci.lower) == pytest.approx(lower, abs=1e-12)
+    assert float(ci.upper) == pytest.approx(upper, abs=1e-12)
+
+
+def test_benjamini_hochberg_matches_statsmodels():
+    rng = np.random.default_rng(4)
+    p = np.r_[rng.random(40) ** 3, [0.01, 0.01, 0.5, 1.0]]
+    expected = multipletests(p, method="fdr_bh")[1]
+    np.testing.assert_allclose(benjamini_hochberg(p), expected, rtol=1e-12)
+    with_nan = np.r_[p[:10], np.nan, p[10:20]]
+    got = benjamini_hochberg(with_nan)
+    assert np.isnan(got[10])
+    np.testing.assert_allclose(
+        np.delete(got, 10), multipletests(np.r_[p[:20]], method="fdr_bh")[1], rtol=1e-12
+    )
+    assert benjamini_hochberg([0.9, 0.95]).max() <= 1.0
+    assert np.isnan(benjamini_hochberg([np.nan, np.nan])).all()
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+SPEC = CohortSpec(["segment"])
+
+
+def make_frame(n: int, seed: int, *, shift: float = 0.0, null_share: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    stable = rng.normal(size=n)
+    moving = rng.normal(shift, 1, size=n)
+    moving[rng.random(n) < null_share] = np.nan
+    colour_p = [0.5, 0.3, 0.2, 0.0] if shift == 0 else [0.3, 0.3, 0.2, 0.2]
+    return pd.DataFrame(
+        {
+            "model_version": rng.choice(["v1", "v2"], n),
+            "segment": rng.choice(["big", "small"], n, p=[0.97, 0.03]),
+            "stable": stable,
+            "moving": moving,
+            "colour": rng.choice(["red", "green", "blue", "violet"], n, p=colour_p),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def drift_inputs():
+    baseline_rows = make_frame(6000, seed=10)
+    numeric = {c: fit_numeric_bins(baseline_rows[c], n_bins=10) for c in ("stable", "moving")}
+    categorical = {"colour": fit_categories(baseline_rows["colour"])}
+    baseline = compute_feature_histograms(baseline_rows, numeric, categorical, SPEC)
+    current_rows = make_frame(5000, seed=11, shift=0.5, null_share=0.1)
+    current = compute_feature_histograms(current_rows, numeric, categorical, SPEC)
+    result = evaluate_drift(baseline, current)
+    return baseline, current, result
+
+
+def histogram_pair(baseline, current, version, attribute, value, feature):
+    def pick(frame):
+        block = frame[
+            (frame.model_version == version)
+            & (frame.cohort_attribute == attribute)
+            & (frame.cohort_value == value)
+            & (frame.feature == feature)
+        ].sort_values("bin")
+        return block.set_index("bin")["count"]
+
+    ref, cur = pick(baseline), pick(current)
+    ref, cur = ref.align(cur, fill_value=0)
+    return ref, cur
+
+
+def test_evaluate_drift_rows_match_the_one_histogram_functions(drift_inputs):
+    baseline, current, result = drift_inputs
+    kinds = result.drop_duplicates("feature").set_index("feature")["feature_kind"]
+    for row in result.itertuples(index=False):
+        ref, cur = histogram_pair(
+            baseline,
+            current,
+            row.model_version,
+            row.cohort_attribute,
+            row.cohort_value,
+            row.feature,
+        )
+        ref_values, cur_values = ref.drop(NULL_BIN), cur.drop(NULL_BIN)
+        if row.method == "psi":
+            assert row.statistic == pytest.approx(psi(ref_values, cur_values), rel=1e-10)
+            assert np.isnan(row.p_value)
+        elif row.method == "jensen_shannon":
+            assert row.statistic == pytest.approx(jensenshannon(ref_values, cur_values), rel=1e-9)
+        elif row.method == "ks":
+            expected = ks_binned(ref_values, cur_values)
+            assert row.statistic == pytest.approx(expected.statistic, rel=1e-12)
+            assert row.p_value == pytest.approx(expected.p_value, rel=1e-9, abs=1e-300)
+        elif row.method == "chi_square":
+            keep = (ref_values + cur_values) > 0
+            expected = chi2_contingency(
+                np.vstack([ref_values[keep], cur_values[keep]]), correction=False
+            )
+            assert row.statistic == pytest.approx(expected.statistic, rel=1e-10)
+            assert row.p_value == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
+        else:
+            ci = null_rate_change(ref[NULL_BIN], ref.sum(), cur[NULL_BIN], cur.sum())
+            assert row.statistic == pytest.approx(float(ci.estimate))
+            assert row.lower == pytest.approx(float(ci.lower))
+            assert row.n_reference == ref.sum() and row.n_current == cur.sum()
+            continue
+        assert row.n_reference == ref_values.sum() and row.n_current == cur_values.sum()
+        assert row.method in [m for m, d in DRIFT_METHODS.items() if kinds[row.feature] in d.kinds]
+
+
+def test_evaluate_drift_flags_and_bh_adjustment(drift_inputs):
+    _, _, result = drift_inputs
+    numeric_methods = set(result.loc[result.feature == "stable", "method"])
+    assert numeric_methods == {"psi", "ks", "jensen_shannon", "null_rate_change"}
+    assert set(result.loc[result.feature == "colour", "method"]) == {
+        "psi",
+        "chi_square",
+        "jensen_shannon",
+        "null_rate_change",
+    }
+    tested = result[result.p_value_adjusted.notna()]
+    assert set(tested["method"]) == {"ks", "chi_square"}
+    assert tested["sufficient"].all()
+    np.testing.assert_allclose(
+        tested["p_value_adjusted"], multipletests(tested["p_value"], method="fdr_bh")[1]
+    )
+    big = result[(result.cohort_value.isin(["all", "big"])) & (result.model_version == "v1")]
+    flags = big.set_index(["cohort_value", "feature", "method"])["drifted"]
+    assert bool(flags[("all", "moving", "psi")])
+    assert bool(flags[("all", "moving", "ks")]) and bool(flags[("all", "colour", "chi_square")])
+    assert bool(flags[("big", "moving", "null_rate_change")])  # 10% more nulls
+    assert not bool(flags[("all", "stable", "psi")])
+    assert not bool(flags[("all", "stable", "jensen_shannon")])
+    assert not bool(flags[("all", "stable", "null_rate_change")])
+    # ~75 rows per version in the small segment: too few, so no verdict.
+    small = result[result.cohort_value == "small"]
+    assert not small["sufficient"].any() and small["drifted"].isna().all()
+    assert small["p_value_adjusted"].isna().all()
+    assert str(result["drifted"].dtype) == "boolean"
+
+
+def test_thresholds_methods_and_drift_direction_are_honoured(drift_inputs):
+    baseline, current, _ = drift_inputs
+    lenient = evaluate_drift(baseline, current, methods=["psi"], thresholds={"psi": 10.0})
+    assert set(lenient["method"]) == {"psi"}
+    assert (lenient["threshold"] == 10.0).all()
+    assert not lenient.loc[lenient.sufficient, "drifted"].astype(bool).any()
+    strict = evaluate_drift(baseline, current, methods=["psi"], thresholds={"psi": 0.0})
+    assert strict.loc[strict.sufficient, "drifted"].astype(bool).all()
+    assert set(strict["direction"]) == {"higher_is_drift"}
+    with pytest.raises(ValueError, match="unknown drift method"):
+        evaluate_drift(baseline, current, methods=["wasserstein"])
+
+
+def test_baseline_without_version_serves_every_version_and_days_merge():
+    rows = make_frame(3000, seed=12)
+    numeric = {"stable": fit_numeric_bins(rows["stable"], n_bins=8)}
+    baseline = compute_feature_histograms(rows, numeric, {}, SPEC, group_keys=())
+    day1 = compute_feature_histograms(make_frame(2000, 13), numeric, {}, SPEC)
+    day2 = compute_feature_histograms(make_frame(2000, 14), numeric, {}, SPEC)
+    window = merge_stats([day1, day2])
+    result = evaluate_drift(baseline, window, methods=["psi"])
+    assert set(result["model_version"]) == {"v1", "v2"}
+    assert (result.loc[result.cohort_value == "all", "n_reference"] == 3000).all()
+    v1_all = result[(result.model_version == "v1") & (result.cohort_value == "all")]
+    ref, cur = histogram_pair(
+        baseline.assign(model_version="v1"), window, "v1", "all", "all", "stable"
+    )
+    assert v1_all["statistic"].iloc[0] == pytest.approx(psi(ref.drop(NULL_BIN), cur.drop(NULL_BIN)))
+    # A cohort the baseline never saw: no reference, no figures, no verdict.
+    new = window.assign(cohort_value=window["cohort_value"].replace({"small": "brand-new"}))
+    unseen = evaluate_drift(baseline, new, methods=["psi"])
+    unseen = unseen[unseen.cohort_value == "brand-new"]
+    assert (unseen["n_reference"] == 0).all()
+    assert unseen["statistic"].isna().all() and unseen["drifted"].isna().all()
+
+
+def test_empty_current_frame_gives_an_empty_result_with_the_columns(drift_inputs):
+    baseline, current, result = drift_inputs
+    empty = evaluate_drift(baseline, current.iloc[0:0])
+    assert empty.empty and list(empty.columns) == list(result.columns)
+    assert str(empty["drifted"].dtype) == "boolean"
+
+
+def test_fdr_by_adjusts_within_groups(drift_inputs):
+    baseline, current, _ = drift_inputs
+    result = evaluate_drift(baseline, current, fdr_by=["model_version"])
+    for _, block in result[result.p_value_adjusted.notna()].groupby("model_version"):
+        np.testing.assert_allclose(
+            block["p_value_adjusted"], multipletests(block["p_value"], method="fdr_bh")[1]
+        )
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(drift)
+    assert result.attempted > 0 and result.failed == 0
