@@ -13,7 +13,7 @@ def build_monitor_models_job(
     """Materialize every model's chain for one day."""
     return dg.define_asset_job(
         MONITOR_MODELS_JOB,
-        selection=dg.AssetSelection.all(include_sources=False),
+        selection=dg.AssetSelection.all(),  # external source specs are not materializable
         partitions_def=partitions_def,
         description="Label backfill, data quality and label status of every monitored model for one day.",
     )

@@ -19,7 +19,8 @@ def print_summary(
     ingestion = read_frame(
         engine,
         "SELECT model_name, count(*) AS days, sum(rows_read) AS read, sum(rows_written) AS written, "
-        "sum(rows_quarantined) AS quarantined, sum(labels_quarantined) AS labels_quarantined "
+        "sum(rows_quarantined) AS quarantined, sum(labels_quarantined) AS labels_quarantined, "
+        "max(source_rows_without_time) AS without_time "
         "FROM monitoring.ingestion_stats WHERE partition_date BETWEEN :start AND :end GROUP BY 1 ORDER BY 1",
         params,
     ).set_index("model_name")
@@ -55,6 +56,10 @@ def print_summary(
             f"{int(row.written):,} kept, {int(row.quarantined):,} quarantined "
             f"(+{int(row.labels_quarantined):,} label rows)"
         )
+        if row.without_time == row.without_time and row.without_time > 0:
+            print(
+                f"      + {int(row.without_time)} source table row(s) without scored_at: no day can claim them"
+            )
         for r in reasons[reasons.model_name == model].head(6).itertuples():
             print(f"      quarantined {r.source}: {r.reason} x{r.n}")
         mine = coverage[coverage.model_name == model]

