@@ -93,7 +93,7 @@ def run_days(
             failed_checks=failed_checks,
             not_run=sorted(set(job.graph.node_names()) - _steps(result, "STEP_START")),
             errors=[
-                f"{event.step_key}: {event.step_failure_data.error.message.strip().splitlines()[0]}"
+                f"{event.step_key}: {_root_message(event.step_failure_data.error)}"
                 for event in result.all_events
                 if event.event_type_value == "STEP_FAILURE"
                 and event.step_failure_data.error
@@ -111,3 +111,11 @@ def _steps(result: dg.ExecuteInProcessResult, event_type: str) -> set[str]:
     return {
         e.step_key for e in result.all_events if e.event_type_value == event_type and e.step_key
     }
+
+
+def _root_message(error) -> str:
+    """First line of the innermost cause: Dagster wraps user errors in its own."""
+    while error.cause is not None:
+        error = error.cause
+    lines = error.message.strip().splitlines()
+    return lines[0] if lines else error.cls_name

@@ -8,6 +8,11 @@ from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.core.validation import SchemaError
 from monitoring_pipeline.defs.partitions import partition_day
 from monitoring_pipeline.defs.resources import MonitoringDatabase
+from monitoring_pipeline.pipeline.cohort_metrics import (
+    build_cohort_metrics,
+    build_fairness_disparities,
+    worst_gaps_markdown,
+)
 from monitoring_pipeline.pipeline.label_status import build_label_status
 from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predictions
 from monitoring_pipeline.quality.expectations import CHECKS
@@ -15,13 +20,21 @@ from monitoring_pipeline.storage.database import DatabaseUnavailableError
 from monitoring_pipeline.storage.sources import SourceUnavailableError
 from monitoring_pipeline.storage.writes import Audit
 
+DATABASE_RETRIES = 3
+DATABASE_RETRY_SECONDS = 10
+
 
 def _audit(context: dg.AssetExecutionContext) -> Audit:
     return Audit(run_id=context.run_id, produced_at=datetime.now(UTC))
 
 
-def _fail_clearly(exc: Exception) -> dg.Failure:
-    return dg.Failure(description=str(exc), allow_retries=isinstance(exc, DatabaseUnavailableError))
+def _fail_clearly(exc: Exception) -> Exception:
+    """A database outage is retried (a few times, spaced); a bad source fails at once, in one line."""
+    if isinstance(exc, DatabaseUnavailableError):
+        return dg.RetryRequested(
+            max_retries=DATABASE_RETRIES, seconds_to_wait=DATABASE_RETRY_SECONDS
+        )
+    return dg.Failure(description=str(exc), allow_retries=False)
 
 
 def build_model_assets(
@@ -125,7 +138,10 @@ def build_model_assets(
     )
     def label_status(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
         day = partition_day(context)
-        status = build_label_status(monitoring_db.engine(), model_name, day, _audit(context))
+        try:
+            status = build_label_status(monitoring_db.engine(), model_name, day, _audit(context))
+        except DatabaseUnavailableError as exc:
+            raise _fail_clearly(exc) from None
         context.log.info(
             f"{model_name} {day}: coverage {_pct(status.coverage)} of {status.predictions}"
         )
@@ -142,7 +158,76 @@ def build_model_assets(
             }
         )
 
-    return [predictions_log, labels_log, labeled_predictions, label_status]
+    cohort_metrics_key = dg.AssetKey([model_name, "cohort_metrics"])
+
+    @dg.asset(
+        key=cohort_metrics_key,
+        deps=[labeled_key],
+        partitions_def=partitions_def,
+        group_name=model_name,
+        kinds={"postgres"},
+        description="Per cohort and intersection: n, rates with 95% Wilson intervals, calibration; from additive statistics.",
+    )
+    def cohort_metrics(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
+        day = partition_day(context)
+        try:
+            result = build_cohort_metrics(
+                monitoring_db.engine(), config, model_name, day, _audit(context)
+            )
+        except DatabaseUnavailableError as exc:
+            raise _fail_clearly(exc) from None
+        context.log.info(
+            f"{model_name} {day}: {result.cohorts} cohort rows, overall {result.overall}"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows,
+                "cohorts": result.cohorts,
+                **{f"overall_{k}": _float(v) for k, v in result.overall.items()},
+                "cohorts_furthest_from_overall_tpr": dg.MetadataValue.md(
+                    result.highlights.to_markdown(index=False)
+                    if not result.highlights.empty
+                    else "none sufficient"
+                ),
+            }
+        )
+
+    @dg.asset(
+        key=[model_name, "fairness_disparities"],
+        deps=[cohort_metrics_key],
+        partitions_def=partitions_def,
+        group_name=model_name,
+        kinds={"postgres"},
+        description="Each group against its attribute's reference group: parity, equal opportunity, equalized odds, calibration gaps with intervals.",
+    )
+    def fairness_disparities(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
+        day = partition_day(context)
+        try:
+            result = build_fairness_disparities(
+                monitoring_db.engine(), config, model_name, day, _audit(context)
+            )
+        except DatabaseUnavailableError as exc:
+            raise _fail_clearly(exc) from None
+        failing_four_fifths = result.worst[
+            (result.worst.metric == "disparate_impact_ratio")
+            & (result.worst.passes_four_fifths == False)  # noqa: E712
+        ]
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows,
+                "attributes_failing_four_fifths": len(failing_four_fifths),
+                "worst_gaps": dg.MetadataValue.md(worst_gaps_markdown(result.worst)),
+            }
+        )
+
+    return [
+        predictions_log,
+        labels_log,
+        labeled_predictions,
+        label_status,
+        cohort_metrics,
+        fairness_disparities,
+    ]
 
 
 def _float(value: float | None) -> dg.MetadataValue:

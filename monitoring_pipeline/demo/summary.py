@@ -44,6 +44,16 @@ def print_summary(
         "GROUP BY 1, 2, 3, 4 ORDER BY 1, 5",
         params,
     )
+    gaps = read_frame(
+        engine,
+        "SELECT model_name, cohort_attribute, cohort_value, reference_value, metric, count(*) AS days, "
+        "min(partition_date) AS first_day, max(partition_date) AS last_day, avg(value) AS mean_value "
+        "FROM monitoring.fairness_disparities WHERE model_version = 'all' AND sufficient "
+        "AND metric IN ('tpr_difference', 'fpr_difference') AND (lower > 0 OR upper < 0) "
+        "AND position('&' in cohort_attribute) = 0 AND partition_date BETWEEN :start AND :end "
+        "GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 3 ORDER BY 1, 6 DESC",
+        params,
+    )
     total_days = (end - start).days + 1
     for model in config.models:
         print(f"\n  {model}")
@@ -80,6 +90,15 @@ def print_summary(
             print(
                 f"    check {f.check_name} failed on {f.days} day(s) {f.first_day}..{f.last_day}: "
                 f"{f.expectation}({where}){share}"
+            )
+        mine_gaps = gaps[gaps.model_name == model].head(5)
+        if mine_gaps.empty:
+            print("    fairness: no TPR/FPR gap clearly beyond zero on 3+ days")
+        for g in mine_gaps.itertuples():
+            print(
+                f"    fairness: {g.metric} of {g.cohort_attribute}={g.cohort_value} vs {g.reference_value} "
+                f"clearly {'below' if g.mean_value < 0 else 'above'} 0 on {g.days} day(s) "
+                f"{g.first_day}..{g.last_day} (mean {g.mean_value:+.2f}; 95% intervals exclude 0)"
             )
     blocked = [run for run in runs if run.not_run]
     if blocked:

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -105,7 +104,8 @@ def replace_partitions(
 
 
 def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """Render booleans as Postgres' CSV parser reads them (pandas writes True/False).
+    """Render booleans as Postgres' CSV parser reads them (pandas writes True/False);
+    a nullable boolean's NA stays NULL.
 
     Integer columns that may hold NULL must arrive as nullable ``Int64``: a float 1.0 is
     not a valid smallint to COPY.
@@ -113,7 +113,8 @@ def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
     bool_columns = [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])]
     if not bool_columns:
         return frame
-    return frame.assign(**{c: np.where(frame[c].astype(bool), "t", "f") for c in bool_columns})
+    as_text = {True: "t", False: "f"}
+    return frame.assign(**{c: frame[c].astype(object).map(as_text) for c in bool_columns})
 
 
 def read_frame(engine: Engine, query: str, params: dict | None = None) -> pd.DataFrame:

@@ -36,6 +36,9 @@ def test_assets_per_model_with_daily_partitions_and_checks(tmp_path):
         assert isinstance(partitions, dg.DailyPartitionsDefinition)
         assert partitions.get_first_partition_key() == "2026-10-01"
         assert graph.get(status).parent_keys == {labeled}
+        metrics = dg.AssetKey([model, "cohort_metrics"])
+        assert graph.get(metrics).parent_keys == {labeled}
+        assert graph.get(dg.AssetKey([model, "fairness_disparities"])).parent_keys == {metrics}
         assert node.parent_keys == {
             dg.AssetKey([model, "predictions_log"]),
             dg.AssetKey([model, "labels_log"]),
@@ -52,11 +55,9 @@ def test_assets_per_model_with_daily_partitions_and_checks(tmp_path):
 
 def test_monitor_job_covers_every_materializable_asset(tmp_path):
     job = demo_defs(tmp_path).resolve_job_def(MONITOR_MODELS_JOB)
+    assets = ("labeled_predictions", "label_status", "cohort_metrics", "fairness_disparities")
     assert set(job.graph.node_names()) == {
-        "loan_approval__labeled_predictions",
-        "loan_approval__label_status",
-        "job_screening__labeled_predictions",
-        "job_screening__label_status",
+        f"{model}__{asset}" for model in ("loan_approval", "job_screening") for asset in assets
     }
     assert isinstance(job.partitions_def, dg.DailyPartitionsDefinition)
 
@@ -74,7 +75,7 @@ def test_code_location_module_loads_from_environment(tmp_path):
         cwd=REPO,
         check=True,
     )
-    assert done.stdout.strip() == "8"  # 4 assets x 2 models
+    assert done.stdout.strip() == "12"  # 2 sources + 4 assets, x 2 models
 
 
 def test_workspace_and_instance_files_point_at_the_code_and_postgres():

@@ -1,0 +1,254 @@
+"""Per-cohort sufficient statistics and metrics of one (model, day); fairness disparities.
+
+``cohort_metrics`` streams the day's labeled predictions once into additive statistics
+(``cohort_stats``) and derives every metric from them; ``fairness_disparities`` reads
+only those statistics, never the raw rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics, to_long_format
+from monitoring_pipeline.core.disparities import compute_disparities, worst_disparities
+from monitoring_pipeline.core.sufficient_stats import (
+    CohortSpec,
+    compute_confusion_stats,
+    merge_stats,
+    score_bin_columns,
+)
+from monitoring_pipeline.storage.reads import iter_labeled_predictions
+from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
+
+SCORE_BINS = 10
+ALL_VERSIONS = "all"
+STATS_KEYS = ["model_version", "cohort_attribute", "cohort_value"]
+COUNT_COLUMNS = [
+    "n",
+    "n_labelled",
+    "label_pos",
+    "pred_pos",
+    "pred_pos_labelled",
+    "tp",
+    "fp",
+    "tn",
+    "fn",
+]
+BIN_KINDS = ("n", "score_sum", "label_sum")
+
+
+@dataclass(frozen=True)
+class CohortMetricsResult:
+    rows: int
+    cohorts: int
+    overall: dict[str, float | None]
+    highlights: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class DisparitiesResult:
+    rows: int
+    worst: pd.DataFrame
+
+
+def cohort_spec(config: MonitoringConfig, model_name: str) -> CohortSpec:
+    cohorts = config.models[model_name].cohorts
+    return CohortSpec(tuple(cohorts.attributes), tuple(tuple(i) for i in cohorts.intersections))
+
+
+def day_statistics(
+    engine: Engine, config: MonitoringConfig, model_name: str, day: date
+) -> pd.DataFrame:
+    """Additive statistics of the day, per model version and over all versions."""
+    spec = cohort_spec(config, model_name)
+    chunks = [
+        compute_confusion_stats(chunk, spec, score_bins=SCORE_BINS)
+        for chunk in iter_labeled_predictions(
+            engine, model_name, day, cohort_attributes=spec.columns
+        )
+        if not chunk.empty
+    ]
+    if not chunks:
+        return pd.DataFrame()
+    per_version = merge_stats(chunks)
+    if (
+        per_version["model_version"].nunique() == 1
+        and per_version["model_version"].iloc[0] == ALL_VERSIONS
+    ):
+        return per_version
+    return merge_stats([per_version, per_version.assign(model_version=ALL_VERSIONS)])
+
+
+def _pg_array(frame: pd.DataFrame, columns: list[str], fmt: str) -> list[str]:
+    values = frame[columns].to_numpy()
+    return ["{" + ",".join(format(v, fmt) for v in row) + "}" for row in values]
+
+
+def stats_to_rows(stats: pd.DataFrame) -> pd.DataFrame:
+    """Statistics as ``cohort_stats`` stores them: score bins as Postgres arrays."""
+    out = stats[[*STATS_KEYS, *COUNT_COLUMNS, "brier_sum"]].copy()
+    for kind in BIN_KINDS:
+        columns = [c for c in score_bin_columns(SCORE_BINS) if c.startswith(f"bin_{kind}_")]
+        out[f"bin_{kind}"] = _pg_array(stats, columns, ".17g" if kind == "score_sum" else "d")
+    return out
+
+
+def rows_to_stats(rows: pd.DataFrame) -> pd.DataFrame:
+    """Inverse of :func:`stats_to_rows` (arrays back to one column per bin)."""
+    out = rows[[*STATS_KEYS, *COUNT_COLUMNS, "brier_sum"]].copy()
+    for kind in BIN_KINDS:
+        matrix = np.array(
+            rows[f"bin_{kind}"].tolist(), dtype=np.float64 if kind == "score_sum" else np.int64
+        )
+        for b in range(SCORE_BINS):
+            out[f"bin_{kind}_{b}"] = matrix[:, b] if len(rows) else np.array([], dtype=matrix.dtype)
+    return out
+
+
+def build_cohort_metrics(
+    engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
+) -> CohortMetricsResult:
+    stats = day_statistics(engine, config, model_name, day)
+    key = {"partition_date": day, "model_name": model_name}
+    if stats.empty:
+        replace_partitions(
+            engine,
+            model_name=model_name,
+            partition_date=day,
+            rows=[
+                TableRows("cohort_stats", pd.DataFrame()),
+                TableRows("cohort_metrics", pd.DataFrame()),
+            ],
+            audit=audit,
+        )
+        return CohortMetricsResult(0, 0, {}, pd.DataFrame())
+    wide = derive_cohort_metrics(stats, min_cohort_size=config.min_cohort_size(model_name))
+    long = to_long_format(wide).merge(wide[[*STATS_KEYS, "n", "n_labelled"]], on=STATS_KEYS)
+    replace_partitions(
+        engine,
+        model_name=model_name,
+        partition_date=day,
+        rows=[
+            TableRows("cohort_stats", stats_to_rows(stats).assign(**key)),
+            TableRows("cohort_metrics", long.assign(**key)),
+        ],
+        audit=audit,
+    )
+    overall_row = wide[
+        (wide.model_version == ALL_VERSIONS) & (wide.cohort_attribute == "all")
+    ].iloc[0]
+    overall = {
+        m: _number(overall_row[m]) for m in ("accuracy", "tpr", "fpr", "selection_rate", "ece")
+    }
+    return CohortMetricsResult(
+        rows=len(long), cohorts=len(wide), overall=overall, highlights=_highlights(wide)
+    )
+
+
+def _highlights(wide: pd.DataFrame, limit: int = 8) -> pd.DataFrame:
+    """The sufficient single-attribute cohorts whose TPR is furthest from the overall TPR."""
+    everyone = wide[(wide.model_version == ALL_VERSIONS)]
+    overall_tpr = everyone.loc[everyone.cohort_attribute == "all", "tpr"].iloc[0]
+    groups = everyone[
+        (everyone.cohort_attribute != "all")
+        & everyone.sufficient
+        & ~everyone.cohort_attribute.str.contains("&")
+    ]
+    groups = (
+        groups.assign(gap=(groups.tpr - overall_tpr).abs())
+        .sort_values("gap", ascending=False)
+        .head(limit)
+    )
+    return pd.DataFrame(
+        {
+            "cohort": groups.cohort_attribute + "=" + groups.cohort_value,
+            "n_labelled": groups.n_labelled,
+            "TPR [95% CI]": [_ci(r.tpr, r.tpr_lower, r.tpr_upper) for r in groups.itertuples()],
+            "FPR [95% CI]": [_ci(r.fpr, r.fpr_lower, r.fpr_upper) for r in groups.itertuples()],
+            "accuracy": groups.accuracy.round(3),
+        }
+    )
+
+
+def build_fairness_disparities(
+    engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
+) -> DisparitiesResult:
+    rows = read_frame(
+        engine,
+        "SELECT * FROM monitoring.cohort_stats WHERE model_name = :model AND partition_date = :day",
+        {"model": model_name, "day": day},
+    )
+    key = {"partition_date": day, "model_name": model_name}
+    if rows.empty:
+        replace_partitions(
+            engine, model_name=model_name, partition_date=day,
+            rows=[TableRows("fairness_disparities", pd.DataFrame())], audit=audit,
+        )  # fmt: skip
+        return DisparitiesResult(0, pd.DataFrame())
+    wide = derive_cohort_metrics(
+        rows_to_stats(rows), min_cohort_size=config.min_cohort_size(model_name)
+    )
+    disparities = compute_disparities(
+        wide, reference=config.models[model_name].cohorts.reference_groups
+    )
+    worst = worst_disparities(disparities)
+    worst_keys = set(
+        map(
+            tuple, worst[["model_version", "cohort_attribute", "cohort_value", "metric"]].to_numpy()
+        )
+    )
+    disparities["is_worst"] = [
+        tuple(k) in worst_keys
+        for k in disparities[
+            ["model_version", "cohort_attribute", "cohort_value", "metric"]
+        ].to_numpy()
+    ]
+    disparities["passes_four_fifths"] = disparities["passes_four_fifths"].astype("boolean")
+    replace_partitions(
+        engine,
+        model_name=model_name,
+        partition_date=day,
+        rows=[TableRows("fairness_disparities", disparities.assign(**key))],
+        audit=audit,
+    )
+    return DisparitiesResult(
+        rows=len(disparities), worst=worst[worst.model_version == ALL_VERSIONS]
+    )
+
+
+def worst_gaps_markdown(worst: pd.DataFrame, limit: int = 12) -> str:
+    if worst.empty:
+        return "no sufficient comparison"
+    shown = worst.assign(
+        severity=np.where(
+            worst.metric == "disparate_impact_ratio", 1 - worst.value, worst.value.abs()
+        )
+    )
+    shown = shown.sort_values("severity", ascending=False).head(limit)
+    table = pd.DataFrame(
+        {
+            "attribute": shown.cohort_attribute,
+            "metric": shown.metric,
+            "worst group": shown.cohort_value + " vs " + shown.reference_value,
+            "value [95% CI]": [_ci(r.value, r.lower, r.upper) for r in shown.itertuples()],
+        }
+    )
+    return table.to_markdown(index=False)
+
+
+def _ci(value: float, lower: float, upper: float) -> str:
+    if pd.isna(value):
+        return "undefined"
+    if pd.isna(lower):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{lower:.3f}, {upper:.3f}]"
+
+
+def _number(value) -> float | None:
+    return None if pd.isna(value) else float(value)

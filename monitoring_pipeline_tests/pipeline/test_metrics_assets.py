@@ -1,0 +1,149 @@
+"""cohort_metrics and fairness_disparities as written by the job, against independent
+computations on the very rows of labeled_predictions (numpy counts, statsmodels intervals)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+from monitoring_pipeline.demo.incidents import MinorityDegradation
+from monitoring_pipeline_tests.pipeline.test_monitor_job import START, build_world, run_day, table
+
+
+@pytest.fixture
+def day_tables(engine, database_url, dagster_instance, tmp_path):
+    day = START + timedelta(days=1)
+    incident = MinorityDegradation(
+        model="loan_approval", start=day, end=day, attribute="region", group="west", severity=0.9
+    )
+    config, _ = build_world(engine, tmp_path, incidents=[incident], volume=1500)
+    assert run_day(config, database_url, dagster_instance, day).success
+    return {
+        name: table(engine, name)
+        for name in (
+            "labeled_predictions",
+            "cohort_metrics",
+            "fairness_disparities",
+            "cohort_stats",
+        )
+    }
+
+
+def rows_of(
+    labeled: pd.DataFrame, attribute: str | None = None, value: str | None = None
+) -> pd.DataFrame:
+    mine = labeled[labeled.model_name == "loan_approval"]
+    if attribute is None:
+        return mine
+    return mine[mine.cohorts.map(lambda c: c[attribute]) == value]
+
+
+def metric(
+    metrics: pd.DataFrame, name: str, attribute: str = "all", value: str = "all"
+) -> pd.Series:
+    (row,) = metrics[
+        (metrics.model_name == "loan_approval")
+        & (metrics.model_version == "all")
+        & (metrics.cohort_attribute == attribute)
+        & (metrics.cohort_value == value)
+        & (metrics.metric == name)
+    ].itertuples()
+    return pd.Series(row._asdict())
+
+
+def test_cohort_rates_and_wilson_intervals_match_an_independent_count(day_tables):
+    labeled, metrics = day_tables["labeled_predictions"], day_tables["cohort_metrics"]
+    for attribute, value in (
+        ("all", "all"),
+        ("region", "west"),
+        ("sex", "female"),
+        ("age_band", "61+"),
+    ):
+        rows = rows_of(labeled, None if attribute == "all" else attribute, value).dropna(
+            subset=["label"]
+        )
+        y, d = rows.label.to_numpy(int), rows.decision.to_numpy(int)
+        tp, fn = int(((d == 1) & (y == 1)).sum()), int(((d == 0) & (y == 1)).sum())
+        fp, tn = int(((d == 1) & (y == 0)).sum()), int(((d == 0) & (y == 0)).sum())
+        tpr = metric(metrics, "tpr", attribute, value)
+        assert tpr.value == pytest.approx(tp / (tp + fn)) and tpr.denominator == tp + fn
+        lo, hi = proportion_confint(tp, tp + fn, method="wilson")
+        assert (tpr.lower, tpr.upper) == (pytest.approx(lo), pytest.approx(hi))
+        assert metric(metrics, "fpr", attribute, value).value == pytest.approx(fp / (fp + tn))
+        assert metric(metrics, "accuracy", attribute, value).value == pytest.approx(
+            (tp + tn) / len(rows)
+        )
+        brier = np.mean((rows.score.to_numpy() - y) ** 2)
+        assert metric(metrics, "brier", attribute, value).value == pytest.approx(brier)
+
+
+def test_intersection_and_version_rollup(day_tables):
+    labeled, metrics = day_tables["labeled_predictions"], day_tables["cohort_metrics"]
+    loan = rows_of(labeled)
+    mask = loan.cohorts.map(lambda c: (c["sex"], c["age_band"]) == ("female", "26-40"))
+    n = metric(metrics, "selection_rate", "sex&age_band", "female&26-40")
+    assert n.n == mask.sum()
+    assert n.value == pytest.approx(loan[mask].decision.mean())
+    versions = metrics[
+        (metrics.model_name == "loan_approval")
+        & (metrics.cohort_attribute == "all")
+        & (metrics.metric == "tpr")
+    ]
+    assert set(versions.model_version) == {"all", *loan.model_version.unique()}
+
+
+def test_sufficiency_follows_min_cohort_size(day_tables):
+    metrics = day_tables["cohort_metrics"]
+    loan = metrics[metrics.model_name == "loan_approval"]
+    assert (loan.sufficient == (loan.n_labelled >= 10)).all()  # build_world sets min_size 10
+
+
+def test_disparity_against_reference_with_newcombe_interval(day_tables):
+    labeled, disparities = day_tables["labeled_predictions"], day_tables["fairness_disparities"]
+
+    def positives(value: str) -> tuple[int, int]:
+        rows = rows_of(labeled, "region", value).dropna(subset=["label"])
+        actual = rows[rows.label == 1]
+        return int((actual.decision == 1).sum()), len(actual)
+
+    (row,) = disparities[
+        (disparities.model_name == "loan_approval")
+        & (disparities.model_version == "all")
+        & (disparities.cohort_attribute == "region")
+        & (disparities.cohort_value == "west")
+        & (disparities.metric == "tpr_difference")
+    ].itertuples()
+    reference = row.reference_value
+    sizes = rows_of(labeled).cohorts.map(lambda c: c["region"]).value_counts()
+    assert reference == sizes.idxmax()  # no configured reference for region: the largest group
+    (k1, n1), (k2, n2) = positives("west"), positives(reference)
+    assert row.value == pytest.approx(k1 / n1 - k2 / n2)
+    lo, hi = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff")
+    assert (row.lower, row.upper) == (pytest.approx(lo), pytest.approx(hi))
+    # The injected degradation of region=west shows as a clear gap, and it is the worst.
+    assert row.upper < 0 and row.is_worst
+
+
+def test_configured_reference_group_is_used(day_tables):
+    disparities = day_tables["fairness_disparities"]
+    sex = disparities[
+        (disparities.model_name == "loan_approval") & (disparities.cohort_attribute == "sex")
+    ]
+    assert set(sex.reference_value) == {"male"}  # the demo config names it
+    assert set(sex.cohort_value) == {"female"}
+
+
+def test_stats_rows_keep_bins_additive(day_tables):
+    stats = day_tables["cohort_stats"]
+    row = stats[
+        (stats.model_name == "loan_approval")
+        & (stats.model_version == "all")
+        & (stats.cohort_attribute == "all")
+    ].iloc[0]
+    assert sum(row.bin_n) == row.n_labelled
+    assert sum(row.bin_label_sum) == row.label_pos
+    assert row.tp + row.fp + row.tn + row.fn == row.n_labelled
