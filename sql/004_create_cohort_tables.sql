@@ -108,3 +108,4 @@ COMMENT ON COLUMN monitoring.fairness_disparities.upper IS 'Upper bound of the 9
 COMMENT ON COLUMN monitoring.fairness_disparities.sufficient IS 'Both groups have at least the minimum cohort size of labelled predictions.';
 COMMENT ON COLUMN monitoring.fairness_disparities.passes_four_fifths IS 'disparate_impact_ratio rows: ratio >= 0.8 against the reference; NULL on other metrics or when undefined.';
 COMMENT ON COLUMN monitoring.fairness_disparities.is_worst IS 'The worst sufficient group of the attribute for this metric (largest absolute difference, smallest ratio).';
+COMMENT ON COLUMN monitoring.fairness_disparities.model_version IS 'Model version, or ''all''.';

@@ -15,6 +15,11 @@ from monitoring_pipeline.pipeline.cohort_metrics import (
 )
 from monitoring_pipeline.pipeline.label_status import build_label_status
 from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predictions
+from monitoring_pipeline.pipeline.slo import (
+    budgets_markdown,
+    build_error_budgets,
+    build_slo_evaluations,
+)
 from monitoring_pipeline.quality.expectations import CHECKS
 from monitoring_pipeline.storage.database import DatabaseUnavailableError
 from monitoring_pipeline.storage.sources import SourceUnavailableError
@@ -38,7 +43,10 @@ def _fail_clearly(exc: Exception) -> Exception:
 
 
 def build_model_assets(
-    config: MonitoringConfig, model_name: str, partitions_def: dg.PartitionsDefinition
+    config: MonitoringConfig,
+    model_name: str,
+    partitions_def: dg.PartitionsDefinition,
+    extra_slo_deps: list[dg.AssetKey] | tuple = (),
 ) -> list[dg.AssetsDefinition | dg.AssetSpec]:
     """The asset chain of one monitored model, keyed ``<model_name>/<asset>``."""
     model = config.models[model_name]
@@ -159,6 +167,7 @@ def build_model_assets(
         )
 
     cohort_metrics_key = dg.AssetKey([model_name, "cohort_metrics"])
+    disparities_key = dg.AssetKey([model_name, "fairness_disparities"])
 
     @dg.asset(
         key=cohort_metrics_key,
@@ -193,7 +202,7 @@ def build_model_assets(
         )
 
     @dg.asset(
-        key=[model_name, "fairness_disparities"],
+        key=disparities_key,
         deps=[cohort_metrics_key],
         partitions_def=partitions_def,
         group_name=model_name,
@@ -220,6 +229,81 @@ def build_model_assets(
             }
         )
 
+    slo_key = dg.AssetKey([model_name, "slo_evaluations"])
+
+    @dg.asset(
+        key=slo_key,
+        deps=[cohort_metrics_key, disparities_key, *extra_slo_deps],
+        partitions_def=partitions_def,
+        group_name=model_name,
+        kinds={"postgres"},
+        description="Each SLO judged on the day: bad only on clear evidence, unknown when data is insufficient.",
+    )
+    def slo_evaluations(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
+        day = partition_day(context)
+        try:
+            frame = build_slo_evaluations(
+                monitoring_db.engine(), config, model_name, day, _audit(context)
+            )
+        except DatabaseUnavailableError as exc:
+            raise _fail_clearly(exc) from None
+        counts = frame.status.value_counts().to_dict()
+        table = frame[
+            [
+                "slo_name",
+                "status",
+                "sli_subject",
+                "value",
+                "lower",
+                "upper",
+                "objective_op",
+                "objective_value",
+            ]
+        ]
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(frame),
+                **{
+                    f"{status}_slos": int(counts.get(status, 0))
+                    for status in ("good", "bad", "unknown")
+                },
+                "evaluations": dg.MetadataValue.md(
+                    table.round(3).to_markdown(index=False) if len(frame) else "no SLO"
+                ),
+            }
+        )
+
+    @dg.asset(
+        key=[model_name, "error_budgets"],
+        deps=[slo_key],
+        partitions_def=partitions_def,
+        group_name=model_name,
+        kinds={"postgres"},
+        description="Each SLO's error budget over its compliance period: consumed, remaining, burn rates, ok/ticket/page.",
+    )
+    def error_budgets(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
+        day = partition_day(context)
+        try:
+            frame = build_error_budgets(
+                monitoring_db.engine(), config, model_name, day, _audit(context)
+            )
+        except DatabaseUnavailableError as exc:
+            raise _fail_clearly(exc) from None
+        statuses = frame.status.value_counts().to_dict() if len(frame) else {}
+        if statuses.get("page"):
+            paging = list(frame[frame.status == "page"].slo_name)
+            context.log.warning(f"{model_name} {day}: SLO(s) at page: {paging}")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(frame),
+                **{
+                    f"{status}_slos": int(statuses.get(status, 0))
+                    for status in ("ok", "ticket", "page")
+                },
+                "budgets": dg.MetadataValue.md(budgets_markdown(frame)),
+            }
+        )
+
     return [
         predictions_log,
         labels_log,
@@ -227,6 +311,8 @@ def build_model_assets(
         label_status,
         cohort_metrics,
         fairness_disparities,
+        slo_evaluations,
+        error_budgets,
     ]
 
 

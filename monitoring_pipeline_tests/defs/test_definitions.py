@@ -55,7 +55,14 @@ def test_assets_per_model_with_daily_partitions_and_checks(tmp_path):
 
 def test_monitor_job_covers_every_materializable_asset(tmp_path):
     job = demo_defs(tmp_path).resolve_job_def(MONITOR_MODELS_JOB)
-    assets = ("labeled_predictions", "label_status", "cohort_metrics", "fairness_disparities")
+    assets = (
+        "labeled_predictions",
+        "label_status",
+        "cohort_metrics",
+        "fairness_disparities",
+        "slo_evaluations",
+        "error_budgets",
+    )
     assert set(job.graph.node_names()) == {
         f"{model}__{asset}" for model in ("loan_approval", "job_screening") for asset in assets
     }
@@ -75,7 +82,7 @@ def test_code_location_module_loads_from_environment(tmp_path):
         cwd=REPO,
         check=True,
     )
-    assert done.stdout.strip() == "12"  # 2 sources + 4 assets, x 2 models
+    assert done.stdout.strip() == "16"  # 2 sources + 6 assets, x 2 models
 
 
 def test_workspace_and_instance_files_point_at_the_code_and_postgres():
