@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+import pandas as pd
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
@@ -54,6 +55,15 @@ def print_summary(
         "GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 3 ORDER BY 1, 6 DESC",
         params,
     )
+    budgets = read_frame(
+        engine,
+        "SELECT b.model_name, b.slo_name, b.status, b.bad_days, b.known_days, b.remaining_days, "
+        "b.burn_rate_long, (SELECT min(partition_date) FROM monitoring.error_budgets p "
+        "  WHERE p.model_name = b.model_name AND p.slo_name = b.slo_name AND p.status = 'page' "
+        "  AND p.partition_date BETWEEN :start AND :end) AS first_page "
+        "FROM monitoring.error_budgets b WHERE b.partition_date = :end ORDER BY 1, 2",
+        params,
+    )
     total_days = (end - start).days + 1
     for model in config.models:
         print(f"\n  {model}")
@@ -99,6 +109,12 @@ def print_summary(
                 f"    fairness: {g.metric} of {g.cohort_attribute}={g.cohort_value} vs {g.reference_value} "
                 f"clearly {'below' if g.mean_value < 0 else 'above'} 0 on {g.days} day(s) "
                 f"{g.first_day}..{g.last_day} (mean {g.mean_value:+.2f}; 95% intervals exclude 0)"
+            )
+        for b in budgets[budgets.model_name == model].itertuples():
+            paged = f"; first paged {b.first_page}" if pd.notna(b.first_page) else ""
+            print(
+                f"    SLO {b.slo_name}: {b.status} on {end} ({b.bad_days} bad of {b.known_days} known days, "
+                f"{b.remaining_days:+.1f} budget days left, 7-day burn {b.burn_rate_long:.1f}x{paged})"
             )
     blocked = [run for run in runs if run.not_run]
     if blocked:
