@@ -156,6 +156,13 @@ def cmd_ui(args: argparse.Namespace) -> int:
         return process.wait()
 
 
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.benchmark import main as benchmark_main
+
+    argv = [arg for rows in (args.rows or []) for arg in ("--rows", str(rows))]
+    return benchmark_main([*argv, "--seed", str(args.seed)])
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.action == "stop":
@@ -228,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
+
+    bench = sub.add_parser("benchmark", help="time one large day through every stage (not a test)")
+    bench.add_argument(
+        "--rows", type=int, action="append", help="predictions in the day; repeatable"
+    )
+    bench.add_argument("--seed", type=int, default=3)
+    bench.set_defaults(func=cmd_benchmark)
 
     db = sub.add_parser("db", help="the PostgreSQL server: start, stop, status, url, psql")
     db.add_argument("action", choices=["start", "stop", "status", "url", "psql"])

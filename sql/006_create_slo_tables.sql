@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS monitoring.error_budgets (
     long_window_days     integer          NOT NULL,
     status               text             NOT NULL CHECK (status IN ('ok', 'ticket', 'page')),
     retrain_on_page      boolean          NOT NULL,
+    evidence_through     date,
     run_id               text             NOT NULL,
     produced_at          timestamptz      NOT NULL,
     PRIMARY KEY (model_name, partition_date, slo_name)
@@ -72,10 +73,11 @@ COMMENT ON COLUMN monitoring.error_budgets.budget_days IS 'Bad days allowed: (1 
 COMMENT ON COLUMN monitoring.error_budgets.consumed_days IS 'Bad days spent (= bad_days).';
 COMMENT ON COLUMN monitoring.error_budgets.remaining_days IS 'budget_days - consumed_days; negative once overspent.';
 COMMENT ON COLUMN monitoring.error_budgets.remaining_fraction IS 'remaining_days / budget_days; NULL without known days.';
-COMMENT ON COLUMN monitoring.error_budgets.burn_rate_short IS 'Burn rate over the short window (last short_window_days days); NULL without known days in it.';
+COMMENT ON COLUMN monitoring.error_budgets.burn_rate_short IS 'Burn rate over the short window (the short_window_days days ending on evidence_through); NULL without known days in it.';
 COMMENT ON COLUMN monitoring.error_budgets.burn_rate_long IS 'Burn rate over the long window.';
 COMMENT ON COLUMN monitoring.error_budgets.short_window_days IS 'Short window length in days.';
 COMMENT ON COLUMN monitoring.error_budgets.long_window_days IS 'Long window length in days.';
 COMMENT ON COLUMN monitoring.error_budgets.status IS 'ok, ticket or page (see the table comment).';
+COMMENT ON COLUMN monitoring.error_budgets.evidence_through IS 'Last day of the period with a good or bad verdict. When later days are still unknown (labels not arrived yet), burn rates and status are judged as of this day: missing data is no evidence of recovery. NULL: no verdict at all.';
 COMMENT ON COLUMN monitoring.error_budgets.retrain_on_page IS 'Whether the SLO asks for retraining when it pages (config retrain_on_page).';
 COMMENT ON COLUMN monitoring.error_budgets.slo_name IS 'SLO name from the config.';

@@ -85,7 +85,12 @@ def _describe(exc: ValidationError, source: str, raw: Any) -> str:
     lines = [f"{source}: invalid monitored-models config ({exc.error_count()} problem(s))"]
     for error in exc.errors():
         # Drop pydantic's union-branch names (e.g. 'postgres_table') from the key path.
-        loc = tuple(part for part in error["loc"] if not _is_branch_tag(part))
+        raw_loc = error["loc"]
+        loc = tuple(
+            part
+            for i, part in enumerate(raw_loc)
+            if not (i > 0 and raw_loc[i - 1] in UNION_FIELDS and part in UNION_TAGS)
+        )
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown key" + _suggestion(loc, raw)
@@ -97,14 +102,10 @@ def _describe(exc: ValidationError, source: str, raw: Any) -> str:
     return "\n".join(lines)
 
 
-def _is_branch_tag(part: Any) -> bool:
-    return isinstance(part, str) and part in {
-        "postgres_table",
-        "files",
-        "cohort_metrics",
-        "fairness_disparities",
-        "drift",
-    }
+# Pydantic puts the chosen branch of a discriminated union into the error location
+# ("predictions.postgres_table.table"); drop it so the path is the file's key path.
+UNION_FIELDS = {"predictions", "labels", "sli"}
+UNION_TAGS = {"postgres_table", "files", "cohort_metrics", "fairness_disparities", "drift"}
 
 
 def _suggestion(loc: tuple, raw: Any) -> str:

@@ -194,6 +194,23 @@ FairnessMetricName = Literal[
 DriftMethodName = Literal["psi", "ks", "js", "chi2", "null_rate_change"]
 
 
+class DriftConfig(Strict):
+    """Thresholds and sample sizes of the drift tests (defaults documented in the README)."""
+
+    thresholds: dict[DriftMethodName, float] = {}
+    min_count: int = Field(default=100, ge=1)
+    min_count_distance: int = Field(default=500, ge=1)
+    max_categories: int = Field(default=50, ge=1)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for method, threshold in value.items():
+            if not threshold > 0:
+                raise ValueError(f"threshold of {method} must be > 0")
+        return value
+
+
 class CohortMetricSLI(Strict):
     source: Literal["cohort_metrics"]
     metric: CohortMetricName
@@ -253,6 +270,7 @@ class ModelConfig(Strict):
     cohorts: CohortConfig
     features: FeatureConfig = FeatureConfig()
     baseline: Baseline = Baseline(preceding_days=14)
+    drift: DriftConfig = DriftConfig()
     quality: QualityConfig | None = None
     expected_label_lag_days: float = Field(default=30, gt=0)
     slos: list[SLOConfig] = []
@@ -261,6 +279,8 @@ class ModelConfig(Strict):
     def _consistent(self) -> ModelConfig:
         if self.columns.decision is None and self.threshold is None:
             raise ValueError("give columns.decision or a threshold to derive decisions from")
+        if "score" in self.features.all:
+            raise ValueError("'score' is watched for drift already; do not list it as a feature")
         cohort_names = set(self.cohorts.attributes)
         clash = cohort_names & set(self.features.all)
         if clash:

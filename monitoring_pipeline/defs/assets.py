@@ -6,6 +6,7 @@ import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.core.validation import SchemaError
+from monitoring_pipeline.defs.drift_assets import build_drift_asset
 from monitoring_pipeline.defs.partitions import partition_day
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.pipeline.cohort_metrics import (
@@ -43,10 +44,7 @@ def _fail_clearly(exc: Exception) -> Exception:
 
 
 def build_model_assets(
-    config: MonitoringConfig,
-    model_name: str,
-    partitions_def: dg.PartitionsDefinition,
-    extra_slo_deps: list[dg.AssetKey] | tuple = (),
+    config: MonitoringConfig, model_name: str, partitions_def: dg.PartitionsDefinition
 ) -> list[dg.AssetsDefinition | dg.AssetSpec]:
     """The asset chain of one monitored model, keyed ``<model_name>/<asset>``."""
     model = config.models[model_name]
@@ -229,11 +227,12 @@ def build_model_assets(
             }
         )
 
+    drift = build_drift_asset(config, model_name, partitions_def, upstream=labeled_key)
     slo_key = dg.AssetKey([model_name, "slo_evaluations"])
 
     @dg.asset(
         key=slo_key,
-        deps=[cohort_metrics_key, disparities_key, *extra_slo_deps],
+        deps=[cohort_metrics_key, disparities_key, drift.key],
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
@@ -311,6 +310,7 @@ def build_model_assets(
         label_status,
         cohort_metrics,
         fairness_disparities,
+        drift,
         slo_evaluations,
         error_budgets,
     ]

@@ -8,7 +8,7 @@ fairness_disparities, drift), never raw rows; ``error_budgets`` reads only
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import pandas as pd
@@ -210,7 +210,9 @@ def build_error_budgets(
 ) -> pd.DataFrame:
     """Each SLO's budget as of ``day`` from the evaluations of its compliance period.
 
-    Days of the period never evaluated count as unknown (neither good nor bad).
+    Days of the period never evaluated count as unknown (neither good nor bad). Budget
+    counts cover the period ending on ``day``; burn rates and status are judged as of
+    ``evidence_through``, the last day with a verdict.
     """
     model = config.models[model_name]
     longest = max((slo.compliance_period_days for slo in model.slos), default=1)
@@ -218,7 +220,8 @@ def build_error_budgets(
         engine,
         "SELECT partition_date, slo_name, status FROM monitoring.slo_evaluations "
         "WHERE model_name = :model AND partition_date > :start AND partition_date <= :day",
-        {"model": model_name, "start": day - timedelta(days=longest), "day": day},
+        # Twice the period: the alert may be judged as of an earlier day (see below).
+        {"model": model_name, "start": day - timedelta(days=2 * longest), "day": day},
     )
     rows = []
     for slo in model.slos:
@@ -228,7 +231,35 @@ def build_error_budgets(
             mine.status.to_numpy(), index=pd.to_datetime(mine.partition_date)
         ).reindex(period)
         budget = error_budget(statuses, target=slo.target, period_days=slo.compliance_period_days)
-        rows.append(vars(budget) | {"slo_name": slo.name, "retrain_on_page": slo.retrain_on_page})
+        all_days = pd.Series(mine.status.to_numpy(), index=pd.to_datetime(mine.partition_date))
+        known = all_days[all_days.isin(["good", "bad"])]
+        evidence_through = known.index.max().date() if len(known) else None
+        if evidence_through is not None and evidence_through < day:
+            # The latest days have no verdict yet (their labels are still arriving): that is
+            # no evidence of recovery, so burn rates and status are taken as of the last
+            # day that has one, instead of decaying to ok while the data is missing.
+            as_of = pd.date_range(
+                evidence_through - timedelta(days=slo.compliance_period_days - 1),
+                evidence_through,
+                freq="D",
+            )
+            alert = error_budget(
+                all_days.reindex(as_of), target=slo.target, period_days=slo.compliance_period_days
+            )
+            budget = replace(
+                budget,
+                status=alert.status,
+                burn_rate_short=alert.burn_rate_short,
+                burn_rate_long=alert.burn_rate_long,
+            )
+        rows.append(
+            vars(budget)
+            | {
+                "slo_name": slo.name,
+                "retrain_on_page": slo.retrain_on_page,
+                "evidence_through": evidence_through,
+            }
+        )
     frame = pd.DataFrame(rows).assign(partition_date=day, model_name=model_name)
     replace_partitions(
         engine,

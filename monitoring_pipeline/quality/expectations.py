@@ -215,9 +215,10 @@ def run_expectations(frame: pd.DataFrame, spec: QualitySpec) -> list[Expectation
         .add_dataframe_asset("day")
         .add_batch_definition_whole_dataframe("whole_day")
     )
-    suite = context.suites.add(gx.ExpectationSuite(name="prediction_log"))
-    for _, expectation, _ in planned:
-        suite.add_expectation(expectation)
+    # All at once: adding one by one re-serializes the whole suite each time (quadratic).
+    suite = context.suites.add(
+        gx.ExpectationSuite(name="prediction_log", expectations=[e for _, e, _ in planned])
+    )
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name="prediction_log", data=batch, suite=suite)
     )

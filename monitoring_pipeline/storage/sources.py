@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import FileSource, ModelConfig, PostgresTableSource
 from monitoring_pipeline.core.validation import SchemaError, day_bounds
+from monitoring_pipeline.storage.reads import copy_query_to_frame
 
 
 class SourceUnavailableError(RuntimeError):
@@ -112,12 +113,20 @@ def _table(source: PostgresTableSource) -> sa.TableClause:
     return sa.table(name, schema=schema)
 
 
-def _existing_columns(engine: Engine, source: PostgresTableSource) -> list[str]:
+def _existing_columns(engine: Engine, source: PostgresTableSource) -> dict[str, bool]:
+    """Column name -> whether it holds text (so that reading keeps it a string)."""
     schema, name = source.table.split(".")
     inspector = sa.inspect(engine)
     if not inspector.has_table(name, schema=schema):
         raise SourceUnavailableError(f"source table {source.table} does not exist")
-    return [column["name"] for column in inspector.get_columns(name, schema=schema)]
+    return {
+        column["name"]: not isinstance(column["type"], NON_TEXT_TYPES)
+        for column in inspector.get_columns(name, schema=schema)
+    }
+
+
+# Everything else (text, varchar, enum, json, uuid...) is read as a string.
+NON_TEXT_TYPES = (sa.Integer, sa.Numeric, sa.Float, sa.Boolean, sa.DateTime, sa.Date, sa.Interval)
 
 
 def _read_table_day(
@@ -137,7 +146,7 @@ def _read_table_day(
         )
     )
     with engine.connect() as conn:
-        return pd.read_sql_query(query, conn)
+        return copy_query_to_frame(conn, query, [c for c in selected if existing[c]])
 
 
 def _count_without_time(engine: Engine, source: PostgresTableSource, time_column: str) -> int:
@@ -178,7 +187,7 @@ def _read_table_ids(
             f"SELECT {selected_sql} FROM {_quote(conn, schema)}.{_quote(conn, name)} AS l "
             f"JOIN wanted_ids AS w ON l.{_quote(conn, id_column)}::text = w.prediction_id"
         )
-        return pd.read_sql_query(sa.text(query), conn)
+        return copy_query_to_frame(conn, sa.text(query), [c for c in selected if existing[c]])
 
 
 def _quote(conn: sa.Connection, identifier: str) -> str:

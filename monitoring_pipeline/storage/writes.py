@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 SCHEMA = "monitoring"
 COPY_CHUNK_ROWS = 200_000
-# \N marks NULL so that empty strings survive the CSV round trip as empty strings.
-NULL_MARKER = r"\N"
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,18 @@ def _quoted(conn: sa.Connection, identifier: str) -> str:
 
 
 def _copy_frame(cursor, table: str, frame: pd.DataFrame, quote) -> None:
+    """COPY ``frame`` in chunks. Arrow writes the CSV (several times faster than pandas):
+    it quotes every string, so an empty string stays '' while a null is an unquoted empty
+    field, which is exactly how COPY's CSV format tells them apart."""
     columns = ", ".join(quote(column) for column in frame.columns)
-    statement = (
-        f"COPY {quote(SCHEMA)}.{quote(table)} ({columns}) FROM STDIN "
-        f"WITH (FORMAT csv, NULL '{NULL_MARKER}')"
-    )
+    statement = f"COPY {quote(SCHEMA)}.{quote(table)} ({columns}) FROM STDIN WITH (FORMAT csv)"
+    options = pa_csv.WriteOptions(include_header=False)
     for start in range(0, len(frame), COPY_CHUNK_ROWS):
-        chunk = frame.iloc[start : start + COPY_CHUNK_ROWS]
-        buffer = io.StringIO()
-        chunk.to_csv(buffer, index=False, header=False, na_rep=NULL_MARKER)
+        chunk = pa.Table.from_pandas(
+            frame.iloc[start : start + COPY_CHUNK_ROWS], preserve_index=False
+        )
+        buffer = io.BytesIO()
+        pa_csv.write_csv(chunk, buffer, write_options=options)
         buffer.seek(0)
         cursor.copy_expert(statement, buffer)
 
@@ -96,25 +99,11 @@ def replace_partitions(
                     run_id=audit.run_id, produced_at=pd.Timestamp(audit.produced_at)
                 )
                 if not frame.empty:
-                    _copy_frame(cursor, table, _csv_ready(frame), quote)
+                    _copy_frame(cursor, table, frame, quote)
                 written[table] = len(frame)
         finally:
             cursor.close()
     return written
-
-
-def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """Render booleans as Postgres' CSV parser reads them (pandas writes True/False);
-    a nullable boolean's NA stays NULL.
-
-    Integer columns that may hold NULL must arrive as nullable ``Int64``: a float 1.0 is
-    not a valid smallint to COPY.
-    """
-    bool_columns = [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])]
-    if not bool_columns:
-        return frame
-    as_text = {True: "t", False: "f"}
-    return frame.assign(**{c: frame[c].astype(object).map(as_text) for c in bool_columns})
 
 
 def read_frame(engine: Engine, query: str, params: dict | None = None) -> pd.DataFrame:

@@ -60,6 +60,7 @@ def test_monitor_job_covers_every_materializable_asset(tmp_path):
         "label_status",
         "cohort_metrics",
         "fairness_disparities",
+        "drift",
         "slo_evaluations",
         "error_budgets",
     )
@@ -82,7 +83,7 @@ def test_code_location_module_loads_from_environment(tmp_path):
         cwd=REPO,
         check=True,
     )
-    assert done.stdout.strip() == "16"  # 2 sources + 6 assets, x 2 models
+    assert done.stdout.strip() == "18"  # 2 sources + 7 assets, x 2 models
 
 
 def test_workspace_and_instance_files_point_at_the_code_and_postgres():

@@ -108,9 +108,10 @@ def test_incident_burns_the_budget_to_page_while_healthy_slos_stay_ok(
     target = 0.9
     assert row.bad_days == (known == "bad").sum() and row.known_days == len(known)
     assert row.budget_days == pytest.approx((1 - target) * len(known))
-    last7 = statuses.iloc[-7:]
+    # Burn rates are judged as of the last day with a verdict (later days await labels).
+    evidence_through = known.index.max()
+    assert row.evidence_through == evidence_through
+    last7 = statuses.loc[evidence_through - timedelta(days=6) : evidence_through]
     known7 = last7[last7 != "unknown"]
-    assert row.burn_rate_long == pytest.approx(
-        ((known7 == "bad").sum() / len(known7)) / (1 - target)
-    )
+    assert row.burn_rate_long == pytest.approx(((known7 == "bad").sum() / len(known7)) / (1 - target))
     assert bool(row.retrain_on_page)

@@ -1,0 +1,195 @@
+"""Benchmark one daily partition end to end: `monitoring-pipeline benchmark --rows N`.
+
+Not a test. Simulates a day of N loan-approval predictions (3 cohort attributes, 2
+intersections, ~20 features: the demo's 9 plus synthetic numeric ones), loads it into a
+scratch database ``monitoring_benchmark`` chunk by chunk, then runs every partition step
+in a fresh process and prints rows per second per stage and that process' peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+import yaml
+
+SCRATCH_DATABASE = "monitoring_benchmark"
+SOURCE_SCHEMA = "bench_source"
+DAY = date(2026, 1, 5)  # a Monday: full weekday volume
+EXTRA_FEATURES = [f"signal_{i:02d}" for i in range(1, 12)]
+GENERATOR_CHUNK = 1_000_000
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _copy_append(engine: sa.Engine, table: str, frame: pd.DataFrame, *, create: bool) -> None:
+    with engine.begin() as conn:
+        if create:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {SOURCE_SCHEMA}.{table}"))
+            frame.head(0).to_sql(table, conn, schema=SOURCE_SCHEMA, index=False)
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, header=False, na_rep=r"\N")
+        buffer.seek(0)
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.copy_expert(
+            f"COPY {SOURCE_SCHEMA}.{table} FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
+        )
+        cursor.close()
+
+
+def load_source(engine: sa.Engine, rows: int, seed: int) -> tuple[int, int]:
+    """Generate and COPY the day chunk by chunk, so loading never holds the whole day."""
+    from monitoring_pipeline.demo.generator import generate_traffic
+
+    now = datetime.combine(DAY + timedelta(days=60), datetime.min.time(), tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SOURCE_SCHEMA}"))
+    predictions = labels = 0
+    chunks = max(1, round(rows / GENERATOR_CHUNK))
+    for index in range(chunks):
+        traffic = generate_traffic(
+            "loan_approval", DAY, DAY, now=now, seed=seed + index, daily_volume=rows // chunks
+        )
+        rng = np.random.default_rng(seed + index)
+        frame = traffic.predictions
+        prefix = f"c{index}-"
+        frame["prediction_id"] = prefix + frame["prediction_id"]
+        for name in EXTRA_FEATURES:
+            frame[name] = rng.normal(0.0, 1.0, len(frame))
+        label_rows = traffic.labels.assign(prediction_id=prefix + traffic.labels["prediction_id"])
+        _copy_append(engine, "predictions", frame, create=index == 0)
+        _copy_append(engine, "labels", label_rows, create=index == 0)
+        predictions += len(frame)
+        labels += len(label_rows)
+        _say(
+            f"  loaded chunk {index + 1}/{chunks}: {predictions:,} predictions, {labels:,} label rows"
+        )
+    with engine.begin() as conn:
+        # What a production log table has: an index on the scoring time and on the id.
+        conn.execute(sa.text(f"CREATE INDEX ON {SOURCE_SCHEMA}.predictions (scored_at)"))
+        conn.execute(sa.text(f"CREATE INDEX ON {SOURCE_SCHEMA}.labels (prediction_id)"))
+        conn.execute(
+            sa.text(f"ANALYZE {SOURCE_SCHEMA}.predictions; ANALYZE {SOURCE_SCHEMA}.labels")
+        )
+    return predictions, labels
+
+
+def write_config(path: Path) -> None:
+    from monitoring_pipeline.demo.publish import demo_config
+
+    raw = demo_config(DAY, path.parent)
+    loan = raw["models"]["loan_approval"]
+    loan["predictions"] = {"kind": "postgres_table", "table": f"{SOURCE_SCHEMA}.predictions"}
+    loan["labels"] = {"kind": "postgres_table", "table": f"{SOURCE_SCHEMA}.labels"}
+    loan["features"]["numeric"] += EXTRA_FEATURES
+    raw["models"] = {"loan_approval": loan}
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def run_stages(config_path: Path, database_url: str) -> dict:
+    """Every partition step of the day, in chain order, timed (runs in its own process)."""
+    from monitoring_pipeline.config import load_config
+    from monitoring_pipeline.defs.resources import monitoring_engine
+    from monitoring_pipeline.pipeline import cohort_metrics, label_status, labeled_predictions, slo
+    from monitoring_pipeline.storage.writes import Audit
+
+    config = load_config(config_path)
+    engine = monitoring_engine(database_url)
+    audit = Audit(run_id="benchmark", produced_at=datetime.now(UTC))
+    steps = [
+        ("labeled_predictions", labeled_predictions.build_labeled_predictions),
+        ("label_status", lambda e, c, m, d, a: label_status.build_label_status(e, m, d, a)),
+        ("cohort_metrics", cohort_metrics.build_cohort_metrics),
+        ("fairness_disparities", cohort_metrics.build_fairness_disparities),
+        ("slo_evaluations", slo.build_slo_evaluations),
+        ("error_budgets", slo.build_error_budgets),
+    ]
+    timings = {}
+    for name, step in steps:
+        started = time.perf_counter()
+        step(engine, config, "loan_approval", DAY, audit)
+        timings[name] = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"timings": timings, "peak_rss_mib": peak_kib / 1024}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="monitoring-pipeline benchmark")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        action="append",
+        help="predictions in the day (repeatable); default 1,000,000",
+    )
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
+    parser.add_argument("--stages", nargs=2, metavar=("CONFIG", "URL"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.stages:
+        print(json.dumps(run_stages(Path(args.stages[0]), args.stages[1])))
+        return 0
+
+    from monitoring_pipeline.settings import load_settings
+    from monitoring_pipeline.storage.database import create_engine, resolve_server, with_database
+    from monitoring_pipeline.storage.migrations import apply_migrations
+
+    settings = load_settings()
+    urls = resolve_server(settings)
+    admin = sa.create_engine(
+        urls.monitoring, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    for rows in args.rows or [1_000_000]:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)"))
+            conn.execute(sa.text(f"CREATE DATABASE {SCRATCH_DATABASE}"))
+        url = with_database(urls.monitoring, SCRATCH_DATABASE)
+        engine = create_engine(url)
+        apply_migrations(engine)
+        _say(
+            f"benchmark: one day of ~{rows:,} predictions, 3 cohort attributes + 2 intersections, "
+            f"{9 + len(EXTRA_FEATURES)} features"
+        )
+        started = time.perf_counter()
+        predictions, labels = load_source(engine, rows, args.seed)
+        _say(f"  source loaded in {time.perf_counter() - started:.1f}s")
+        engine.dispose()
+        config_path = settings.home / "benchmark_models.yaml"
+        settings.home.mkdir(parents=True, exist_ok=True)
+        write_config(config_path)
+        done = subprocess.run(
+            [sys.executable, "-m", "monitoring_pipeline.benchmark", "--stages", str(config_path), url],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            _say(done.stderr[-3000:])
+            return 1
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        total = sum(result["timings"].values())
+        _say(f"  {'stage':<22}{'seconds':>9}{'rows/s':>14}")
+        for name, seconds in result["timings"].items():
+            _say(f"  {name:<22}{seconds:>9.2f}{predictions / seconds:>14,.0f}")
+        _say(f"  {'label join -> budgets':<22}{total:>9.2f}{predictions / total:>14,.0f}")
+        _say(
+            f"  predictions {predictions:,}, label rows {labels:,}; peak memory of the stages process: "
+            f"{result['peak_rss_mib']:,.0f} MiB"
+        )
+    if not args.keep:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

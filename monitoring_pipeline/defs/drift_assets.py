@@ -1,0 +1,89 @@
+"""The per-model ``drift`` asset: feature, score and null-rate drift against the baseline.
+
+Thin: it unpacks the partition, calls ``pipeline.drift.build_drift`` and reports. The
+audit and failure helpers mirror ``defs.assets`` (not imported from it: ``defs.assets``
+imports this module to wire the asset in, and a cycle would break that import).
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.defs.partitions import partition_day
+from monitoring_pipeline.defs.resources import MonitoringDatabase
+from monitoring_pipeline.pipeline.drift import DriftConfigError, build_drift, drifted_markdown
+from monitoring_pipeline.storage.database import DatabaseUnavailableError
+from monitoring_pipeline.storage.writes import Audit
+
+DATABASE_RETRIES = 3
+DATABASE_RETRY_SECONDS = 10
+
+
+def _audit(context: dg.AssetExecutionContext) -> Audit:
+    return Audit(run_id=context.run_id, produced_at=datetime.now(UTC))
+
+
+def _fail_clearly(exc: Exception) -> Exception:
+    """A database outage is retried (a few times, spaced); bad drift settings fail at once."""
+    if isinstance(exc, DatabaseUnavailableError):
+        return dg.RetryRequested(
+            max_retries=DATABASE_RETRIES, seconds_to_wait=DATABASE_RETRY_SECONDS
+        )
+    return dg.Failure(description=str(exc), allow_retries=False)
+
+
+def build_drift_asset(
+    config: MonitoringConfig,
+    model_name: str,
+    partitions_def: dg.PartitionsDefinition,
+    *,
+    upstream: dg.AssetKey,
+) -> dg.AssetsDefinition:
+    """``<model_name>/drift``: reads ``upstream`` (the model's labeled predictions)."""
+
+    @dg.asset(
+        key=[model_name, "drift"],
+        deps=[upstream],
+        partitions_def=partitions_def,
+        group_name=model_name,
+        kinds={"postgres"},
+        description="Per feature and score, overall and per cohort: PSI, KS, Jensen-Shannon, chi-square and null-rate change against the baseline, BH-adjusted.",
+    )
+    def drift(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
+        day = partition_day(context)
+        try:
+            result = build_drift(monitoring_db.engine(), config, model_name, day, _audit(context))
+        except (DatabaseUnavailableError, DriftConfigError) as exc:
+            raise _fail_clearly(exc) from None
+        context.log.info(
+            f"{model_name} {day}: {result.rows} drift rows, {result.drifted_tests} drifted; "
+            f"baseline {result.baseline_description}"
+        )
+        if result.bins_fitted:
+            context.log.info(f"bins fitted for {', '.join(result.bins_fitted)}")
+        if result.backfilled_days:
+            context.log.info(
+                "histograms stored for baseline days "
+                + ", ".join(d.isoformat() for d in result.backfilled_days)
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows,
+                "histogram_rows": result.histogram_rows,
+                "drifted_tests": result.drifted_tests,
+                "p_value_tests": result.p_value_tests,
+                "baseline": result.baseline_description,
+                "baseline_from": result.baseline_from.isoformat()
+                if result.baseline_from
+                else "none",
+                "baseline_to": result.baseline_to.isoformat() if result.baseline_to else "none",
+                "baseline_days": result.baseline_days,
+                "status_counts": dg.MetadataValue.json(result.statuses),
+                "bins_fitted_now": dg.MetadataValue.json(result.bins_fitted),
+                "baseline_days_backfilled": len(result.backfilled_days),
+                "drifted_features": dg.MetadataValue.md(drifted_markdown(result.drifted)),
+            }
+        )
+
+    return drift
