@@ -94,6 +94,8 @@ def write_config(path: Path) -> None:
     loan["predictions"] = {"kind": "postgres_table", "table": f"{SOURCE_SCHEMA}.predictions"}
     loan["labels"] = {"kind": "postgres_table", "table": f"{SOURCE_SCHEMA}.labels"}
     loan["features"]["numeric"] += EXTRA_FEATURES
+    # One day only: a fixed baseline on that day makes drift fit its bins and run every test.
+    loan["baseline"] = {"start": DAY.isoformat(), "end": DAY.isoformat(), "bins": 10}
     raw["models"] = {"loan_approval": loan}
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
@@ -102,7 +104,13 @@ def run_stages(config_path: Path, database_url: str) -> dict:
     """Every partition step of the day, in chain order, timed (runs in its own process)."""
     from monitoring_pipeline.config import load_config
     from monitoring_pipeline.defs.resources import monitoring_engine
-    from monitoring_pipeline.pipeline import cohort_metrics, label_status, labeled_predictions, slo
+    from monitoring_pipeline.pipeline import (
+        cohort_metrics,
+        drift,
+        label_status,
+        labeled_predictions,
+        slo,
+    )
     from monitoring_pipeline.storage.writes import Audit
 
     config = load_config(config_path)
@@ -113,6 +121,7 @@ def run_stages(config_path: Path, database_url: str) -> dict:
         ("label_status", lambda e, c, m, d, a: label_status.build_label_status(e, m, d, a)),
         ("cohort_metrics", cohort_metrics.build_cohort_metrics),
         ("fairness_disparities", cohort_metrics.build_fairness_disparities),
+        ("drift", drift.build_drift),
         ("slo_evaluations", slo.build_slo_evaluations),
         ("error_budgets", slo.build_error_budgets),
     ]
