@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,7 +25,7 @@ from monitoring_pipeline.config.models import (
     SLOConfig,
 )
 from monitoring_pipeline.core.disparities import RATIO_METRICS
-from monitoring_pipeline.core.slo import classify_day, error_budget
+from monitoring_pipeline.core.slo import classify_day, classify_days, error_budget
 from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
 
 # "<" and "<=" are judged alike: a day is bad only when the interval lies wholly beyond.
@@ -76,14 +77,9 @@ def read_sli(frames: dict[str, pd.DataFrame], model: ModelConfig, slo: SLOConfig
     if isinstance(sli, FairnessSLI):
         rows = frames["fairness_disparities"]
         rows = rows[(rows.cohort_attribute == sli.attribute) & (rows.metric == sli.metric)]
-        if sli.group is not None:
-            rows = rows[rows.cohort_value == sli.group]
-        else:
-            rows = rows[rows.is_worst]
-            if rows.empty:
-                return SLIReading(
-                    sli.attribute, math.nan, math.nan, math.nan, False, "no sufficient comparison"
-                )
+        if sli.group is None:
+            return _worst_group_reading(rows, slo)
+        rows = rows[rows.cohort_value == sli.group]
         if rows.empty:
             return NO_DATA
         row = rows.iloc[0]
@@ -126,6 +122,59 @@ def read_sli(frames: dict[str, pd.DataFrame], model: ModelConfig, slo: SLOConfig
     return SLIReading(
         f"{sli.feature} @ {sli.cohort}", _f(row.statistic), math.nan, math.nan, sufficient, reason
     )
+
+
+def _worst_group_reading(rows: pd.DataFrame, slo: SLOConfig) -> SLIReading:
+    """An SLO over every group of an attribute.
+
+    Bad when any sufficient group is clearly beyond the objective (the clearest one is
+    reported); good only when every group is sufficient and none is; unknown otherwise,
+    because a group too small to judge may hide the violation.
+    """
+    sli = slo.sli
+    if rows.empty:
+        return SLIReading(
+            sli.attribute, math.nan, math.nan, math.nan, False, "no comparison published"
+        )
+    values, lowers, uppers = (rows[c].to_numpy(dtype=float) for c in ("value", "lower", "upper"))
+    if sli.metric not in RATIO_METRICS:
+        values, lowers, uppers = absolute_intervals(values, lowers, uppers)
+    op = CORE_OP[slo.objective.op]
+    statuses = classify_days(
+        values, lowers, uppers, op, slo.objective.value, rows.sufficient.to_numpy(bool)
+    )
+    # Severity: how far the evidence lies beyond the objective (NaN last).
+    evidence = lowers if op == "<=" else -uppers
+    point = values if op == "<=" else -values
+    if (statuses == "bad").any():
+        pick = int(np.nanargmax(np.where(statuses == "bad", evidence, -np.inf)))
+        reason = "figure published"
+    elif (statuses == "unknown").any():
+        small = sorted(rows.cohort_value[statuses == "unknown"].astype(str))
+        known = statuses != "unknown"
+        pick = int(np.nanargmax(np.where(known, point, -np.inf))) if known.any() else 0
+        row = rows.iloc[pick]
+        return SLIReading(
+            f"{sli.attribute}={row.cohort_value} vs {row.reference_value}",
+            values[pick], lowers[pick], uppers[pick], False,
+            f"cannot judge {', '.join(small)}: below the minimum size or undefined",
+        )  # fmt: skip
+    else:
+        pick = int(np.nanargmax(point))
+        reason = "figure published"
+    row = rows.iloc[pick]
+    subject = f"{sli.attribute}={row.cohort_value} vs {row.reference_value}"
+    return SLIReading(subject, values[pick], lowers[pick], uppers[pick], True, reason)
+
+
+def absolute_intervals(
+    values: np.ndarray, lowers: np.ndarray, uppers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorised :func:`absolute_interval`."""
+    straddles = (lowers <= 0) & (uppers >= 0)
+    low = np.where(straddles, 0.0, np.minimum(np.abs(lowers), np.abs(uppers)))
+    high = np.maximum(np.abs(lowers), np.abs(uppers))
+    return np.abs(values), low, high
 
 
 def _f(value) -> float:

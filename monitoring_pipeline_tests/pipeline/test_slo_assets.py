@@ -56,9 +56,23 @@ def test_read_sli_picks_worst_group_and_named_group(tmp_path):
     assert reading.value == pytest.approx(0.3)  # |gap|
     assert (reading.lower, reading.upper) == (pytest.approx(0.2), pytest.approx(0.4))
     assert reading.sufficient
-    none_sufficient = disparities.assign(is_worst=False, sufficient=False)
-    reading = read_sli({**frames, "fairness_disparities": none_sufficient}, model, slo)
-    assert not reading.sufficient and reading.reason == "no sufficient comparison"
+    # West healthy, east too small to judge: no verdict, since east may hide a violation.
+    healthy_west = disparities.assign(
+        value=[-0.02, 0.05, 0.9], lower=[-0.06, -0.02, 0.1], upper=[0.03, 0.12, 1.0]
+    )
+    reading = read_sli({**frames, "fairness_disparities": healthy_west}, model, slo)
+    assert not reading.sufficient
+    assert reading.reason == "cannot judge east: below the minimum size or undefined"
+    # Every group sufficient and within the objective: good, reported on the worst group.
+    all_fine = healthy_west.assign(
+        sufficient=True,
+        value=[-0.02, 0.05, 0.04],
+        lower=[-0.06, -0.02, -0.01],
+        upper=[0.03, 0.12, 0.09],
+    )
+    reading = read_sli({**frames, "fairness_disparities": all_fine}, model, slo)
+    assert reading.sufficient and reading.subject == "region=south vs north"
+    assert reading.value == pytest.approx(0.05) and reading.lower == 0.0
     drift_slo = model.slos[2]
     assert read_sli(frames, model, drift_slo).reason == "drift not computed"
 
@@ -113,5 +127,7 @@ def test_incident_burns_the_budget_to_page_while_healthy_slos_stay_ok(
     assert row.evidence_through == evidence_through
     last7 = statuses.loc[evidence_through - timedelta(days=6) : evidence_through]
     known7 = last7[last7 != "unknown"]
-    assert row.burn_rate_long == pytest.approx(((known7 == "bad").sum() / len(known7)) / (1 - target))
+    assert row.burn_rate_long == pytest.approx(
+        ((known7 == "bad").sum() / len(known7)) / (1 - target)
+    )
     assert bool(row.retrain_on_page)
