@@ -336,6 +336,24 @@ class ModelConfig(Strict):
         return (attribute, value)
 
 
+class ScheduleConfig(Strict):
+    """When the daily run happens and which day it materializes."""
+
+    cron: str = "0 6 * * *"
+    lag_days: int = Field(default=1, ge=0, le=60)
+    enabled: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        # Dagster's own check, so that what loads here is what the scheduler accepts.
+        from dagster._utils.schedules import is_valid_cron_string
+
+        if not is_valid_cron_string(value):
+            raise ValueError(f"not a valid cron expression: {value!r}")
+        return value
+
+
 class Defaults(Strict):
     min_cohort_size: int = Field(default=50, ge=1)
     quality: QualityConfig = QualityConfig()
@@ -346,6 +364,7 @@ class MonitoringConfig(Strict):
 
     partitions_start: date
     timezone: Literal["UTC"] = "UTC"
+    schedule: ScheduleConfig = ScheduleConfig()
     defaults: Defaults = Defaults()
     models: dict[str, ModelConfig]
 

@@ -9,6 +9,7 @@ from monitoring_pipeline.defs.assets import build_model_assets
 from monitoring_pipeline.defs.jobs import build_monitor_models_job
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.resources import MonitoringDatabase
+from monitoring_pipeline.defs.schedules import build_daily_schedule
 
 
 def build_definitions(
@@ -20,8 +21,10 @@ def build_definitions(
         for name in config.models
         for asset in build_model_assets(config, name, partitions_def)
     ]
+    job = build_monitor_models_job(partitions_def)
     return dg.Definitions(
         assets=assets,
-        jobs=[build_monitor_models_job(partitions_def)],
+        jobs=[job],
+        schedules=[build_daily_schedule(config, job)],
         resources={"monitoring_db": MonitoringDatabase(database_url=database_url)},
     )

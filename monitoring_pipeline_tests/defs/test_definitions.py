@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 
 from monitoring_pipeline.config import load_config
@@ -96,3 +97,55 @@ def test_workspace_and_instance_files_point_at_the_code_and_postgres():
     assert instance["storage"]["postgres"]["postgres_url"] == {
         "env": "MONITORING_DAGSTER_DATABASE_URL"
     }
+
+
+def _defs_with(tmp_path: Path, **schedule) -> dg.Definitions:
+    raw = demo_config(date(2026, 10, 1), tmp_path)
+    raw["schedule"] = schedule
+    path = tmp_path / "monitored_models.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return build_definitions(load_config(path))
+
+
+def test_daily_schedule_requests_the_latest_complete_day(tmp_path):
+    from datetime import UTC, datetime
+
+    from monitoring_pipeline.defs.schedules import DAILY_SCHEDULE
+
+    defs = _defs_with(tmp_path)
+    schedule = defs.resolve_schedule_def(DAILY_SCHEDULE)
+    assert schedule.cron_schedule == "0 6 * * *"
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.job_name == MONITOR_MODELS_JOB
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+    def tick(schedule_def, when: datetime, definitions=defs):
+        repository = definitions.get_repository_def()
+        with dg.build_schedule_context(
+            scheduled_execution_time=when, repository_def=repository
+        ) as context:
+            return schedule_def.evaluate_tick(context)
+
+    result = tick(schedule, datetime(2026, 10, 20, 6, tzinfo=UTC))
+    (request,) = result.run_requests
+    assert (request.partition_key, request.run_key) == ("2026-10-19", "2026-10-19")
+    before_start = tick(schedule, datetime(2026, 10, 1, 6, tzinfo=UTC))
+    assert (
+        before_start.run_requests == [] and "before partitions_start" in before_start.skip_message
+    )
+
+    lagged_defs = _defs_with(tmp_path, cron="30 2 * * *", lag_days=3, enabled=False)
+    lagged = lagged_defs.resolve_schedule_def(DAILY_SCHEDULE)
+    assert lagged.cron_schedule == "30 2 * * *"
+    assert lagged.default_status == dg.DefaultScheduleStatus.STOPPED
+    (request,) = tick(lagged, datetime(2026, 10, 20, 2, 30, tzinfo=UTC), lagged_defs).run_requests
+    assert request.partition_key == "2026-10-17"
+
+
+def test_invalid_cron_fails_at_config_load(tmp_path):
+    from monitoring_pipeline.config import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"schedule\.cron: Value error, not a valid cron expression: 'every day'"
+    ):
+        _defs_with(tmp_path, cron="every day")
