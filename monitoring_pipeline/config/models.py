@@ -354,6 +354,14 @@ class ScheduleConfig(Strict):
         return value
 
 
+class LateLabelsConfig(Strict):
+    """When arriving labels re-run partitions that were already materialized."""
+
+    min_change: float = Field(default=0.02, gt=0, le=1)
+    lookback_days: int = Field(default=60, ge=1)
+    check_every_seconds: int = Field(default=3600, ge=30)
+
+
 class Defaults(Strict):
     min_cohort_size: int = Field(default=50, ge=1)
     quality: QualityConfig = QualityConfig()
@@ -365,6 +373,7 @@ class MonitoringConfig(Strict):
     partitions_start: date
     timezone: Literal["UTC"] = "UTC"
     schedule: ScheduleConfig = ScheduleConfig()
+    late_labels: LateLabelsConfig = LateLabelsConfig()
     defaults: Defaults = Defaults()
     models: dict[str, ModelConfig]
 

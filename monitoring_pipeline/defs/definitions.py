@@ -10,21 +10,26 @@ from monitoring_pipeline.defs.jobs import build_monitor_models_job
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.defs.schedules import build_daily_schedule
+from monitoring_pipeline.defs.sensors import build_late_labels_sensor
 
 
 def build_definitions(
     config: MonitoringConfig, *, database_url: str | None = None
 ) -> dg.Definitions:
     partitions_def = daily_partitions(config.partitions_start)
-    assets = [
-        asset
-        for name in config.models
-        for asset in build_model_assets(config, name, partitions_def)
-    ]
+    per_model = {name: build_model_assets(config, name, partitions_def) for name in config.models}
+    assets = [asset for chain in per_model.values() for asset in chain]
+    materializable = {
+        name: [
+            key for asset in chain if isinstance(asset, dg.AssetsDefinition) for key in asset.keys
+        ]
+        for name, chain in per_model.items()
+    }
     job = build_monitor_models_job(partitions_def)
     return dg.Definitions(
         assets=assets,
         jobs=[job],
         schedules=[build_daily_schedule(config, job)],
+        sensors=[build_late_labels_sensor(config, materializable)],
         resources={"monitoring_db": MonitoringDatabase(database_url=database_url)},
     )

@@ -235,3 +235,13 @@ def _read_label_files(source: FileSource, day: date) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
+
+
+def read_label_rows(model: ModelConfig, since: date) -> pd.DataFrame:
+    """Every label row delivered in files dated ``since`` or later (standard column names)."""
+    assert isinstance(model.labels, FileSource)
+    raw = _read_label_files(model.labels, since)
+    mapping = label_columns(model)
+    if raw.empty:
+        return pd.DataFrame(columns=list(mapping.values()))
+    return raw[list(mapping)].rename(columns=mapping)

@@ -1,0 +1,64 @@
+"""Sensors. late_labels_sensor: re-run days whose labels have grown since they were built."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
+from monitoring_pipeline.defs.resources import MonitoringDatabase
+from monitoring_pipeline.pipeline.late_labels import find_stale_partitions
+from monitoring_pipeline.storage.database import DatabaseUnavailableError
+
+LATE_LABELS_SENSOR = "late_labels_sensor"
+
+
+def build_late_labels_sensor(
+    config: MonitoringConfig, asset_keys: dict[str, list[dg.AssetKey]]
+) -> dg.SensorDefinition:
+    """Requests the model's whole chain for each day whose label rows grew by
+    ``late_labels.min_change`` of its predictions. The run key names the model, the day
+    and the label rows seen, so repeated ticks before the re-run lands request nothing new,
+    and a day is re-run again only when more labels arrive. ``asset_keys``: per model, its
+    materializable assets (labeled_predictions and everything downstream)."""
+    settings = config.late_labels
+
+    @dg.sensor(
+        name=LATE_LABELS_SENSOR,
+        job_name=MONITOR_MODELS_JOB,
+        minimum_interval_seconds=settings.check_every_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Re-runs a model's days (last {settings.lookback_days}) whose label rows grew by "
+            f">= {settings.min_change:.0%} of their predictions since they were materialized."
+        ),
+    )
+    def late_labels_sensor(context: dg.SensorEvaluationContext, monitoring_db: MonitoringDatabase):
+        today = datetime.now(UTC).date()
+        try:
+            engine = monitoring_db.engine()
+        except DatabaseUnavailableError as exc:
+            return dg.SkipReason(str(exc))
+        requests = []
+        for model_name in config.models:
+            for stale in find_stale_partitions(engine, config, model_name, today):
+                context.log.info(
+                    f"{model_name} {stale.partition_date}: label rows {stale.label_rows_used} -> "
+                    f"{stale.label_rows_now} ({stale.change:+.1%} of {stale.predictions} predictions)"
+                )
+                day = stale.partition_date.isoformat()
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"late-labels:{model_name}:{day}:{stale.label_rows_now}",
+                        partition_key=day,
+                        asset_selection=asset_keys[model_name],
+                        tags={"trigger": "late_labels", "model": model_name},
+                    )
+                )
+        if not requests:
+            return dg.SkipReason("no materialized day gained enough labels")
+        return requests
+
+    return late_labels_sensor

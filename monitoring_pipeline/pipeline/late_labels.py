@@ -1,0 +1,107 @@
+"""Which materialized days have received enough new label rows to be worth re-running.
+
+Compares, per partition, the label rows the source holds now for the day's predictions
+with the label rows the partition was built from (``sum(label_revisions)`` of
+``labeled_predictions``): new labels and corrections both count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitoring_pipeline.config.models import MonitoringConfig, PostgresTableSource
+from monitoring_pipeline.storage import sources
+from monitoring_pipeline.storage.writes import read_frame
+
+
+@dataclass(frozen=True)
+class StalePartition:
+    model_name: str
+    partition_date: date
+    predictions: int
+    label_rows_used: int
+    label_rows_now: int
+
+    @property
+    def change(self) -> float:
+        """New label rows as a share of the day's predictions."""
+        return (
+            (self.label_rows_now - self.label_rows_used) / self.predictions
+            if self.predictions
+            else 0.0
+        )
+
+
+def _used(engine: Engine, model_name: str, since: date) -> pd.DataFrame:
+    return read_frame(
+        engine,
+        "SELECT partition_date, count(*) AS predictions, sum(label_revisions) AS label_rows_used "
+        "FROM monitoring.labeled_predictions WHERE model_name = :model AND partition_date >= :since "
+        "GROUP BY partition_date",
+        {"model": model_name, "since": since},
+    )
+
+
+def _now_from_table(
+    engine: Engine, config: MonitoringConfig, model_name: str, since: date
+) -> pd.DataFrame:
+    model = config.models[model_name]
+    assert isinstance(model.labels, PostgresTableSource)
+    schema, table = model.labels.table.split(".")
+    with engine.connect() as conn:
+        quote = conn.dialect.identifier_preparer.quote
+        query = (
+            "SELECT lp.partition_date, count(*) AS label_rows_now "
+            f"FROM monitoring.labeled_predictions AS lp JOIN {quote(schema)}.{quote(table)} AS l "
+            f"ON l.{quote(model.columns.label_prediction_id)}::text = lp.prediction_id "
+            "WHERE lp.model_name = :model AND lp.partition_date >= :since GROUP BY lp.partition_date"
+        )
+        return pd.read_sql_query(sa.text(query), conn, params={"model": model_name, "since": since})
+
+
+def _now_from_files(
+    engine: Engine, config: MonitoringConfig, model_name: str, since: date
+) -> pd.DataFrame:
+    model = config.models[model_name]
+    labels = sources.read_label_rows(model, since)
+    ids = read_frame(
+        engine,
+        "SELECT partition_date, prediction_id FROM monitoring.labeled_predictions "
+        "WHERE model_name = :model AND partition_date >= :since",
+        {"model": model_name, "since": since},
+    )
+    delivered = labels["prediction_id"].astype("string").to_numpy(dtype=object)
+    matched = ids.merge(pd.DataFrame({"prediction_id": delivered}), on="prediction_id")
+    return matched.groupby("partition_date").size().rename("label_rows_now").reset_index()
+
+
+def find_stale_partitions(
+    engine: Engine, config: MonitoringConfig, model_name: str, today: date
+) -> list[StalePartition]:
+    """Materialized days of the lookback window whose label rows grew by ``min_change``."""
+    settings = config.late_labels
+    since = max(config.partitions_start, today - timedelta(days=settings.lookback_days))
+    used = _used(engine, model_name, since)
+    if used.empty:
+        return []
+    source = config.models[model_name].labels
+    reader = _now_from_table if isinstance(source, PostgresTableSource) else _now_from_files
+    now = reader(engine, config, model_name, since)
+    merged = used.merge(now, on="partition_date", how="left").fillna({"label_rows_now": 0})
+    stale = []
+    for row in merged.itertuples():
+        candidate = StalePartition(
+            model_name,
+            row.partition_date,
+            int(row.predictions),
+            int(row.label_rows_used),
+            int(row.label_rows_now),
+        )
+        if candidate.change >= settings.min_change:
+            stale.append(candidate)
+    return sorted(stale, key=lambda p: p.partition_date)
