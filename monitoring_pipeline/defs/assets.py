@@ -1,11 +1,10 @@
 """Per-model daily assets: source logs -> labeled_predictions (+ quality checks) -> label_status."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.core.validation import SchemaError
+from monitoring_pipeline.defs.common import audit, fail_clearly, float_metadata, percent
 from monitoring_pipeline.defs.drift_assets import build_drift_asset
 from monitoring_pipeline.defs.partitions import partition_day
 from monitoring_pipeline.defs.resources import MonitoringDatabase
@@ -24,23 +23,6 @@ from monitoring_pipeline.pipeline.slo import (
 from monitoring_pipeline.quality.expectations import CHECKS
 from monitoring_pipeline.storage.database import DatabaseUnavailableError
 from monitoring_pipeline.storage.sources import SourceUnavailableError
-from monitoring_pipeline.storage.writes import Audit
-
-DATABASE_RETRIES = 3
-DATABASE_RETRY_SECONDS = 10
-
-
-def _audit(context: dg.AssetExecutionContext) -> Audit:
-    return Audit(run_id=context.run_id, produced_at=datetime.now(UTC))
-
-
-def _fail_clearly(exc: Exception) -> Exception:
-    """A database outage is retried (a few times, spaced); a bad source fails at once, in one line."""
-    if isinstance(exc, DatabaseUnavailableError):
-        return dg.RetryRequested(
-            max_retries=DATABASE_RETRIES, seconds_to_wait=DATABASE_RETRY_SECONDS
-        )
-    return dg.Failure(description=str(exc), allow_retries=False)
 
 
 def build_model_assets(
@@ -83,13 +65,13 @@ def build_model_assets(
         day = partition_day(context)
         try:
             result = build_labeled_predictions(
-                monitoring_db.engine(), config, model_name, day, _audit(context)
+                monitoring_db.engine(), config, model_name, day, audit(context)
             )
         except (SchemaError, SourceUnavailableError, DatabaseUnavailableError) as exc:
-            raise _fail_clearly(exc) from None
+            raise fail_clearly(exc) from None
         context.log.info(
             f"{model_name} {day}: {result.rows_read} rows read, {result.rows_quarantined} quarantined, "
-            f"{result.rows_written} written, coverage {_pct(result.coverage)}"
+            f"{result.rows_written} written, coverage {percent(result.coverage)}"
         )
         if result.source_rows_without_time:
             context.log.warning(
@@ -145,11 +127,11 @@ def build_model_assets(
     def label_status(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
         day = partition_day(context)
         try:
-            status = build_label_status(monitoring_db.engine(), model_name, day, _audit(context))
+            status = build_label_status(monitoring_db.engine(), model_name, day, audit(context))
         except DatabaseUnavailableError as exc:
-            raise _fail_clearly(exc) from None
+            raise fail_clearly(exc) from None
         context.log.info(
-            f"{model_name} {day}: coverage {_pct(status.coverage)} of {status.predictions}"
+            f"{model_name} {day}: coverage {percent(status.coverage)} of {status.predictions}"
         )
         return dg.MaterializeResult(
             metadata={
@@ -159,8 +141,8 @@ def build_model_assets(
                     status.coverage if status.coverage is not None else float("nan")
                 ),
                 "corrected": status.corrected,
-                "label_lag_p50_hours": _float(status.label_lag_p50_hours),
-                "label_lag_p90_hours": _float(status.label_lag_p90_hours),
+                "label_lag_p50_hours": float_metadata(status.label_lag_p50_hours),
+                "label_lag_p90_hours": float_metadata(status.label_lag_p90_hours),
             }
         )
 
@@ -179,10 +161,10 @@ def build_model_assets(
         day = partition_day(context)
         try:
             result = build_cohort_metrics(
-                monitoring_db.engine(), config, model_name, day, _audit(context)
+                monitoring_db.engine(), config, model_name, day, audit(context)
             )
         except DatabaseUnavailableError as exc:
-            raise _fail_clearly(exc) from None
+            raise fail_clearly(exc) from None
         context.log.info(
             f"{model_name} {day}: {result.cohorts} cohort rows, overall {result.overall}"
         )
@@ -190,7 +172,7 @@ def build_model_assets(
             metadata={
                 "dagster/row_count": result.rows,
                 "cohorts": result.cohorts,
-                **{f"overall_{k}": _float(v) for k, v in result.overall.items()},
+                **{f"overall_{k}": float_metadata(v) for k, v in result.overall.items()},
                 "cohorts_furthest_from_overall_tpr": dg.MetadataValue.md(
                     result.highlights.to_markdown(index=False)
                     if not result.highlights.empty
@@ -211,10 +193,10 @@ def build_model_assets(
         day = partition_day(context)
         try:
             result = build_fairness_disparities(
-                monitoring_db.engine(), config, model_name, day, _audit(context)
+                monitoring_db.engine(), config, model_name, day, audit(context)
             )
         except DatabaseUnavailableError as exc:
-            raise _fail_clearly(exc) from None
+            raise fail_clearly(exc) from None
         failing_four_fifths = result.worst[
             (result.worst.metric == "disparate_impact_ratio")
             & (result.worst.passes_four_fifths == False)  # noqa: E712
@@ -242,10 +224,10 @@ def build_model_assets(
         day = partition_day(context)
         try:
             frame = build_slo_evaluations(
-                monitoring_db.engine(), config, model_name, day, _audit(context)
+                monitoring_db.engine(), config, model_name, day, audit(context)
             )
         except DatabaseUnavailableError as exc:
-            raise _fail_clearly(exc) from None
+            raise fail_clearly(exc) from None
         counts = frame.status.value_counts().to_dict()
         table = frame[
             [
@@ -284,10 +266,10 @@ def build_model_assets(
         day = partition_day(context)
         try:
             frame = build_error_budgets(
-                monitoring_db.engine(), config, model_name, day, _audit(context)
+                monitoring_db.engine(), config, model_name, day, audit(context)
             )
         except DatabaseUnavailableError as exc:
-            raise _fail_clearly(exc) from None
+            raise fail_clearly(exc) from None
         statuses = frame.status.value_counts().to_dict() if len(frame) else {}
         if statuses.get("page"):
             paging = list(frame[frame.status == "page"].slo_name)
@@ -314,14 +296,6 @@ def build_model_assets(
         slo_evaluations,
         error_budgets,
     ]
-
-
-def _float(value: float | None) -> dg.MetadataValue:
-    return dg.MetadataValue.float(float("nan") if value is None else value)
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
 
 
 def _source(source) -> str:

@@ -5,32 +5,14 @@ audit and failure helpers mirror ``defs.assets`` (not imported from it: ``defs.a
 imports this module to wire the asset in, and a cycle would break that import).
 """
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.defs.common import audit, fail_clearly
 from monitoring_pipeline.defs.partitions import partition_day
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.pipeline.drift import DriftConfigError, build_drift, drifted_markdown
 from monitoring_pipeline.storage.database import DatabaseUnavailableError
-from monitoring_pipeline.storage.writes import Audit
-
-DATABASE_RETRIES = 3
-DATABASE_RETRY_SECONDS = 10
-
-
-def _audit(context: dg.AssetExecutionContext) -> Audit:
-    return Audit(run_id=context.run_id, produced_at=datetime.now(UTC))
-
-
-def _fail_clearly(exc: Exception) -> Exception:
-    """A database outage is retried (a few times, spaced); bad drift settings fail at once."""
-    if isinstance(exc, DatabaseUnavailableError):
-        return dg.RetryRequested(
-            max_retries=DATABASE_RETRIES, seconds_to_wait=DATABASE_RETRY_SECONDS
-        )
-    return dg.Failure(description=str(exc), allow_retries=False)
 
 
 def build_drift_asset(
@@ -53,9 +35,9 @@ def build_drift_asset(
     def drift(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
         day = partition_day(context)
         try:
-            result = build_drift(monitoring_db.engine(), config, model_name, day, _audit(context))
+            result = build_drift(monitoring_db.engine(), config, model_name, day, audit(context))
         except (DatabaseUnavailableError, DriftConfigError) as exc:
-            raise _fail_clearly(exc) from None
+            raise fail_clearly(exc) from None
         context.log.info(
             f"{model_name} {day}: {result.rows} drift rows, {result.drifted_tests} drifted; "
             f"baseline {result.baseline_description}"

@@ -18,6 +18,7 @@ from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics, to_long_format
 from monitoring_pipeline.core.disparities import compute_disparities, worst_disparities
 from monitoring_pipeline.core.sufficient_stats import (
+    CONFUSION_COUNT_COLUMNS,
     CohortSpec,
     compute_confusion_stats,
     merge_stats,
@@ -29,17 +30,7 @@ from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, rep
 SCORE_BINS = 10
 ALL_VERSIONS = "all"
 STATS_KEYS = ["model_version", "cohort_attribute", "cohort_value"]
-COUNT_COLUMNS = [
-    "n",
-    "n_labelled",
-    "label_pos",
-    "pred_pos",
-    "pred_pos_labelled",
-    "tp",
-    "fp",
-    "tn",
-    "fn",
-]
+COUNT_COLUMNS = list(CONFUSION_COUNT_COLUMNS)
 BIN_KINDS = ("n", "score_sum", "label_sum")
 
 
