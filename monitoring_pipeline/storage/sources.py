@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import FileSource, ModelConfig, PostgresTableSource
+from monitoring_pipeline.core.labels import is_in
 from monitoring_pipeline.core.validation import SchemaError, day_bounds
 from monitoring_pipeline.storage.reads import copy_query_to_frame
 
@@ -100,8 +101,9 @@ def read_labels(
     if missing:
         raise SchemaError(f"labels source {_describe(source)} lacks column(s) {missing}")
     labels = raw[list(mapping)].rename(columns=mapping)
-    wanted = pd.Index(prediction_ids).astype("string")
-    return labels.loc[labels["prediction_id"].astype("string").isin(wanted)].reset_index(drop=True)
+    ids = labels["prediction_id"].astype("string")
+    wanted = is_in(ids, pd.Series(prediction_ids, dtype="string"))
+    return labels.loc[wanted].reset_index(drop=True)
 
 
 def _describe(source: PostgresTableSource | FileSource) -> str:

@@ -100,3 +100,12 @@ def test_no_labels_at_all(predictions):
     assert joined.frame["label"].isna().all()
     assert joined.frame["label_lag_hours"].isna().all()
     assert str(joined.frame["label"].dtype) == "Int64"
+
+
+def test_is_in_matches_pandas_isin_and_never_matches_nulls():
+    from monitoring_pipeline.core.labels import is_in
+
+    values = pd.Series(["a", "b", None, "c", "a"], dtype="str")
+    candidates = pd.Series(["a", "c", None, "c"], dtype="str")
+    assert is_in(values, candidates).tolist() == [True, False, False, True, True]
+    assert is_in(values, candidates[:0]).tolist() == [False] * 5
