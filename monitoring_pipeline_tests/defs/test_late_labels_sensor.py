@@ -64,7 +64,7 @@ def test_late_labels_rerun_exactly_the_days_that_gained_labels(
         .groupby(["model_name", "partition_date"])
         .label_revisions.sum()
     )
-    assert requested == {(m, d.isoformat()) for (m, d) in used.index if True} - _barely_changed(
+    assert requested == {(m, d.isoformat()) for (m, d) in used.index} - _barely_changed(
         engine, used
     )
     assert ("loan_approval", DAYS[-1].isoformat()) in requested
