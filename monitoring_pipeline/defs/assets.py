@@ -3,10 +3,8 @@
 import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.core.validation import SchemaError
-from monitoring_pipeline.defs.common import audit, fail_clearly, float_metadata, percent
+from monitoring_pipeline.defs.common import float_metadata, percent, run_step
 from monitoring_pipeline.defs.drift_assets import build_drift_asset
-from monitoring_pipeline.defs.partitions import partition_day
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.pipeline.cohort_metrics import (
     build_cohort_metrics,
@@ -21,8 +19,6 @@ from monitoring_pipeline.pipeline.slo import (
     build_slo_evaluations,
 )
 from monitoring_pipeline.quality.expectations import CHECKS
-from monitoring_pipeline.storage.database import DatabaseUnavailableError
-from monitoring_pipeline.storage.sources import SourceUnavailableError
 
 
 def build_model_assets(
@@ -62,13 +58,9 @@ def build_model_assets(
         description="Each prediction of the day with its newest label and label lag; malformed rows quarantined.",
     )
     def labeled_predictions(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day = partition_day(context)
-        try:
-            result = build_labeled_predictions(
-                monitoring_db.engine(), config, model_name, day, audit(context)
-            )
-        except (SchemaError, SourceUnavailableError, DatabaseUnavailableError) as exc:
-            raise fail_clearly(exc) from None
+        day, result = run_step(
+            context, monitoring_db, build_labeled_predictions, config, model_name
+        )
         context.log.info(
             f"{model_name} {day}: {result.rows_read} rows read, {result.rows_quarantined} quarantined, "
             f"{result.rows_written} written, coverage {percent(result.coverage)}"
@@ -125,11 +117,7 @@ def build_model_assets(
         description="Per day: predictions, labelled, coverage and label-lag quantiles.",
     )
     def label_status(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day = partition_day(context)
-        try:
-            status = build_label_status(monitoring_db.engine(), model_name, day, audit(context))
-        except DatabaseUnavailableError as exc:
-            raise fail_clearly(exc) from None
+        day, status = run_step(context, monitoring_db, build_label_status, model_name)
         context.log.info(
             f"{model_name} {day}: coverage {percent(status.coverage)} of {status.predictions}"
         )
@@ -158,13 +146,7 @@ def build_model_assets(
         description="Per cohort and intersection: n, rates with 95% Wilson intervals, calibration; from additive statistics.",
     )
     def cohort_metrics(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day = partition_day(context)
-        try:
-            result = build_cohort_metrics(
-                monitoring_db.engine(), config, model_name, day, audit(context)
-            )
-        except DatabaseUnavailableError as exc:
-            raise fail_clearly(exc) from None
+        day, result = run_step(context, monitoring_db, build_cohort_metrics, config, model_name)
         context.log.info(
             f"{model_name} {day}: {result.cohorts} cohort rows, overall {result.overall}"
         )
@@ -190,13 +172,9 @@ def build_model_assets(
         description="Each group against its attribute's reference group: parity, equal opportunity, equalized odds, calibration gaps with intervals.",
     )
     def fairness_disparities(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day = partition_day(context)
-        try:
-            result = build_fairness_disparities(
-                monitoring_db.engine(), config, model_name, day, audit(context)
-            )
-        except DatabaseUnavailableError as exc:
-            raise fail_clearly(exc) from None
+        day, result = run_step(
+            context, monitoring_db, build_fairness_disparities, config, model_name
+        )
         failing_four_fifths = result.worst[
             (result.worst.metric == "disparate_impact_ratio")
             & (result.worst.passes_four_fifths == False)  # noqa: E712
@@ -221,13 +199,7 @@ def build_model_assets(
         description="Each SLO judged on the day: bad only on clear evidence, unknown when data is insufficient.",
     )
     def slo_evaluations(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day = partition_day(context)
-        try:
-            frame = build_slo_evaluations(
-                monitoring_db.engine(), config, model_name, day, audit(context)
-            )
-        except DatabaseUnavailableError as exc:
-            raise fail_clearly(exc) from None
+        day, frame = run_step(context, monitoring_db, build_slo_evaluations, config, model_name)
         counts = frame.status.value_counts().to_dict()
         table = frame[
             [
@@ -263,13 +235,7 @@ def build_model_assets(
         description="Each SLO's error budget over its compliance period: consumed, remaining, burn rates, ok/ticket/page.",
     )
     def error_budgets(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day = partition_day(context)
-        try:
-            frame = build_error_budgets(
-                monitoring_db.engine(), config, model_name, day, audit(context)
-            )
-        except DatabaseUnavailableError as exc:
-            raise fail_clearly(exc) from None
+        day, frame = run_step(context, monitoring_db, build_error_budgets, config, model_name)
         statuses = frame.status.value_counts().to_dict() if len(frame) else {}
         if statuses.get("page"):
             paging = list(frame[frame.status == "page"].slo_name)

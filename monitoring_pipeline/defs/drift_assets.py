@@ -1,18 +1,14 @@
 """The per-model ``drift`` asset: feature, score and null-rate drift against the baseline.
 
-Thin: it unpacks the partition, calls ``pipeline.drift.build_drift`` and reports. The
-audit and failure helpers mirror ``defs.assets`` (not imported from it: ``defs.assets``
-imports this module to wire the asset in, and a cycle would break that import).
+Thin: it calls ``pipeline.drift.build_drift`` for the partition and reports.
 """
 
 import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.defs.common import audit, fail_clearly
-from monitoring_pipeline.defs.partitions import partition_day
+from monitoring_pipeline.defs.common import run_step
 from monitoring_pipeline.defs.resources import MonitoringDatabase
-from monitoring_pipeline.pipeline.drift import DriftConfigError, build_drift, drifted_markdown
-from monitoring_pipeline.storage.database import DatabaseUnavailableError
+from monitoring_pipeline.pipeline.drift import build_drift, drifted_markdown
 
 
 def build_drift_asset(
@@ -33,11 +29,7 @@ def build_drift_asset(
         description="Per feature and score, overall and per cohort: PSI, KS, Jensen-Shannon, chi-square and null-rate change against the baseline, BH-adjusted.",
     )
     def drift(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day = partition_day(context)
-        try:
-            result = build_drift(monitoring_db.engine(), config, model_name, day, audit(context))
-        except (DatabaseUnavailableError, DriftConfigError) as exc:
-            raise fail_clearly(exc) from None
+        day, result = run_step(context, monitoring_db, build_drift, config, model_name)
         context.log.info(
             f"{model_name} {day}: {result.rows} drift rows, {result.drifted_tests} drifted; "
             f"baseline {result.baseline_description}"

@@ -90,16 +90,12 @@ def read_sli(frames: dict[str, pd.DataFrame], model: ModelConfig, slo: SLOConfig
         reason = "figure published" if row.sufficient else "a group below the minimum size"
         return SLIReading(subject, value, lower, upper, bool(row.sufficient), reason)
     assert isinstance(sli, DriftSLI)
+    not_computed = SLIReading(
+        f"{sli.feature} @ {sli.cohort}", math.nan, math.nan, math.nan, False, "drift not computed"
+    )
     rows = frames["drift"]
     if rows.empty:
-        return SLIReading(
-            f"{sli.feature} @ {sli.cohort}",
-            math.nan,
-            math.nan,
-            math.nan,
-            False,
-            "drift not computed",
-        )
+        return not_computed
     attribute, value = model.parse_cohort(sli.cohort, where=slo.name)
     rows = rows[
         (rows.cohort_attribute == attribute)
@@ -108,14 +104,7 @@ def read_sli(frames: dict[str, pd.DataFrame], model: ModelConfig, slo: SLOConfig
         & (rows.method == sli.method)
     ]
     if rows.empty:
-        return SLIReading(
-            f"{sli.feature} @ {sli.cohort}",
-            math.nan,
-            math.nan,
-            math.nan,
-            False,
-            "drift not computed",
-        )
+        return not_computed
     row = rows.iloc[0]
     sufficient = not pd.isna(row.drifted)
     reason = "figure published" if sufficient else "baseline or day too small"
