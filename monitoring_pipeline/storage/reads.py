@@ -1,19 +1,147 @@
-"""Read a written partition back in bounded chunks (server-side cursor)."""
+"""Read a written partition back in bounded chunks, streamed out of Postgres by COPY."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-from collections.abc import Iterator, Sequence
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 CHUNK_ROWS = 250_000
+# Bytes of CSV parsed at a time; chunks are assembled from such blocks.
+COPY_BLOCK_BYTES = 8 << 20
+
+
+def iter_copy_query(
+    engine: Engine,
+    query: sa.TextClause,
+    params: Mapping[str, object],
+    column_types: Mapping[str, pa.DataType],
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    numeric_text: Sequence[str] = (),
+) -> Iterator[pd.DataFrame]:
+    """Stream ``query`` out of Postgres with ``COPY ... TO STDOUT`` and yield DataFrames of
+    about ``chunk_rows`` rows, so a large result never sits in memory at once.
+
+    COPY is several times faster than fetching rows through the driver. The server writes
+    into a pipe from a background thread while Arrow parses what has arrived: the two
+    processes work in parallel. ``column_types`` gives every selected column's Arrow type
+    (nothing is inferred: a column that is null in the first block must not change type
+    later). ``numeric_text`` columns, read as text, become float64 through
+    :func:`numbers_from_text`. COPY writes NULL as an unquoted empty field and the empty
+    string as a quoted one; both survive.
+    """
+    read_end, write_end = os.pipe()
+    failure: list[BaseException] = []
+    with engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        compiled = query.bindparams(**params).compile(dialect=conn.dialect)
+        sql = cursor.mogrify(str(compiled), compiled.params).decode()
+        statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)"
+
+        def produce() -> None:
+            sink = os.fdopen(write_end, "wb", buffering=1 << 20)
+            try:
+                cursor.copy_expert(statement, sink)
+                sink.flush()
+            except BaseException as exc:  # re-raised by the consumer
+                failure.append(exc)
+            finally:
+                # OSError: the consumer stopped reading, nothing is left to deliver.
+                with contextlib.suppress(OSError):
+                    sink.close()
+
+        producer = threading.Thread(target=produce, name="copy-out", daemon=True)
+        producer.start()
+        source = os.fdopen(read_end, "rb", buffering=1 << 20)
+        finished = False
+        try:
+            yield from _chunks(source, column_types, chunk_rows, numeric_text)
+            finished = True
+        finally:
+            source.close()  # a consumer that stops early breaks the pipe: the COPY ends
+            producer.join()
+            cursor.close()
+            if not finished:
+                conn.invalidate()  # never reuse a connection whose COPY was cut off
+        if failure:
+            raise failure[0]
+
+
+def _chunks(
+    source: io.BufferedReader,
+    column_types: Mapping[str, pa.DataType],
+    chunk_rows: int,
+    numeric_text: Sequence[str],
+) -> Iterator[pd.DataFrame]:
+    if not source.peek(1):
+        return  # the producer failed before the header, or the query has no columns
+    try:
+        reader = pa_csv.open_csv(
+            source,
+            read_options=pa_csv.ReadOptions(block_size=COPY_BLOCK_BYTES),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict(column_types),
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["t", "true"],
+                false_values=["f", "false"],
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            return
+        raise
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in reader:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= chunk_rows:
+            yield _frame(pa.Table.from_batches(pending), numeric_text)
+            pending, rows = [], 0
+    if rows:
+        yield _frame(pa.Table.from_batches(pending), numeric_text)
+
+
+def _frame(table: pa.Table, numeric_text: Sequence[str]) -> pd.DataFrame:
+    for name in numeric_text:
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, numbers_from_text(table.column(index)))
+    return table.to_pandas()
+
+
+# A JSON number's text, or a string holding one (CSV sources may deliver numbers as text).
+NUMERIC_TEXT = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+_NUMBER = r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$"
+
+
+def numeric_feature_sql(parameter: str) -> str:
+    """SQL of ``features ->> :parameter`` as double precision, NULL when missing or not a
+    number (bind ``numeric_text`` to :data:`NUMERIC_TEXT`): a stray string never fails a
+    query, it counts as missing. For aggregates computed by the database; streamed reads
+    parse the text in Arrow instead (:func:`iter_feature_values`), which is much faster."""
+    value = f"(features ->> :{parameter})"
+    return f"CASE WHEN {value} ~ :numeric_text THEN {value}::double precision END"
+
+
+def numbers_from_text(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Text to float64: numbers (surrounding blanks allowed) parse, anything else is null,
+    exactly as :func:`numeric_feature_sql` reads them."""
+    trimmed = pc.utf8_trim_whitespace(column)
+    is_number = pc.match_substring_regex(trimmed, _NUMBER)
+    return pc.cast(pc.if_else(is_number, trimmed, pa.scalar(None, pa.string())), pa.float64())
 
 
 def iter_labeled_predictions(
@@ -24,35 +152,26 @@ def iter_labeled_predictions(
     cohort_attributes: Sequence[str],
     chunk_rows: int = CHUNK_ROWS,
 ) -> Iterator[pd.DataFrame]:
-    """The day's rows with ``model_version, score, decision, label`` and one column per
-    cohort attribute, ``chunk_rows`` at a time, so a large day never sits in memory."""
-    with engine.connect() as conn:
-        quote = conn.dialect.identifier_preparer.quote
-        cohorts = "".join(
-            f", cohorts ->> :cohort_{i} AS {quote(name)}"
-            for i, name in enumerate(cohort_attributes)
-        )
-        query = sa.text(
-            "SELECT model_version, score, decision, label"
-            f"{cohorts} FROM monitoring.labeled_predictions "
-            "WHERE model_name = :model AND partition_date = :day"
-        )
-        params = {"model": model_name, "day": day}
-        params |= {f"cohort_{i}": name for i, name in enumerate(cohort_attributes)}
-        streaming = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows)
-        yield from pd.read_sql_query(query, streaming, params=params, chunksize=chunk_rows)
-
-
-# A JSON number's text, or a string holding one (CSV sources may deliver numbers as text).
-NUMERIC_TEXT = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
-
-
-def numeric_feature_sql(parameter: str) -> str:
-    """SQL of ``features ->> :parameter`` as double precision, NULL when missing or not a
-    number (bind ``numeric_text`` to :data:`NUMERIC_TEXT`): a stray string never fails a
-    query, it counts as missing."""
-    value = f"(features ->> :{parameter})"
-    return f"CASE WHEN {value} ~ :numeric_text THEN {value}::double precision END"
+    """The day's rows with ``model_version, score, decision, label`` (label float, NaN
+    while unlabelled) and one text column per cohort attribute, ``chunk_rows`` at a time."""
+    quote = _quoter(engine)
+    columns = ["model_version", "score", "decision", "label"]
+    types: dict[str, pa.DataType] = {
+        "model_version": pa.string(),
+        "score": pa.float64(),
+        "decision": pa.int64(),
+        "label": pa.float64(),
+    }
+    params: dict[str, object] = {"model": model_name, "day": day}
+    for i, name in enumerate(cohort_attributes):
+        columns.append(f"cohorts ->> :cohort_{i} AS {quote(name)}")
+        params[f"cohort_{i}"] = name
+        types[name] = pa.string()
+    query = sa.text(
+        f"SELECT {', '.join(columns)} FROM monitoring.labeled_predictions "
+        "WHERE model_name = :model AND partition_date = :day"
+    )
+    yield from iter_copy_query(engine, query, params, types, chunk_rows=chunk_rows)
 
 
 def iter_feature_values(
@@ -74,25 +193,30 @@ def iter_feature_values(
     names = [*numeric_features, *categorical_features, *cohort_attributes]
     if len(set(names)) != len(names) or "score" in names:
         raise ValueError(f"feature and cohort names must be distinct and not 'score': {names}")
-    with engine.connect() as conn:
-        quote = conn.dialect.identifier_preparer.quote
-        columns = ["score"]
-        params: dict[str, object] = {"model": model_name, "day": day, "numeric_text": NUMERIC_TEXT}
-        for i, name in enumerate(numeric_features):
-            columns.append(f"{numeric_feature_sql(f'numeric_{i}')} AS {quote(name)}")
-            params[f"numeric_{i}"] = name
-        for i, name in enumerate(categorical_features):
-            columns.append(f"features ->> :categorical_{i} AS {quote(name)}")
-            params[f"categorical_{i}"] = name
-        for i, name in enumerate(cohort_attributes):
-            columns.append(f"cohorts ->> :cohort_{i} AS {quote(name)}")
-            params[f"cohort_{i}"] = name
-        query = sa.text(
-            f"SELECT {', '.join(columns)} FROM monitoring.labeled_predictions "
-            "WHERE model_name = :model AND partition_date = :day"
-        )
-        streaming = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows)
-        yield from pd.read_sql_query(query, streaming, params=params, chunksize=chunk_rows)
+    quote = _quoter(engine)
+    columns = ["score"]
+    types: dict[str, pa.DataType] = {"score": pa.float64()}
+    params: dict[str, object] = {"model": model_name, "day": day}
+    # Values leave the database as the JSON text (cheap); numbers are parsed by Arrow.
+    for kind, source, features in (
+        ("feature", "features", [*numeric_features, *categorical_features]),
+        ("cohort", "cohorts", cohort_attributes),
+    ):
+        for i, name in enumerate(features):
+            columns.append(f"{source} ->> :{kind}_{i} AS {quote(name)}")
+            params[f"{kind}_{i}"] = name
+            types[name] = pa.string()
+    query = sa.text(
+        f"SELECT {', '.join(columns)} FROM monitoring.labeled_predictions "
+        "WHERE model_name = :model AND partition_date = :day"
+    )
+    yield from iter_copy_query(
+        engine, query, params, types, chunk_rows=chunk_rows, numeric_text=numeric_features
+    )
+
+
+def _quoter(engine: Engine):
+    return engine.dialect.identifier_preparer.quote
 
 
 def copy_query_to_frame(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -39,13 +41,66 @@ class Audit:
 
 
 def json_column(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
-    """One JSON object per row from ``columns`` (NaN -> null), built in C by pandas."""
+    """One JSON object per row from ``columns`` (missing and non-finite values -> null).
+
+    Built column by column with Arrow's string kernels: pandas' ``to_json(lines=True)``
+    splits its output in Python and rounds floats to 10 digits; this keeps every float's
+    shortest exact representation and runs several times faster.
+    """
     if frame.empty:
         return pd.Series([], dtype=object, index=frame.index)
     if not columns:
         return pd.Series("{}", index=frame.index, dtype=object)
-    lines = frame[list(columns)].to_json(orient="records", lines=True, date_format="iso")
-    return pd.Series(lines.splitlines(), index=frame.index, dtype=object)
+    # One pass: '{"a": ' v1 ', "b": ' v2 ... '}' joined with an empty separator.
+    pieces: list[object] = []
+    for position, name in enumerate(columns):
+        pieces.append(("{" if position == 0 else ", ") + json.dumps(str(name)) + ": ")
+        pieces.append(_json_values(frame[name]))
+    objects = pc.binary_join_element_wise(*pieces, "}", "")
+    # Arrow-backed strings: no Python object per row, and COPY's CSV writer takes them as is.
+    return pd.Series(pd.arrays.ArrowStringArray(objects.cast(pa.large_string())), index=frame.index)
+
+
+_CONTROL_CHARACTERS = r"[\x00-\x1f]"
+
+
+def _json_values(series: pd.Series) -> pa.Array:
+    """Each value of ``series`` as JSON text; missing values as ``null``."""
+    dtype = series.dtype
+    if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+        return pa.array([_json_scalar(v) for v in series.tolist()], type=pa.string())
+    values = pa.array(series, from_pandas=True)
+    if pa.types.is_boolean(values.type):
+        text = pc.if_else(values, "true", "false")
+    elif pa.types.is_integer(values.type):
+        text = pc.cast(values, pa.string())
+    elif pa.types.is_floating(values.type):
+        finite = pc.if_else(pc.is_finite(values), values, pa.scalar(None, values.type))
+        text = pc.cast(finite, pa.string())
+    elif pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        values = values.cast(pa.string())  # pandas' str columns arrive as large_string
+        if pc.any(pc.match_substring_regex(values, _CONTROL_CHARACTERS)).as_py():
+            return pa.array([_json_scalar(v) for v in series.tolist()], type=pa.string())
+        escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
+        text = pc.binary_join_element_wise('"', escaped, '"', "")
+    else:
+        return pa.array([_json_scalar(v) for v in series.tolist()], type=pa.string())
+    return pc.fill_null(text, "null")
+
+
+def _json_scalar(value: object) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and not math.isfinite(value)):
+        return "null"
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return json.dumps(value.isoformat())
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            return "null"
+    try:
+        return json.dumps(value)
+    except TypeError:
+        return json.dumps(str(value))
 
 
 def _quoted(conn: sa.Connection, identifier: str) -> str:

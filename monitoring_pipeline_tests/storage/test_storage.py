@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 import psycopg2
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -225,3 +226,85 @@ def test_configured_url_is_used_and_checked(tmp_path):
 def test_redact_hides_passwords():
     assert redact("postgresql+psycopg2://u:pw@h:5432/db") == "postgresql+psycopg2://u:***@h:5432/db"
     assert normalize_url("postgres://u@h/db") == "postgresql+psycopg2://u@h/db"
+
+
+def _streamed_table(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE public.streamed (id text, x text, n integer)"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO public.streamed SELECT lpad(g::text, 4, '0'), "
+                "CASE WHEN g % 5 = 0 THEN NULL WHEN g % 5 = 1 THEN '' "
+                "WHEN g % 5 = 2 THEN 'not a number' ELSE (g / 4.0)::text END, g "
+                "FROM generate_series(1, 1000) AS g"
+            )
+        )
+
+
+STREAM_TYPES = {"id": pa.string(), "x": pa.string(), "n": pa.int64()}
+
+
+def test_streamed_copy_yields_bounded_chunks_with_every_row_and_type(engine, monkeypatch):
+    from monitoring_pipeline.storage import reads
+
+    _streamed_table(engine)
+    monkeypatch.setattr(reads, "COPY_BLOCK_BYTES", 1 << 10)  # many small blocks
+    query = sa.text("SELECT id, x, n FROM public.streamed WHERE n <= :last ORDER BY n")
+    chunks = list(reads.iter_copy_query(engine, query, {"last": 1000}, STREAM_TYPES, chunk_rows=90))
+    assert len(chunks) > 5 and all(len(c) >= 90 for c in chunks[:-1])
+    assert all(len(c) < 90 + 200 for c in chunks)  # a chunk is at most one block over
+    frame = pd.concat(chunks, ignore_index=True)
+    assert frame.n.tolist() == list(range(1, 1001))
+    assert frame.id.iloc[0] == "0001"  # text stays text
+    assert frame.x.isna().sum() == 200 and (frame.x == "").sum() == 200  # NULL vs ''
+
+    # Numbers as text parse as numbers; anything else is missing, like the SQL rule.
+    (numbers,) = reads.iter_copy_query(
+        engine, query, {"last": 10}, STREAM_TYPES, numeric_text=["x"]
+    )
+    expected = [None, None, 0.75, 1.0, None, None, None, 2.0, 2.25, None]
+    assert [None if pd.isna(v) else v for v in numbers.x] == expected
+    assert numbers.x.dtype == "float64"
+
+    # No rows: no chunks.
+    assert list(reads.iter_copy_query(engine, query, {"last": 0}, STREAM_TYPES)) == []
+
+
+def test_streamed_copy_stopped_early_or_failing_leaves_the_engine_usable(engine, monkeypatch):
+    from monitoring_pipeline.storage import reads
+
+    _streamed_table(engine)
+    monkeypatch.setattr(reads, "COPY_BLOCK_BYTES", 1 << 10)
+    query = sa.text("SELECT id, x, n FROM public.streamed, generate_series(1, :times)")
+    stream = reads.iter_copy_query(engine, query, {"times": 50}, STREAM_TYPES, chunk_rows=100)
+    first = next(stream)
+    stream.close()  # the consumer stops after one chunk: the COPY is cut off cleanly
+    assert len(first) >= 100
+    failing = sa.text("SELECT id, x, n / (n - :at) AS n FROM public.streamed ORDER BY n")
+    with pytest.raises(psycopg2.errors.DivisionByZero):
+        list(reads.iter_copy_query(engine, failing, {"at": 700}, STREAM_TYPES, chunk_rows=50))
+    assert fetch(engine, "SELECT count(*) FROM public.streamed") == [(1000,)]
+
+
+def test_json_column_is_valid_json_with_exact_floats_and_nulls():
+    import json
+
+    import numpy as np
+
+    frame = pd.DataFrame(
+        {
+            "x": [0.1 + 0.2, np.nan, np.inf, 50600.0],
+            "n": pd.array([1, None, 3, -4], dtype="Int64"),
+            "s": pd.array(['q"uo\\te', None, "", "tab\there"], dtype="str"),
+            "flag": [True, False, True, False],
+            "mixed": pd.array(["1", 2, None, 3.5], dtype=object),
+        },
+        index=[10, 11, 12, 13],
+    )
+    rows = [json.loads(text) for text in writes.json_column(frame, list(frame.columns))]
+    assert rows[0] == {"x": 0.1 + 0.2, "n": 1, "s": 'q"uo\\te', "flag": True, "mixed": "1"}
+    assert rows[1] == {"x": None, "n": None, "s": None, "flag": False, "mixed": 2}
+    assert rows[2]["x"] is None and rows[2]["s"] == "" and rows[2]["mixed"] is None
+    assert rows[3] == {"x": 50600, "n": -4, "s": "tab\there", "flag": False, "mixed": 3.5}
+    assert writes.json_column(frame, ["x"]).index.tolist() == [10, 11, 12, 13]
+    assert writes.json_column(frame, []).tolist() == ["{}"] * 4
