@@ -77,9 +77,8 @@ from monitoring_pipeline.core.sufficient_stats import (
 )
 from monitoring_pipeline.storage.reads import (
     CHUNK_ROWS,
-    NUMERIC_TEXT,
     iter_feature_values,
-    numeric_feature_sql,
+    iter_window_feature_values,
 )
 from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
 
@@ -262,40 +261,28 @@ def _fit_bins(
     n_bins: int,
     max_categories: int,
 ) -> dict[str, FeatureBins]:
-    """Fit the bins of ``kinds`` on the window's rows, aggregated by the database."""
-    quote = conn.dialect.identifier_preparer.quote
+    """Fit the bins of ``kinds`` on the window's rows: numeric quantiles from the values
+    streamed out (sampled above FIT_SAMPLE_ROWS), category counts by the database."""
     base = {"model": model_name, "first": window[0], "last": window[1]}
-    where = "WHERE model_name = :model AND partition_date BETWEEN :first AND :last"
     out: dict[str, FeatureBins] = {}
     common = {"fitted_from": window[0], "fitted_to": window[1]}
 
     numeric = [f for f, k in kinds.items() if k == "numeric"]
     if numeric:
-        params = {**base, "levels": quantile_levels(n_bins), "numeric_text": NUMERIC_TEXT}
-        aggregates = []
-        for i, name in enumerate(numeric):
-            if name == SCORE_FEATURE:
-                value = "score"
-            else:
-                value = numeric_feature_sql(f"feature_{i}")
-                params[f"feature_{i}"] = name
-            aggregates.append(
-                f"percentile_cont(CAST(:levels AS double precision[])) WITHIN GROUP "
-                f"(ORDER BY {value}) AS {quote(f'q_{i}')}, count({value}) AS {quote(f'n_{i}')}"
-            )
-        row = conn.execute(
-            sa.text(f"SELECT {', '.join(aggregates)} FROM monitoring.labeled_predictions {where}"),
-            params,
-        ).one()
-        for i, name in enumerate(numeric):
+        values = _numeric_fitting_values(conn, model_name, numeric, window)
+        levels = quantile_levels(n_bins)
+        for name in numeric:
+            finite = values[name][np.isfinite(values[name])]
             out[name] = FeatureBins(
                 feature=name,
                 kind="numeric",
-                numeric=numeric_bins_from_quantiles(row[2 * i]),
+                numeric=numeric_bins_from_quantiles(
+                    np.quantile(finite, levels).tolist() if finite.size else None
+                ),
                 categories=None,
                 n_bins_requested=n_bins,
                 max_categories=None,
-                fitted_values=int(row[2 * i + 1]),
+                fitted_values=int(finite.size),
                 **common,
             )
 
@@ -335,6 +322,41 @@ def _fit_bins(
                 **common,
             )
     return out
+
+
+# Above this many rows in the fitting window, numeric bins are fitted on a deterministic
+# sample of about this size: quantile edges of a million values are exact to ~0.1% of the
+# mass, and the values of a long, busy window would not fit in memory.
+FIT_SAMPLE_ROWS = 1_000_000
+
+
+def _numeric_fitting_values(
+    conn: sa.Connection, model_name: str, numeric: list[str], window: tuple[date, date]
+) -> dict[str, np.ndarray]:
+    """The window's values of ``numeric`` features (score included when listed), streamed
+    out by COPY; every row up to FIT_SAMPLE_ROWS, else the rows whose id hash falls in one
+    residue class (the same sample on every refit of unchanged rows)."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT count(*) FROM monitoring.labeled_predictions "
+            "WHERE model_name = :model AND partition_date BETWEEN :first AND :last"
+        ),
+        {"model": model_name, "first": window[0], "last": window[1]},
+    ).scalar_one()
+    chunks: dict[str, list[np.ndarray]] = {name: [] for name in numeric}
+    for chunk in iter_window_feature_values(
+        conn.engine,
+        model_name,
+        window,
+        numeric_features=[f for f in numeric if f != SCORE_FEATURE],
+        sample_every=max(1, -(-rows // FIT_SAMPLE_ROWS)),
+    ):
+        for name in numeric:
+            chunks[name].append(chunk[name].to_numpy(dtype=np.float64, na_value=np.nan))
+    return {
+        name: np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
+        for name, parts in chunks.items()
+    }
 
 
 def _save_bins(

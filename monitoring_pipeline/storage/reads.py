@@ -122,23 +122,13 @@ def _frame(table: pa.Table, numeric_text: Sequence[str]) -> pd.DataFrame:
     return table.to_pandas()
 
 
-# A JSON number's text, or a string holding one (CSV sources may deliver numbers as text).
-NUMERIC_TEXT = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+# A number's text: what :func:`numbers_from_text` accepts (after trimming blanks).
 _NUMBER = r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$"
 
 
-def numeric_feature_sql(parameter: str) -> str:
-    """SQL of ``features ->> :parameter`` as double precision, NULL when missing or not a
-    number (bind ``numeric_text`` to :data:`NUMERIC_TEXT`): a stray string never fails a
-    query, it counts as missing. For aggregates computed by the database; streamed reads
-    parse the text in Arrow instead (:func:`iter_feature_values`), which is much faster."""
-    value = f"(features ->> :{parameter})"
-    return f"CASE WHEN {value} ~ :numeric_text THEN {value}::double precision END"
-
-
 def numbers_from_text(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """Text to float64: numbers (surrounding blanks allowed) parse, anything else is null,
-    exactly as :func:`numeric_feature_sql` reads them."""
+    """Text to float64: numbers (surrounding blanks allowed) parse, anything else (a
+    stray string in a numeric feature) is null: it counts as missing, never fails a read."""
     trimmed = pc.utf8_trim_whitespace(column)
     is_number = pc.match_substring_regex(trimmed, _NUMBER)
     return pc.cast(pc.if_else(is_number, trimmed, pa.scalar(None, pa.string())), pa.float64())
@@ -190,13 +180,38 @@ def iter_feature_values(
 
     Feature and cohort names must be distinct and must not be ``score``.
     """
+    yield from iter_window_feature_values(
+        engine,
+        model_name,
+        (day, day),
+        numeric_features=numeric_features,
+        categorical_features=categorical_features,
+        cohort_attributes=cohort_attributes,
+        chunk_rows=chunk_rows,
+    )
+
+
+def iter_window_feature_values(
+    engine: Engine,
+    model_name: str,
+    window: tuple[date, date],
+    *,
+    numeric_features: Sequence[str],
+    categorical_features: Sequence[str] = (),
+    cohort_attributes: Sequence[str] = (),
+    sample_every: int = 1,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """Like :func:`iter_feature_values` over the days ``window`` (inclusive). With
+    ``sample_every`` k > 1, only the rows whose prediction-id hash is divisible by k: a
+    deterministic ~1/k sample (the same rows on every read of unchanged partitions)."""
     names = [*numeric_features, *categorical_features, *cohort_attributes]
     if len(set(names)) != len(names) or "score" in names:
         raise ValueError(f"feature and cohort names must be distinct and not 'score': {names}")
     quote = _quoter(engine)
     columns = ["score"]
     types: dict[str, pa.DataType] = {"score": pa.float64()}
-    params: dict[str, object] = {"model": model_name, "day": day}
+    params: dict[str, object] = {"model": model_name, "first": window[0], "last": window[1]}
     # Values leave the database as the JSON text (cheap); numbers are parsed by Arrow.
     for kind, source, features in (
         ("feature", "features", [*numeric_features, *categorical_features]),
@@ -206,9 +221,13 @@ def iter_feature_values(
             columns.append(f"{source} ->> :{kind}_{i} AS {quote(name)}")
             params[f"{kind}_{i}"] = name
             types[name] = pa.string()
+    sample = ""
+    if sample_every > 1:
+        sample = " AND (hashtext(prediction_id) & 2147483647) % :every = 0"
+        params["every"] = sample_every
     query = sa.text(
         f"SELECT {', '.join(columns)} FROM monitoring.labeled_predictions "
-        "WHERE model_name = :model AND partition_date = :day"
+        f"WHERE model_name = :model AND partition_date BETWEEN :first AND :last{sample}"
     )
     yield from iter_copy_query(
         engine, query, params, types, chunk_rows=chunk_rows, numeric_text=numeric_features

@@ -398,6 +398,37 @@ def test_bins_are_fitted_once_on_the_first_window_like_the_core_fitters(world):
     assert list(fitted) == [date(2026, 10, 3)]
 
 
+def test_large_fitting_windows_fit_on_a_deterministic_id_hash_sample(world, monkeypatch):
+    from monitoring_pipeline.pipeline import drift as drift_pipeline
+
+    window = (START, date(2026, 10, 3))
+    monkeypatch.setattr(drift_pipeline, "FIT_SAMPLE_ROWS", 400)
+    with world.engine.connect() as conn:
+        total = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM monitoring.labeled_predictions "
+                "WHERE model_name = :m AND partition_date BETWEEN :a AND :b"
+            ),
+            {"m": MODEL, "a": window[0], "b": window[1]},
+        ).scalar_one()
+        every = -(-total // 400)
+        assert every > 1
+        sampled = drift_pipeline._numeric_fitting_values(conn, MODEL, ["score", "income"], window)
+        again = drift_pipeline._numeric_fitting_values(conn, MODEL, ["score", "income"], window)
+    raw = read(
+        world.engine,
+        "SELECT score FROM monitoring.labeled_predictions WHERE model_name = :m "
+        "AND partition_date BETWEEN :a AND :b AND (hashtext(prediction_id) & 2147483647) % :k = 0",
+        m=MODEL,
+        a=window[0],
+        b=window[1],
+        k=every,
+    )
+    assert sorted(sampled["score"]) == sorted(raw.score)  # exactly the hash residue class
+    assert 0.5 * total / every < len(raw) < 1.5 * total / every
+    np.testing.assert_array_equal(np.sort(sampled["income"]), np.sort(again["income"]))
+
+
 # --------------------------------------------------------------------------------------
 # No baseline, reruns, the Dagster asset
 # --------------------------------------------------------------------------------------
