@@ -165,6 +165,7 @@ def test_health_of_a_healthy_and_a_faulty_model(engine, database_url, dagster_in
     failed = evaluations[("job_screening", "stale_baseline")]
     assert not failed.passed
     assert failed.severity == dg.AssetCheckSeverity.WARN
+    assert (failed.partition, failed.blocking) == (END.isoformat(), False)
     assert failed.metadata["observed"].value == 7.0
     assert failed.metadata["threshold"].value == 5.0
     assert failed.metadata["status"].value == "fail"
