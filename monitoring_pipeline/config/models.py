@@ -258,6 +258,79 @@ class SLOConfig(Strict):
         return value
 
 
+Severity = Literal["ticket", "page"]
+
+
+class HealthCheckConfig(Strict):
+    """What a failing pipeline-health check raises."""
+
+    severity: Severity = "ticket"
+
+
+class StaleBaselineHealth(HealthCheckConfig):
+    """The drift baseline of a day must be recent, full and large enough."""
+
+    max_age_days: int = Field(default=180, ge=0)
+    min_days: int = Field(default=7, ge=1)
+    min_rows: int = Field(default=1000, ge=0)
+    max_missing_days: int = Field(default=3, ge=0)
+
+
+class OverduePartitionsHealth(HealthCheckConfig):
+    """Earlier days must be materialized, unblocked and complete."""
+
+    severity: Severity = "page"
+    lookback_days: int = Field(default=14, ge=1, le=366)
+    max_overdue_days: int = Field(default=0, ge=0)
+
+
+class LabelLagHealth(HealthCheckConfig):
+    """p90 label lag must stay within ``max_ratio`` x ``expected_label_lag_days``."""
+
+    max_ratio: float = Field(default=1.0, gt=0)
+    window_days: int = Field(default=7, ge=1, le=366)
+    min_labelled: int = Field(default=50, ge=1)
+
+
+class LabelCoverageHealth(HealthCheckConfig):
+    """Days older than the expected label lag must be labelled."""
+
+    min_coverage: float = Field(default=0.8, ge=0, le=1)
+    window_days: int = Field(default=7, ge=1, le=366)
+    min_predictions: int = Field(default=50, ge=1)
+
+
+class LabelCoverageTrendHealth(HealthCheckConfig):
+    """Coverage of mature days must not drop against the days before them."""
+
+    days: int = Field(default=7, ge=1, le=183)
+    max_drop: float = Field(default=0.1, gt=0, le=1)
+    min_predictions: int = Field(default=50, ge=1)
+
+
+class HealthConfig(Strict):
+    """Thresholds of the pipeline-health (meta-monitoring) checks, one section per check."""
+
+    stale_baseline: StaleBaselineHealth = StaleBaselineHealth()
+    overdue_partitions: OverduePartitionsHealth = OverduePartitionsHealth()
+    label_lag: LabelLagHealth = LabelLagHealth()
+    label_coverage: LabelCoverageHealth = LabelCoverageHealth()
+    label_coverage_trend: LabelCoverageTrendHealth = LabelCoverageTrendHealth()
+
+
+def overlay(base: BaseModel, override: BaseModel) -> BaseModel:
+    """``base`` with the keys ``override`` was given explicitly, section by section: a
+    model's ``health: {label_coverage: {min_coverage: 0.5}}`` changes that one threshold
+    and keeps every other shared one."""
+    update = {}
+    for name in override.model_fields_set:
+        value, current = getattr(override, name), getattr(base, name)
+        if isinstance(value, BaseModel) and isinstance(current, BaseModel):
+            value = overlay(current, value)
+        update[name] = value
+    return base.model_copy(update=update)
+
+
 class ModelConfig(Strict):
     """One monitored model: where its data comes from and what to watch."""
 
@@ -274,6 +347,8 @@ class ModelConfig(Strict):
     quality: QualityConfig | None = None
     expected_label_lag_days: float = Field(default=30, gt=0)
     slos: list[SLOConfig] = []
+    # Overrides the top-level ``health`` key by key (MonitoringConfig.health_config).
+    health: HealthConfig | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
@@ -375,6 +450,7 @@ class MonitoringConfig(Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     late_labels: LateLabelsConfig = LateLabelsConfig()
     defaults: Defaults = Defaults()
+    health: HealthConfig = HealthConfig()
     models: dict[str, ModelConfig]
 
     @field_validator("models")
@@ -392,3 +468,8 @@ class MonitoringConfig(Strict):
 
     def quality(self, model_name: str) -> QualityConfig:
         return self.models[model_name].quality or self.defaults.quality
+
+    def health_config(self, model_name: str) -> HealthConfig:
+        """The model's health thresholds: its ``health`` keys over the top-level ones."""
+        own = self.models[model_name].health
+        return self.health if own is None else overlay(self.health, own)

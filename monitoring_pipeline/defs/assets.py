@@ -5,6 +5,7 @@ import dagster as dg
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.common import float_metadata, percent, run_step
 from monitoring_pipeline.defs.drift_assets import build_drift_asset
+from monitoring_pipeline.defs.health_assets import build_health_asset
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.pipeline.cohort_metrics import (
     build_cohort_metrics,
@@ -251,6 +252,12 @@ def build_model_assets(
             }
         )
 
+    # Health reads label_status and drift of the day (and stored figures of earlier days);
+    # nothing depends on it, so it never holds up the SLO chain.
+    pipeline_health = build_health_asset(
+        config, model_name, partitions_def, upstream=[label_status.key, drift.key]
+    )
+
     return [
         predictions_log,
         labels_log,
@@ -261,6 +268,7 @@ def build_model_assets(
         drift,
         slo_evaluations,
         error_budgets,
+        pipeline_health,
     ]
 
 

@@ -64,6 +64,12 @@ def print_summary(
         "FROM monitoring.error_budgets b WHERE b.partition_date = :end ORDER BY 1, 2",
         params,
     )
+    health = read_frame(
+        engine,
+        "SELECT model_name, check_name, status, severity, message FROM monitoring.health_checks "
+        "WHERE partition_date = :end ORDER BY 1, 2",
+        params,
+    )
     total_days = (end - start).days + 1
     for model in config.models:
         print(f"\n  {model}")
@@ -116,6 +122,13 @@ def print_summary(
                 f"    SLO {b.slo_name}: {b.status} on {end} ({b.bad_days} bad of {b.known_days} known days, "
                 f"{b.remaining_days:+.1f} budget days left, 7-day burn {b.burn_rate_long:.1f}x{paged})"
             )
+        mine_health = health[health.model_name == model]
+        problems = mine_health[mine_health.status != "ok"]
+        if not mine_health.empty and problems.empty:
+            print(f"    pipeline health on {end}: all {len(mine_health)} checks ok")
+        for h in problems.itertuples():
+            raises = f", raises a {h.severity}" if h.status == "fail" else ""
+            print(f"    pipeline health {h.check_name}: {h.status}{raises}: {h.message}")
     blocked = [run for run in runs if run.not_run]
     if blocked:
         print("\n  Days whose downstream assets a blocking check stopped:")

@@ -128,3 +128,38 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("models: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_health_defaults_and_per_model_overrides_key_by_key(tmp_path, demo_raw):
+    config = load_config(write(tmp_path, demo_raw))
+    health = config.health_config("loan_approval")
+    assert (health.label_coverage.min_coverage, health.overdue_partitions.severity) == (0.8, "page")
+    demo_raw["health"] = {
+        "label_coverage": {"min_coverage": 0.7, "window_days": 3},
+        "stale_baseline": {"severity": "page"},
+    }
+    demo_raw["models"]["job_screening"]["health"] = {"label_coverage": {"min_coverage": 0.5}}
+    config = load_config(write(tmp_path, demo_raw))
+    loan, job = config.health_config("loan_approval"), config.health_config("job_screening")
+    assert (loan.label_coverage.min_coverage, loan.label_coverage.window_days) == (0.7, 3)
+    # The model's own key wins; the shared keys it did not give stay.
+    assert (job.label_coverage.min_coverage, job.label_coverage.window_days) == (0.5, 3)
+    assert job.stale_baseline.severity == "page"
+    assert job.label_lag.max_ratio == 1.0  # documented default
+
+
+def test_bad_health_settings_name_the_key(tmp_path, demo_raw):
+    demo_raw["health"] = {"label_coverage": {"min_coverage": 1.5}}
+    demo_raw["models"]["loan_approval"]["health"] = {
+        "overdue_partitions": {"severity": "email", "lookbak_days": 3}
+    }
+    message = error_for(tmp_path, demo_raw)
+    assert "health.label_coverage.min_coverage: Input should be less than or equal to 1" in message
+    assert (
+        "models.loan_approval.health.overdue_partitions.severity: Input should be 'ticket' or "
+        "'page' (got 'email')" in message
+    )
+    assert (
+        "models.loan_approval.health.overdue_partitions.lookbak_days: unknown key "
+        "(did you mean 'lookback_days'?)" in message
+    )

@@ -52,6 +52,22 @@ def test_assets_per_model_with_daily_partitions_and_checks(tmp_path):
             "row_count": True,
             "feature_nulls": False,
         }
+        health = dg.AssetKey([model, "pipeline_health"])
+        assert graph.get(health).parent_keys == {status, dg.AssetKey([model, "drift"])}
+        assert not graph.get(health).child_keys  # nothing waits for it
+        health_specs = {
+            spec.name: spec.blocking for spec in defs.resolve_assets_def(health).check_specs
+        }
+        assert health_specs == dict.fromkeys(
+            (
+                "stale_baseline",
+                "overdue_partitions",
+                "label_lag",
+                "label_coverage",
+                "label_coverage_trend",
+            ),
+            False,
+        )
 
 
 def test_monitor_job_covers_every_materializable_asset(tmp_path):
@@ -64,6 +80,7 @@ def test_monitor_job_covers_every_materializable_asset(tmp_path):
         "drift",
         "slo_evaluations",
         "error_budgets",
+        "pipeline_health",
     )
     assert set(job.graph.node_names()) == {
         f"{model}__{asset}" for model in ("loan_approval", "job_screening") for asset in assets
@@ -84,7 +101,7 @@ def test_code_location_module_loads_from_environment(tmp_path):
         cwd=REPO,
         check=True,
     )
-    assert done.stdout.strip() == "18"  # 2 sources + 7 assets, x 2 models
+    assert done.stdout.strip() == "20"  # 2 sources + 8 assets, x 2 models
 
 
 def test_workspace_and_instance_files_point_at_the_code_and_postgres():

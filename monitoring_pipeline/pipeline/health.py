@@ -1,0 +1,252 @@
+"""Pipeline health of one (model, day): read the stored figures, judge them with
+``core.health``, write ``monitoring.health_checks``.
+
+Reads only published tables (ingestion_stats, quality_results, label_status, drift,
+error_budgets) of days up to the partition day, never raw rows, so it is cheap and a
+re-run judges the same figures the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from monitoring_pipeline.config.models import HealthConfig, MonitoringConfig
+from monitoring_pipeline.core.health import (
+    CHECK_NAMES,
+    BaselineObservation,
+    DayLabels,
+    HealthFinding,
+    PartitionPresence,
+    check_label_coverage,
+    check_label_coverage_trend,
+    check_label_lag,
+    check_overdue_partitions,
+    check_stale_baseline,
+    mature_days,
+    with_severity,
+)
+from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
+
+__all__ = ["HealthResult", "build_pipeline_health", "findings_markdown", "label_window_start"]
+
+HEALTH_COLUMNS = [
+    "partition_date", "model_name", "check_name", "status", "severity", "observed",
+    "threshold", "message", "details",
+]  # fmt: skip
+
+# The drift row that describes the day's baseline: the score is always watched, and the
+# overall cohort is always binned when anything is.
+BASELINE_QUERY = """
+SELECT status, baseline_from, baseline_to, baseline_days, n_reference
+FROM monitoring.drift
+WHERE model_name = :model AND partition_date = :day
+  AND feature = 'score' AND cohort_attribute = 'all' AND model_version = 'all' AND method = 'psi'
+"""
+DAYS_QUERY = """
+SELECT partition_date FROM monitoring.{table}
+WHERE model_name = :model AND partition_date BETWEEN :first AND :last
+GROUP BY partition_date
+"""
+BLOCKED_QUERY = """
+SELECT partition_date, array_agg(DISTINCT check_name ORDER BY check_name) AS checks
+FROM monitoring.quality_results
+WHERE model_name = :model AND partition_date BETWEEN :first AND :last
+  AND blocking AND NOT success
+GROUP BY partition_date
+"""
+LABELS_QUERY = """
+SELECT partition_date, predictions, labelled, label_lag_p90_hours,
+       (produced_at AT TIME ZONE 'UTC')::date AS computed_on
+FROM monitoring.label_status
+WHERE model_name = :model AND partition_date BETWEEN :first AND :last
+"""
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    findings: list[HealthFinding]
+
+    @property
+    def statuses(self) -> dict[str, int]:
+        counts = {"ok": 0, "warn": 0, "fail": 0}
+        for finding in self.findings:
+            counts[finding.status] += 1
+        return counts
+
+
+def label_window_start(day: date, lag_days: float, health: HealthConfig) -> date:
+    """First day whose label_status any label check of ``day`` can read."""
+    reach = max(
+        health.label_coverage.window_days,
+        2 * health.label_coverage_trend.days,
+        health.label_lag.window_days,
+    )
+    return mature_days(day, lag_days) - timedelta(days=reach - 1)
+
+
+def _days(engine: Engine, table: str, params: dict) -> frozenset[date]:
+    # The table name is one of a fixed set of constants, never input.
+    frame = read_frame(engine, DAYS_QUERY.format(table=table), params)
+    return frozenset(frame.partition_date)
+
+
+def _baseline(engine: Engine, model_name: str, day: date) -> BaselineObservation | None:
+    rows = read_frame(engine, BASELINE_QUERY, {"model": model_name, "day": day})
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return BaselineObservation(
+        status=row.status,
+        baseline_from=None if pd.isna(row.baseline_from) else row.baseline_from,
+        baseline_to=None if pd.isna(row.baseline_to) else row.baseline_to,
+        baseline_days=int(row.baseline_days),
+        rows=None if pd.isna(row.n_reference) else int(row.n_reference),
+    )
+
+
+def _presence(
+    engine: Engine, config: MonitoringConfig, model_name: str, first: date, last: date
+) -> PartitionPresence:
+    params = {"model": model_name, "first": first, "last": last}
+    blocked = read_frame(engine, BLOCKED_QUERY, params)
+    has_slos = bool(config.models[model_name].slos)
+    return PartitionPresence(
+        ingested=_days(engine, "ingestion_stats", params),
+        label_status=_days(engine, "label_status", params),
+        drift=_days(engine, "drift", params),
+        error_budgets=_days(engine, "error_budgets", params) if has_slos else None,
+        blocked={row.partition_date: list(row.checks) for row in blocked.itertuples()},
+    )
+
+
+def _labels(engine: Engine, model_name: str, first: date, last: date) -> list[DayLabels]:
+    frame = read_frame(engine, LABELS_QUERY, {"model": model_name, "first": first, "last": last})
+    return [
+        DayLabels(
+            day=row.partition_date,
+            predictions=int(row.predictions),
+            labelled=int(row.labelled),
+            label_lag_p90_hours=None
+            if pd.isna(row.label_lag_p90_hours)
+            else float(row.label_lag_p90_hours),
+            computed_on=row.computed_on,
+        )
+        for row in frame.itertuples()
+    ]
+
+
+def evaluate_health(
+    engine: Engine, config: MonitoringConfig, model_name: str, day: date
+) -> list[HealthFinding]:
+    """Every health check of (``model_name``, ``day``), in ``CHECK_NAMES`` order."""
+    model = config.models[model_name]
+    health = config.health_config(model_name)
+    lag = model.expected_label_lag_days
+    start = config.partitions_start
+    overdue = health.overdue_partitions
+    presence = _presence(
+        engine, config, model_name, day - timedelta(days=overdue.lookback_days), day
+    )
+    labels = _labels(engine, model_name, label_window_start(day, lag, health), day)
+    baseline = model.baseline
+    sb = health.stale_baseline
+    lc, trend, ll = health.label_coverage, health.label_coverage_trend, health.label_lag
+    findings = {
+        "stale_baseline": check_stale_baseline(
+            day,
+            _baseline(engine, model_name, day),
+            partitions_start=start,
+            preceding_days=baseline.preceding_days,
+            start=baseline.start,
+            end=baseline.end,
+            max_age_days=sb.max_age_days,
+            min_days=sb.min_days,
+            min_rows=sb.min_rows,
+            max_missing_days=sb.max_missing_days,
+        ),
+        "overdue_partitions": check_overdue_partitions(
+            day,
+            presence,
+            partitions_start=start,
+            lookback_days=overdue.lookback_days,
+            max_overdue_days=overdue.max_overdue_days,
+        ),
+        "label_lag": check_label_lag(
+            day,
+            labels,
+            expected_label_lag_days=lag,
+            max_ratio=ll.max_ratio,
+            window_days=ll.window_days,
+            min_labelled=ll.min_labelled,
+        ),
+        "label_coverage": check_label_coverage(
+            day,
+            labels,
+            expected_label_lag_days=lag,
+            min_coverage=lc.min_coverage,
+            window_days=lc.window_days,
+            min_predictions=lc.min_predictions,
+        ),
+        "label_coverage_trend": check_label_coverage_trend(
+            day,
+            labels,
+            expected_label_lag_days=lag,
+            days=trend.days,
+            max_drop=trend.max_drop,
+            min_predictions=trend.min_predictions,
+        ),
+    }
+    return [with_severity(findings[name], getattr(health, name).severity) for name in CHECK_NAMES]
+
+
+def build_pipeline_health(
+    engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
+) -> HealthResult:
+    """Judge (``model_name``, ``day``) and replace its rows of ``monitoring.health_checks``."""
+    findings = evaluate_health(engine, config, model_name, day)
+    frame = pd.DataFrame(
+        [
+            {
+                "partition_date": day,
+                "model_name": model_name,
+                "check_name": f.check_name,
+                "status": f.status,
+                "severity": f.severity,
+                "observed": f.observed,
+                "threshold": f.threshold,
+                "message": f.message,
+                "details": json.dumps(f.details, sort_keys=True, default=str),
+            }
+            for f in findings
+        ],
+        columns=HEALTH_COLUMNS,
+    ).astype({"observed": "float64", "threshold": "float64"})
+    replace_partitions(
+        engine,
+        model_name=model_name,
+        partition_date=day,
+        rows=[TableRows("health_checks", frame)],
+        audit=audit,
+    )
+    return HealthResult(findings)
+
+
+def findings_markdown(findings: list[HealthFinding]) -> str:
+    """The day's findings as a small markdown table, problems first."""
+    order = {"fail": 0, "warn": 1, "ok": 2}
+    rows = sorted(findings, key=lambda f: order[f.status])
+    table = pd.DataFrame(
+        {
+            "check": [f.check_name for f in rows],
+            "status": [f.status for f in rows],
+            "observed": ["" if f.observed is None else f"{f.observed:.4g}" for f in rows],
+            "threshold": ["" if f.threshold is None else f"{f.threshold:.4g}" for f in rows],
+            "message": [f.message.replace("|", "/") for f in rows],
+        }
+    )
+    return table.to_markdown(index=False)
