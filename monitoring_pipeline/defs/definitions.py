@@ -9,6 +9,7 @@ from monitoring_pipeline.defs.assets import build_model_assets
 from monitoring_pipeline.defs.jobs import build_monitor_models_job
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.resources import MonitoringDatabase
+from monitoring_pipeline.defs.retraining import build_retraining_job
 from monitoring_pipeline.defs.schedules import build_daily_schedule
 from monitoring_pipeline.defs.sensors import build_late_labels_sensor
 
@@ -28,7 +29,7 @@ def build_definitions(
     job = build_monitor_models_job(partitions_def)
     return dg.Definitions(
         assets=assets,
-        jobs=[job],
+        jobs=[job, build_retraining_job(config)],
         schedules=[build_daily_schedule(config, job)],
         sensors=[build_late_labels_sensor(config, materializable)],
         resources={"monitoring_db": MonitoringDatabase(database_url=database_url)},
