@@ -91,7 +91,7 @@ COMMENT ON COLUMN monitoring.model_versions.training_end IS 'Last day of the tra
 COMMENT ON COLUMN monitoring.model_versions.training_rows IS 'Labelled rows fitted on (holdout excluded).';
 COMMENT ON COLUMN monitoring.model_versions.training_positives IS 'Positive labels among them.';
 COMMENT ON COLUMN monitoring.model_versions.reweighted_by IS 'Cohort attribute whose groups were given equal total weight in the fit (so a small group counts), or NULL.';
-COMMENT ON COLUMN monitoring.model_versions.holdout_rows IS 'Labelled rows held out (the most recent labelled days) to compare with the incumbent.';
+COMMENT ON COLUMN monitoring.model_versions.holdout_rows IS 'Labelled rows held out (a random share, seeded by the request id) to compare with the incumbent.';
 COMMENT ON COLUMN monitoring.model_versions.holdout_log_loss IS 'Mean log loss of this version on the holdout rows.';
 COMMENT ON COLUMN monitoring.model_versions.incumbent_holdout_log_loss IS 'Mean log loss of the logged incumbent scores on the same rows.';
 COMMENT ON COLUMN monitoring.model_versions.fitted_at IS 'When it was fitted.';

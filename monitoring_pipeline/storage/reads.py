@@ -272,3 +272,49 @@ def copy_query_to_frame(
         ),
     )
     return table.to_pandas()
+
+
+def read_labelled_rows(
+    engine: Engine,
+    model_name: str,
+    start: date,
+    end: date,
+    *,
+    numeric_features: Sequence[str],
+    categorical_features: Sequence[str],
+    cohort_attributes: Sequence[str],
+) -> pd.DataFrame:
+    """Labelled rows of ``start..end``: ``partition_date, model_version, score, label``,
+    one float column per numeric feature (missing or non-numeric values null), one text
+    column per categorical feature and per cohort attribute. For training a model: the
+    whole window is returned at once."""
+    names = [*numeric_features, *categorical_features, *cohort_attributes]
+    reserved = {"partition_date", "model_version", "score", "label"}
+    if len(set(names)) != len(names) or reserved & set(names):
+        raise ValueError(f"feature and cohort names must be distinct and not {sorted(reserved)}")
+    with engine.connect() as conn:
+        quote = conn.dialect.identifier_preparer.quote
+        columns = ["partition_date", "model_version", "score", "label"]
+        params: dict[str, object] = {
+            "model": model_name,
+            "start": start,
+            "end": end,
+            "numeric_text": NUMERIC_TEXT,
+        }
+        for i, name in enumerate(numeric_features):
+            columns.append(f"{numeric_feature_sql(f'numeric_{i}')} AS {quote(name)}")
+            params[f"numeric_{i}"] = name
+        for i, name in enumerate(categorical_features):
+            columns.append(f"features ->> :categorical_{i} AS {quote(name)}")
+            params[f"categorical_{i}"] = name
+        for i, name in enumerate(cohort_attributes):
+            columns.append(f"cohorts ->> :cohort_{i} AS {quote(name)}")
+            params[f"cohort_{i}"] = name
+        query = sa.text(
+            f"SELECT {', '.join(columns)} FROM monitoring.labeled_predictions "
+            "WHERE model_name = :model AND partition_date BETWEEN :start AND :end "
+            "AND label IS NOT NULL ORDER BY partition_date, prediction_id"
+        ).bindparams(**params)
+        return copy_query_to_frame(
+            conn, query, text_columns=["model_version", *categorical_features, *cohort_attributes]
+        )
