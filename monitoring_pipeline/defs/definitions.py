@@ -12,13 +12,20 @@ from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.defs.retraining import build_retraining_job
 from monitoring_pipeline.defs.schedules import build_daily_schedule
 from monitoring_pipeline.defs.sensors import build_late_labels_sensor
+from monitoring_pipeline.defs.version_comparison import build_version_comparison_asset
 
 
 def build_definitions(
     config: MonitoringConfig, *, database_url: str | None = None
 ) -> dg.Definitions:
     partitions_def = daily_partitions(config.partitions_start)
-    per_model = {name: build_model_assets(config, name, partitions_def) for name in config.models}
+    per_model = {
+        name: [
+            *build_model_assets(config, name, partitions_def),
+            build_version_comparison_asset(config, name, partitions_def),
+        ]
+        for name in config.models
+    }
     assets = [asset for chain in per_model.values() for asset in chain]
     materializable = {
         name: [
