@@ -50,6 +50,18 @@ def _progress(index: int, total: int, run) -> None:
         _say(f"      error in {error}")
 
 
+def _report_retraining(outcome) -> None:
+    detail = (
+        f"new version {outcome.new_version} serves the next days (a canary share first)"
+        if outcome.new_version
+        else outcome.reason
+    )
+    _say(
+        f"    request {outcome.request_id} ({outcome.model_name}/{outcome.slo_name}): "
+        f"{outcome.status}, {detail}"
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitoring_pipeline.demo.generator import default_incidents
     from monitoring_pipeline.demo.publish import publish_demo_sources, write_demo_config
@@ -64,17 +76,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from monitoring_pipeline.orchestrate import dagster_instance, days_between, run_days
 
     settings = load_settings()
-    end = args.end or (datetime.now(UTC).date() - timedelta(days=1))
-    start = end - timedelta(days=args.days - 1)
-    if not 0 <= args.after_retrain_days < args.days:
-        _say(f"--after-retrain-days must lie in [0, {args.days - 1}] (fewer than --days)")
+    if args.after_retrain_days < 0:
+        _say("--after-retrain-days must be >= 0")
         return 2
-    # Phase 1 runs up to the retraining day; phase 2 (when a page asks for retraining) lets
-    # the new version serve the last --after-retrain-days days.
+    end = args.end or (datetime.now(UTC).date() - timedelta(days=1))
+    # Phase 1: --days days up to the retraining day. Phase 2 (when a page on that day asks
+    # for retraining): the new version serves the --after-retrain-days days up to --end.
     retrain_day = end - timedelta(days=args.after_retrain_days)
+    start = retrain_day - timedelta(days=args.days - 1)
     now = simulated_clock(retrain_day)
     started = time.monotonic()
-    _say(f"monitoring_pipeline demo: {start} .. {end} ({args.days} days), state in {settings.home}")
+    total_days = (end - start).days + 1
+    _say(
+        f"monitoring_pipeline demo: {start} .. {end} ({total_days} days), state in {settings.home}"
+    )
     urls = _connect(settings)
     where = (
         "embedded PostgreSQL in " + str(settings.pgdata)
@@ -133,17 +148,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 data_dir=settings.demo_data_dir,
                 progress=_progress,
+                report=_report_retraining,
             )
-            for outcome in outcomes:
-                _say(
-                    f"    request {outcome.request_id} ({outcome.model_name}/{outcome.slo_name}): "
-                    f"{outcome.status}"
-                    + (
-                        f", new version {outcome.new_version}"
-                        if outcome.new_version
-                        else f" ({outcome.reason})"
-                    )
-                )
             runs += later_runs
     print_summary(engine, config, runs, start=start, end=end)
     print_retraining_summary(engine, config, outcomes, end=end)
@@ -308,14 +314,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="simulate traffic with incidents and run the pipeline on it")
-    demo.add_argument("--days", type=int, default=28, help="days of traffic (default 28)")
+    demo.add_argument(
+        "--days", type=int, default=28, help="days of traffic before the retraining (default 28)"
+    )
     demo.add_argument("--end", type=_date, help="last day (default: yesterday, UTC)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument(
         "--after-retrain-days",
         type=int,
         default=5,
-        help="last days served after the retraining request (default 5; 0: no second phase)",
+        help="days served after the retraining request, up to --end (default 5; 0: none)",
     )
     demo.set_defaults(func=cmd_demo)
 

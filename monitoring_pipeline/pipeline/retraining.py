@@ -97,19 +97,24 @@ def _budget(engine: Engine, model_name: str, slo: SLOConfig, as_of: date) -> dic
     )
     if frame.empty:
         return None
-    row = frame.iloc[0]
-    return {
-        k: (
-            row[k]
-            if k == "status"
-            else (
-                row[k].isoformat()
-                if isinstance(row[k], date)
-                else (None if pd.isna(row[k]) else _number(row[k]))
-            )
-        )
-        for k in frame.columns
-    }
+    row = frame.iloc[0].to_dict()
+    budget: dict[str, Any] = {}
+    for key, value in row.items():
+        if key == "status":
+            budget[key] = value
+        elif key == "evidence_through":
+            budget[key] = None if pd.isna(value) else value.isoformat()
+        elif key in _COUNT_KEYS:
+            budget[key] = int(value)
+        else:
+            budget[key] = _number(value)
+    return budget
+
+
+_COUNT_KEYS = {
+    "period_days", "known_days", "good_days", "bad_days", "unknown_days",
+    "short_window_days", "long_window_days",
+}  # fmt: skip
 
 
 def _bad_days(engine: Engine, model_name: str, slo: SLOConfig, as_of: date) -> pd.DataFrame:
