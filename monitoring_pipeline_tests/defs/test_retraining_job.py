@@ -347,3 +347,12 @@ def test_cooldown_suppresses_a_second_request_and_missing_action_fails(
 
     result = run_job(config, database_url, dagster_instance, key="e", slo="no_such_slo")
     assert failure_message(result).startswith("model loan_approval has no SLO 'no_such_slo'")
+
+
+def test_job_contract_single_op_with_exact_config(tmp_path):
+    config = make_config(tmp_path, {"kind": "command", "command": ["true"]})
+    job = build_definitions(config).resolve_job_def(RETRAINING_JOB)
+    assert job.partitions_def is None
+    assert [node.name for node in job.graph.nodes] == ["request_retraining"]
+    fields = job.graph.node_named("request_retraining").definition.config_schema.config_type.fields
+    assert set(fields) == {"model_name", "slo_name", "as_of", "alert_dedupe_key"}
