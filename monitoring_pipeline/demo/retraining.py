@@ -146,14 +146,7 @@ def retrain_paging_models(
         )
         request_id = result.output_for_node("request_retraining") if result.success else None
         if request_id is None:
-            failure = next(
-                e for e in result.all_events if e.event_type_value == "STEP_FAILURE"
-            ).step_failure_data
-            reason = (
-                failure.user_failure_data.description
-                if failure.user_failure_data
-                else failure.error.message.strip().splitlines()[0]
-            )
+            reason = _failure_line(result)
             outcomes.append(
                 RetrainingOutcome(model_name, slo_name, as_of, None, "failed", reason, None, None)
             )
@@ -184,6 +177,19 @@ def retrain_paging_models(
             )
         )
     return outcomes
+
+
+def _failure_line(result: dg.ExecuteInProcessResult) -> str:
+    """The run's failure in one line (the Failure's description when it raised one)."""
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        failure = event.step_failure_data
+        if failure.user_failure_data and failure.user_failure_data.description:
+            return failure.user_failure_data.description
+        if failure.error:
+            return failure.error.message.strip().splitlines()[0]
+    return "retraining_job did not succeed"
 
 
 def continue_after_retraining(

@@ -8,7 +8,7 @@ so a retrainer that completes a request while its action still runs is never ove
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -184,8 +184,8 @@ def find_cooldown_holder(
     if cooldown_days <= 0:
         return None
     c = retraining_requests.c
-    low = sa.func.cast(sa.literal(as_of), sa.Date) - cooldown_days + 1
-    high = sa.func.cast(sa.literal(as_of), sa.Date) + cooldown_days - 1
+    low = as_of - timedelta(days=cooldown_days - 1)
+    high = as_of + timedelta(days=cooldown_days - 1)
     with engine.connect() as conn:
         row = conn.execute(
             sa.select(retraining_requests)

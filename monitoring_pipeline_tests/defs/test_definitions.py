@@ -64,6 +64,7 @@ def test_monitor_job_covers_every_materializable_asset(tmp_path):
         "drift",
         "slo_evaluations",
         "error_budgets",
+        "version_comparison",
     )
     assert set(job.graph.node_names()) == {
         f"{model}__{asset}" for model in ("loan_approval", "job_screening") for asset in assets
@@ -84,7 +85,7 @@ def test_code_location_module_loads_from_environment(tmp_path):
         cwd=REPO,
         check=True,
     )
-    assert done.stdout.strip() == "18"  # 2 sources + 7 assets, x 2 models
+    assert done.stdout.strip() == "20"  # 2 sources + 8 assets, x 2 models
 
 
 def test_workspace_and_instance_files_point_at_the_code_and_postgres():

@@ -36,6 +36,7 @@ RECORDER = (
 def make_config(tmp_path: Path, action: dict | None, **retraining):
     raw = demo_config(PERIOD_START, tmp_path / "data")
     loan = raw["models"]["loan_approval"]
+    loan.pop("retraining", None)  # the demo's own action runs the reference retrainer
     if action is not None:
         loan["retraining"] = {"action": action, "training_window_days": 14, **retraining}
     path = tmp_path / f"models_{len(list(tmp_path.glob('models_*')))}.yaml"
