@@ -24,6 +24,7 @@ from monitoring_pipeline.config.models import (
     FairnessSLI,
     MonitoringConfig,
     SLOConfig,
+    WebhookAction,
 )
 from monitoring_pipeline.core.retraining import (
     TrainingWindow,
@@ -304,7 +305,8 @@ def _act(
     *,
     run_id: str,
     database_url: str | None,
-) -> store.RetrainingRequest:
+) -> tuple[store.RetrainingRequest, bool]:
+    """Run the action unless another run is running it; returns (request, acted)."""
     settings = config.models[request.model_name].retraining
     now = datetime.now(UTC)
     if settings is None:
@@ -323,9 +325,18 @@ def _act(
             target = describe_target(webhook_url(action))
         except ValueError:
             target = f"${action.url_env}"
-    store.start_action(
-        engine, request.request_id, kind=action.kind, target=target, run_id=run_id, now=now
+    claimed = store.claim_action(
+        engine,
+        request.request_id,
+        kind=action.kind,
+        target=target,
+        run_id=run_id,
+        now=now,
+        stale_before=now - timedelta(seconds=action_deadline_seconds(action)),
     )
+    if not claimed:
+        current = store.get_request(engine, request.request_id)
+        return current, False
     outcome: ActionOutcome
     if isinstance(action, CommandAction):
         # The program reaches the same monitoring database as this run.
@@ -348,7 +359,16 @@ def _act(
     )
     if not outcome.succeeded:
         raise RetrainingError(f"retraining request {request.request_id}: {outcome.reason}")
-    return recorded
+    return recorded, True
+
+
+def action_deadline_seconds(action: CommandAction | WebhookAction) -> float:
+    """How long an action may run at most: after that, an unfinished attempt is taken as
+    abandoned (its run died) and the request may be claimed again."""
+    if isinstance(action, CommandAction):
+        return action.timeout_seconds + 60
+    waits = sum(action.retry_wait_seconds * k for k in range(1, action.max_attempts))
+    return action.max_attempts * action.timeout_seconds + waits + 60
 
 
 def request_retraining(
@@ -416,12 +436,20 @@ def request_retraining(
             summary=f"retraining request {request.request_id} {what}: {request.status} "
             f"({request.status_reason})",
         )
-    acted = _act(engine, config, request, run_id=run_id, database_url=database_url)
+    current, acted = _act(engine, config, request, run_id=run_id, database_url=database_url)
+    if not acted:
+        return RequestOutcome(
+            current,
+            created,
+            acted=False,
+            summary=f"retraining request {current.request_id}: another run is acting on it "
+            f"(started {current.attempts} time(s)); nothing done",
+        )
     verb = "recorded and" if created else "retried:"
     return RequestOutcome(
-        acted,
+        current,
         created,
         acted=True,
-        summary=f"retraining request {acted.request_id} {verb} {acted.status} "
-        f"({acted.status_reason})",
+        summary=f"retraining request {current.request_id} {verb} {current.status} "
+        f"({current.status_reason})",
     )

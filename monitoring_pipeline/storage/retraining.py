@@ -200,15 +200,36 @@ def find_cooldown_holder(
     return None if row is None else _request(row)
 
 
-def start_action(
-    engine: Engine, request_id: int, *, kind: str, target: str, run_id: str, now: datetime
-) -> None:
-    """Count an attempt and stamp its start (the status moves only once it is accepted)."""
+def claim_action(
+    engine: Engine,
+    request_id: int,
+    *,
+    kind: str,
+    target: str,
+    run_id: str,
+    now: datetime,
+    stale_before: datetime,
+) -> bool:
+    """Claim the right to run the action: count an attempt and stamp its start.
+
+    One conditional UPDATE, so of two runs acting on one request at the same time only
+    one claims it. A claim is possible when the request is actionable and no action is
+    running: none started, the last one finished, or it started before ``stale_before``
+    (its run died mid-action). The status moves only once the action is accepted.
+    """
     c = retraining_requests.c
     with engine.begin() as conn:
-        conn.execute(
+        claimed = conn.execute(
             sa.update(retraining_requests)
-            .where(c.request_id == request_id)
+            .where(
+                c.request_id == request_id,
+                c.status.in_(ACTIONABLE),
+                sa.or_(
+                    c.triggered_at.is_(None),
+                    c.action_finished_at >= c.triggered_at,
+                    c.triggered_at < stale_before,
+                ),
+            )
             .values(
                 attempts=c.attempts + 1,
                 action_kind=kind,
@@ -217,7 +238,8 @@ def start_action(
                 run_id=run_id,
                 produced_at=now,
             )
-        )
+        ).rowcount
+    return claimed == 1
 
 
 def finish_action(
@@ -234,7 +256,7 @@ def finish_action(
 ) -> RetrainingRequest:
     """Record the action's outcome: triggered on success, failed otherwise. A request the
     retrainer completed meanwhile keeps its status (the outcome is still recorded).
-    ``attempts``: tries the action made (webhook retries); start_action counted one."""
+    ``attempts``: tries the action made (webhook retries); claim_action counted one."""
     c = retraining_requests.c
     with engine.begin() as conn:
         conn.execute(

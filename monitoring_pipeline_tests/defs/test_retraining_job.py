@@ -357,3 +357,45 @@ def test_job_contract_single_op_with_exact_config(tmp_path):
     assert [node.name for node in job.graph.nodes] == ["request_retraining"]
     fields = job.graph.node_named("request_retraining").definition.config_schema.config_type.fields
     assert set(fields) == {"model_name", "slo_name", "as_of", "alert_dedupe_key"}
+
+
+def test_a_request_being_acted_on_is_not_acted_on_twice_until_its_attempt_is_stale(
+    engine, tmp_path
+):
+    import sqlalchemy as sa
+
+    from monitoring_pipeline.pipeline.retraining import request_retraining
+    from monitoring_pipeline.storage import retraining as store
+
+    out = tmp_path / "calls.jsonl"
+    action = {"kind": "command", "command": [sys.executable, "-c", RECORDER, str(out)]}
+    config = make_config(tmp_path, action)
+    now = datetime.now(UTC)
+    request, _ = store.record_request(
+        engine, model_name="loan_approval", slo_name="tpr_gap_region", as_of=AS_OF,
+        alert_dedupe_key="k", evidence={}, training_start=AS_OF, training_end=AS_OF,
+        status="requested", status_reason=None, run_id="first", now=now,
+    )  # fmt: skip
+    # A first run claimed the request and is still running its action.
+    assert store.claim_action(
+        engine, request.request_id, kind="command", target="x", run_id="first", now=now,
+        stale_before=now,
+    )  # fmt: skip
+    kwargs = dict(
+        model_name="loan_approval", slo_name="tpr_gap_region", as_of=AS_OF, alert_dedupe_key="k"
+    )
+    second = request_retraining(engine, config, run_id="second", **kwargs)
+    assert not second.acted and not out.exists()
+    assert "another run is acting on it" in second.summary
+
+    # The first run died: once its attempt is older than the action's deadline
+    # (timeout_seconds + 60 s), a re-execution claims the request and acts.
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE monitoring.retraining_requests SET triggered_at = now() - interval '2 hours'"
+            )
+        )
+    third = request_retraining(engine, config, run_id="third", **kwargs)
+    assert third.acted and len(out.read_text().splitlines()) == 1
+    assert third.request.status == "triggered" and third.request.attempts == 2
