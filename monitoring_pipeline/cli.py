@@ -50,20 +50,46 @@ def _progress(index: int, total: int, run) -> None:
         _say(f"      error in {error}")
 
 
+def _report_retraining(outcome) -> None:
+    detail = (
+        f"new version {outcome.new_version} serves the next days (a canary share first)"
+        if outcome.new_version
+        else outcome.reason
+    )
+    _say(
+        f"    request {outcome.request_id} ({outcome.model_name}/{outcome.slo_name}): "
+        f"{outcome.status}, {detail}"
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from monitoring_pipeline.demo.generator import default_incidents, generate_traffic
+    from monitoring_pipeline.demo.generator import default_incidents
     from monitoring_pipeline.demo.publish import publish_demo_sources, write_demo_config
-    from monitoring_pipeline.demo.summary import print_summary
+    from monitoring_pipeline.demo.retraining import (
+        DEMO_MODELS,
+        continue_after_retraining,
+        simulate,
+        simulated_clock,
+        slos_to_retrain,
+    )
+    from monitoring_pipeline.demo.summary import print_retraining_summary, print_summary
     from monitoring_pipeline.orchestrate import dagster_instance, days_between, run_days
 
     settings = load_settings()
+    if args.after_retrain_days < 0:
+        _say("--after-retrain-days must be >= 0")
+        return 2
     end = args.end or (datetime.now(UTC).date() - timedelta(days=1))
-    start = end - timedelta(days=args.days - 1)
-    now = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(
-        hours=6
-    )
+    # Phase 1: --days days up to the retraining day. Phase 2 (when a page on that day asks
+    # for retraining): the new version serves the --after-retrain-days days up to --end.
+    retrain_day = end - timedelta(days=args.after_retrain_days)
+    start = retrain_day - timedelta(days=args.days - 1)
+    now = simulated_clock(retrain_day)
     started = time.monotonic()
-    _say(f"monitoring_pipeline demo: {start} .. {end} ({args.days} days), state in {settings.home}")
+    total_days = (end - start).days + 1
+    _say(
+        f"monitoring_pipeline demo: {start} .. {end} ({total_days} days), state in {settings.home}"
+    )
     urls = _connect(settings)
     where = (
         "embedded PostgreSQL in " + str(settings.pgdata)
@@ -72,12 +98,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     _say(f"- database: {where}")
 
-    traffic = {}
-    for model in ("loan_approval", "job_screening"):
+    traffic = simulate(start, retrain_day, scenario_end=end, seed=args.seed)
+    for model in DEMO_MODELS:
         incidents = default_incidents(model, start, end)
-        traffic[model] = generate_traffic(
-            model, start, end, now=now, seed=args.seed, incidents=incidents
-        )
         _say(
             f"- simulated {model}: {len(traffic[model].predictions):,} predictions, "
             f"{len(traffic[model].labels):,} label rows known at {now:%Y-%m-%d %H:%M} UTC"
@@ -94,16 +117,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(f"- config written to {settings.config_path}")
 
     config = load_config(settings.config_path)
-    _say(f"- materializing {args.days} daily partitions of every asset (job monitor_models_job):")
+    phase_days = days_between(start, retrain_day)
+    _say(
+        f"- materializing {len(phase_days)} daily partitions of every asset "
+        "(job monitor_models_job):"
+    )
+    outcomes: list = []
     with dagster_instance(settings, urls) as instance:
         runs = run_days(
-            config,
-            instance,
-            days_between(start, end),
-            database_url=urls.monitoring,
-            progress=_progress,
+            config, instance, phase_days, database_url=urls.monitoring, progress=_progress
         )
+        if retrain_day < end:
+            pages = slos_to_retrain(engine, retrain_day)
+            if pages:
+                _say(
+                    f"- {retrain_day}: {', '.join(f'{m}/{s}' for m, s in pages)} paging with "
+                    "retrain_on_page: running retraining_job (its command runs the reference "
+                    "retrainer), then the new version serves the next days"
+                )
+            else:
+                _say(f"- {retrain_day}: no page asks for retraining; the demo runs on as is")
+            outcomes, later_runs = continue_after_retraining(
+                engine,
+                config,
+                instance,
+                database_url=urls.monitoring,
+                start=start,
+                retrain_day=retrain_day,
+                end=end,
+                seed=args.seed,
+                data_dir=settings.demo_data_dir,
+                progress=_progress,
+                report=_report_retraining,
+            )
+            runs += later_runs
     print_summary(engine, config, runs, start=start, end=end)
+    print_retraining_summary(engine, config, outcomes, end=end)
     _say(f"\nDone in {time.monotonic() - started:.0f}s. Open the Dagster UI on these runs with:")
     _say("  .venv/bin/monitoring-pipeline ui        # then browse http://127.0.0.1:3000")
     _say("Query the tables read-only with:  .venv/bin/monitoring-pipeline db psql --reader")
@@ -154,6 +203,50 @@ def cmd_ui(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
         return process.wait()
+
+
+def cmd_demo_retrain(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.demo.retrainer import RetrainerError, retrain
+
+    settings = load_settings()
+    config = load_config(settings.config_path)
+    urls = _connect(settings)
+    try:
+        fitted = retrain(
+            create_engine(urls.monitoring),
+            config,
+            args.request_id,
+            group_intercepts=args.group_intercepts,
+        )
+    except (RetrainerError, LookupError, ValueError) as exc:
+        print(f"monitoring-pipeline: {exc}", file=sys.stderr)
+        return 1
+    _say(
+        f"request {args.request_id}: fitted {fitted.model_name} {fitted.model_version} on "
+        f"{fitted.training_rows} rows; holdout log loss {fitted.holdout_log_loss:.4f} "
+        f"(incumbent {fitted.incumbent_version}: {fitted.incumbent_holdout_log_loss:.4f})"
+    )
+    return 0
+
+
+def cmd_retrain_report(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.storage.retraining import complete_request
+
+    settings = load_settings()
+    urls = _connect(settings)
+    try:
+        request = complete_request(
+            create_engine(urls.monitoring),
+            args.request_id,
+            model_version=args.version,
+            message=args.message,
+            now=datetime.now(UTC),
+        )
+    except (LookupError, ValueError) as exc:
+        print(f"monitoring-pipeline: {exc}", file=sys.stderr)
+        return 1
+    _say(f"request {request.request_id}: {request.status} with version {request.result_version}")
+    return 0
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
@@ -221,9 +314,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="simulate traffic with incidents and run the pipeline on it")
-    demo.add_argument("--days", type=int, default=28, help="days of traffic (default 28)")
+    demo.add_argument(
+        "--days", type=int, default=28, help="days of traffic before the retraining (default 28)"
+    )
     demo.add_argument("--end", type=_date, help="last day (default: yesterday, UTC)")
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--after-retrain-days",
+        type=int,
+        default=5,
+        help="days served after the retraining request, up to --end (default 5; 0: none)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     mat = sub.add_parser("materialize", help="materialize every asset for a day or a range of days")
@@ -242,6 +343,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--seed", type=int, default=3)
     bench.set_defaults(func=cmd_benchmark)
+
+    retrain = sub.add_parser(
+        "demo-retrain", help="the demo's reference retrainer: fit a new version for a request"
+    )
+    retrain.add_argument("--request-id", type=int, required=True)
+    retrain.add_argument(
+        "--no-group-intercepts",
+        dest="group_intercepts",
+        action="store_false",
+        help="do not give the paging SLO's groups their own intercept",
+    )
+    retrain.set_defaults(func=cmd_demo_retrain)
+
+    report = sub.add_parser(
+        "retrain-report", help="a training pipeline reports a request's new model version"
+    )
+    report.add_argument("--request-id", type=int, required=True)
+    report.add_argument("--version", required=True, help="the new model version's name")
+    report.add_argument("--message", default="", help="what to record with it")
+    report.set_defaults(func=cmd_retrain_report)
 
     db = sub.add_parser("db", help="the PostgreSQL server: start, stop, status, url, psql")
     db.add_argument("action", choices=["start", "stop", "status", "url", "psql"])

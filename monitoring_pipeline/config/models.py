@@ -331,6 +331,93 @@ def overlay(base: BaseModel, override: BaseModel) -> BaseModel:
     return base.model_copy(update=update)
 
 
+# Placeholders a command action may use in its argv (also passed as environment variables
+# MONITORING_RETRAIN_<NAME>, upper-cased).
+RETRAINING_PLACEHOLDERS = (
+    "request_id",
+    "model_name",
+    "slo_name",
+    "as_of",
+    "alert_dedupe_key",
+    "training_start",
+    "training_end",
+)
+ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class CommandAction(Strict):
+    """Run a program (argv, no shell) when a retraining request is recorded.
+
+    ``{request_id}`` and the other :data:`RETRAINING_PLACEHOLDERS` in any argument are
+    substituted; the same values are in the environment as ``MONITORING_RETRAIN_*``.
+    Exit code 0 means the request was handed over (the program may also complete it).
+    """
+
+    kind: Literal["command"]
+    command: list[str] = Field(min_length=1)
+    timeout_seconds: float = Field(default=1800, gt=0)
+    working_dir: str | None = None
+
+    @field_validator("command")
+    @classmethod
+    def _known_placeholders(cls, value: list[str]) -> list[str]:
+        import string
+
+        for argument in value:
+            try:
+                fields = [f for _, f, _, _ in string.Formatter().parse(argument) if f is not None]
+            except ValueError as exc:
+                raise ValueError(f"argument {argument!r}: {exc} (write {{{{ for a brace)") from None
+            unknown = [f for f in fields if f not in RETRAINING_PLACEHOLDERS]
+            if unknown:
+                raise ValueError(
+                    f"argument {argument!r} uses unknown placeholder(s) {unknown}; "
+                    f"known: {list(RETRAINING_PLACEHOLDERS)}"
+                )
+        if not value[0].strip():
+            raise ValueError("the program (first element) must not be empty")
+        return value
+
+
+class WebhookAction(Strict):
+    """POST the request (id, model, SLO, day, evidence) as JSON to a URL.
+
+    ``url`` or ``url_env`` (the name of an environment variable holding the URL, read when
+    the request is triggered, so a secret URL need not sit in the file). A 2xx answer means
+    the request was handed over; 5xx answers and connection errors are retried up to
+    ``max_attempts`` times, 4xx answers are not (the request itself is wrong).
+    """
+
+    kind: Literal["webhook"]
+    url: str | None = None
+    url_env: str | None = None
+    timeout_seconds: float = Field(default=10, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    retry_wait_seconds: float = Field(default=2, ge=0)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookAction:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url and url_env")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        if self.url_env is not None and not ENV_VAR_NAME.match(self.url_env):
+            raise ValueError(f"url_env must be an environment variable name, got {self.url_env!r}")
+        return self
+
+
+RetrainingAction = Annotated[CommandAction | WebhookAction, Field(discriminator="kind")]
+
+
+class RetrainingConfig(Strict):
+    """What ``retraining_job`` does for this model when an SLO asks for retraining."""
+
+    action: RetrainingAction
+    training_window_days: int = Field(default=28, ge=1, le=366)
+    cooldown_days: int = Field(default=7, ge=0, le=366)
+    worst_cohorts: int = Field(default=5, ge=1, le=50)
+
+
 class ModelConfig(Strict):
     """One monitored model: where its data comes from and what to watch."""
 
@@ -349,6 +436,7 @@ class ModelConfig(Strict):
     slos: list[SLOConfig] = []
     # Overrides the top-level ``health`` key by key (MonitoringConfig.health_config).
     health: HealthConfig | None = None
+    retraining: RetrainingConfig | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:

@@ -9,15 +9,23 @@ from monitoring_pipeline.defs.assets import build_model_assets
 from monitoring_pipeline.defs.jobs import build_monitor_models_job
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.resources import MonitoringDatabase
+from monitoring_pipeline.defs.retraining import build_retraining_job
 from monitoring_pipeline.defs.schedules import build_daily_schedule
 from monitoring_pipeline.defs.sensors import build_late_labels_sensor
+from monitoring_pipeline.defs.version_comparison import build_version_comparison_asset
 
 
 def build_definitions(
     config: MonitoringConfig, *, database_url: str | None = None
 ) -> dg.Definitions:
     partitions_def = daily_partitions(config.partitions_start)
-    per_model = {name: build_model_assets(config, name, partitions_def) for name in config.models}
+    per_model = {
+        name: [
+            *build_model_assets(config, name, partitions_def),
+            build_version_comparison_asset(config, name, partitions_def),
+        ]
+        for name in config.models
+    }
     assets = [asset for chain in per_model.values() for asset in chain]
     materializable = {
         name: [
@@ -28,7 +36,7 @@ def build_definitions(
     job = build_monitor_models_job(partitions_def)
     return dg.Definitions(
         assets=assets,
-        jobs=[job],
+        jobs=[job, build_retraining_job(config)],
         schedules=[build_daily_schedule(config, job)],
         sensors=[build_late_labels_sensor(config, materializable)],
         resources={"monitoring_db": MonitoringDatabase(database_url=database_url)},

@@ -188,6 +188,38 @@ class DemoTraffic:
     labels: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class VersionRollout:
+    """A fitted model version taking over scoring: from ``canary_from`` a random
+    ``canary_share`` of each day's rows is scored by it (the rest by the scheduled version),
+    from ``full_from`` every row.
+
+    ``scorer`` maps a frame of what was logged (feature columns as logged, nulls included,
+    and the cohort columns) to probabilities of the positive class; decisions use
+    ``threshold`` (a ``ThresholdChange`` incident still overrides it for its group). Labels
+    never depend on the version: they follow the true features.
+    """
+
+    version: str
+    scorer: Callable[[pd.DataFrame], np.ndarray]
+    canary_from: date
+    full_from: date | None = None
+    canary_share: float = 0.2
+    threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.canary_share <= 1.0:
+            raise ValueError(f"canary_share must lie in [0, 1], got {self.canary_share!r}")
+        if self.full_from is not None and self.full_from < self.canary_from:
+            raise ValueError("full_from must not be before canary_from")
+
+    def share_on(self, day: date) -> float:
+        """Share of the day's rows the new version scores."""
+        if self.full_from is not None and day >= self.full_from:
+            return 1.0
+        return self.canary_share if day >= self.canary_from else 0.0
+
+
 # --------------------------------------------------------------------------------------------
 # Simulation constants
 # --------------------------------------------------------------------------------------------
@@ -509,7 +541,7 @@ class _Day:
     """One day's rows as column arrays; strings are built once for the whole range."""
 
     day: date
-    version: str
+    versions: tuple[str, ...]  # version names; columns["version"] holds codes into them
     id_width: int  # digits of the per-day sequence, from the day's full (pre-`now`) volume
     columns: Arrays  # prediction columns as numpy (codes for strings, int64 us for timestamps)
     labels: Arrays  # seq (int64), label, labelled_at (int64 us)
@@ -549,6 +581,7 @@ def _simulate_day(
     version: str,
     now_us: int,
     incidents: Sequence[Incident],
+    rollout: VersionRollout | None = None,
 ) -> _Day:
     schema = spec.schema
     model = schema.name
@@ -613,6 +646,25 @@ def _simulate_day(
     # Values come from the *true* category codes: a null purpose in the log does not change
     # the amount that was actually requested.
     values = spec.to_values(observed, cohorts, categories)
+    versions: tuple[str, ...] = (version,)
+    version_codes = np.zeros(n, dtype=np.int64)
+    share = rollout.share_on(day) if rollout is not None else 0.0
+    if rollout is not None and share > 0 and n:
+        # Its own stream: the population and every other draw stay as they were.
+        chosen = _rng(seed, model, day, "rollout:" + rollout.version).random(n) < share
+        logged = _logged_frame(spec, cohorts, values, logged_categories, nulls, chosen)
+        new_score = np.clip(np.asarray(rollout.scorer(logged), dtype=float), 0.0, 1.0)
+        new_thresholds = thresholds[chosen].copy()
+        if rollout.threshold is not None:
+            # Incident overrides (ThresholdChange) keep their group's threshold.
+            overridden = new_thresholds != schema.threshold
+            new_thresholds = np.where(overridden, new_thresholds, rollout.threshold)
+        score = score.copy()
+        decision = decision.copy()
+        score[chosen] = new_score
+        decision[chosen] = (new_score >= new_thresholds).astype(np.int64)
+        versions = (version, rollout.version)
+        version_codes = chosen.astype(np.int64)
     columns: Arrays = {
         "seq": np.arange(1, n + 1, dtype=np.int64),
         "pid_null": np.zeros(n, dtype=bool),
@@ -620,6 +672,7 @@ def _simulate_day(
         "true_scored_at": scored_at,
         "score": score,
         "decision": decision,
+        "version": version_codes,
         **cohorts,
         **{f: _null_out(values[f], nulls[f], np.nan) for f in schema.numeric_features},
         **logged_categories,
@@ -652,7 +705,30 @@ def _simulate_day(
         order = np.argsort(sort_key, kind="stable")
         columns = {name: values_[order] for name, values_ in columns.items()}
     id_width = max(6, len(str(n)))
-    return _Day(day=day, version=version, id_width=id_width, columns=columns, labels=labels)
+    return _Day(day=day, versions=versions, id_width=id_width, columns=columns, labels=labels)
+
+
+def _logged_frame(
+    spec: _ModelSpec,
+    cohorts: Arrays,
+    values: Arrays,
+    categories: Arrays,
+    nulls: Mapping[str, np.ndarray],
+    rows: np.ndarray,
+) -> pd.DataFrame:
+    """What the log holds for ``rows``: features as logged (nulls included) and cohorts,
+    as a scorer of a fitted version sees them."""
+    schema = spec.schema
+    frame = {}
+    for attribute, allowed in schema.cohorts.items():
+        frame[attribute] = np.asarray(allowed, dtype=object)[cohorts[attribute][rows]]
+    for feature in schema.numeric_features:
+        frame[feature] = np.where(nulls[feature], np.nan, values[feature])[rows]
+    for feature, allowed in schema.categorical_features.items():
+        lookup = np.asarray([*allowed, None], dtype=object)
+        codes = categories[feature][rows]
+        frame[feature] = lookup[np.where(codes < 0, len(allowed), codes)]
+    return pd.DataFrame(frame)
 
 
 def _apply_malformed(
@@ -783,6 +859,16 @@ def _timestamps(us: np.ndarray) -> pd.Series:
     return pd.Series(pd.to_datetime(us.astype(np.int64).view("M8[us]"), utc=True))
 
 
+def _version_names(days: Sequence[_Day]) -> pd.Series:
+    """Each row's version name from its day's codes (an Arrow take per day)."""
+    chunks = [
+        pc.take(pa.array(d.versions, type=pa.string()), pa.array(d.columns["version"]))
+        for d in days
+    ]
+    combined = pa.chunked_array(chunks, type=pa.string()).combine_chunks()
+    return pd.Series(pd.array(combined, dtype="str"))
+
+
 def _assemble(spec: _ModelSpec, days: Sequence[_Day]) -> DemoTraffic:
     schema = spec.schema
 
@@ -793,10 +879,7 @@ def _assemble(spec: _ModelSpec, days: Sequence[_Day]) -> DemoTraffic:
         {
             "prediction_id": _prediction_ids(schema.name, days, for_labels=False),
             "scored_at": _timestamps(cat("scored_at", np.int64)),
-            "model_version": pd.Series(
-                np.repeat([d.version for d in days], [d.columns["seq"].size for d in days]),
-                dtype="str",
-            ),
+            "model_version": _version_names(days),
             "score": cat("score", np.float64),
             "decision": cat("decision", np.int64),
         }
@@ -873,6 +956,7 @@ def generate_traffic(
     incidents: Sequence[Incident] = (),
     daily_volume: int | None = None,
     version_schedule: Mapping[date, str] | None = None,
+    rollout: VersionRollout | None = None,
 ) -> DemoTraffic:
     """Simulate predictions scored on ``start..end`` (inclusive) and the labels known at ``now``.
 
@@ -888,6 +972,8 @@ def generate_traffic(
             the actual count); defaults to the schema's ``default_daily_volume``.
         version_schedule: ``{first_day: version}``; a day uses the latest entry on or before it
             and the schema's ``default_model_version`` before the first entry.
+        rollout: a fitted version taking over scoring (canary share, then every row);
+            see :class:`VersionRollout`. Days before it are unchanged.
 
     Returns:
         :class:`DemoTraffic` with ``predictions`` and ``labels`` frames.
@@ -928,6 +1014,7 @@ def generate_traffic(
             now_us=now_us,
             incidents=own,
             version=_version_for(day, schedule, schema.default_model_version),
+            rollout=rollout,
         )
         for day in (start + timedelta(days=i) for i in range((end - start).days + 1))
     ]
@@ -1000,6 +1087,7 @@ __all__ = [
     "PREDICTION_BASE_COLUMNS",
     "DemoTraffic",
     "ModelSchema",
+    "VersionRollout",
     "default_incidents",
     "generate_traffic",
 ]

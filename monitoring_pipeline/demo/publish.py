@@ -7,6 +7,7 @@ Parquet file per day, so the demo exercises both kinds of source.
 from __future__ import annotations
 
 import io
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -138,6 +139,24 @@ def demo_config(partitions_start: date, data_dir: Path) -> dict:
                         "objective": {"op": "<", "value": 0.25},
                     },
                 ],
+                # The reference retrainer (monitoring_pipeline.demo.retrainer) stands in for
+                # a team's training pipeline; the same interpreter runs it.
+                "retraining": {
+                    "action": {
+                        "kind": "command",
+                        "command": [
+                            sys.executable,
+                            "-m",
+                            "monitoring_pipeline.cli",
+                            "demo-retrain",
+                            "--request-id",
+                            "{request_id}",
+                        ],  # fmt: skip
+                        "timeout_seconds": 300,
+                    },
+                    "training_window_days": 14,
+                    "cooldown_days": 7,
+                },
             },
             FILES_MODEL: {
                 "description": f"Job screening: label 1 = {job.label_meaning}, decision 1 = {job.decision_meaning}.",

@@ -136,3 +136,109 @@ def print_summary(
             print(
                 f"    {run.partition_key}: not run {', '.join(run.not_run)} ({', '.join(run.failed_checks)})"
             )
+
+
+def print_retraining_summary(
+    engine: Engine, config: MonitoringConfig, outcomes: Sequence, *, end: date
+) -> None:
+    """The retraining requests, the fitted versions and the canary comparison."""
+    from monitoring_pipeline.demo.retraining import canary_window_comparison
+
+    if not outcomes:
+        return
+    print("\nRetraining (monitoring.retraining_requests, model_versions, version_comparison):")
+    requests = read_frame(
+        engine,
+        "SELECT r.request_id, r.model_name, r.slo_name, r.as_of, r.status, r.result_version, "
+        "r.training_start, r.training_end, r.evidence, v.training_rows, v.holdout_log_loss, "
+        "v.incumbent_holdout_log_loss, v.incumbent_version, v.reweighted_by "
+        "FROM monitoring.retraining_requests r LEFT JOIN monitoring.model_versions v "
+        "ON v.model_name = r.model_name AND v.model_version = r.result_version ORDER BY 1",
+    )
+    for r in requests.itertuples():
+        evidence = r.evidence or {}
+        budget = evidence.get("budget") or {}
+        worst = (evidence.get("worst_cohorts") or [{}])[0]
+        print(
+            f"\n  request {r.request_id}: {r.model_name}/{r.slo_name} as of {r.as_of} -> {r.status}"
+            + (f", new version {r.result_version}" if r.result_version else "")
+        )
+        if budget:
+            print(
+                f"    evidence: budget {budget.get('status')}, {budget.get('bad_days')} bad of "
+                f"{budget.get('known_days')} known days, 7-day burn "
+                f"{_fmt(budget.get('burn_rate_long'), '.1f')}x; worst on "
+                f"{evidence.get('worst_cohorts_on')}: {worst.get('cohort_attribute')}="
+                f"{worst.get('cohort_value')} {worst.get('metric')} {_fmt(worst.get('value'))} "
+                f"[{_fmt(worst.get('lower'))}, {_fmt(worst.get('upper'))}]"
+            )
+        if pd.notna(r.training_rows):
+            print(
+                f"    fitted on {int(r.training_rows):,} labelled rows of {r.training_start}..{r.training_end}"
+                + (f", groups of {r.reweighted_by} weighted equally" if r.reweighted_by else "")
+                + f"; holdout log loss {r.holdout_log_loss:.4f} vs {r.incumbent_version} "
+                f"{r.incumbent_holdout_log_loss:.4f}"
+            )
+    for outcome in outcomes:
+        if outcome.rollout is None:
+            continue
+        rollout = outcome.rollout
+        canary = [
+            rollout.canary_from + pd.Timedelta(days=i).to_pytimedelta()
+            for i in range(((rollout.full_from or end) - rollout.canary_from).days)
+        ]
+        canary = [d for d in canary if d <= end]
+        served = read_frame(
+            engine,
+            "SELECT model_version, min(partition_date) AS first_day, max(partition_date) AS last_day, "
+            "max(n) FILTER (WHERE cohort_attribute = 'all') AS max_daily_n "
+            "FROM monitoring.cohort_stats WHERE model_name = :model AND model_version <> 'all' "
+            "AND partition_date > :as_of GROUP BY 1 ORDER BY 2",
+            {"model": outcome.model_name, "as_of": outcome.as_of},
+        )
+        print(f"\n  {outcome.model_name} after the request:")
+        for s in served.itertuples():
+            print(f"    {s.model_version} served {s.first_day}..{s.last_day}")
+        if not canary:
+            continue
+        days = read_frame(
+            engine,
+            "SELECT count(DISTINCT partition_date) AS days, count(*) AS rows FROM monitoring.version_comparison "
+            "WHERE model_name = :model",
+            {"model": outcome.model_name},
+        ).iloc[0]
+        print(
+            f"    version_comparison: {int(days.days)} canary day(s), {int(days.rows)} rows; "
+            f"pooled over {canary[0]}..{canary[-1]} ({rollout.canary_share:.0%} canary), "
+            f"{rollout.version} - incumbent:"
+        )
+        pooled = canary_window_comparison(engine, config, outcome.model_name, canary)
+        attribute = outcome.rollout and _slo_attribute(config, outcome.model_name, outcome.slo_name)
+        shown = pooled[
+            pooled.metric.isin(["tpr", "fpr", "accuracy"])
+            & (
+                (pooled.cohort_attribute == "all")
+                | (pooled.cohort_attribute == (attribute or "all"))
+            )
+        ]
+        for c in shown.itertuples():
+            figure = (
+                f"{c.difference:+.3f} [{c.lower:+.3f}, {c.upper:+.3f}]"
+                if pd.notna(c.difference)
+                else "undefined"
+            )
+            cohort = f"{c.cohort_attribute}={c.cohort_value}"
+            print(
+                f"      {cohort:<13} {c.metric:<8} "
+                f"{c.incumbent_value:.3f} -> {c.candidate_value:.3f}  {figure}  {c.verdict}"
+            )
+
+
+def _slo_attribute(config: MonitoringConfig, model_name: str, slo_name: str) -> str | None:
+    from monitoring_pipeline.demo.retrainer import slo_attribute
+
+    return slo_attribute(config, model_name, slo_name)
+
+
+def _fmt(value, spec: str = "+.3f") -> str:
+    return "n/a" if value is None else format(value, spec)

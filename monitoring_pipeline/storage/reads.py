@@ -272,3 +272,49 @@ def copy_query_to_frame(
         ),
     )
     return table.to_pandas()
+
+
+def read_labelled_rows(
+    engine: Engine,
+    model_name: str,
+    start: date,
+    end: date,
+    *,
+    numeric_features: Sequence[str],
+    categorical_features: Sequence[str],
+    cohort_attributes: Sequence[str],
+) -> pd.DataFrame:
+    """Labelled rows of ``start..end`` in one frame (for training a model):
+    ``partition_date, model_version, score, label``, one float column per numeric feature
+    (missing or non-numeric values null), one text column per categorical feature and per
+    cohort attribute."""
+    names = [*numeric_features, *categorical_features, *cohort_attributes]
+    reserved = {"partition_date", "model_version", "score", "label"}
+    if len(set(names)) != len(names) or reserved & set(names):
+        raise ValueError(f"feature and cohort names must be distinct and not {sorted(reserved)}")
+    quote = _quoter(engine)
+    columns = ["partition_date", "model_version", "score", "label"]
+    types: dict[str, pa.DataType] = {
+        "partition_date": pa.date32(),
+        "model_version": pa.string(),
+        "score": pa.float64(),
+        "label": pa.int64(),
+    }
+    params: dict[str, object] = {"model": model_name, "first": start, "last": end}
+    for kind, source, features in (
+        ("feature", "features", [*numeric_features, *categorical_features]),
+        ("cohort", "cohorts", cohort_attributes),
+    ):
+        for i, name in enumerate(features):
+            columns.append(f"{source} ->> :{kind}_{i} AS {quote(name)}")
+            params[f"{kind}_{i}"] = name
+            types[name] = pa.string()
+    query = sa.text(
+        f"SELECT {', '.join(columns)} FROM monitoring.labeled_predictions "
+        "WHERE model_name = :model AND partition_date BETWEEN :first AND :last "
+        "AND label IS NOT NULL ORDER BY partition_date, prediction_id"
+    )
+    chunks = list(iter_copy_query(engine, query, params, types, numeric_text=numeric_features))
+    if not chunks:
+        return pd.DataFrame(columns=list(types))
+    return pd.concat(chunks, ignore_index=True)

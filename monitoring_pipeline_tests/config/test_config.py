@@ -163,3 +163,26 @@ def test_bad_health_settings_name_the_key(tmp_path, demo_raw):
         "models.loan_approval.health.overdue_partitions.lookbak_days: unknown key "
         "(did you mean 'lookback_days'?)" in message
     )
+
+
+def test_retraining_action_is_validated_with_the_key_named(tmp_path, demo_raw):
+    loan = demo_raw["models"]["loan_approval"]
+    loan["retraining"] = {"action": {"kind": "command", "command": ["train", "{request}"]}}
+    message = error_for(tmp_path, demo_raw)
+    assert "models.loan_approval.retraining.action.command.command" in message
+    assert "unknown placeholder(s) ['request']" in message
+
+    loan["retraining"] = {
+        "action": {"kind": "webhook", "url": "https://hooks.example/x", "url_env": "HOOK"}
+    }
+    assert "give exactly one of url and url_env" in error_for(tmp_path, demo_raw)
+
+    loan["retraining"] = {
+        "action": {"kind": "command", "command": ["train", "--id={request_id}"]},
+        "cooldown_days": -1,
+    }
+    assert "models.loan_approval.retraining.cooldown_days" in error_for(tmp_path, demo_raw)
+
+    loan["retraining"]["cooldown_days"] = 3
+    retraining = load_config(write(tmp_path, demo_raw)).models["loan_approval"].retraining
+    assert retraining.action.timeout_seconds == 1800 and retraining.training_window_days == 28

@@ -81,6 +81,7 @@ def test_monitor_job_covers_every_materializable_asset(tmp_path):
         "slo_evaluations",
         "error_budgets",
         "pipeline_health",
+        "version_comparison",
     )
     assert set(job.graph.node_names()) == {
         f"{model}__{asset}" for model in ("loan_approval", "job_screening") for asset in assets
