@@ -102,7 +102,9 @@ def test_code_location_module_loads_from_environment(tmp_path):
         cwd=REPO,
         check=True,
     )
-    assert done.stdout.strip() == "20"  # 2 sources + 8 assets, x 2 models
+    assert (
+        done.stdout.strip() == "22"
+    )  # 2 sources + 9 assets (incl. health, comparison), x 2 models
 
 
 def test_workspace_and_instance_files_point_at_the_code_and_postgres():
