@@ -40,10 +40,16 @@ def rank_worst_cohorts(
         np.isnan(lower if upper_objective else upper), value, lower if upper_objective else upper
     )
     badness = bound - objective_value if upper_objective else objective_value - bound
+    point = value - objective_value if upper_objective else objective_value - value
     ranked = rows.assign(
-        _badness=np.where(np.isnan(badness), -np.inf, badness),
-        _sufficient=rows["sufficient"].astype(bool),
-    ).sort_values(["_sufficient", "_badness"], ascending=[False, False], kind="stable")
+        rank_badness=np.where(np.isnan(badness), -np.inf, badness),
+        rank_point=np.where(np.isnan(point), -np.inf, point),  # ties: the worse point value
+        rank_sufficient=rows["sufficient"].astype(bool),
+        rank_cohort=rows["cohort"].astype(str),
+    ).sort_values(
+        ["rank_sufficient", "rank_badness", "rank_point", "rank_cohort"],
+        ascending=[False, False, False, True],
+    )
     out = []
     for row in ranked.head(limit).itertuples(index=False):
         out.append(
@@ -52,8 +58,8 @@ def rank_worst_cohorts(
                 "value": _number(row.value),
                 "lower": _number(row.lower),
                 "upper": _number(row.upper),
-                "sufficient": bool(row._sufficient),
-                "beyond_objective": bool(row._sufficient and row._badness > 0),
+                "sufficient": bool(row.rank_sufficient),
+                "beyond_objective": bool(row.rank_sufficient and row.rank_badness > 0),
             }
         )
     return out
@@ -161,4 +167,3 @@ def _number(value: Any) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
         return None
     return float(value)
-
