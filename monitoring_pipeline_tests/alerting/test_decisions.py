@@ -18,9 +18,10 @@ from monitoring_pipeline.alerting.decisions import (
 )
 
 DAY0 = date(2026, 11, 1)
+COOLDOWN = Cooldown(ticket_days=7, page_days=3)
 
 
-def replay(levels: str, cooldown: Cooldown = Cooldown(ticket_days=7, page_days=3), retrain=False):
+def replay(levels: str, cooldown: Cooldown = COOLDOWN, retrain=False):
     """Levels one per day ("o" ok, "t" ticket, "p" page); returns the notifications sent as
     (day index, kind, severity, episode start index)."""
     names = {"o": "ok", "t": "ticket", "p": "page"}
