@@ -15,6 +15,7 @@ from monitoring_pipeline.demo.incidents import MinorityDegradation
 from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
 from monitoring_pipeline_tests.alerting.helpers import hook, rows, scripted_receiver
 from monitoring_pipeline_tests.alerting.test_error_budget_sensor import (
+    WORLD_TAG,
     Daemon,
     retraining_job_stand_in,
 )
@@ -44,7 +45,7 @@ def world(engine, tmp_path, days: int, *, incidents=(), volume: int, webhook_url
     return load_config(path), [START + timedelta(days=i) for i in range(days)]
 
 
-def run_days_and_tick(config, database_url, instance, days, *, models=(MODEL,)):
+def run_days_and_tick(config, database_url, instance, days, world: str, *, models=(MODEL,)):
     """Each day: the model's chain (one run), then a sensor tick and its alert runs."""
     defs = build_definitions(
         config, database_url=database_url, retraining_job=retraining_job_stand_in
@@ -56,7 +57,7 @@ def run_days_and_tick(config, database_url, instance, days, *, models=(MODEL,)):
         if key.path[0] in models and graph.get(key).is_materializable
     ]
     job = defs.resolve_job_def(MONITOR_MODELS_JOB).get_subset(asset_selection=set(selection))
-    daemon = Daemon(defs, instance, database_url)
+    daemon = Daemon(defs, instance, database_url, world)
     cursor = None
     for day in days:
         run = job.execute_in_process(
@@ -80,7 +81,7 @@ def test_demo_incident_pages_once_per_violated_slo(
         config, days = world(
             engine, tmp_path, 7, incidents=[incident], volume=2500, webhook_url=receiver.url
         )
-        run_days_and_tick(config, database_url, dagster_instance, days)
+        run_days_and_tick(config, database_url, dagster_instance, days, tmp_path.name)
     budgets = rows(
         engine,
         "SELECT slo_name, status FROM monitoring.error_budgets WHERE partition_date = :d",
@@ -105,7 +106,9 @@ def test_demo_incident_pages_once_per_violated_slo(
     page_messages = [m for m in receiver.accepted if m["text"].startswith("[PAGE]")]
     assert len(page_messages) == 1
     assert "region=west vs north" in page_messages[0]["text"]
-    retraining = dagster_instance.get_runs(filters=dg.RunsFilter(job_name="retraining_job"))
+    retraining = dagster_instance.get_runs(
+        filters=dg.RunsFilter(job_name="retraining_job", tags={WORLD_TAG: tmp_path.name})
+    )
     assert len(retraining) == 1
 
 
@@ -114,7 +117,7 @@ def test_healthy_weeks_page_nothing(engine, database_url, dagster_instance, tmp_
         config, days = world(
             engine, tmp_path, 14, volume=500, webhook_url=receiver.url, min_size=20
         )
-        run_days_and_tick(config, database_url, dagster_instance, days)
+        run_days_and_tick(config, database_url, dagster_instance, days, tmp_path.name)
     assert rows(engine, "SELECT * FROM monitoring.alerts") == []
     assert receiver.received == []
     # Not vacuous: the SLOs were judged on evidence, day after day.

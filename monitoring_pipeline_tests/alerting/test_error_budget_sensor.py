@@ -50,12 +50,20 @@ def retraining_job_stand_in():
     request_retraining()
 
 
+WORLD_TAG = "test_world"
+
+
 class Daemon:
     """What the Dagster daemon does with a tick's result: launch each run request whose run
-    key has no run yet (looked up in the instance, so it survives a 'restart')."""
+    key has no run yet (looked up in the instance, so it survives a 'restart').
 
-    def __init__(self, defs: dg.Definitions, instance, database_url: str):
+    The test session shares one Dagster instance; ``world`` (one per test) scopes run keys
+    the way the daemon scopes them to one sensor of one code location.
+    """
+
+    def __init__(self, defs: dg.Definitions, instance, database_url: str, world: str):
         self.defs, self.instance, self.database_url = defs, instance, database_url
+        self.world = world
 
     def tick(self, cursor: str | None):
         sensor = self.defs.resolve_sensor_def(ERROR_BUDGET_SENSOR)
@@ -71,7 +79,7 @@ class Daemon:
         launched = []
         for request in result.run_requests:
             existing = self.instance.get_runs(
-                filters=dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key})
+                filters=dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key, WORLD_TAG: self.world})
             )
             if existing:
                 continue
@@ -79,7 +87,7 @@ class Daemon:
             run = job.execute_in_process(
                 run_config=request.run_config,
                 instance=self.instance,
-                tags={**request.tags, RUN_KEY_TAG: request.run_key},
+                tags={**request.tags, RUN_KEY_TAG: request.run_key, WORLD_TAG: self.world},
                 raise_on_error=False,
             )
             assert run.success, request.run_key
@@ -99,7 +107,7 @@ def test_pages_escalate_resolve_and_survive_restarts(
         defs = build_definitions(
             config, database_url=database_url, retraining_job=retraining_job_stand_in
         )
-        daemon = Daemon(defs, dagster_instance, database_url)
+        daemon = Daemon(defs, dagster_instance, database_url, tmp_path.name)
         ticket_key = f"error_budget:{MODEL}:{GAP_SLO}:ticket:{DAYS[1]}"
         page_key = f"error_budget:{MODEL}:{GAP_SLO}:page:{DAYS[1]}"
 
@@ -131,12 +139,12 @@ def test_pages_escalate_resolve_and_survive_restarts(
         }
         # The daemon dies before launching anything. Restarted with the stored cursor, the
         # sensor asks again for the recorded alert under the same run keys: nothing is lost.
-        restarted = Daemon(defs, dagster_instance, database_url)
+        restarted = Daemon(defs, dagster_instance, database_url, tmp_path.name)
         again = restarted.tick(first.cursor)
         assert keys(again) == keys(page)
         assert sorted(restarted.launch(again)) == keys(page)
         # ... and a second restart, now with no cursor at all, duplicates nothing.
-        lost = Daemon(defs, dagster_instance, database_url).tick(None)
+        lost = Daemon(defs, dagster_instance, database_url, tmp_path.name).tick(None)
         assert lost.run_requests == []
         assert lost.cursor == page.cursor
 
@@ -172,7 +180,9 @@ def test_pages_escalate_resolve_and_survive_restarts(
     ]
     assert {a["delivery_status"] for a in alerts} == {"delivered"}
     assert [a["retraining_requested"] for a in alerts] == [False, True, False]
-    retraining_runs = dagster_instance.get_runs(filters=dg.RunsFilter(job_name=RETRAINING_JOB))
+    retraining_runs = dagster_instance.get_runs(
+        filters=dg.RunsFilter(job_name=RETRAINING_JOB, tags={WORLD_TAG: tmp_path.name})
+    )
     assert len(retraining_runs) == 1
 
 
@@ -186,7 +196,7 @@ def test_a_tick_that_dies_after_recording_loses_nothing(
     crashed = evaluate_error_budgets(engine, config, None, datetime.now(UTC))
     assert len(crashed.newly_recorded) == 2
     # The next tick has nothing new to read (cursor past every row), yet requests both.
-    daemon = Daemon(defs, dagster_instance, database_url)
+    daemon = Daemon(defs, dagster_instance, database_url, tmp_path.name)
     cursor = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     result = daemon.tick(cursor)
     assert keys(result) == [
