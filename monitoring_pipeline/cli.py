@@ -13,7 +13,9 @@ import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+from monitoring_pipeline.alerting.receiver import DEFAULT_PORT as RECEIVER_PORT
 from monitoring_pipeline.config import ConfigError, load_config
 from monitoring_pipeline.settings import Settings, load_settings
 from monitoring_pipeline.storage.database import (
@@ -249,6 +251,35 @@ def cmd_retrain_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhook_receiver(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.alerting.receiver import make_receiver
+
+    out = args.out.expanduser().resolve() if args.out else None
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+
+    def show(record: dict) -> None:
+        _say(f"{record['received_at'][:19]}Z {record['message']['text']}")
+
+    try:
+        server = make_receiver(args.host, args.port, out=out, on_message=show)
+    except OSError as exc:
+        print(
+            f"monitoring-pipeline: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    where = f", appending to {out}" if out else ""
+    _say(f"Webhook receiver on http://{args.host}:{args.port}/ (Ctrl-C to stop){where}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from monitoring_pipeline.benchmark import main as benchmark_main
 
@@ -336,6 +367,15 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
+
+    hook = sub.add_parser(
+        "webhook-receiver",
+        help="a local Slack-style webhook: print each alert and append it to a JSON-lines file",
+    )
+    hook.add_argument("--host", default="127.0.0.1")
+    hook.add_argument("--port", type=int, default=RECEIVER_PORT)
+    hook.add_argument("--out", type=Path, help="JSON-lines file to append each message to")
+    hook.set_defaults(func=cmd_webhook_receiver)
 
     bench = sub.add_parser("benchmark", help="time one large day through every stage (not a test)")
     bench.add_argument(

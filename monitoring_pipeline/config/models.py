@@ -525,6 +525,78 @@ class LateLabelsConfig(Strict):
     check_every_seconds: int = Field(default=3600, ge=30)
 
 
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+class WebhookDestination(Strict):
+    """A Slack-compatible incoming webhook: alerts are POSTed as JSON (``text`` + ``blocks``).
+
+    The URL is given directly (``url``) or read, when an alert is delivered, from the
+    environment variable named by ``url_env`` (webhook URLs are secrets: keep them out of
+    the file). After a failed attempt the next waits ``backoff_seconds``, doubled each time.
+    """
+
+    name: str
+    url: str | None = None
+    url_env: str | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    backoff_seconds: float = Field(default=2.0, ge=0, le=600)
+    min_severity: Literal["ticket", "page"] = "ticket"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not IDENTIFIER.match(value) or value == "log":
+            raise ValueError(
+                "must be lower_snake_case and not 'log' (the log is always a destination)"
+            )
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("url_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_NAME.match(value):
+            raise ValueError(f"must name an environment variable (A-Z, 0-9, _), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookDestination:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError(f"webhook {self.name!r}: give either url or url_env")
+        return self
+
+
+class AlertCooldown(Strict):
+    """Days after a resolve during which a new alert of that severity is held back."""
+
+    ticket: int = Field(default=7, ge=1, le=365)
+    page: int = Field(default=3, ge=1, le=365)
+
+
+class AlertingConfig(Strict):
+    """Alerts from error budgets: how often to look, cooldowns, where to deliver."""
+
+    check_every_seconds: int = Field(default=120, ge=30)
+    cooldown_days: AlertCooldown = AlertCooldown()
+    webhooks: list[WebhookDestination] = []
+
+    @field_validator("webhooks")
+    @classmethod
+    def _distinct(cls, value: list[WebhookDestination]) -> list[WebhookDestination]:
+        names = [w.name for w in value]
+        if len(set(names)) != len(names):
+            raise ValueError("two webhooks share a name")
+        return value
+
+
 class Defaults(Strict):
     min_cohort_size: int = Field(default=50, ge=1)
     quality: QualityConfig = QualityConfig()
@@ -539,6 +611,7 @@ class MonitoringConfig(Strict):
     late_labels: LateLabelsConfig = LateLabelsConfig()
     defaults: Defaults = Defaults()
     health: HealthConfig = HealthConfig()
+    alerting: AlertingConfig = AlertingConfig()
     models: dict[str, ModelConfig]
 
     @field_validator("models")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.defs.alerts import build_alert_job, build_error_budget_sensor
 from monitoring_pipeline.defs.assets import build_model_assets
 from monitoring_pipeline.defs.jobs import build_monitor_models_job
 from monitoring_pipeline.defs.partitions import daily_partitions
@@ -16,8 +17,12 @@ from monitoring_pipeline.defs.version_comparison import build_version_comparison
 
 
 def build_definitions(
-    config: MonitoringConfig, *, database_url: str | None = None
+    config: MonitoringConfig,
+    *,
+    database_url: str | None = None,
 ) -> dg.Definitions:
+    """Every asset, job, schedule and sensor of the config. error_budget_sensor launches
+    alert_job, and retraining_job on a page of a ``retrain_on_page`` SLO."""
     partitions_def = daily_partitions(config.partitions_start)
     per_model = {
         name: [
@@ -34,10 +39,15 @@ def build_definitions(
         for name, chain in per_model.items()
     }
     job = build_monitor_models_job(partitions_def)
+    alert_job = build_alert_job(config)
+    retraining_job = build_retraining_job(config)
     return dg.Definitions(
         assets=assets,
-        jobs=[job, build_retraining_job(config)],
+        jobs=[job, alert_job, retraining_job],
         schedules=[build_daily_schedule(config, job)],
-        sensors=[build_late_labels_sensor(config, materializable)],
+        sensors=[
+            build_late_labels_sensor(config, materializable),
+            build_error_budget_sensor(config, alert_job, retraining_job),
+        ],
         resources={"monitoring_db": MonitoringDatabase(database_url=database_url)},
     )

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Engine
 
+from monitoring_pipeline.alerting.receiver import DEFAULT_PORT as RECEIVER_PORT
 from monitoring_pipeline.demo.generator import MODEL_SCHEMAS, DemoTraffic
 
 DEMO_SCHEMA = "demo_source"
@@ -25,6 +26,8 @@ FILES_MODEL = "job_screening"
 # The loan demo shows quarantine without blocking: its malformed day (2% of rows) stays
 # under this tolerance, while the feature-null burst fails the (non-blocking) null check.
 DEMO_MAX_MALFORMED_SHARE = 0.03
+# Where the demo delivers alerts: `monitoring-pipeline webhook-receiver` listens here.
+DEMO_WEBHOOK_URL = f"http://127.0.0.1:{RECEIVER_PORT}/demo-alerts"
 
 
 def write_postgres_table(engine: Engine, table: str, frame: pd.DataFrame) -> None:
@@ -84,6 +87,20 @@ def demo_config(partitions_start: date, data_dir: Path) -> dict:
     return {
         "partitions_start": partitions_start.isoformat(),
         "defaults": {"min_cohort_size": 50},
+        "alerting": {
+            "check_every_seconds": 30,
+            "cooldown_days": {"ticket": 7, "page": 3},
+            "webhooks": [
+                {
+                    # Run `monitoring-pipeline webhook-receiver` to watch alerts arrive.
+                    "name": "local_receiver",
+                    "url": DEMO_WEBHOOK_URL,
+                    "timeout_seconds": 5,
+                    "max_attempts": 3,
+                    "backoff_seconds": 1,
+                }
+            ],
+        },
         "models": {
             POSTGRES_MODEL: {
                 "description": f"Loan approval: label 1 = {loan.label_meaning}, decision 1 = {loan.decision_meaning}.",

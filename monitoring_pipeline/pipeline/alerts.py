@@ -1,0 +1,462 @@
+"""Alerts from error budgets: decide on new budget results (the sensor's work), then gather
+an alert's evidence, record it and deliver it (alert_job's work). No Dagster here.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from monitoring_pipeline.alerting.decisions import (
+    Cooldown,
+    Decision,
+    Signal,
+    decide,
+    history_from_records,
+)
+from monitoring_pipeline.alerting.messages import rank_worst_cohorts, slack_payload, summary_line
+from monitoring_pipeline.alerting.webhook import Attempt, deliver_webhook
+from monitoring_pipeline.config.models import (
+    CohortMetricSLI,
+    DriftSLI,
+    FairnessSLI,
+    MonitoringConfig,
+    SLOConfig,
+    WebhookDestination,
+)
+from monitoring_pipeline.core.disparities import RATIO_METRICS
+from monitoring_pipeline.pipeline.slo import absolute_intervals
+from monitoring_pipeline.storage import alerts as store
+from monitoring_pipeline.storage.writes import read_frame
+
+SOURCE = "error_budget"
+LOG_DESTINATION = "log"
+# produced_at is stamped when a step starts, not when it commits: a run that started before
+# the newest row seen may commit after it. Re-reading this much before the cursor catches
+# such rows; deciding again on a row already seen changes nothing.
+CURSOR_OVERLAP = timedelta(hours=1)
+# Alerts recorded but never picked up by alert_job (a tick that died between recording and
+# launching) are requested again for this long; run keys keep Dagster from launching twice.
+OUTBOX_HORIZON = timedelta(days=7)
+_SEVERITY_RANK = {"ticket": 1, "page": 2}
+
+
+class AlertRequestError(ValueError):
+    """An alert_job request names an unknown model or SLO, or has malformed fields."""
+
+
+class AlertDeliveryError(RuntimeError):
+    """A destination did not accept the alert after every allowed attempt."""
+
+
+@dataclass(frozen=True)
+class SensorOutcome:
+    """What one sensor evaluation found and decided."""
+
+    cursor: datetime | None
+    changed_subjects: int
+    decisions: list[Decision]
+    newly_recorded: list[tuple[str, str]]
+    pending: list[Mapping[str, Any]]
+
+
+def error_budget_signals(current: pd.DataFrame, config: MonitoringConfig) -> list[Signal]:
+    """One signal per configured SLO from its current error_budgets row."""
+    signals = []
+    for row in current.itertuples(index=False):
+        slo = _slo(config, row.model_name, row.slo_name)
+        if slo is None:  # removed from the config since: nothing to alert on
+            continue
+        signals.append(
+            Signal(
+                source=SOURCE,
+                model_name=row.model_name,
+                subject=row.slo_name,
+                level=row.status,
+                as_of=row.partition_date,
+                evidence={
+                    "table": "monitoring.error_budgets",
+                    "partition_date": str(row.partition_date),
+                },
+                retrain_on_page=slo.retrain_on_page,
+            )
+        )
+    return signals
+
+
+def evaluate_error_budgets(
+    engine: Engine, config: MonitoringConfig, since: datetime | None, now: datetime
+) -> SensorOutcome:
+    """Decide on every SLO whose error budget got new rows after ``since``.
+
+    Decisions are recorded in ``monitoring.alerts`` (pending) before anything is launched,
+    so a restart, a lost cursor or a repeated tick decides the same thing again and records
+    nothing new. Returns every pending alert, the new ones and any left over.
+    """
+    changes = store.budget_changes_since(engine, since - CURSOR_OVERLAP if since else None)
+    configured = {(m, slo.name) for m, model in config.models.items() for slo in model.slos}
+    subjects = changes.subjects & configured
+    current = store.current_budgets(engine, subjects)
+    records = store.alert_records(engine, SOURCE, subjects)
+    cooldown = Cooldown(
+        ticket_days=config.alerting.cooldown_days.ticket,
+        page_days=config.alerting.cooldown_days.page,
+    )
+    decisions = [
+        decide(
+            signal,
+            history_from_records(records.get((signal.model_name, signal.subject), [])),
+            cooldown,
+        )
+        for signal in error_budget_signals(current, config)
+    ]
+    notifications = [n for d in decisions for n in d.notifications]
+    recorded = store.record_decisions(engine, notifications, now)
+    cursor = since
+    if changes.newest_produced_at is not None and (
+        cursor is None or changes.newest_produced_at > cursor
+    ):
+        cursor = changes.newest_produced_at
+    return SensorOutcome(
+        cursor=cursor,
+        changed_subjects=len(subjects),
+        decisions=decisions,
+        newly_recorded=recorded,
+        pending=store.pending_alerts(engine, now - OUTBOX_HORIZON),
+    )
+
+
+@dataclass(frozen=True)
+class AlertRequest:
+    """What alert_job is asked to send (its op config)."""
+
+    model_name: str
+    slo_name: str
+    severity: str
+    kind: str
+    as_of: date
+    dedupe_key: str
+    episode_start: date
+    reason: str
+    source: str = SOURCE
+
+    def validate(self, config: MonitoringConfig) -> SLOConfig:
+        if self.source != SOURCE:
+            raise AlertRequestError(
+                f"source: only {SOURCE!r} alerts are supported, got {self.source!r}"
+            )
+        if self.severity not in _SEVERITY_RANK:
+            raise AlertRequestError(f"severity must be 'ticket' or 'page', got {self.severity!r}")
+        if self.kind not in ("firing", "resolved"):
+            raise AlertRequestError(f"kind must be 'firing' or 'resolved', got {self.kind!r}")
+        if self.model_name not in config.models:
+            raise AlertRequestError(f"model_name: no monitored model {self.model_name!r}")
+        slo = _slo(config, self.model_name, self.slo_name)
+        if slo is None:
+            raise AlertRequestError(
+                f"slo_name: model {self.model_name!r} has no SLO {self.slo_name!r}"
+            )
+        return slo
+
+
+@dataclass(frozen=True)
+class SendReport:
+    summary: str
+    delivered_to: list[str]
+    already_delivered: list[str]
+    evidence_reused: bool
+
+
+def send_alert(
+    engine: Engine,
+    config: MonitoringConfig,
+    request: AlertRequest,
+    *,
+    run_id: str,
+    logger: logging.Logger | Any,
+    environ: Mapping[str, str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SendReport:
+    """Record the alert with its evidence and deliver it to every destination not yet served.
+
+    Idempotent: the alert row is keyed by (dedupe key, kind); evidence gathered once is
+    reused by re-executions, so every destination gets the same message; a destination with
+    a delivered attempt is skipped. Raises :class:`AlertDeliveryError` (one line) when a
+    destination never accepts it, after recording every attempt.
+    """
+    slo = request.validate(config)
+    existing = store.get_alert(engine, request.dedupe_key, request.kind)
+    reused = existing is not None and existing.get("evidence") is not None
+    if reused:
+        evidence = existing["evidence"]
+    else:
+        evidence = build_evidence(engine, config, request, slo)
+        now = datetime.now(UTC)
+        store.save_alert(
+            engine,
+            {
+                "dedupe_key": request.dedupe_key,
+                "kind": request.kind,
+                "source": request.source,
+                "model_name": request.model_name,
+                "subject": request.slo_name,
+                "severity": request.severity,
+                "episode_start": request.episode_start,
+                "as_of": request.as_of,
+                "reason": request.reason,
+                "retraining_requested": False,
+                "decided_at": now,
+                "delivery_status": "pending",
+                "summary": summary_line(evidence),
+                "evidence": evidence,
+                "affected_partitions": store.as_dates(
+                    d["day"] for d in evidence["affected_partitions"]
+                ),
+                "worst_cohorts": evidence["worst_cohorts"],
+                "run_id": run_id,
+                "produced_at": now,
+            },
+        )
+    summary = summary_line(evidence)
+    payload = slack_payload(evidence, request.dedupe_key)
+    env = os.environ if environ is None else environ
+    state = store.delivery_state(engine, request.dedupe_key, request.kind)
+    delivered, skipped, failures = [], [], []
+    errors: dict[str, list[str]] = {}
+
+    def recorder(destination: str) -> Callable[[Attempt], None]:
+        """Record each attempt as it ends, so a killed run still leaves the ones it made."""
+
+        def record(attempt: Attempt) -> None:
+            store.record_attempt(
+                engine, request.dedupe_key, request.kind, destination, attempt, run_id=run_id
+            )
+            if attempt.outcome != "delivered":
+                errors.setdefault(destination, []).append(attempt.error or "?")
+                logger.warning(
+                    f"{destination}: attempt {attempt.attempt} {attempt.outcome}: {attempt.error}"
+                )
+
+        return record
+
+    for destination in _destinations(config, request.severity):
+        name = LOG_DESTINATION if destination is None else destination.name
+        last_attempt, done = state.get(name, (0, False))
+        if done:
+            skipped.append(name)
+            continue
+        if destination is None:
+            started = datetime.now(UTC)
+            log = logger.warning if request.kind == "firing" else logger.info
+            log(f"ALERT {summary} [{request.dedupe_key}]")
+            recorder(name)(Attempt(last_attempt + 1, started, "delivered", None, None, 0.0))
+            delivered.append(name)
+            continue
+        url = destination.url or env.get(destination.url_env or "")
+        if not url:
+            error = f"environment variable {destination.url_env} is not set"
+            recorder(name)(Attempt(last_attempt + 1, datetime.now(UTC), "failed", None, error, 0.0))
+            failures.append(f"{name} ({error})")
+            continue
+        ok = deliver_webhook(
+            url,
+            payload,
+            timeout=destination.timeout_seconds,
+            max_attempts=destination.max_attempts,
+            backoff_seconds=destination.backoff_seconds,
+            on_attempt=recorder(name),
+            first_attempt=last_attempt + 1,
+            sleep=sleep,
+        )
+        if ok:
+            delivered.append(name)
+        else:
+            tried = errors.get(name, ["?"])
+            failures.append(f"{name} ({len(tried)} attempt(s), last: {tried[-1]})")
+    if failures:
+        store.set_delivery_status(engine, request.dedupe_key, request.kind, "failed", None)
+        raise AlertDeliveryError(
+            f"alert {request.dedupe_key} ({request.kind}) not delivered to {'; '.join(failures)}"
+        )
+    store.set_delivery_status(
+        engine, request.dedupe_key, request.kind, "delivered", datetime.now(UTC)
+    )
+    return SendReport(summary, delivered, skipped, reused)
+
+
+def _destinations(config: MonitoringConfig, severity: str) -> list[WebhookDestination | None]:
+    """The log (None) and the webhooks whose min_severity the alert reaches."""
+    rank = _SEVERITY_RANK[severity]
+    hooks = [w for w in config.alerting.webhooks if _SEVERITY_RANK[w.min_severity] <= rank]
+    return [None, *hooks]
+
+
+def build_evidence(
+    engine: Engine, config: MonitoringConfig, request: AlertRequest, slo: SLOConfig
+) -> dict[str, Any]:
+    """Budget figures of the as-of row, the bad days of its compliance period with their
+    readings, and the worst cohorts of the SLI's source table on the last day with
+    evidence; JSON-ready (dates as ISO strings, undefined numbers as null)."""
+    model, day = request.model_name, request.as_of
+    budget_rows = read_frame(
+        engine,
+        "SELECT * FROM monitoring.error_budgets "
+        "WHERE model_name = :model AND slo_name = :slo AND partition_date = :day",
+        {"model": model, "slo": slo.name, "day": day},
+    )
+    budget: dict[str, Any] = {}
+    if not budget_rows.empty:
+        row = budget_rows.iloc[0]
+        budget = {
+            column: _json(row[column])
+            for column in (
+                "status", "evidence_through", "target", "period_days", "known_days", "good_days",
+                "bad_days", "unknown_days", "budget_days", "consumed_days", "remaining_days",
+                "remaining_fraction", "burn_rate_short", "burn_rate_long", "short_window_days",
+                "long_window_days",
+            )
+        }  # fmt: skip
+    evidence_day = (
+        date.fromisoformat(budget["evidence_through"]) if budget.get("evidence_through") else day
+    )
+    start = day - timedelta(days=slo.compliance_period_days - 1)
+    evaluations = read_frame(
+        engine,
+        "SELECT partition_date, status, sli_subject, value, lower, upper, reason "
+        "FROM monitoring.slo_evaluations WHERE model_name = :model AND slo_name = :slo "
+        "AND partition_date BETWEEN :start AND :day ORDER BY partition_date",
+        {"model": model, "slo": slo.name, "start": start, "day": day},
+    )
+    bad = evaluations[evaluations.status == "bad"]
+    affected = [
+        {
+            "day": _json(r.partition_date),
+            "subject": r.sli_subject,
+            "value": _json(r.value),
+            "lower": _json(r.lower),
+            "upper": _json(r.upper),
+        }
+        for r in bad.itertuples(index=False)
+    ]
+    reading = evaluations[evaluations.partition_date == evidence_day]
+    objective = f"{slo.objective.op} {slo.objective.value:g}"
+    return {
+        "source": request.source,
+        "kind": request.kind,
+        "severity": request.severity,
+        "model_name": model,
+        "subject": slo.name,
+        "description": slo.description,
+        "reason": request.reason,
+        "as_of": day.isoformat(),
+        "episode_start": request.episode_start.isoformat(),
+        "evidence_day": evidence_day.isoformat(),
+        "sli": slo.sli.model_dump(),
+        "objective": objective,
+        "budget": budget,
+        "reading": {
+            "subject": reading.sli_subject.iloc[0],
+            "status": reading.status.iloc[0],
+            "value": _json(reading.value.iloc[0]),
+            "lower": _json(reading.lower.iloc[0]),
+            "upper": _json(reading.upper.iloc[0]),
+            "reason": reading.reason.iloc[0],
+        }
+        if len(reading)
+        else None,
+        "affected_partitions": affected,
+        "worst_cohorts": rank_worst_cohorts(
+            _sli_cohorts(engine, model, evidence_day, slo), slo.objective.op, slo.objective.value
+        ),
+    }
+
+
+def _sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFrame:
+    """Every cohort's figure for the SLI's metric on ``day`` (model version 'all'), as
+    ``cohort, value, lower, upper, sufficient``, judged like the SLO judges it."""
+    sli = slo.sli
+    params = {"model": model, "day": day}
+    if isinstance(sli, FairnessSLI):
+        rows = read_frame(
+            engine,
+            "SELECT cohort_attribute, cohort_value, reference_value, value, lower, upper, sufficient "
+            "FROM monitoring.fairness_disparities WHERE model_name = :model AND partition_date = :day "
+            "AND model_version = 'all' AND cohort_attribute = :attribute AND metric = :metric",
+            params | {"attribute": sli.attribute, "metric": sli.metric},
+        )
+        if sli.group is not None:
+            rows = rows[rows.cohort_value == sli.group]
+        if rows.empty:
+            return _empty_cohorts()
+        value, lower, upper = (rows[c].to_numpy(dtype=float) for c in ("value", "lower", "upper"))
+        if sli.metric not in RATIO_METRICS:
+            value, lower, upper = absolute_intervals(value, lower, upper)
+        cohort = rows.cohort_attribute + "=" + rows.cohort_value + " vs " + rows.reference_value
+        return pd.DataFrame(
+            {"cohort": cohort.to_numpy(), "value": value, "lower": lower, "upper": upper,
+             "sufficient": rows.sufficient.to_numpy(bool)}
+        )  # fmt: skip
+    if isinstance(sli, CohortMetricSLI):
+        rows = read_frame(
+            engine,
+            "SELECT cohort_attribute, cohort_value, value, lower, upper, sufficient "
+            "FROM monitoring.cohort_metrics WHERE model_name = :model AND partition_date = :day "
+            "AND model_version = 'all' AND metric = :metric",
+            params | {"metric": sli.metric},
+        )
+    else:
+        assert isinstance(sli, DriftSLI)
+        rows = read_frame(
+            engine,
+            "SELECT cohort_attribute, cohort_value, statistic AS value, lower, upper, sufficient "
+            "FROM monitoring.drift WHERE model_name = :model AND partition_date = :day "
+            "AND model_version = 'all' AND feature = :feature AND method = :method",
+            params | {"feature": sli.feature, "method": sli.method},
+        )
+    if rows.empty:
+        return _empty_cohorts()
+    cohort = np.where(
+        rows.cohort_attribute == "all", "all", rows.cohort_attribute + "=" + rows.cohort_value
+    )
+    return rows.assign(cohort=cohort)[["cohort", "value", "lower", "upper", "sufficient"]]
+
+
+def _empty_cohorts() -> pd.DataFrame:
+    return pd.DataFrame(columns=["cohort", "value", "lower", "upper", "sufficient"])
+
+
+def _slo(config: MonitoringConfig, model_name: str, slo_name: str) -> SLOConfig | None:
+    model = config.models.get(model_name)
+    if model is None:
+        return None
+    return next((slo for slo in model.slos if slo.name == slo_name), None)
+
+
+def _json(value: Any) -> Any:
+    """A JSON-ready scalar: ISO dates, plain numbers, None for null/NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
