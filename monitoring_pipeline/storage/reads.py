@@ -144,7 +144,6 @@ def iter_labeled_predictions(
 ) -> Iterator[pd.DataFrame]:
     """The day's rows with ``model_version, score, decision, label`` (label float, NaN
     while unlabelled) and one text column per cohort attribute, ``chunk_rows`` at a time."""
-    quote = _quoter(engine)
     columns = ["model_version", "score", "decision", "label"]
     types: dict[str, pa.DataType] = {
         "model_version": pa.string(),
@@ -153,10 +152,7 @@ def iter_labeled_predictions(
         "label": pa.float64(),
     }
     params: dict[str, object] = {"model": model_name, "day": day}
-    for i, name in enumerate(cohort_attributes):
-        columns.append(f"cohorts ->> :cohort_{i} AS {quote(name)}")
-        params[f"cohort_{i}"] = name
-        types[name] = pa.string()
+    _select_json_values(engine, columns, params, types, (), (), cohort_attributes)
     query = sa.text(
         f"SELECT {', '.join(columns)} FROM monitoring.labeled_predictions "
         "WHERE model_name = :model AND partition_date = :day"
@@ -208,19 +204,12 @@ def iter_window_feature_values(
     names = [*numeric_features, *categorical_features, *cohort_attributes]
     if len(set(names)) != len(names) or "score" in names:
         raise ValueError(f"feature and cohort names must be distinct and not 'score': {names}")
-    quote = _quoter(engine)
     columns = ["score"]
     types: dict[str, pa.DataType] = {"score": pa.float64()}
     params: dict[str, object] = {"model": model_name, "first": window[0], "last": window[1]}
-    # Values leave the database as the JSON text (cheap); numbers are parsed by Arrow.
-    for kind, source, features in (
-        ("feature", "features", [*numeric_features, *categorical_features]),
-        ("cohort", "cohorts", cohort_attributes),
-    ):
-        for i, name in enumerate(features):
-            columns.append(f"{source} ->> :{kind}_{i} AS {quote(name)}")
-            params[f"{kind}_{i}"] = name
-            types[name] = pa.string()
+    _select_json_values(
+        engine, columns, params, types, numeric_features, categorical_features, cohort_attributes
+    )
     sample = ""
     if sample_every > 1:
         sample = " AND (hashtext(prediction_id) & 2147483647) % :every = 0"
@@ -232,6 +221,29 @@ def iter_window_feature_values(
     yield from iter_copy_query(
         engine, query, params, types, chunk_rows=chunk_rows, numeric_text=numeric_features
     )
+
+
+def _select_json_values(
+    engine: Engine,
+    columns: list[str],
+    params: dict[str, object],
+    types: dict[str, pa.DataType],
+    numeric_features: Sequence[str],
+    categorical_features: Sequence[str],
+    cohort_attributes: Sequence[str],
+) -> None:
+    """Add one selected column per feature and cohort attribute (with its bound name and
+    Arrow type). Values leave the database as their JSON text, which is cheap; numbers
+    are parsed by Arrow (``numeric_text``)."""
+    quote = _quoter(engine)
+    for kind, source, names in (
+        ("feature", "features", [*numeric_features, *categorical_features]),
+        ("cohort", "cohorts", cohort_attributes),
+    ):
+        for i, name in enumerate(names):
+            columns.append(f"{source} ->> :{kind}_{i} AS {quote(name)}")
+            params[f"{kind}_{i}"] = name
+            types[name] = pa.string()
 
 
 def _quoter(engine: Engine):
@@ -292,7 +304,6 @@ def read_labelled_rows(
     reserved = {"partition_date", "model_version", "score", "label"}
     if len(set(names)) != len(names) or reserved & set(names):
         raise ValueError(f"feature and cohort names must be distinct and not {sorted(reserved)}")
-    quote = _quoter(engine)
     columns = ["partition_date", "model_version", "score", "label"]
     types: dict[str, pa.DataType] = {
         "partition_date": pa.date32(),
@@ -301,14 +312,9 @@ def read_labelled_rows(
         "label": pa.int64(),
     }
     params: dict[str, object] = {"model": model_name, "first": start, "last": end}
-    for kind, source, features in (
-        ("feature", "features", [*numeric_features, *categorical_features]),
-        ("cohort", "cohorts", cohort_attributes),
-    ):
-        for i, name in enumerate(features):
-            columns.append(f"{source} ->> :{kind}_{i} AS {quote(name)}")
-            params[f"{kind}_{i}"] = name
-            types[name] = pa.string()
+    _select_json_values(
+        engine, columns, params, types, numeric_features, categorical_features, cohort_attributes
+    )
     query = sa.text(
         f"SELECT {', '.join(columns)} FROM monitoring.labeled_predictions "
         "WHERE model_name = :model AND partition_date BETWEEN :first AND :last "
