@@ -225,3 +225,48 @@ def test_configured_url_is_used_and_checked(tmp_path):
 def test_redact_hides_passwords():
     assert redact("postgresql+psycopg2://u:pw@h:5432/db") == "postgresql+psycopg2://u:***@h:5432/db"
     assert normalize_url("postgres://u@h/db") == "postgresql+psycopg2://u@h/db"
+
+
+def test_partition_writer_appends_chunks_in_one_transaction(engine):
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=DAY,
+        rows=[TableRows("quarantined_rows", quarantine_rows(["old"]))],
+        audit=AUDIT,
+    )
+    with writes.partition_writer(
+        engine, model_name="m", partition_date=DAY, tables=["quarantined_rows"], audit=AUDIT
+    ) as writer:
+        writer.write("quarantined_rows", quarantine_rows(["a", "b"]))
+        writer.write("quarantined_rows", quarantine_rows([]))
+        writer.write("quarantined_rows", quarantine_rows(["c"]))
+        # Inside the transaction the old rows are gone; other sessions still see them.
+        assert fetch(engine, "SELECT reason FROM monitoring.quarantined_rows") == [("old",)]
+    assert writer.written == {"quarantined_rows": 3}
+    rows = fetch(engine, "SELECT reason FROM monitoring.quarantined_rows ORDER BY 1")
+    assert rows == [("a",), ("b",), ("c",)]
+
+
+def test_partition_writer_rolls_back_on_a_failure_after_some_chunks(engine):
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=DAY,
+        rows=[TableRows("quarantined_rows", quarantine_rows(["old"]))],
+        audit=AUDIT,
+    )
+    with (
+        pytest.raises(RuntimeError, match="source broke"),
+        writes.partition_writer(
+            engine, model_name="m", partition_date=DAY, tables=["quarantined_rows"], audit=AUDIT
+        ) as writer,
+    ):
+        writer.write("quarantined_rows", quarantine_rows(["new1", "new2"]))
+        raise RuntimeError("source broke after the first chunk")
+    assert fetch(engine, "SELECT reason FROM monitoring.quarantined_rows") == [("old",)]
+    unlisted = writes.partition_writer(
+        engine, model_name="m", partition_date=DAY, tables=["quarantined_rows"], audit=AUDIT
+    )
+    with pytest.raises(ValueError, match="'ingestion_stats' was not cleared"), unlisted as writer:
+        writer.write("ingestion_stats", quarantine_rows(["x"]))
