@@ -273,6 +273,7 @@ class ModelConfig(Strict):
     drift: DriftConfig = DriftConfig()
     quality: QualityConfig | None = None
     expected_label_lag_days: float = Field(default=30, gt=0)
+    ingest_chunk_rows: int | None = Field(default=None, ge=1)
     slos: list[SLOConfig] = []
 
     @model_validator(mode="after")
@@ -365,6 +366,9 @@ class LateLabelsConfig(Strict):
 class Defaults(Strict):
     min_cohort_size: int = Field(default=50, ge=1)
     quality: QualityConfig = QualityConfig()
+    # Predictions read, validated, joined and written per step of labeled_predictions: the
+    # memory of that step grows with it, not with the day.
+    ingest_chunk_rows: int = Field(default=250_000, ge=1)
 
 
 class MonitoringConfig(Strict):
@@ -392,3 +396,6 @@ class MonitoringConfig(Strict):
 
     def quality(self, model_name: str) -> QualityConfig:
         return self.models[model_name].quality or self.defaults.quality
+
+    def ingest_chunk_rows(self, model_name: str) -> int:
+        return self.models[model_name].ingest_chunk_rows or self.defaults.ingest_chunk_rows
