@@ -368,7 +368,7 @@ class Defaults(Strict):
     quality: QualityConfig = QualityConfig()
     # Predictions read, validated, joined and written per step of labeled_predictions: the
     # memory of that step grows with it, not with the day.
-    ingest_chunk_rows: int = Field(default=250_000, ge=1)
+    ingest_chunk_rows: int = Field(default=100_000, ge=1)
 
 
 class MonitoringConfig(Strict):

@@ -59,7 +59,7 @@ __all__ = [
     "open_prediction_day",
 ]
 
-DEFAULT_CHUNK_ROWS = 250_000
+DEFAULT_CHUNK_ROWS = 100_000
 
 # Every character Python's str.isspace() accepts: ids are compared after stripping these
 # (a superset of what validation strips), so ids equal after validation's stripping always
@@ -381,7 +381,7 @@ def _stream_copy(
         try:
             reader = pa_csv.open_csv(
                 reader_file,
-                read_options=pa_csv.ReadOptions(block_size=4 << 20),
+                read_options=pa_csv.ReadOptions(block_size=1 << 20),
                 convert_options=convert,
             )
             yield from rebatch(reader, chunk_rows, reader.schema)
