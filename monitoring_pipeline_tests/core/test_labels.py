@@ -109,3 +109,22 @@ def test_is_in_matches_pandas_isin_and_never_matches_nulls():
     candidates = pd.Series(["a", "c", None, "c"], dtype="str")
     assert is_in(values, candidates).tolist() == [True, False, False, True, True]
     assert is_in(values, candidates[:0]).tolist() == [False] * 5
+
+
+def test_no_predictions_and_no_labels_give_an_empty_typed_frame():
+    # An empty day, or a chunk whose rows were all quarantined; Arrow-backed string keys.
+    ids = pd.Series([], dtype="string[pyarrow]")
+    predictions = pd.DataFrame(
+        {"prediction_id": ids, "scored_at": pd.Series([], dtype="datetime64[us, UTC]")}
+    )
+    labels = pd.DataFrame(
+        {
+            "prediction_id": ids,
+            "label": pd.Series([], dtype="float64"),
+            "labelled_at": pd.Series([], dtype="datetime64[us, UTC]"),
+        }
+    )
+    joined = join_newest_labels(predictions, labels)
+    assert len(joined.frame) == 0 and joined.labels_orphaned == 0
+    assert str(joined.frame["label"].dtype) == "Int64"
+    assert str(joined.frame["label_revisions"].dtype) == "int64"

@@ -219,3 +219,19 @@ def test_chunk_size_is_validated_and_overridable_per_model(world):
     assert config.ingest_chunk_rows("job_screening") == 5000
     with pytest.raises(Exception, match="ingest_chunk_rows"):
         configure(tmp_path, raw, 0)
+
+
+def test_an_empty_table_day_is_written_as_empty_and_fails_the_row_count(engine, world):
+    raw, _, tmp_path = world
+    config = configure(tmp_path, raw, 7)
+    empty_day = DAY + timedelta(days=3)  # after the simulated traffic
+    result = build_labeled_predictions(engine, config, "loan_approval", empty_day, AUDIT)
+    assert (result.rows_read, result.rows_written, result.labels_read) == (0, 0, 0)
+    assert not result.checks["row_count"]["passed"]
+    assert result.checks["schema"]["passed"]
+    with engine.connect() as conn:
+        stats = conn.execute(
+            sa.text("SELECT rows_read FROM monitoring.ingestion_stats WHERE partition_date = :d"),
+            {"d": empty_day},
+        ).all()
+    assert stats == [(0,)]
