@@ -112,17 +112,19 @@ def test_is_in_matches_pandas_isin_and_never_matches_nulls():
 
 
 def test_no_predictions_and_no_labels_give_an_empty_typed_frame():
-    # An empty day, or a chunk whose rows were all quarantined; Arrow-backed string keys.
-    ids = pd.Series([], dtype="string[pyarrow]")
+    # An empty day, or a chunk whose rows were all quarantined: ids cleaned by validation
+    # (empty Arrow-backed strings, which pandas cannot join on).
+    from monitoring_pipeline.core.validation import clean_text, coerce_labels
+
     predictions = pd.DataFrame(
-        {"prediction_id": ids, "scored_at": pd.Series([], dtype="datetime64[us, UTC]")}
-    )
-    labels = pd.DataFrame(
         {
-            "prediction_id": ids,
-            "label": pd.Series([], dtype="float64"),
-            "labelled_at": pd.Series([], dtype="datetime64[us, UTC]"),
+            "prediction_id": clean_text(pd.Series([], dtype=object)),
+            "scored_at": pd.Series([], dtype="datetime64[us, UTC]"),
         }
+    )
+    empty = pd.Series([], dtype=object)
+    labels = coerce_labels(
+        pd.DataFrame({"prediction_id": empty, "label": empty, "labelled_at": empty})
     )
     joined = join_newest_labels(predictions, labels)
     assert len(joined.frame) == 0 and joined.labels_orphaned == 0
