@@ -235,3 +235,36 @@ def test_an_empty_table_day_is_written_as_empty_and_fails_the_row_count(engine, 
             {"d": empty_day},
         ).all()
     assert stats == [(0,)]
+
+
+@pytest.mark.parametrize("source_format", ["parquet", "csv"])
+def test_streamed_chunks_hold_what_the_whole_day_reader_returns(engine, world, source_format):
+    """Same rows, values and types as the whole-day reader (ids stay text); only the unit
+    of a table's timestamps differs (microseconds, PostgreSQL's own precision)."""
+    from monitoring_pipeline.storage import sources, streaming
+
+    raw, _, tmp_path = world
+    if source_format == "csv":
+        raw = use_csv(tmp_path, raw)
+    config = configure(tmp_path, raw, 7)
+    with engine.begin() as conn:  # an id that looks like a number must stay "0042"
+        conn.execute(
+            sa.text(
+                "UPDATE demo_source.loan_predictions SET prediction_id = '0042' "
+                "WHERE prediction_id = (SELECT min(prediction_id) FROM demo_source.loan_predictions"
+                " WHERE scored_at >= :day)"
+            ),
+            {"day": datetime(2026, 10, 3, tzinfo=UTC)},
+        )
+    for model in MODELS:
+        whole = sources.read_predictions(engine, config.models[model], DAY)
+        day = streaming.open_prediction_day(engine, config.models[model], DAY, chunk_rows=7)
+        chunks = list(day.chunks())
+        assert len(chunks) == -(-len(whole.raw) // 7)
+        streamed = pd.concat([chunk.raw for chunk in chunks])
+        assert streamed["prediction_id"].dropna().map(type).eq(str).all()
+        expected = whole.raw.astype({"scored_at": streamed["scored_at"].dtype})
+        pd.testing.assert_frame_equal(streamed, expected, obj=model)
+        assert day.rows_without_time == whole.rows_without_time
+        if model == "loan_approval":
+            assert "0042" in set(streamed["prediction_id"])
