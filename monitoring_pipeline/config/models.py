@@ -433,6 +433,7 @@ class ModelConfig(Strict):
     drift: DriftConfig = DriftConfig()
     quality: QualityConfig | None = None
     expected_label_lag_days: float = Field(default=30, gt=0)
+    ingest_chunk_rows: int | None = Field(default=None, ge=1)
     slos: list[SLOConfig] = []
     # Overrides the top-level ``health`` key by key (MonitoringConfig.health_config).
     health: HealthConfig | None = None
@@ -600,6 +601,9 @@ class AlertingConfig(Strict):
 class Defaults(Strict):
     min_cohort_size: int = Field(default=50, ge=1)
     quality: QualityConfig = QualityConfig()
+    # Predictions read, validated, joined and written per step of labeled_predictions: the
+    # memory of that step grows with it, not with the day.
+    ingest_chunk_rows: int = Field(default=100_000, ge=1)
 
 
 class MonitoringConfig(Strict):
@@ -634,3 +638,6 @@ class MonitoringConfig(Strict):
         """The model's health thresholds: its ``health`` keys over the top-level ones."""
         own = self.models[model_name].health
         return self.health if own is None else overlay(self.health, own)
+
+    def ingest_chunk_rows(self, model_name: str) -> int:
+        return self.models[model_name].ingest_chunk_rows or self.defaults.ingest_chunk_rows

@@ -68,7 +68,13 @@ def join_newest_labels(predictions: pd.DataFrame, labels: pd.DataFrame) -> Label
             "label_revisions": grouped.size(),
         }
     )
-    frame = predictions.join(summary, on="prediction_id")
+    if summary.empty:
+        # Nothing to attach (and pandas cannot join two empty Arrow-string keys).
+        frame = predictions.assign(
+            label=pd.NA, first_labelled_at=pd.NaT, labelled_at=pd.NaT, label_revisions=0
+        )
+    else:
+        frame = predictions.join(summary, on="prediction_id")
     for column in ("first_labelled_at", "labelled_at"):
         # An empty label set carries no time dtype; keep the columns timestamps regardless.
         frame[column] = pd.to_datetime(frame[column], utc=True)

@@ -19,6 +19,7 @@ __all__ = [
     "PREDICTION_COLUMNS",
     "LABEL_COLUMNS",
     "SchemaError",
+    "clean_text",
     "Split",
     "coerce_predictions",
     "coerce_labels",
@@ -77,10 +78,13 @@ def coerce_labels(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _text(series: pd.Series) -> pd.Series:
+def clean_text(series: pd.Series) -> pd.Series:
     """Strings with surrounding blanks removed; empty strings become null."""
     text = series.astype("string").str.strip()
     return text.mask(text == "")
+
+
+_text = clean_text
 
 
 class _Reasons:
@@ -197,7 +201,10 @@ def split_malformed_labels(labels: pd.DataFrame, scored_at: pd.Series) -> Split:
     reasons.add(labels["label"].isna() | ~labels["label"].isin([0.0, 1.0]), "label not 0 or 1")
     labelled_at = labels["labelled_at"]
     reasons.add(labelled_at.isna(), "labelled_at missing or not a time")
-    scored = labels["prediction_id"].map(scored_at)
+    if len(scored_at):
+        scored = labels["prediction_id"].map(scored_at)
+    else:  # pandas cannot map through an empty time Series (a chunk with no valid rows)
+        scored = pd.Series(pd.NaT, index=labels.index, dtype=scored_at.dtype)
     reasons.add(
         labelled_at.notna() & scored.notna() & (labelled_at < scored),
         "labelled before the prediction was scored",

@@ -1,8 +1,10 @@
-"""Step 1 of a model's chain: validate the day's log, quarantine, join labels, write."""
+"""Step 1 of a model's chain: validate the day's log, quarantine, join labels, write;
+streamed in chunks so that a large day never sits in memory at once."""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -10,7 +12,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.core.labels import join_newest_labels
+from monitoring_pipeline.core.labels import is_in, join_newest_labels
 from monitoring_pipeline.core.validation import (
     coerce_labels,
     coerce_predictions,
@@ -18,19 +20,14 @@ from monitoring_pipeline.core.validation import (
     split_malformed_predictions,
 )
 from monitoring_pipeline.quality.expectations import (
+    ChunkedExpectations,
     ExpectationOutcome,
     QualitySpec,
-    run_expectations,
     summarize_checks,
 )
-from monitoring_pipeline.storage import sources
-from monitoring_pipeline.storage.writes import (
-    Audit,
-    TableRows,
-    json_column,
-    read_frame,
-    replace_partitions,
-)
+from monitoring_pipeline.storage import streaming
+from monitoring_pipeline.storage.streaming import match_key
+from monitoring_pipeline.storage.writes import Audit, json_column, partition_writer, read_frame
 
 logger = logging.getLogger(__name__)
 
@@ -102,100 +99,167 @@ def expected_row_count(
     )
 
 
+PARTITION_TABLES = ["labeled_predictions", "quarantined_rows", "quality_results", "ingestion_stats"]
+
+
 def build_labeled_predictions(
     engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
 ) -> LabeledPredictionsResult:
-    """Read, validate, quarantine, join and write one day of one model, atomically."""
+    """Read, validate, quarantine, join and write one day of one model, atomically.
+
+    The day is streamed ``ingest_chunk_rows`` predictions at a time (see README, "Large
+    days"): each chunk is validated by the quality suite, split, joined to its labels and
+    COPYed before the next is read, all in one transaction. Rows whose id occurs more than
+    once in the day (found by a pre-pass over the ids) are held back from their chunk and
+    resolved together at the end, so duplicates are judged exactly as on the whole day.
+    """
     model = config.models[model_name]
-    raw_day = sources.read_predictions(engine, model, day)
+    day_source = streaming.open_prediction_day(
+        engine, model, day, chunk_rows=config.ingest_chunk_rows(model_name)
+    )
     row_range, basis = expected_row_count(engine, config, model_name, day)
-    outcomes = run_expectations(raw_day.mapped, quality_spec(config, model_name, row_range, basis))
-
-    split = split_malformed_predictions(
-        coerce_predictions(raw_day.mapped),
-        day=day,
-        cohort_values=model.cohorts.attributes,
-        decision_from_threshold=model.threshold if model.columns.decision is None else None,
+    quality = ChunkedExpectations(
+        quality_spec(config, model_name, row_range, basis), day_source.mapped_columns
     )
-    valid = split.valid
-    raw_labels = sources.read_labels(engine, model, day, valid["prediction_id"].tolist())
-    labels = coerce_labels(raw_labels)
-    if model.positive_label != 1:
-        labels["label"] = (
-            (labels["label"] == model.positive_label)
-            .astype("float64")
-            .where(labels["label"].notna())
+    labels = streaming.open_day_labels(engine, model, day, day_source.scan)
+    step = _ChunkStep(model, model_name, day, labels)
+    with partition_writer(
+        engine, model_name=model_name, partition_date=day, tables=PARTITION_TABLES, audit=audit
+    ) as writer:
+        held: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
+        for chunk in day_source.chunks():
+            step.rows_read += len(chunk.raw)
+            quality.add(chunk.mapped)
+            coerced = coerce_predictions(chunk.mapped)
+            repeated = is_in(
+                match_key(chunk.mapped["prediction_id"]), day_source.scan.held_back_keys
+            )
+            if repeated.any():
+                held.append((chunk.raw[repeated], chunk.mapped[repeated], coerced[repeated]))
+                keep = ~repeated
+                step.run(writer, chunk.raw[keep], chunk.mapped[keep], coerced[keep])
+            else:
+                step.run(writer, chunk.raw, chunk.mapped, coerced)
+        if held:
+            raw, mapped, coerced = (pd.concat(parts) for parts in zip(*held, strict=True))
+            step.run(writer, raw, mapped, coerced)
+        outcomes = quality.finish(duplicated_id_rows=day_source.scan.duplicated_id_rows)
+        results = (
+            pd.DataFrame([vars(o) for o in outcomes])
+            .astype({"element_count": "Int64", "unexpected_count": "Int64"})
+            .assign(partition_date=day, model_name=model_name)
         )
-    label_split = split_malformed_labels(labels, valid.set_index("prediction_id")["scored_at"])
-    joined = join_newest_labels(valid, label_split.valid)
-
-    labeled = joined.frame.assign(
-        partition_date=day,
-        model_name=model_name,
-        cohorts=json_column(joined.frame, list(model.cohorts.attributes)),
-        features=json_column(joined.frame, model.features.all),
-    )[LABELED_COLUMNS]
-    quarantine = pd.concat(
-        [
-            _quarantine_rows(
-                raw_day.raw.loc[split.quarantined.index], split, "predictions", raw_day.mapped
-            ),
-            _quarantine_rows(
-                raw_labels.loc[label_split.quarantined.index], label_split, "labels", raw_labels
-            ),
-        ],
-        ignore_index=True,
-    ).assign(partition_date=day, model_name=model_name)
-    results = (
-        pd.DataFrame([vars(o) for o in outcomes])
-        .astype({"element_count": "Int64", "unexpected_count": "Int64"})
-        .assign(partition_date=day, model_name=model_name)
-    )
-    stats = pd.DataFrame(
-        [
-            {
-                "partition_date": day,
-                "model_name": model_name,
-                "rows_read": len(raw_day.raw),
-                "rows_quarantined": len(split.quarantined),
-                "rows_written": len(labeled),
-                "labels_read": len(raw_labels),
-                "labels_quarantined": len(label_split.quarantined),
-                "labels_orphaned": joined.labels_orphaned,
-                "source_rows_without_time": raw_day.rows_without_time,
-            }
-        ]
-    ).astype({"source_rows_without_time": "Int64"})
-    replace_partitions(
-        engine,
-        model_name=model_name,
-        partition_date=day,
-        rows=[
-            TableRows("labeled_predictions", labeled),
-            TableRows("quarantined_rows", quarantine),
-            TableRows("quality_results", results),
-            TableRows("ingestion_stats", stats),
-        ],
-        audit=audit,
-    )
-    reasons = split.reasons.str.split("; ").explode().value_counts()
-    label_reasons = label_split.reasons.str.split("; ").explode().value_counts()
-    reason_counts = {f"predictions: {k}": int(v) for k, v in reasons.items()}
-    reason_counts |= {f"labels: {k}": int(v) for k, v in label_reasons.items()}
+        stats = pd.DataFrame(
+            [
+                {
+                    "partition_date": day,
+                    "model_name": model_name,
+                    "rows_read": step.rows_read,
+                    "rows_quarantined": step.rows_quarantined,
+                    "rows_written": step.rows_written,
+                    "labels_read": step.labels_read,
+                    "labels_quarantined": step.labels_quarantined,
+                    "labels_orphaned": step.labels_orphaned,
+                    "source_rows_without_time": day_source.rows_without_time,
+                }
+            ]
+        ).astype({"source_rows_without_time": "Int64"})
+        if step.rows_read != step.rows_quarantined + step.rows_written:
+            raise RuntimeError(  # a bug, never bad input: refuse to commit an inconsistent day
+                f"rows_read {step.rows_read} != quarantined {step.rows_quarantined} + "
+                f"written {step.rows_written}"
+            )
+        writer.write("quality_results", results)
+        writer.write("ingestion_stats", stats)
+    reason_counts = {f"predictions: {k}": v for k, v in step.reasons.most_common()}
+    reason_counts |= {f"labels: {k}": v for k, v in step.label_reasons.most_common()}
     return LabeledPredictionsResult(
-        rows_read=len(raw_day.raw),
-        rows_written=len(labeled),
-        rows_quarantined=len(split.quarantined),
-        labels_read=len(raw_labels),
-        labels_quarantined=len(label_split.quarantined),
-        labels_orphaned=joined.labels_orphaned,
-        source_rows_without_time=raw_day.rows_without_time,
-        labelled=int(labeled["label"].notna().sum()),
+        rows_read=step.rows_read,
+        rows_written=step.rows_written,
+        rows_quarantined=step.rows_quarantined,
+        labels_read=step.labels_read,
+        labels_quarantined=step.labels_quarantined,
+        labels_orphaned=step.labels_orphaned,
+        source_rows_without_time=day_source.rows_without_time,
+        labelled=step.labelled,
         quarantine_reasons=reason_counts,
         outcomes=outcomes,
         checks=summarize_checks(outcomes),
-        preview=labeled.drop(columns=["features"]).head(5),
+        preview=step.preview,
     )
+
+
+class _ChunkStep:
+    """Validate, join and write one batch of predictions; keeps the day's running totals."""
+
+    def __init__(self, model, model_name: str, day: date, labels: streaming.DayLabels) -> None:
+        self.model = model
+        self.model_name = model_name
+        self.day = day
+        self.labels = labels
+        self.rows_read = self.rows_written = self.rows_quarantined = 0
+        self.labels_read = self.labels_quarantined = self.labels_orphaned = 0
+        self.labelled = 0
+        self.reasons: Counter[str] = Counter()
+        self.label_reasons: Counter[str] = Counter()
+        self.preview = pd.DataFrame(columns=[c for c in LABELED_COLUMNS if c != "features"])
+
+    def run(self, writer, raw: pd.DataFrame, mapped: pd.DataFrame, coerced: pd.DataFrame) -> None:
+        """``raw`` (source names), ``mapped`` (standard names) and ``coerced`` (typed) are the
+        same rows; every id repeated in the day is either absent or present with all its
+        copies, so validation's duplicate rules give what they give on the whole day."""
+        model = self.model
+        split = split_malformed_predictions(
+            coerced,
+            day=self.day,
+            cohort_values=model.cohorts.attributes,
+            decision_from_threshold=model.threshold if model.columns.decision is None else None,
+        )
+        valid = split.valid
+        raw_labels = self.labels.for_ids(valid["prediction_id"])
+        labels = coerce_labels(raw_labels)
+        if model.positive_label != 1:
+            labels["label"] = (
+                (labels["label"] == model.positive_label)
+                .astype("float64")
+                .where(labels["label"].notna())
+            )
+        label_split = split_malformed_labels(labels, valid.set_index("prediction_id")["scored_at"])
+        joined = join_newest_labels(valid, label_split.valid)
+        labeled = joined.frame.assign(
+            partition_date=self.day,
+            model_name=self.model_name,
+            cohorts=json_column(joined.frame, list(model.cohorts.attributes)),
+            features=json_column(joined.frame, model.features.all),
+        )[LABELED_COLUMNS]
+        quarantine = pd.concat(
+            [
+                _quarantine_rows(raw.loc[split.quarantined.index], split, "predictions", mapped),
+                _quarantine_rows(
+                    raw_labels.loc[label_split.quarantined.index], label_split, "labels", raw_labels
+                ),
+            ],
+            ignore_index=True,
+        ).assign(partition_date=self.day, model_name=self.model_name)
+        writer.write("labeled_predictions", labeled)
+        writer.write("quarantined_rows", quarantine)
+
+        self.rows_written += len(labeled)
+        self.rows_quarantined += len(split.quarantined)
+        self.labels_read += len(raw_labels)
+        self.labels_quarantined += len(label_split.quarantined)
+        self.labels_orphaned += joined.labels_orphaned
+        self.labelled += int(labeled["label"].notna().sum())
+        self.reasons.update(_reason_counts(split.reasons))
+        self.label_reasons.update(_reason_counts(label_split.reasons))
+        if len(self.preview) < 5 and len(labeled):
+            head = labeled.drop(columns=["features"]).head(5 - len(self.preview))
+            self.preview = head if self.preview.empty else pd.concat([self.preview, head])
+
+
+def _reason_counts(reasons: pd.Series) -> dict[str, int]:
+    counts = reasons.str.split("; ").explode().value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
 
 
 def _quarantine_rows(raw: pd.DataFrame, split, source: str, mapped: pd.DataFrame) -> pd.DataFrame:

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CHECKS",
     "CheckSpec",
+    "ChunkedExpectations",
     "ExpectationOutcome",
     "QualitySpec",
     "run_expectations",
@@ -195,59 +196,210 @@ def _build_suite(spec: QualitySpec, columns: Sequence[str]) -> list[tuple[str, A
     return suite  # fmt: skip
 
 
-def run_expectations(frame: pd.DataFrame, spec: QualitySpec) -> list[ExpectationOutcome]:
-    """Validate ``frame`` with Great Expectations; one outcome per expectation, in suite order.
-
-    ``frame`` has standard column names and the source's own types; ``scored_at`` is parsed
-    first so that unparseable times count as missing.
-    """
+def _gx_context():
     # No usage statistics from a pipeline that runs on closed networks.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    blocking = {check.name: check.blocking for check in CHECKS}
-    planned = _build_suite(spec, list(frame.columns))
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return gx, context
+
+
+def _validator(gx, context, name: str, expectations: list):
+    """A validation definition of ``expectations`` on a pandas frame given at run time."""
     batch = (
-        context.data_sources.add_pandas("predictions")
+        context.data_sources.add_pandas(name)
         .add_dataframe_asset("day")
         .add_batch_definition_whole_dataframe("whole_day")
     )
     # All at once: adding one by one re-serializes the whole suite each time (quadratic).
-    suite = context.suites.add(
-        gx.ExpectationSuite(name="prediction_log", expectations=[e for _, e, _ in planned])
+    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+    return context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=batch, suite=suite)
     )
-    validation = context.validation_definitions.add(
-        gx.ValidationDefinition(name="prediction_log", data=batch, suite=suite)
+
+
+def _parse_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """Unparseable scoring times count as missing."""
+    if "scored_at" not in frame.columns:
+        return frame
+    parsed = pd.to_datetime(frame["scored_at"], utc=True, errors="coerce", format="mixed")
+    return frame.assign(scored_at=parsed)
+
+
+def _outcome(check_name: str, r, tolerance: str) -> ExpectationOutcome:
+    details = r.result or {}
+    unexpected_percent = details.get("unexpected_percent")
+    observed = details.get("observed_value")
+    return ExpectationOutcome(
+        check_name=check_name,
+        expectation=r.expectation_config.type,
+        column_name=r.expectation_config.kwargs.get("column"),
+        success=bool(r.success),
+        blocking={check.name: check.blocking for check in CHECKS}[check_name],
+        element_count=details.get("element_count"),
+        unexpected_count=details.get("unexpected_count"),
+        unexpected_share=None if unexpected_percent is None else unexpected_percent / 100.0,
+        observed_value=None if observed is None else str(observed),
+        tolerance=tolerance,
     )
-    if "scored_at" in frame.columns:
-        parsed = pd.to_datetime(frame["scored_at"], utc=True, errors="coerce", format="mixed")
-        frame = frame.assign(scored_at=parsed)
-    result = validation.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+
+
+def run_expectations(frame: pd.DataFrame, spec: QualitySpec) -> list[ExpectationOutcome]:
+    """Validate ``frame`` with Great Expectations; one outcome per expectation, in suite order.
+
+    ``frame`` has standard column names and the source's own types; ``scored_at`` is parsed
+    first so that unparseable times count as missing. For a day read in chunks use
+    :class:`ChunkedExpectations`, which gives the same outcomes.
+    """
+    gx, context = _gx_context()
+    planned = _build_suite(spec, list(frame.columns))
+    validation = _validator(gx, context, "prediction_log", [e for _, e, _ in planned])
+    result = validation.run(
+        batch_parameters={"dataframe": _parse_times(frame)}, result_format="SUMMARY"
+    )
     by_id = {r.expectation_config.id: r for r in result.results}
-    outcomes = []
-    for check_name, expectation, tolerance in planned:
-        r = by_id[expectation.id]
-        details = r.result or {}
-        unexpected_percent = details.get("unexpected_percent")
-        observed = details.get("observed_value")
-        outcomes.append(
-            ExpectationOutcome(
-                check_name=check_name,
-                expectation=r.expectation_config.type,
-                column_name=r.expectation_config.kwargs.get("column"),
-                success=bool(r.success),
-                blocking=blocking[check_name],
-                element_count=details.get("element_count"),
-                unexpected_count=details.get("unexpected_count"),
-                unexpected_share=None if unexpected_percent is None else unexpected_percent / 100.0,
-                observed_value=None if observed is None else str(observed),
-                tolerance=tolerance,
-            )
+    return [_outcome(check, by_id[e.id], tolerance) for check, e, tolerance in planned]
+
+
+# Judged once on the whole day rather than per chunk (see ChunkedExpectations).
+DAY_LEVEL = ("expect_table_row_count_to_be_between", "expect_column_values_to_be_unique")
+# Whose "unexpected" share GX takes over all rows; the other map expectations take it over
+# the non-null rows (and skip nulls).
+OVER_ALL_ROWS = ("expect_column_values_to_not_be_null",)
+
+
+@dataclass
+class _Tally:
+    """Counts of one row-level expectation summed over chunks."""
+
+    element_count: int = 0
+    missing_count: int = 0
+    unexpected_count: int = 0
+    first: Any = None  # the first chunk's result: schema-level figures are the same in each
+    failed: Any = None  # the first failing chunk's result (for schema-level expectations)
+
+
+class ChunkedExpectations:
+    """The suite of :func:`run_expectations` over a day fed chunk by chunk, merged exactly.
+
+    Row-level expectations run per chunk with Great Expectations; their counts add, and the
+    share and success are recomputed from the sums the way GX computes them (not-null: over
+    all rows; between / in-set: over non-null rows; success iff the share of good rows
+    reaches ``mostly``). Schema expectations (column set, types) hold for the day when they
+    hold in every chunk. Two expectations are judged once on the day: the row count (GX on
+    a frame of the day's length and no columns, so nothing is held) and id uniqueness, whose
+    unexpected rows (those whose id occurs more than once in the day) the caller counts in a
+    pre-pass over the ids, since no chunk alone can see a repeat in another chunk.
+
+    >>> # quality = ChunkedExpectations(spec, columns); quality.add(chunk) ...;
+    >>> # outcomes = quality.finish(duplicated_id_rows=n)
+    """
+
+    def __init__(self, spec: QualitySpec, columns: Sequence[str]) -> None:
+        self._spec = spec
+        self._planned = _build_suite(spec, list(columns))
+        self._gx, context = _gx_context()
+        per_chunk = [e for _, e, _ in self._planned if e.expectation_type not in DAY_LEVEL]
+        self._chunk_validation = _validator(self._gx, context, "prediction_log_chunk", per_chunk)
+        row_count = [e for _, e, _ in self._planned if e.expectation_type == DAY_LEVEL[0]]
+        self._day_validation = _validator(self._gx, context, "prediction_log_day", row_count)
+        # GX gives ids to the expectations it was handed; the day-level ones have none.
+        self._tallies = {id(e): _Tally() for _, e, _ in self._planned}
+        self._by_gx_id = {e.id: e for e in per_chunk}
+        self._rows = 0
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        """Validate one chunk of the day's rows (standard column names, source types)."""
+        self._rows += len(chunk)
+        result = self._chunk_validation.run(
+            batch_parameters={"dataframe": _parse_times(chunk)}, result_format="SUMMARY"
         )
-    return outcomes
+        for r in result.results:
+            tally = self._tallies[id(self._by_gx_id[r.expectation_config.id])]
+            details = r.result or {}
+            tally.element_count += details.get("element_count") or 0
+            tally.missing_count += details.get("missing_count") or 0
+            tally.unexpected_count += details.get("unexpected_count") or 0
+            if tally.first is None:
+                tally.first = r
+            if not r.success and tally.failed is None:
+                tally.failed = r
+
+    def finish(self, *, duplicated_id_rows: int) -> list[ExpectationOutcome]:
+        """The day's outcomes, in suite order. ``duplicated_id_rows``: rows whose non-null
+        raw id occurs more than once in the day."""
+        # A frame with the day's length and no columns: its index is a range, O(1) memory.
+        day_frame = pd.DataFrame(index=pd.RangeIndex(self._rows))
+        result = self._day_validation.run(
+            batch_parameters={"dataframe": day_frame}, result_format="SUMMARY"
+        )
+        (row_count,) = result.results
+        outcomes = []
+        for check, expectation, tolerance in self._planned:
+            kind = expectation.expectation_type
+            if kind == DAY_LEVEL[0]:
+                outcomes.append(_outcome(check, row_count, tolerance))
+            elif kind == DAY_LEVEL[1]:
+                outcomes.append(self._uniqueness(check, expectation, tolerance, duplicated_id_rows))
+            elif kind.startswith("expect_column_values_to_") and self._counted(expectation):
+                outcomes.append(self._row_level(check, expectation, tolerance))
+            else:
+                tally = self._tallies[id(expectation)]
+                shown = tally.failed if tally.failed is not None else tally.first
+                outcomes.append(_outcome(check, shown, tolerance))
+        return outcomes
+
+    def _counted(self, expectation) -> bool:
+        """Whether GX counted rows for it: always for value rules; for the type rule only on
+        an object column, whose values GX then checks one by one."""
+        first = self._tallies[id(expectation)].first
+        return first is None or (first.result or {}).get("element_count") is not None
+
+    def _row_level(self, check: str, expectation, tolerance: str) -> ExpectationOutcome:
+        tally = self._tallies[id(expectation)]
+        over_all = expectation.expectation_type in OVER_ALL_ROWS
+        considered = tally.element_count - (0 if over_all else tally.missing_count)
+        return self._merged(
+            check, expectation, tolerance, tally.element_count, considered, tally.unexpected_count
+        )
+
+    def _uniqueness(self, check: str, expectation, tolerance: str, duplicated: int):
+        # Non-null ids: what the not-null expectation on prediction_id counted.
+        not_null = next(
+            e
+            for _, e, _ in self._planned
+            if e.expectation_type == "expect_column_values_to_not_be_null"
+            and e.column == "prediction_id"
+        )
+        tally = self._tallies[id(not_null)]
+        non_null = tally.element_count - tally.unexpected_count
+        return self._merged(check, expectation, tolerance, self._rows, non_null, duplicated)
+
+    def _merged(
+        self, check, expectation, tolerance, elements: int, considered: int, unexpected: int
+    ) -> ExpectationOutcome:
+        """GX's own arithmetic (``_mostly_success`` and ``_format_map_output``) on sums."""
+        mostly = expectation.mostly if expectation.mostly is not None else 1.0
+        if elements == 0 or considered == 0:
+            success = True  # vacuously, as GX says
+        else:
+            success = (float(considered) - float(unexpected)) / float(considered) >= mostly
+        percent = unexpected / considered * 100 if elements > 0 and considered > 0 else None
+        return ExpectationOutcome(
+            check_name=check,
+            expectation=expectation.expectation_type,
+            column_name=expectation.column,
+            success=success,
+            blocking={c.name: c.blocking for c in CHECKS}[check],
+            element_count=elements,
+            unexpected_count=unexpected,
+            unexpected_share=None if percent is None else percent / 100.0,
+            observed_value=None,
+            tolerance=tolerance,
+        )
 
 
 def summarize_checks(outcomes: Sequence[ExpectationOutcome]) -> dict[str, dict[str, Any]]:

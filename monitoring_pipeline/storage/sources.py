@@ -8,12 +8,13 @@ the source gave them, so data-quality checks see the source as it is.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -210,33 +211,47 @@ def _day_path(source: FileSource, day: date) -> Path:
     return Path(source.path.replace("{date}", day.isoformat()))
 
 
-def _read_file(path: Path, source: FileSource, *, required: bool) -> pd.DataFrame:
+def _read_file(
+    path: Path, source: FileSource, *, required: bool, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
     if not path.is_file():
         if required:
             raise SourceUnavailableError(f"no file for this day: {path}")
         return pd.DataFrame()
     try:
         if source.file_format == "parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
+            if columns is None:
+                return pd.read_parquet(path)
+            present = set(pq.read_schema(path).names)
+            return pd.read_parquet(path, columns=[c for c in columns if c in present])
+        if columns is None:
+            return pd.read_csv(path)
+        return pd.read_csv(path, usecols=lambda name: name in columns)
     except Exception as exc:  # pyarrow and the CSV parser raise many types; say which file
         raise SourceUnavailableError(f"cannot read {path}: {exc}") from None
 
 
 def _read_label_files(source: FileSource, day: date) -> pd.DataFrame:
     """Labels arrive after scoring: read the files of ``day`` and every later day present."""
+    frames = list(_iter_label_files(source, day))
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
+def _iter_label_files(
+    source: FileSource, day: date, columns: Sequence[str] | None = None
+) -> Iterator[pd.DataFrame]:
+    """One frame per label file dated ``day`` or later; only ``columns`` (those of them a
+    file has) when given."""
     pattern = re.escape(Path(source.path).name).replace(re.escape("{date}"), r"(\d{4}-\d{2}-\d{2})")
     directory = Path(source.path.replace("{date}", "0000-00-00")).parent
     if "{date}" in str(Path(source.path).parent):
         raise SourceUnavailableError(f"{source.path}: put {{date}} in the file name, not a folder")
-    frames = []
     for path in sorted(directory.glob("*")):
         match = re.fullmatch(pattern, path.name)
         if match and date.fromisoformat(match.group(1)) >= day:
-            frames.append(_read_file(path, source, required=True))
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+            yield _read_file(path, source, required=True, columns=columns)
 
 
 def read_label_rows(model: ModelConfig, since: date) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """Replace one partition's rows in several tables at once, bulk-loaded with COPY.
 
-Every (asset, model, partition) write goes through :func:`replace_partitions`: one
-transaction deletes the partition's previous rows and COPYs the new ones, so a re-run
-replaces rather than duplicates, and a run killed mid-write leaves the old rows in place.
+Every (asset, model, partition) write goes through :func:`replace_partitions` (or, for a
+day streamed in chunks, :func:`partition_writer`): one transaction deletes the partition's
+previous rows and COPYs the new ones, so a re-run replaces rather than duplicates, and a
+run killed mid-write leaves the old rows in place.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -124,6 +126,61 @@ def _copy_frame(cursor, table: str, frame: pd.DataFrame, quote) -> None:
         cursor.copy_expert(statement, buffer)
 
 
+class PartitionWriter:
+    """COPYs rows into partition tables inside an open transaction (see :func:`partition_writer`).
+
+    ``write`` may be called many times per table: a large day goes in chunk by chunk.
+    """
+
+    def __init__(self, conn: sa.Connection, cursor, tables: Sequence[str], audit: Audit) -> None:
+        self._conn = conn
+        self._cursor = cursor
+        self._audit = audit
+        self.written: dict[str, int] = {table: 0 for table in tables}
+
+    def write(self, table: str, frame: pd.DataFrame) -> None:
+        """COPY ``frame`` (the table's columns but the audit ones) into ``monitoring.<table>``."""
+        if table not in self.written:
+            raise ValueError(f"table {table!r} was not cleared by this partition writer")
+        if frame.empty:
+            return
+        stamped = frame.assign(
+            run_id=self._audit.run_id, produced_at=pd.Timestamp(self._audit.produced_at)
+        )
+        _copy_frame(self._cursor, table, stamped, lambda name: _quoted(self._conn, name))
+        self.written[table] += len(frame)
+
+
+@contextmanager
+def partition_writer(
+    engine: Engine,
+    *,
+    model_name: str,
+    partition_date: date,
+    tables: Sequence[str],
+    audit: Audit,
+) -> Iterator[PartitionWriter]:
+    """One transaction that replaces the partition (``model_name``, ``partition_date``) of
+    each table: the previous rows are deleted on entry, rows are COPYed by
+    :meth:`PartitionWriter.write` as they are produced, and everything commits on a clean
+    exit. An exception inside the block (or a killed process) rolls back to the previous
+    contents."""
+    with engine.begin() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            for table in tables:
+                conn.execute(
+                    sa.text(
+                        f"DELETE FROM {_quoted(conn, SCHEMA)}.{_quoted(conn, table)} "
+                        "WHERE model_name = :model_name AND partition_date = :partition_date"
+                    ),
+                    {"model_name": model_name, "partition_date": partition_date},
+                )
+            yield PartitionWriter(conn, cursor, tables, audit)
+        finally:
+            cursor.close()
+
+
 def replace_partitions(
     engine: Engine,
     *,
@@ -136,29 +193,17 @@ def replace_partitions(
 
     Returns the number of rows written per table.
     """
-    written: dict[str, int] = {}
-    with engine.begin() as conn:
-        quote = lambda identifier: _quoted(conn, identifier)  # noqa: E731
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            for table_rows in rows:
-                table = table_rows.table
-                conn.execute(
-                    sa.text(
-                        f"DELETE FROM {quote(SCHEMA)}.{quote(table)} "
-                        "WHERE model_name = :model_name AND partition_date = :partition_date"
-                    ),
-                    {"model_name": model_name, "partition_date": partition_date},
-                )
-                frame = table_rows.frame.assign(
-                    run_id=audit.run_id, produced_at=pd.Timestamp(audit.produced_at)
-                )
-                if not frame.empty:
-                    _copy_frame(cursor, table, frame, quote)
-                written[table] = len(frame)
-        finally:
-            cursor.close()
-    return written
+    rows = list(rows)
+    with partition_writer(
+        engine,
+        model_name=model_name,
+        partition_date=partition_date,
+        tables=[table_rows.table for table_rows in rows],
+        audit=audit,
+    ) as writer:
+        for table_rows in rows:
+            writer.write(table_rows.table, table_rows.frame)
+    return writer.written
 
 
 def read_frame(engine: Engine, query: str, params: dict | None = None) -> pd.DataFrame:

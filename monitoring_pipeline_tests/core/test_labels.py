@@ -109,3 +109,24 @@ def test_is_in_matches_pandas_isin_and_never_matches_nulls():
     candidates = pd.Series(["a", "c", None, "c"], dtype="str")
     assert is_in(values, candidates).tolist() == [True, False, False, True, True]
     assert is_in(values, candidates[:0]).tolist() == [False] * 5
+
+
+def test_no_predictions_and_no_labels_give_an_empty_typed_frame():
+    # An empty day, or a chunk whose rows were all quarantined: ids cleaned by validation
+    # (empty Arrow-backed strings, which pandas cannot join on).
+    from monitoring_pipeline.core.validation import clean_text, coerce_labels
+
+    predictions = pd.DataFrame(
+        {
+            "prediction_id": clean_text(pd.Series([], dtype=object)),
+            "scored_at": pd.Series([], dtype="datetime64[us, UTC]"),
+        }
+    )
+    empty = pd.Series([], dtype=object)
+    labels = coerce_labels(
+        pd.DataFrame({"prediction_id": empty, "label": empty, "labelled_at": empty})
+    )
+    joined = join_newest_labels(predictions, labels)
+    assert len(joined.frame) == 0 and joined.labels_orphaned == 0
+    assert str(joined.frame["label"].dtype) == "Int64"
+    assert str(joined.frame["label_revisions"].dtype) == "int64"

@@ -135,3 +135,15 @@ def test_label_rules():
         6: "conflicting labels delivered at the same time",
     }
     assert result.valid.index.tolist() == [0, 1]
+
+
+def test_label_rules_with_no_valid_predictions():
+    # A chunk of a streamed day can hold no valid prediction: labels are then judged
+    # without a scoring time instead of failing.
+    no_times = pd.Series([], dtype="datetime64[us, UTC]", index=pd.Index([], dtype="string"))
+    raw = pd.DataFrame(
+        {"prediction_id": ["p1", "p2"], "label": [1, 7], "labelled_at": ["2026-11-03 00:00Z"] * 2}
+    )
+    result = split_malformed_labels(coerce_labels(raw), no_times)
+    assert result.reasons.to_dict() == {1: "label not 0 or 1"}
+    assert result.valid.index.tolist() == [0]

@@ -131,3 +131,50 @@ def test_row_count_outside_range_fails():
     assert not checks(log(0), QualitySpec(cohort_values=COHORTS))["row_count"][
         "passed"
     ]  # empty day
+
+
+def dirty_log(n: int) -> pd.DataFrame:
+    """Every kind of bad value, with repeated ids far apart (so they land in different
+    chunks), raw-equal and equal only after stripping blanks."""
+    frame = log(n).astype({"scored_at": object, "prediction_id": object, "decision": object})
+    frame.loc[[0, n - 1], "prediction_id"] = "twin"  # first and last row
+    frame.loc[[5, n // 2], "prediction_id"] = ["pad", " pad "]  # equal once stripped
+    frame.loc[[7, 8], "prediction_id"] = [None, ""]
+    frame.loc[[3, n - 3], "score"] = [1.5, np.nan]
+    frame.loc[[4, 11], "decision"] = [2, None]
+    frame.loc[[6, 12], "sex"] = ["unknown", None]
+    frame.loc[[9], "scored_at"] = "yesterday-ish"
+    frame.loc[10:13, "income"] = np.nan
+    return frame
+
+
+def chunked(frame: pd.DataFrame, spec: QualitySpec, chunk_rows: int):
+    from monitoring_pipeline.quality.expectations import ChunkedExpectations
+
+    quality = ChunkedExpectations(spec, list(frame.columns))
+    for start in range(0, max(len(frame), 1), chunk_rows):
+        quality.add(frame.iloc[start : start + chunk_rows])
+    ids = frame["prediction_id"].dropna()
+    return quality.finish(duplicated_id_rows=int(ids.duplicated(keep=False).sum()))
+
+
+@pytest.mark.parametrize(
+    ("rows", "chunk_rows", "tolerance"),
+    [(30, 1, 0.2), (30, 4, 0.01), (60, 7, 0.06), (400, 64, 0.01), (400, 399, 0.01)],
+)
+def test_chunked_outcomes_equal_the_whole_day_run(rows, chunk_rows, tolerance):
+    frame = dirty_log(rows)
+    spec = QualitySpec(
+        cohort_values=COHORTS,
+        numeric_features=["income"],
+        categorical_features=["purpose"],
+        max_malformed_share=tolerance,
+        row_count_range=(rows // 2, rows * 2),
+    )
+    whole = run_expectations(frame, spec)
+    merged = chunked(frame, spec, chunk_rows)
+    assert merged == whole
+    # The merge saw the repeat across chunks: both "twin" rows are unexpected, while "pad"
+    # and " pad " differ as raw values.
+    unique = outcome(merged, "expect_column_values_to_be_unique", "prediction_id")
+    assert unique.unexpected_count == 2

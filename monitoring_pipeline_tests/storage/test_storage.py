@@ -308,3 +308,48 @@ def test_json_column_is_valid_json_with_exact_floats_and_nulls():
     assert rows[3] == {"x": 50600, "n": -4, "s": "tab\there", "flag": False, "mixed": 3.5}
     assert writes.json_column(frame, ["x"]).index.tolist() == [10, 11, 12, 13]
     assert writes.json_column(frame, []).tolist() == ["{}"] * 4
+
+
+def test_partition_writer_appends_chunks_in_one_transaction(engine):
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=DAY,
+        rows=[TableRows("quarantined_rows", quarantine_rows(["old"]))],
+        audit=AUDIT,
+    )
+    with writes.partition_writer(
+        engine, model_name="m", partition_date=DAY, tables=["quarantined_rows"], audit=AUDIT
+    ) as writer:
+        writer.write("quarantined_rows", quarantine_rows(["a", "b"]))
+        writer.write("quarantined_rows", quarantine_rows([]))
+        writer.write("quarantined_rows", quarantine_rows(["c"]))
+        # Inside the transaction the old rows are gone; other sessions still see them.
+        assert fetch(engine, "SELECT reason FROM monitoring.quarantined_rows") == [("old",)]
+    assert writer.written == {"quarantined_rows": 3}
+    rows = fetch(engine, "SELECT reason FROM monitoring.quarantined_rows ORDER BY 1")
+    assert rows == [("a",), ("b",), ("c",)]
+
+
+def test_partition_writer_rolls_back_on_a_failure_after_some_chunks(engine):
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=DAY,
+        rows=[TableRows("quarantined_rows", quarantine_rows(["old"]))],
+        audit=AUDIT,
+    )
+    with (
+        pytest.raises(RuntimeError, match="source broke"),
+        writes.partition_writer(
+            engine, model_name="m", partition_date=DAY, tables=["quarantined_rows"], audit=AUDIT
+        ) as writer,
+    ):
+        writer.write("quarantined_rows", quarantine_rows(["new1", "new2"]))
+        raise RuntimeError("source broke after the first chunk")
+    assert fetch(engine, "SELECT reason FROM monitoring.quarantined_rows") == [("old",)]
+    unlisted = writes.partition_writer(
+        engine, model_name="m", partition_date=DAY, tables=["quarantined_rows"], audit=AUDIT
+    )
+    with pytest.raises(ValueError, match="'ingestion_stats' was not cleared"), unlisted as writer:
+        writer.write("ingestion_stats", quarantine_rows(["x"]))

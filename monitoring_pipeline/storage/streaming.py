@@ -1,0 +1,625 @@
+"""Read one day of a model's prediction log in bounded chunks (a large day never sits in
+memory at once), with a cheap pre-pass over the ids that finds the duplicated ones.
+
+- Postgres table sources: ``COPY (SELECT ... WHERE <day>) TO STDOUT`` is streamed through
+  a pipe fed by a thread and parsed incrementally by Arrow; column types come from the
+  catalog, so every chunk has the same types whatever its values.
+- Parquet: ``ParquetFile.iter_batches`` (the file's own types).
+- CSV: Arrow's streaming reader; a first pass over the file decides each column's type
+  the way ``pandas.read_csv`` infers it from the whole file (int, float, bool or text).
+
+Duplicated ids matter because validation quarantines every copy of an id whose copies
+disagree and all but the first of exact copies: rows of ids that occur more than once in
+the day are found before streaming (``DayScan.held_back_keys``) so that the caller can
+hold them back from their chunk and resolve them together at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitoring_pipeline.config.models import FileSource, ModelConfig, PostgresTableSource
+from monitoring_pipeline.core.labels import is_in
+from monitoring_pipeline.core.validation import SchemaError, clean_text, day_bounds
+from monitoring_pipeline.storage.sources import (
+    RawDay,
+    SourceUnavailableError,
+    _count_without_time,
+    _day_path,
+    _describe,
+    _iter_label_files,
+    _read_table_ids,
+    _table,
+    label_columns,
+    prediction_columns,
+)
+
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "DayLabels",
+    "DayScan",
+    "PredictionDay",
+    "match_key",
+    "open_day_labels",
+    "open_prediction_day",
+]
+
+DEFAULT_CHUNK_ROWS = 100_000
+
+# Every character Python's str.isspace() accepts: ids are compared after stripping these
+# (a superset of what validation strips), so ids equal after validation's stripping always
+# share a key, and the held-back set can only be too large, never too small.
+WHITESPACE = "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
+
+# pandas.read_csv's default missing-value markers, so a CSV day reads as pandas reads it.
+PANDAS_NA_VALUES = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+]  # fmt: skip
+PANDAS_TRUE = ["True", "TRUE", "true"]
+PANDAS_FALSE = ["False", "FALSE", "false"]
+
+
+def match_key(ids: pd.Series) -> pd.Series:
+    """The text of each raw id with surrounding whitespace removed (the pre-pass's key)."""
+    return ids.astype("string").str.strip(WHITESPACE)
+
+
+@dataclass(frozen=True)
+class DayScan:
+    """What the pre-pass over the day's ids found.
+
+    ``held_back_keys``: :func:`match_key` values shared by more than one row.
+    ``duplicated_id_rows``: rows whose raw, non-null id occurs more than once (what the
+    uniqueness expectation counts as unexpected).
+    ``day_ids``: for file sources, every distinct key of the day (labels are filtered to
+    them when the label files are read); None for table sources.
+    """
+
+    held_back_keys: pd.Series
+    duplicated_id_rows: int
+    day_ids: pd.Series | None = None
+
+
+class PredictionDay:
+    """One day of predictions, opened: schema checked, ids pre-scanned; iterate
+    :meth:`chunks` for the rows. Each chunk is a :class:`RawDay` whose index continues
+    where the previous chunk's ended, so row positions are unique within the day."""
+
+    def __init__(
+        self,
+        model: ModelConfig,
+        mapping: dict[str, str],
+        columns: list[str],
+        scan: DayScan,
+        batches,
+        rows_without_time: int | None,
+        float_columns: Sequence[str] = (),
+        empty_as_object: bool = False,
+    ) -> None:
+        self.model = model
+        self.mapping = mapping
+        self.columns = columns
+        self.scan = scan
+        self.rows_without_time = rows_without_time
+        self._batches = batches
+        self._float_columns = list(float_columns)
+        self._empty_as_object = empty_as_object
+
+    @property
+    def mapped_columns(self) -> list[str]:
+        names = list(self.mapping.values())
+        return names if "decision" in names else [*names, "decision"]
+
+    def chunks(self) -> Iterator[RawDay]:
+        """The day's rows, at most ``chunk_rows`` per chunk; at least one (maybe empty) chunk."""
+        offset = 0
+        for table in self._batches():
+            if table.num_rows == 0 and offset:
+                continue
+            raw = table.to_pandas().reset_index(drop=True)
+            for column in self._float_columns:
+                # An integer column that has nulls somewhere in the day is float in every
+                # chunk, as it is when the whole day is read at once.
+                if raw[column].dtype.kind in "iu":
+                    raw[column] = raw[column].astype("float64")
+            if table.num_rows == 0 and self._empty_as_object:
+                raw = pd.DataFrame(columns=list(raw.columns))
+            raw.index = pd.RangeIndex(offset, offset + len(raw))
+            offset += len(raw)
+            yield RawDay(raw=raw, mapped=self._mapped(raw), rows_without_time=None)
+
+    def _mapped(self, raw: pd.DataFrame) -> pd.DataFrame:
+        mapped = raw[list(self.mapping)].rename(columns=self.mapping)
+        if self.model.columns.decision is None:
+            mapped["decision"] = pd.NA
+        return mapped
+
+
+def open_prediction_day(
+    engine: Engine, model: ModelConfig, day: date, *, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> PredictionDay:
+    """Open the predictions scored on ``day`` (UTC) for chunked reading.
+
+    Missing required columns raise SchemaError, a missing day file SourceUnavailableError.
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    source = model.predictions
+    if isinstance(source, PostgresTableSource):
+        return _open_table_day(engine, model, source, day, chunk_rows)
+    path = _day_path(source, day)
+    if not path.is_file():
+        raise SourceUnavailableError(f"no file for this day: {path}")
+    try:
+        if source.file_format == "parquet":
+            return _open_parquet_day(model, source, path, chunk_rows)
+        return _open_csv_day(model, source, path, chunk_rows)
+    except (SchemaError, SourceUnavailableError):
+        raise
+    except Exception as exc:  # pyarrow raises many types; say which file
+        raise SourceUnavailableError(f"cannot read {path}: {exc}") from None
+
+
+def _check_columns(model: ModelConfig, source, columns: Sequence[str]) -> dict[str, str]:
+    mapping = prediction_columns(model)
+    missing = [column for column in mapping if column not in columns]
+    if missing:
+        raise SchemaError(f"predictions source {_describe(source)} lacks column(s) {missing}")
+    return mapping
+
+
+def rebatch(batches, chunk_rows: int, schema: pa.Schema) -> Iterator[pa.Table]:
+    """Regroup a stream of record batches into tables of exactly ``chunk_rows`` rows (the
+    last one shorter); yields at least one table (an empty one when the stream is empty)."""
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    produced = False
+    for batch in batches:
+        while batch.num_rows:
+            take = min(chunk_rows - pending_rows, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            pending_rows += take
+            batch = batch.slice(take)
+            if pending_rows == chunk_rows:
+                yield pa.Table.from_batches(pending, schema=schema)
+                produced = True
+                pending, pending_rows = [], 0
+    if pending_rows or not produced:
+        yield pa.Table.from_batches(pending, schema=schema)
+
+
+# --- Postgres tables -------------------------------------------------------------------
+
+
+def _arrow_type(column_type: sa.types.TypeEngine) -> pa.DataType:
+    """The Arrow type a source column is parsed as: fixed by the catalog, not by values."""
+    if isinstance(column_type, sa.Boolean):
+        return pa.bool_()
+    if isinstance(column_type, sa.Integer):
+        return pa.int64()
+    if isinstance(column_type, sa.Numeric | sa.Float):  # SQLAlchemy 2.1: Float isn't Numeric
+        return pa.float64()
+    if isinstance(column_type, sa.DateTime):
+        return pa.timestamp("us", tz="UTC" if column_type.timezone else None)
+    if isinstance(column_type, sa.Date):
+        return pa.date32()
+    return pa.string()  # text, varchar, enum, json, uuid, interval...
+
+
+def _catalog(engine: Engine, source: PostgresTableSource) -> dict[str, sa.types.TypeEngine]:
+    schema, name = source.table.split(".")
+    inspector = sa.inspect(engine)
+    if not inspector.has_table(name, schema=schema):
+        raise SourceUnavailableError(f"source table {source.table} does not exist")
+    return {c["name"]: c["type"] for c in inspector.get_columns(name, schema=schema)}
+
+
+def _open_table_day(
+    engine: Engine, model: ModelConfig, source: PostgresTableSource, day: date, chunk_rows: int
+) -> PredictionDay:
+    time_column = model.columns.scored_at
+    catalog = _catalog(engine, source)
+    types = {name: _arrow_type(column_type) for name, column_type in catalog.items()}
+    if time_column not in types:
+        raise SchemaError(f"predictions source {source.table} lacks column(s) ['{time_column}']")
+    mapping = _check_columns(model, source, list(types))
+    selected = [c for c in prediction_columns(model) if c in types]
+    start, end = day_bounds(day)
+    in_day = (
+        sa.column(time_column) >= start.to_pydatetime(),
+        sa.column(time_column) < end.to_pydatetime(),
+    )
+    query = sa.select(*[sa.column(c) for c in selected]).select_from(_table(source)).where(*in_day)
+    types, float_columns = _day_types(
+        engine, source, {c: types[c] for c in selected}, catalog, in_day
+    )
+    scan = _scan_table_ids(engine, source, model.columns.prediction_id, in_day)
+    convert = pa_csv.ConvertOptions(
+        column_types={c: types[c] for c in selected},
+        null_values=[""],  # COPY writes NULL as an unquoted empty field, nothing else
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        true_values=["t"],
+        false_values=["f"],
+    )
+    return PredictionDay(
+        model,
+        mapping,
+        selected,
+        scan,
+        lambda: _stream_copy(engine, query, convert, chunk_rows),
+        rows_without_time=_count_without_time(engine, source, time_column),
+        float_columns=float_columns,
+        empty_as_object=True,
+    )
+
+
+def _day_types(
+    engine: Engine,
+    source: PostgresTableSource,
+    types: dict[str, pa.DataType],
+    catalog: dict[str, sa.types.TypeEngine],
+    in_day,
+) -> tuple[dict[str, pa.DataType], list[str]]:
+    """Arrow types that make every chunk read as the whole day once read: a number column
+    whose values in the day are all whole reads as integers (Arrow infers that from the
+    text COPY writes, and JSON then shows 85300, not 85300.0), an all-null column as nulls.
+
+    Returns the types and the integer columns with a null somewhere in the day (pandas
+    makes those float in every chunk, as it does for the whole day).
+    """
+    numbers = [c for c in types if pa.types.is_integer(types[c]) or pa.types.is_floating(types[c])]
+    if not numbers:
+        return types, []
+    aggregates = [sa.func.count()]
+    for name in numbers:
+        column = sa.column(name)
+        aggregates.append(sa.func.count(column))
+        if isinstance(catalog[name], sa.Float):
+            # What PostgreSQL prints without a decimal point or an exponent.
+            whole = sa.and_(column == sa.func.trunc(column), sa.func.abs(column) < 1e15)
+        elif isinstance(catalog[name], sa.Numeric):
+            whole = sa.and_(sa.func.scale(column) == 0, sa.func.abs(column) < 1e18)
+        else:
+            whole = sa.true()
+        aggregates.append(sa.func.coalesce(sa.func.bool_and(whole), sa.true()))
+    query = sa.select(*aggregates).select_from(_table(source)).where(*in_day)
+    with engine.connect() as conn:
+        total, *figures = conn.execute(query).one()
+    day_types = dict(types)
+    float_columns = []
+    for i, name in enumerate(numbers):
+        present, whole = figures[2 * i], figures[2 * i + 1]
+        if present == 0 and total > 0:
+            day_types[name] = pa.null()
+        elif whole:
+            day_types[name] = pa.int64()
+            if present < total:
+                float_columns.append(name)
+        else:
+            day_types[name] = pa.float64()
+    return day_types, float_columns
+
+
+def _scan_table_ids(engine, source, id_column: str, in_day) -> DayScan:
+    """One pass in SQL: keys shared by several rows, and rows of repeated raw ids."""
+    raw = sa.cast(sa.column(id_column), sa.Text).label("raw")
+    day_ids = sa.select(raw).select_from(_table(source)).where(*in_day).subquery("day_ids")
+    keyed = (
+        sa.select(
+            day_ids.c.raw,
+            sa.func.btrim(day_ids.c.raw, sa.bindparam("whitespace", WHITESPACE)).label("key"),
+        )
+        .where(day_ids.c.raw.is_not(None))
+        .subquery("keyed")
+    )
+    query = (
+        sa.select(sa.func.grouping(keyed.c.raw).label("by_key"), keyed.c.key, sa.func.count())
+        .group_by(sa.func.grouping_sets(sa.tuple_(keyed.c.key), sa.tuple_(keyed.c.raw)))
+        .having(sa.func.count() > 1)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    keys = [key for by_key, key, _ in rows if by_key]
+    duplicated = sum(n for by_key, _, n in rows if not by_key)
+    return DayScan(
+        held_back_keys=pd.Series(keys, dtype="string"), duplicated_id_rows=int(duplicated)
+    )
+
+
+def _stream_copy(
+    engine: Engine, query: sa.Select, convert: pa_csv.ConvertOptions, chunk_rows: int
+) -> Iterator[pa.Table]:
+    """Stream ``COPY (query) TO STDOUT`` through a pipe fed by a thread; Arrow parses the
+    CSV block by block, so memory holds a chunk, not the day."""
+    connection = engine.raw_connection()
+    sql = None
+    cursor = connection.cursor()
+    try:
+        compiled = query.compile(dialect=engine.dialect)
+        sql = cursor.mogrify(str(compiled), compiled.params).decode()
+    finally:
+        cursor.close()
+    read_fd, write_fd = os.pipe()
+    reader_file = os.fdopen(read_fd, "rb")
+    writer_file = os.fdopen(write_fd, "wb", buffering=1 << 20)
+    failures: list[BaseException] = []
+
+    def produce() -> None:
+        copy_cursor = connection.cursor()
+        try:
+            copy_cursor.copy_expert(
+                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)", writer_file
+            )
+        except BaseException as exc:  # reported by the consuming thread
+            failures.append(exc)
+        finally:
+            copy_cursor.close()
+            with contextlib.suppress(OSError):  # the reader went away first (broken pipe)
+                writer_file.close()
+
+    producer = threading.Thread(target=produce, name="copy-to-stdout", daemon=True)
+    producer.start()
+    finished = False
+    try:
+        try:
+            reader = pa_csv.open_csv(
+                reader_file,
+                read_options=pa_csv.ReadOptions(block_size=1 << 20),
+                convert_options=convert,
+            )
+            yield from rebatch(reader, chunk_rows, reader.schema)
+            finished = True
+        except Exception:
+            producer.join()
+            if failures:  # the database's error explains a truncated stream best
+                raise failures[0] from None
+            raise
+    finally:
+        reader_file.close()  # a producer blocked on a full pipe now fails and returns
+        producer.join()
+        if finished and not failures:
+            connection.close()
+        else:
+            connection.invalidate()  # possibly still inside COPY: never reuse it
+    if failures:
+        raise failures[0]
+
+
+# --- files ------------------------------------------------------------------------------
+
+
+def _file_scan(raw_ids: pd.Series) -> DayScan:
+    keys = match_key(raw_ids).dropna()
+    counts = keys.value_counts()
+    return DayScan(
+        held_back_keys=pd.Series(counts.index[counts > 1], dtype="string"),
+        duplicated_id_rows=int(raw_ids.dropna().duplicated(keep=False).sum()),
+        # Exactly the ids validation will keep (its own cleaning), to select label rows.
+        day_ids=pd.Series(clean_text(raw_ids).dropna().unique(), dtype="string"),
+    )
+
+
+def _open_parquet_day(
+    model: ModelConfig, source: FileSource, path: Path, chunk_rows: int
+) -> PredictionDay:
+    schema = pq.read_schema(path)
+    columns = list(schema.empty_table().to_pandas().columns)
+    mapping = _check_columns(model, source, columns)
+    id_column = model.columns.prediction_id
+    ids = pq.read_table(path, columns=[id_column]).to_pandas()[id_column]
+    float_columns = [
+        name
+        for name in columns
+        if name in schema.names
+        and pa.types.is_integer(schema.field(name).type)
+        and _parquet_has_nulls(path, name)
+    ]
+
+    def batches() -> Iterator[pa.Table]:
+        parquet = pq.ParquetFile(path)
+        stream = parquet.iter_batches(batch_size=min(chunk_rows, 1 << 16))
+        yield from rebatch(stream, chunk_rows, parquet.schema_arrow)
+
+    return PredictionDay(
+        model,
+        mapping,
+        columns,
+        _file_scan(ids),
+        batches,
+        rows_without_time=None,
+        float_columns=float_columns,
+    )
+
+
+def _parquet_has_nulls(path: Path, column: str) -> bool:
+    metadata = pq.ParquetFile(path).metadata
+    index = metadata.schema.names.index(column) if column in metadata.schema.names else None
+    if index is not None:
+        stats = [
+            metadata.row_group(g).column(index).statistics for g in range(metadata.num_row_groups)
+        ]
+        if all(s is not None and s.has_null_count for s in stats):
+            return any(s.null_count > 0 for s in stats)
+    return pq.read_table(path, columns=[column]).column(column).null_count > 0
+
+
+@dataclass
+class _CsvColumn:
+    can_int: bool = True
+    can_float: bool = True
+    can_bool: bool = True
+    has_null: bool = False
+    seen: bool = False
+
+    def decide(self) -> pa.DataType:
+        if not self.seen:
+            return pa.float64()  # pandas reads an all-missing column as float NaN
+        if self.can_int:
+            return pa.float64() if self.has_null else pa.int64()
+        if self.can_float:
+            return pa.float64()
+        if self.can_bool and not self.has_null:
+            return pa.bool_()
+        return pa.string()
+
+
+def _csv_header(path: Path) -> list[str]:
+    reader = pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=1 << 20))
+    return list(reader.schema.names)
+
+
+def _open_csv_day(
+    model: ModelConfig, source: FileSource, path: Path, chunk_rows: int
+) -> PredictionDay:
+    header = _csv_header(path)
+    mapping = _check_columns(model, source, header)
+    id_column = model.columns.prediction_id
+    as_text = pa_csv.ConvertOptions(
+        column_types={name: pa.string() for name in header},
+        null_values=PANDAS_NA_VALUES,
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    # First pass: each column's type over the whole file, and the raw ids.
+    kinds = {name: _CsvColumn() for name in header}
+    id_parts = []
+    for batch in pa_csv.open_csv(path, convert_options=as_text):
+        for name in header:
+            values = batch.column(name)
+            kind = kinds[name]
+            kind.has_null |= values.null_count > 0
+            present = values.drop_null()
+            if not len(present):
+                continue
+            kind.seen = True
+            if kind.can_int:
+                kind.can_int = _casts(present, pa.int64())
+            if kind.can_float:
+                kind.can_float = _casts(present, pa.float64())
+            if kind.can_bool:
+                kind.can_bool = bool(
+                    pc.all(pc.is_in(present, pa.array(PANDAS_TRUE + PANDAS_FALSE))).as_py()
+                )
+        id_parts.append(batch.column(id_column))
+    types = {name: kind.decide() for name, kind in kinds.items()}
+    ids = (
+        pa.chunked_array(id_parts, type=pa.string())
+        if id_parts
+        else pa.chunked_array([], pa.string())
+    )
+    raw_ids = pd.Series(ids.cast(types[id_column]).to_pandas())
+    convert = pa_csv.ConvertOptions(
+        column_types=types,
+        null_values=PANDAS_NA_VALUES,
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+        true_values=PANDAS_TRUE,
+        false_values=PANDAS_FALSE,
+    )
+
+    def batches() -> Iterator[pa.Table]:
+        reader = pa_csv.open_csv(path, convert_options=convert)
+        yield from rebatch(reader, chunk_rows, reader.schema)
+
+    return PredictionDay(
+        model,
+        mapping,
+        header,
+        _file_scan(raw_ids),
+        batches,
+        rows_without_time=None,
+        empty_as_object=True,
+    )
+
+
+def _casts(values: pa.Array, to: pa.DataType) -> bool:
+    try:
+        pc.cast(values, to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+# --- labels -----------------------------------------------------------------------------
+
+
+class DayLabels:
+    """Label rows (all revisions, standard column names) for a day's predictions, handed out
+    chunk by chunk: :meth:`for_ids` returns the rows of the given valid prediction ids."""
+
+    def __init__(self, engine: Engine, model: ModelConfig, day: date, scan: DayScan) -> None:
+        self._engine = engine
+        self._model = model
+        self._mapping = label_columns(model)
+        self._source = model.labels
+        self._file_rows: pd.DataFrame | None = None
+        if isinstance(self._source, FileSource):
+            self._file_rows = self._read_files(day, scan.day_ids)
+            ids = self._file_rows["prediction_id"].astype("string")
+            self._codes, uniques = pd.factorize(ids)
+            self._uniques = pd.Index(uniques)
+
+    def for_ids(self, prediction_ids: pd.Series) -> pd.DataFrame:
+        """Every label row of ``prediction_ids`` (valid, unique ids of one chunk)."""
+        if self._file_rows is None:
+            return self._table_rows(prediction_ids)
+        found = self._uniques.get_indexer(prediction_ids.astype("string").dropna())
+        wanted = np.zeros(len(self._uniques) + 1, dtype=bool)
+        wanted[found[found >= 0]] = True
+        # factorize codes nulls as -1, which indexes the always-False last slot.
+        return self._file_rows.loc[wanted[self._codes]].reset_index(drop=True)
+
+    def _table_rows(self, prediction_ids: pd.Series) -> pd.DataFrame:
+        source = self._source
+        assert isinstance(source, PostgresTableSource)
+        ids = prediction_ids.tolist()
+        raw = _read_table_ids(
+            self._engine, source, list(self._mapping), self._model.columns.label_prediction_id, ids
+        )
+        missing = [column for column in self._mapping if column not in raw.columns]
+        if missing:
+            raise SchemaError(f"labels source {_describe(source)} lacks column(s) {missing}")
+        labels = raw[list(self._mapping)].rename(columns=self._mapping)
+        wanted = is_in(labels["prediction_id"].astype("string"), pd.Series(ids, dtype="string"))
+        return labels.loc[wanted].reset_index(drop=True)
+
+    def _read_files(self, day: date, day_ids: pd.Series | None) -> pd.DataFrame:
+        """The label files of ``day`` and later, read once: only the three label columns,
+        only the rows of the day's ids (what :func:`sources.read_labels` would keep)."""
+        source = self._source
+        assert isinstance(source, FileSource)
+        needed = list(self._mapping)
+        id_column = self._model.columns.label_prediction_id
+        frames = []
+        for frame in _iter_label_files(source, day, columns=needed):
+            if id_column in frame.columns and day_ids is not None:
+                frame = frame.loc[is_in(frame[id_column].astype("string"), day_ids)]
+            frames.append(frame)
+        raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        missing = [column for column in needed if column not in raw.columns]
+        if missing:
+            raise SchemaError(f"labels source {_describe(source)} lacks column(s) {missing}")
+        return raw[needed].rename(columns=self._mapping).reset_index(drop=True)
+
+
+def open_day_labels(engine: Engine, model: ModelConfig, day: date, scan: DayScan) -> DayLabels:
+    """Labels for the day's predictions: file sources are read once here, table sources are
+    queried per chunk (a temporary table of the chunk's ids joined to the label table)."""
+    return DayLabels(engine, model, day, scan)
