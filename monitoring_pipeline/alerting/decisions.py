@@ -1,10 +1,10 @@
 """Which notifications a signal calls for, given what was already notified.
 
 A *signal* is one observation of one watched subject: "SLO ``tpr_gap_region`` of
-``loan_approval`` is at ``page`` as of 2026-11-20". Error budgets are the first source;
-any other source (pipeline-health findings, say) feeds the same record with its own
-``source`` name and an evidence pointer, and gets the same deduplication, escalation,
-recovery and cooldown rules.
+``loan_approval`` is at ``page`` as of 2026-11-20". Error budgets (``error_budget``) and
+pipeline-health findings (``health_check``, see ``alerting.health_signals``) are the
+sources; each feeds the same record with its own ``source`` name and an evidence pointer,
+and gets the same deduplication, escalation, recovery and cooldown rules.
 
 Rules, per (source, model, subject):
 
@@ -73,7 +73,7 @@ class Signal:
     """One observation of a watched subject.
 
     Args:
-        source: what produced it, e.g. ``error_budget`` (later ``health_check``).
+        source: what produced it: ``error_budget`` or ``health_check``.
         model_name: the monitored model.
         subject: what is watched within the source, e.g. the SLO name.
         level: ``ok``, ``ticket`` or ``page``.

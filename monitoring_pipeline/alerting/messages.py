@@ -1,7 +1,9 @@
 """Alert evidence ranking and message formatting (plain data in, plain data out).
 
-The evidence of an alert is a JSON-ready mapping built by ``pipeline.alerts``; this module
-turns it into the one-line summary (log, Slack ``text``) and Slack Block Kit ``blocks``.
+The evidence of an alert is a JSON-ready mapping built by ``pipeline.alerts`` (error
+budgets) or ``pipeline.health_alerts`` (pipeline health: a ``finding`` instead of a
+``budget``); this module turns it into the one-line summary (log, Slack ``text``) and
+Slack Block Kit ``blocks``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["rank_worst_cohorts", "slack_payload", "summary_line"]
+from monitoring_pipeline.alerting.health_signals import HEALTH_SOURCE
+
+__all__ = ["named_days", "rank_worst_cohorts", "slack_payload", "summary_line"]
 
 WORST_COHORTS = 3
 SHOWN_DAYS = 10
@@ -66,7 +70,10 @@ def rank_worst_cohorts(
 
 
 def summary_line(evidence: Mapping[str, Any]) -> str:
-    """One line: level, model/SLO, burn and budget, the worst cohort."""
+    """One line: level, model/SLO, burn and budget, the worst cohort; for a health alert,
+    level, model/check and the finding's message with its figure and limit."""
+    if evidence.get("source") == HEALTH_SOURCE:
+        return _health_summary(evidence)
     head = f"{evidence['model_name']}/{evidence['subject']}"
     budget = evidence.get("budget") or {}
     objective = evidence.get("objective", "")
@@ -95,7 +102,10 @@ def summary_line(evidence: Mapping[str, Any]) -> str:
 
 def slack_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any]:
     """A Slack incoming-webhook message: ``text`` (the summary, also the notification
-    fallback) and Block Kit ``blocks`` with the budget, worst cohorts and bad days."""
+    fallback) and Block Kit ``blocks`` with the budget, worst cohorts and bad days (for a
+    health alert: the finding, the days its details name, the episode's days)."""
+    if evidence.get("source") == HEALTH_SOURCE:
+        return _health_payload(evidence, dedupe_key)
     text = summary_line(evidence)
     budget = evidence.get("budget") or {}
     title = (
@@ -144,6 +154,115 @@ def slack_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"dedupe key `{dedupe_key}`"}]}
     )
     return {"text": text, "blocks": blocks}
+
+
+def _head(evidence: Mapping[str, Any]) -> str:
+    return f"{evidence['model_name']}/{evidence['subject']}"
+
+
+def _health_summary(evidence: Mapping[str, Any]) -> str:
+    finding = evidence.get("finding") or {}
+    if evidence["kind"] == "resolved":
+        text = (
+            f"[RESOLVED {evidence['severity']}] {_head(evidence)} is back to ok as of"
+            f" {evidence['as_of']} (open since {evidence['episode_start']})"
+        )
+    else:
+        text = f"[{evidence['severity'].upper()}] {_head(evidence)}: {evidence['reason']}"
+    if finding.get("message"):
+        text += f"; {finding['message']}"
+    figures = _figures(finding)
+    if figures and evidence["kind"] == "firing":
+        text += f" ({figures})"
+    return text
+
+
+def _figures(finding: Mapping[str, Any]) -> str:
+    observed, threshold = finding.get("observed"), finding.get("threshold")
+    if observed is None and threshold is None:
+        return ""
+    return f"observed {_general(observed)}, threshold {_general(threshold)}"
+
+
+def _health_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any]:
+    text = summary_line(evidence)
+    finding = evidence.get("finding") or {}
+    title = (
+        f"Resolved: {evidence['model_name']} / {evidence['subject']} (pipeline health)"
+        if evidence["kind"] == "resolved"
+        else f"{evidence['severity'].upper()}: {evidence['model_name']} /"
+        f" {evidence['subject']} (pipeline health)"
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
+    ]
+    if finding:
+        fields = [
+            f"*Status on {finding.get('day')}*\n{finding.get('status')}",
+            f"*Observed / threshold*\n{_general(finding.get('observed'))} /"
+            f" {_general(finding.get('threshold'))}",
+            f"*Raises on fail*\n{finding.get('severity')}",
+            f"*Episode*\nsince {evidence['episode_start']}",
+        ]
+        blocks.append(
+            {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]}
+        )
+    named = named_days(finding.get("details") or {})
+    if named:
+        lines = "\n".join(f"• {key}: {days}" for key, days in named)
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*Days named*\n{lines}"[:3000]}}
+        )
+    episode = evidence.get("episode_days") or []
+    if episode:
+        shown = ", ".join(f"{d['day']} {d['status']}" for d in episode[-SHOWN_DAYS:])
+        more = f" (+{len(episode) - SHOWN_DAYS} earlier)" if len(episode) > SHOWN_DAYS else ""
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"*Days of the episode*\n{shown}{more}"},
+            }
+        )
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"dedupe key `{dedupe_key}`"}]}
+    )
+    return {"text": text, "blocks": blocks}
+
+
+def named_days(details: Mapping[str, Any], limit: int = SHOWN_DAYS) -> list[tuple[str, str]]:
+    """The days a health finding's ``details`` name, one line per key, at most ``limit``
+    days each: lists of days (``missing``, ``low_days``, ...) and mappings keyed by day
+    (``blocked`` with its checks, ``coverage_by_day`` with its figure, ...). Scalars (the
+    judged window, settings) are left out.
+
+        >>> named_days({"missing": ["2026-11-05"], "blocked": {"2026-11-06": ["keys"]}})
+        [('missing', '2026-11-05'), ('blocked', '2026-11-06 (keys)')]
+    """
+    out = []
+    for key, value in details.items():
+        if isinstance(value, list | tuple) and value:
+            items = [str(v) for v in value]
+        elif isinstance(value, Mapping) and value:
+            items = [f"{day} {_describe(v)}" for day, v in value.items()]
+        else:
+            continue
+        shown = ", ".join(items[:limit])
+        more = f" and {len(items) - limit} more" if len(items) > limit else ""
+        out.append((key, shown + more))
+    return out
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return f"({', '.join(str(v) for v in value)})"
+    if isinstance(value, float):
+        return _general(value)
+    return str(value)
+
+
+def _general(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
 
 
 def _cohort(cohort: Mapping[str, Any]) -> str:

@@ -582,11 +582,24 @@ class AlertCooldown(Strict):
     page: int = Field(default=3, ge=1, le=365)
 
 
+class HealthChecksMissing(Strict):
+    """When a model's pipeline_health rows count as missing (the scheduler stopped).
+
+    Judged only while ``schedule.enabled``: the newest health day of a model must be at
+    least ``schedule.lag_days + grace_days`` days before today (UTC), else ``severity``.
+    """
+
+    grace_days: int = Field(default=1, ge=0, le=30)
+    severity: Severity = "page"
+
+
 class AlertingConfig(Strict):
-    """Alerts from error budgets: how often to look, cooldowns, where to deliver."""
+    """Alerts from error budgets and pipeline health: how often to look, cooldowns, where
+    to deliver."""
 
     check_every_seconds: int = Field(default=120, ge=30)
     cooldown_days: AlertCooldown = AlertCooldown()
+    health_checks_missing: HealthChecksMissing = HealthChecksMissing()
     webhooks: list[WebhookDestination] = []
 
     @field_validator("webhooks")

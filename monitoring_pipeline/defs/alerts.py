@@ -1,6 +1,8 @@
-"""alert_job and error_budget_sensor. Thin: the decisions and the delivery live in
-``pipeline.alerts`` and ``alerting``."""
+"""alert_job and error_budget_sensor (error budgets and pipeline health). Thin: the
+decisions and the delivery live in ``pipeline.alerts``, ``pipeline.health_alerts`` and
+``alerting``."""
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -12,7 +14,7 @@ from monitoring_pipeline.pipeline.alerts import (
     AlertDeliveryError,
     AlertRequest,
     AlertRequestError,
-    evaluate_error_budgets,
+    evaluate_alerts,
     send_alert,
 )
 from monitoring_pipeline.storage.database import DatabaseUnavailableError
@@ -30,14 +32,15 @@ class AlertConfig(dg.Config):
     """One alert to record and deliver (the sensor fills this in; it can be launched by hand)."""
 
     model_name: str
-    slo_name: str
+    slo_name: str = ""  # the SLO of an error_budget alert
     severity: str  # ticket | page
     kind: str  # firing | resolved
-    as_of: str  # YYYY-MM-DD: the error_budgets day the alert is about
+    as_of: str  # YYYY-MM-DD: the error_budgets / health_checks day the alert is about
     dedupe_key: str
     episode_start: str | None = None  # YYYY-MM-DD; default: as_of
     reason: str = "launched by hand"
-    source: str = SOURCE
+    source: str = SOURCE  # error_budget | health_check
+    subject: str = ""  # the health check of a health_check alert (or the SLO, as slo_name)
 
 
 def build_alert_job(config: MonitoringConfig) -> dg.JobDefinition:
@@ -66,6 +69,7 @@ def build_alert_job(config: MonitoringConfig) -> dg.JobDefinition:
             episode_start=start,
             reason=config.reason,
             source=config.source,
+            subject=config.subject,
         )
         try:
             report = send_alert(
@@ -91,7 +95,7 @@ def build_alert_job(config: MonitoringConfig) -> dg.JobDefinition:
 
     @dg.job(
         name=ALERT_JOB,
-        description="Record an alert (evidence: budget figures, bad days, worst cohorts) and deliver it to the log and the configured webhooks.",
+        description="Record an alert (evidence: budget figures, bad days, worst cohorts; or a pipeline-health finding and its days) and deliver it to the log and the configured webhooks.",
         tags={"kind": "alert"},
     )
     def alert_job():
@@ -104,14 +108,18 @@ def build_error_budget_sensor(
     config: MonitoringConfig,
     alert_job: dg.JobDefinition,
     retraining_job: dg.JobDefinition | None,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dg.SensorDefinition:
-    """Reacts to new ``error_budgets`` rows: decides page / ticket / escalation / resolved
-    notifications per (model, SLO), records them in ``monitoring.alerts`` and requests one
-    ``alert_job`` run each (run key = dedupe key + kind), plus ``retraining_job`` for a page
-    of an SLO with ``retrain_on_page`` (None: no retraining requests).
+    """Reacts to new ``error_budgets`` and ``health_checks`` rows: decides page / ticket /
+    escalation / resolved notifications per (model, SLO) and per (model, health check),
+    and whether a model's health rows stopped coming (``health_checks_missing``, judged on
+    ``clock``); records them in ``monitoring.alerts`` and requests one ``alert_job`` run
+    each (run key = dedupe key + kind), plus ``retraining_job`` for a page of an SLO with
+    ``retrain_on_page`` (None: no retraining requests; health alerts never request it).
 
-    The cursor is the newest ``produced_at`` seen; the alert state lives in Postgres, so a
-    lost cursor or a daemon restart decides nothing twice and loses nothing.
+    The cursor is the newest ``produced_at`` seen in either table; the alert state lives in
+    Postgres, so a lost cursor or a daemon restart decides nothing twice and loses nothing.
     """
     settings = config.alerting
     jobs = [alert_job] + ([retraining_job] if retraining_job is not None else [])
@@ -122,7 +130,8 @@ def build_error_budget_sensor(
         minimum_interval_seconds=settings.check_every_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            "Alerts when an SLO's error budget reaches ticket or page (again on escalation, "
+            "Alerts when an SLO's error budget reaches ticket or page, when a pipeline-health "
+            "check fails, or when a model's health rows stop coming (again on escalation, "
             "resolved on recovery), deduplicated with cooldowns"
             + (
                 "; requests retraining_job on a page of a retrain_on_page SLO."
@@ -137,18 +146,25 @@ def build_error_budget_sensor(
             engine = monitoring_db.engine()
         except DatabaseUnavailableError as exc:
             return dg.SkipReason(str(exc))
-        outcome = evaluate_error_budgets(engine, config, since, datetime.now(UTC))
+        outcome = evaluate_alerts(engine, config, since, clock())
         for decision in outcome.decisions:
             context.log.info(decision.explanation)
         cursor = outcome.cursor.isoformat() if outcome.cursor else context.cursor
         requests = []
         for alert in outcome.pending:
             requests.append(alert_run_request(alert))
-            if alert["retraining_requested"] and retraining_job is not None:
+            if (
+                alert["retraining_requested"]
+                and alert["source"] == SOURCE
+                and retraining_job is not None
+            ):
                 requests.append(retraining_run_request(alert))
         if not requests:
             return dg.SensorResult(
-                skip_reason=f"no alert to send ({outcome.changed_subjects} SLO(s) with new results)",
+                skip_reason=(
+                    f"no alert to send ({outcome.changed_subjects} SLO(s) and "
+                    f"{outcome.changed_health_checks} health check(s) with new results)"
+                ),
                 cursor=cursor,
             )
         return dg.SensorResult(run_requests=requests, cursor=cursor)
@@ -157,7 +173,13 @@ def build_error_budget_sensor(
 
 
 def alert_run_request(alert) -> dg.RunRequest:
-    """The alert_job run of a recorded alert; its run key is the dedupe key and kind."""
+    """The alert_job run of a recorded alert; its run key is the dedupe key and kind.
+
+    An error-budget alert names its SLO in ``slo_name`` (as it always has), a health alert
+    its check in ``subject``; the tags say which (``slo`` or ``check``).
+    """
+    is_budget = alert["source"] == SOURCE
+    subject_field = "slo_name" if is_budget else "subject"
     return dg.RunRequest(
         run_key=f"alert:{alert['dedupe_key']}:{alert['kind']}",
         job_name=ALERT_JOB,
@@ -166,7 +188,7 @@ def alert_run_request(alert) -> dg.RunRequest:
                 SEND_ALERT_OP: {
                     "config": {
                         "model_name": alert["model_name"],
-                        "slo_name": alert["subject"],
+                        subject_field: alert["subject"],
                         "severity": alert["severity"],
                         "kind": alert["kind"],
                         "as_of": alert["as_of"].isoformat(),
@@ -181,7 +203,8 @@ def alert_run_request(alert) -> dg.RunRequest:
         tags={
             "trigger": ERROR_BUDGET_SENSOR,
             "model": alert["model_name"],
-            "slo": alert["subject"],
+            ("slo" if is_budget else "check"): alert["subject"],
+            "alert_source": alert["source"],
             "severity": alert["severity"],
             "alert_kind": alert["kind"],
         },

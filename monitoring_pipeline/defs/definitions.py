@@ -22,7 +22,8 @@ def build_definitions(
     database_url: str | None = None,
 ) -> dg.Definitions:
     """Every asset, job, schedule and sensor of the config. error_budget_sensor launches
-    alert_job, and retraining_job on a page of a ``retrain_on_page`` SLO."""
+    alert_job (error budgets and pipeline health), and retraining_job on a page of a
+    ``retrain_on_page`` SLO."""
     partitions_def = daily_partitions(config.partitions_start)
     per_model = {
         name: [

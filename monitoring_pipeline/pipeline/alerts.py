@@ -1,5 +1,6 @@
-"""Alerts from error budgets: decide on new budget results (the sensor's work), then gather
-an alert's evidence, record it and deliver it (alert_job's work). No Dagster here.
+"""Alerts from error budgets and pipeline health: decide on new results (the sensor's
+work), then gather an alert's evidence, record it and deliver it (alert_job's work). The
+health side's decisions and evidence live in ``pipeline.health_alerts``. No Dagster here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from monitoring_pipeline.alerting.decisions import (
     decide,
     history_from_records,
 )
+from monitoring_pipeline.alerting.health_signals import HEALTH_SOURCE
 from monitoring_pipeline.alerting.messages import rank_worst_cohorts, slack_payload, summary_line
 from monitoring_pipeline.alerting.webhook import Attempt, deliver_webhook
 from monitoring_pipeline.config.models import (
@@ -35,6 +37,12 @@ from monitoring_pipeline.config.models import (
     WebhookDestination,
 )
 from monitoring_pipeline.core.disparities import RATIO_METRICS
+from monitoring_pipeline.pipeline.health_alerts import (
+    HEALTH_SUBJECTS,
+    SourceDecisions,
+    build_health_evidence,
+    decide_health_alerts,
+)
 from monitoring_pipeline.pipeline.slo import absolute_intervals
 from monitoring_pipeline.storage import alerts as store
 from monitoring_pipeline.storage.writes import read_frame
@@ -68,6 +76,7 @@ class SensorOutcome:
     decisions: list[Decision]
     newly_recorded: list[tuple[str, str]]
     pending: list[Mapping[str, Any]]
+    changed_health_checks: int = 0  # (model, check) pairs with new health_checks rows
 
 
 def error_budget_signals(current: pd.DataFrame, config: MonitoringConfig) -> list[Signal]:
@@ -97,13 +106,57 @@ def error_budget_signals(current: pd.DataFrame, config: MonitoringConfig) -> lis
 def evaluate_error_budgets(
     engine: Engine, config: MonitoringConfig, since: datetime | None, now: datetime
 ) -> SensorOutcome:
-    """Decide on every SLO whose error budget got new rows after ``since``.
+    """Decide on every SLO whose error budget got new rows after ``since`` (error budgets
+    only; the sensor uses :func:`evaluate_alerts`, which adds pipeline health).
 
     Decisions are recorded in ``monitoring.alerts`` (pending) before anything is launched,
     so a restart, a lost cursor or a repeated tick decides the same thing again and records
     nothing new. Returns every pending alert, the new ones and any left over.
     """
-    changes = store.budget_changes_since(engine, since - CURSOR_OVERLAP if since else None)
+    budgets = _decide_error_budgets(engine, config, _reread_from(since))
+    recorded = store.record_decisions(
+        engine, [n for d in budgets.decisions for n in d.notifications], now
+    )
+    return SensorOutcome(
+        cursor=_newest(since, budgets.newest_produced_at),
+        changed_subjects=budgets.changed_subjects,
+        decisions=budgets.decisions,
+        newly_recorded=recorded,
+        pending=store.pending_alerts(engine, now - OUTBOX_HORIZON),
+    )
+
+
+def evaluate_alerts(
+    engine: Engine, config: MonitoringConfig, since: datetime | None, now: datetime
+) -> SensorOutcome:
+    """The sensor's work: decide on new error_budgets rows, new health_checks rows and
+    models whose health rows stopped coming (judged on ``now``), record every notification
+    (pending) in one statement, and return every pending alert.
+
+    ``since`` is one cursor for both tables: the newest ``produced_at`` read in either.
+    Both are written by the same monitoring runs, so the hour re-read before it covers a
+    late commit in either table, as it does for one.
+    """
+    reread = _reread_from(since)
+    budgets = _decide_error_budgets(engine, config, reread)
+    health = decide_health_alerts(engine, config, reread, now)
+    decisions = [*budgets.decisions, *health.decisions]
+    recorded = store.record_decisions(engine, [n for d in decisions for n in d.notifications], now)
+    return SensorOutcome(
+        cursor=_newest(since, budgets.newest_produced_at, health.newest_produced_at),
+        changed_subjects=budgets.changed_subjects,
+        decisions=decisions,
+        newly_recorded=recorded,
+        pending=store.pending_alerts(engine, now - OUTBOX_HORIZON),
+        changed_health_checks=health.changed_subjects,
+    )
+
+
+def _decide_error_budgets(
+    engine: Engine, config: MonitoringConfig, since: datetime | None
+) -> SourceDecisions:
+    """Decisions for the SLOs with error_budgets rows produced after ``since``."""
+    changes = store.budget_changes_since(engine, since)
     configured = {(m, slo.name) for m, model in config.models.items() for slo in model.slos}
     subjects = changes.subjects & configured
     current = store.current_budgets(engine, subjects)
@@ -120,25 +173,26 @@ def evaluate_error_budgets(
         )
         for signal in error_budget_signals(current, config)
     ]
-    notifications = [n for d in decisions for n in d.notifications]
-    recorded = store.record_decisions(engine, notifications, now)
-    cursor = since
-    if changes.newest_produced_at is not None and (
-        cursor is None or changes.newest_produced_at > cursor
-    ):
-        cursor = changes.newest_produced_at
-    return SensorOutcome(
-        cursor=cursor,
-        changed_subjects=len(subjects),
-        decisions=decisions,
-        newly_recorded=recorded,
-        pending=store.pending_alerts(engine, now - OUTBOX_HORIZON),
-    )
+    return SourceDecisions(decisions, len(subjects), changes.newest_produced_at)
+
+
+def _reread_from(since: datetime | None) -> datetime | None:
+    return since - CURSOR_OVERLAP if since else None
+
+
+def _newest(since: datetime | None, *seen: datetime | None) -> datetime | None:
+    """The new cursor: the newest of ``since`` and the produced_at values just read."""
+    return max((t for t in (since, *seen) if t is not None), default=None)
 
 
 @dataclass(frozen=True)
 class AlertRequest:
-    """What alert_job is asked to send (its op config)."""
+    """What alert_job is asked to send (its op config).
+
+    The watched subject is ``subject``, or ``slo_name`` when ``subject`` is empty (the
+    field error-budget alerts have always used): the SLO for ``error_budget``, the check
+    name (or ``health_checks_missing``) for ``health_check``.
+    """
 
     model_name: str
     slo_name: str
@@ -149,11 +203,19 @@ class AlertRequest:
     episode_start: date
     reason: str
     source: str = SOURCE
+    subject: str = ""
 
-    def validate(self, config: MonitoringConfig) -> SLOConfig:
-        if self.source != SOURCE:
+    @property
+    def watched(self) -> str:
+        """The subject of the alert: the SLO or the health check."""
+        return self.subject or self.slo_name
+
+    def validate(self, config: MonitoringConfig) -> SLOConfig | None:
+        """Check the request against the config; returns the SLO of an error-budget alert
+        (None for a health alert). Raises :class:`AlertRequestError` naming the field."""
+        if self.source not in (SOURCE, HEALTH_SOURCE):
             raise AlertRequestError(
-                f"source: only {SOURCE!r} alerts are supported, got {self.source!r}"
+                f"source must be {SOURCE!r} or {HEALTH_SOURCE!r}, got {self.source!r}"
             )
         if self.severity not in _SEVERITY_RANK:
             raise AlertRequestError(f"severity must be 'ticket' or 'page', got {self.severity!r}")
@@ -161,10 +223,23 @@ class AlertRequest:
             raise AlertRequestError(f"kind must be 'firing' or 'resolved', got {self.kind!r}")
         if self.model_name not in config.models:
             raise AlertRequestError(f"model_name: no monitored model {self.model_name!r}")
-        slo = _slo(config, self.model_name, self.slo_name)
+        if self.subject and self.slo_name and self.subject != self.slo_name:
+            raise AlertRequestError(
+                f"subject {self.subject!r} and slo_name {self.slo_name!r} differ: give one"
+            )
+        if self.source == HEALTH_SOURCE:
+            if self.watched not in HEALTH_SUBJECTS:
+                raise AlertRequestError(
+                    f"subject: {self.watched!r} is not a health check "
+                    f"({', '.join(HEALTH_SUBJECTS)})"
+                )
+            return None
+        if not self.watched:
+            raise AlertRequestError("slo_name: required for error_budget alerts")
+        slo = _slo(config, self.model_name, self.watched)
         if slo is None:
             raise AlertRequestError(
-                f"slo_name: model {self.model_name!r} has no SLO {self.slo_name!r}"
+                f"slo_name: model {self.model_name!r} has no SLO {self.watched!r}"
             )
         return slo
 
@@ -200,7 +275,21 @@ def send_alert(
     if reused:
         evidence = existing["evidence"]
     else:
-        evidence = build_evidence(engine, config, request, slo)
+        evidence = (
+            build_evidence(engine, config, request, slo)
+            if slo is not None
+            else build_health_evidence(
+                engine,
+                config,
+                model_name=request.model_name,
+                subject=request.watched,
+                severity=request.severity,
+                kind=request.kind,
+                as_of=request.as_of,
+                episode_start=request.episode_start,
+                reason=request.reason,
+            )
+        )
         now = datetime.now(UTC)
         store.save_alert(
             engine,
@@ -209,7 +298,7 @@ def send_alert(
                 "kind": request.kind,
                 "source": request.source,
                 "model_name": request.model_name,
-                "subject": request.slo_name,
+                "subject": request.watched,
                 "severity": request.severity,
                 "episode_start": request.episode_start,
                 "as_of": request.as_of,
@@ -222,7 +311,7 @@ def send_alert(
                 "affected_partitions": store.as_dates(
                     d["day"] for d in evidence["affected_partitions"]
                 ),
-                "worst_cohorts": evidence["worst_cohorts"],
+                "worst_cohorts": evidence.get("worst_cohorts"),
                 "run_id": run_id,
                 "produced_at": now,
             },

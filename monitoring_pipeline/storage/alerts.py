@@ -1,5 +1,5 @@
 """The alert tables (``monitoring.alerts``, ``monitoring.alert_deliveries``) and the reads
-the error-budget sensor needs. SQLAlchemy Core with bound parameters; no Dagster.
+the alert sensor needs (error budgets, health checks). SQLAlchemy Core with bound parameters; no Dagster.
 
 The alerts table is the durable alert state: a notification is inserted when it is
 decided (``ON CONFLICT DO NOTHING`` on its dedupe key and kind, so deciding twice records
@@ -77,13 +77,27 @@ BUDGETS = sa.table(
     schema=SCHEMA,
 )
 
+HEALTH = sa.table(
+    "health_checks",
+    sa.column("partition_date", sa.Date),
+    sa.column("model_name", sa.Text),
+    sa.column("check_name", sa.Text),
+    sa.column("status", sa.Text),
+    sa.column("severity", sa.Text),
+    sa.column("produced_at", sa.DateTime(timezone=True)),
+    schema=SCHEMA,
+)
+
 
 @dataclass(frozen=True)
-class BudgetChanges:
-    """(model, SLO) pairs with error_budgets rows produced after a time, and the newest time."""
+class SubjectChanges:
+    """(model, subject) pairs with rows produced after a time, and the newest time."""
 
     subjects: frozenset[tuple[str, str]]
     newest_produced_at: datetime | None
+
+
+BudgetChanges = SubjectChanges  # (model, SLO) pairs of error_budgets
 
 
 def budget_changes_since(engine: Engine, since: datetime | None) -> BudgetChanges:
@@ -97,6 +111,60 @@ def budget_changes_since(engine: Engine, since: datetime | None) -> BudgetChange
         rows = conn.execute(query).all()
     newest = max((row[2] for row in rows), default=None)
     return BudgetChanges(frozenset((row[0], row[1]) for row in rows), newest)
+
+
+def health_changes_since(engine: Engine, since: datetime | None) -> SubjectChanges:
+    """Which (model, check) pairs got health_checks rows with ``produced_at > since``."""
+    query = sa.select(
+        HEALTH.c.model_name, HEALTH.c.check_name, sa.func.max(HEALTH.c.produced_at)
+    ).group_by(HEALTH.c.model_name, HEALTH.c.check_name)
+    if since is not None:
+        query = query.where(HEALTH.c.produced_at > since)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    newest = max((row[2] for row in rows), default=None)
+    return SubjectChanges(frozenset((row[0], row[1]) for row in rows), newest)
+
+
+def current_health_checks(engine: Engine, subjects: Iterable[tuple[str, str]]) -> pd.DataFrame:
+    """The newest partition's health_checks row of each (model, check): what is current.
+
+    Like budgets, a re-run of an older day (late labels) never changes what is current.
+    """
+    subjects = sorted(set(subjects))
+    columns = ["model_name", "check_name", "partition_date", "status", "severity"]
+    if not subjects:
+        return pd.DataFrame(columns=columns)
+    pairs = sa.tuple_(HEALTH.c.model_name, HEALTH.c.check_name)
+    query = (
+        sa.select(*(HEALTH.c[c] for c in columns))
+        .where(pairs.in_(subjects))
+        .distinct(HEALTH.c.model_name, HEALTH.c.check_name)
+        .order_by(HEALTH.c.model_name, HEALTH.c.check_name, HEALTH.c.partition_date.desc())
+    )
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).all(), columns=columns)
+
+
+def newest_health_days(engine: Engine, models: Iterable[str]) -> dict[str, date | None]:
+    """The newest health_checks partition_date of each model (None: no rows at all).
+
+    One index lookup per model (the primary key starts with model_name), cheap enough for
+    every sensor tick.
+    """
+    models = sorted(set(models))
+    if not models:
+        return {}
+    model = sa.func.unnest(sa.bindparam("models", models, type_=pg.ARRAY(sa.Text))).column_valued(
+        "model"
+    )
+    newest = (
+        sa.select(sa.func.max(HEALTH.c.partition_date))
+        .where(HEALTH.c.model_name == model)
+        .scalar_subquery()
+    )
+    with engine.connect() as conn:
+        return {name: day for name, day in conn.execute(sa.select(model, newest))}
 
 
 def current_budgets(engine: Engine, subjects: Iterable[tuple[str, str]]) -> pd.DataFrame:

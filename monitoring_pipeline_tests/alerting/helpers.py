@@ -1,5 +1,5 @@
-"""Shared by the alerting tests: a config, hand-made budget days in the real database, and
-a scripted webhook receiver on 127.0.0.1."""
+"""Shared by the alerting tests: a config, hand-made budget and health days in the real
+database, and a scripted webhook receiver on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -28,9 +28,13 @@ ACCURACY_SLO = "accuracy_all"
 START = date(2026, 11, 1)
 
 
-def alert_config(tmp_path: Path, webhooks: Sequence[dict] = (), **alerting) -> MonitoringConfig:
+def alert_config(
+    tmp_path: Path, webhooks: Sequence[dict] = (), *, schedule: dict | None = None, **alerting
+) -> MonitoringConfig:
     raw = demo_config(START, tmp_path / "data")
     raw["alerting"] = {"webhooks": list(webhooks), **alerting}
+    if schedule is not None:
+        raw["schedule"] = schedule
     use_recording_retrainer(raw, tmp_path)
     path = tmp_path / "monitored_models.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -123,6 +127,46 @@ def write_budget_day(
             rows=[TableRows(table, frame.assign(partition_date=day, model_name=MODEL))],
             audit=audit,
         )
+
+
+HEALTH_CHECKS = (
+    "stale_baseline",
+    "overdue_partitions",
+    "label_lag",
+    "label_coverage",
+    "label_coverage_trend",
+)
+HEALTH_SEVERITY = {"overdue_partitions": "page"}  # the config's defaults: the rest ticket
+
+
+def write_health_day(
+    engine, day: date, findings: dict[str, dict] | None = None, *, run_id: str = "seed"
+) -> None:
+    """One day of health_checks for ``MODEL``: every check ok unless ``findings`` gives it
+    other columns (status, observed, threshold, message, details, severity)."""
+    frame = pd.DataFrame(
+        [
+            {
+                "check_name": check,
+                "status": "ok",
+                "severity": HEALTH_SEVERITY.get(check, "ticket"),
+                "observed": 0.0,
+                "threshold": 1.0,
+                "message": f"{check} ok on {day}",
+                "details": {},
+            }
+            | (findings or {}).get(check, {})
+            for check in HEALTH_CHECKS
+        ]
+    )
+    frame["details"] = [json.dumps(d, sort_keys=True) for d in frame["details"]]
+    replace_partitions(
+        engine,
+        model_name=MODEL,
+        partition_date=day,
+        rows=[TableRows("health_checks", frame.assign(partition_date=day, model_name=MODEL))],
+        audit=Audit(run_id=run_id, produced_at=datetime.now(UTC)),
+    )
 
 
 def rows(engine, query: str, **params) -> list[dict]:

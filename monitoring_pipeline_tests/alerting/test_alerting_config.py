@@ -22,6 +22,8 @@ def test_defaults_and_the_demo_destination():
     alerting = parse(None).alerting
     assert (alerting.check_every_seconds, alerting.webhooks) == (120, [])
     assert (alerting.cooldown_days.ticket, alerting.cooldown_days.page) == (7, 3)
+    missing = alerting.health_checks_missing
+    assert (missing.grace_days, missing.severity) == (1, "page")
     (demo,) = parse(demo_config(date(2026, 10, 1), Path("/tmp"))["alerting"]).alerting.webhooks
     assert (demo.url, demo.timeout_seconds, demo.max_attempts, demo.min_severity) == (
         DEMO_WEBHOOK_URL, 5, 3, "ticket",
@@ -50,6 +52,14 @@ def test_defaults_and_the_demo_destination():
         (
             {"webhooks": [{"name": "x", "url": "http://h", "retries": 3}]},
             "alerting.webhooks.0.retries: unknown key",
+        ),
+        (
+            {"health_checks_missing": {"severity": "warn"}},
+            "alerting.health_checks_missing.severity: Input should be 'ticket' or 'page'",
+        ),
+        (
+            {"health_checks_missing": {"grace_days": -1}},
+            "alerting.health_checks_missing.grace_days: Input should be greater than or equal to 0",
         ),
         (
             {"webhooks": [{"name": "a", "url": "http://h"}, {"name": "a", "url": "http://i"}]},

@@ -44,6 +44,9 @@ def world(engine, tmp_path, days: int, *, incidents=(), volume: int, webhook_url
     publish_demo_sources(engine, traffic, tmp_path / "data")
     raw = demo_config(START, tmp_path / "data")
     raw["alerting"]["webhooks"] = [hook(webhook_url)]
+    # These worlds are materialized by hand, weeks before the wall clock: with the schedule
+    # on, the sensor would rightly page health_checks_missing for them.
+    raw["schedule"] = {"enabled": False}
     use_recording_retrainer(raw, tmp_path)
     raw["models"][MODEL]["cohorts"]["min_size"] = min_size
     path = tmp_path / "monitored_models.yaml"

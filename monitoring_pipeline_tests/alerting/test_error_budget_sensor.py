@@ -102,7 +102,9 @@ def test_pages_escalate_resolve_and_survive_restarts(
         write_budget_day(engine, DAYS[0], {GAP_SLO: "ok", ACCURACY_SLO: "ok"})
         first = daemon.tick(None)
         assert first.run_requests == [] and first.cursor
-        assert first.skip_message == "no alert to send (2 SLO(s) with new results)"
+        assert first.skip_message == (
+            "no alert to send (2 SLO(s) and 0 health check(s) with new results)"
+        )
 
         write_budget_day(engine, DAYS[1], {GAP_SLO: "ticket", ACCURACY_SLO: "ok"})
         ticket = daemon.tick(first.cursor)
