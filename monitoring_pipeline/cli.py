@@ -180,7 +180,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if retrain_day < end:
             rolled_out = [o.model_name for o in outcomes if o.rollout is not None]
             _say(
-                f"- {end - retrain_day} more day(s) up to {end}, "
+                f"- {(end - retrain_day).days} more day(s) up to {end}, "
                 + (
                     f"new version(s) of {', '.join(rolled_out)} serving"
                     if rolled_out
