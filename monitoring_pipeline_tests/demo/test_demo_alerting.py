@@ -11,11 +11,12 @@ from datetime import timedelta
 
 import dagster as dg
 import yaml
-from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
+from dagster._core.storage.tags import PRIORITY_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG
 
 from monitoring_pipeline.config import load_config
 from monitoring_pipeline.defs.alerts import ALERT_JOB, ERROR_BUDGET_SENSOR
 from monitoring_pipeline.defs.definitions import build_definitions
+from monitoring_pipeline.defs.jobs import RESPONSE_PRIORITY
 from monitoring_pipeline.defs.retraining import RETRAINING_JOB
 from monitoring_pipeline.demo.alerting import evaluate_alerts, local_receiver, local_webhook_url
 from monitoring_pipeline.demo.generator import generate_traffic
@@ -114,6 +115,8 @@ def test_in_demo_sensor_tick_pages_once_per_violated_slo_and_requests_retraining
         assert stored.run_id == sensor_run.run_id and stored.is_success
         assert stored.tags[SENSOR_NAME_TAG] == ERROR_BUDGET_SENSOR
         assert stored.remote_job_origin is None
+        # Queued ahead of monitor runs (a late-label backlog must not delay a page).
+        assert stored.tags[PRIORITY_TAG] == RESPONSE_PRIORITY
 
     # The receiver thread got the page once, with its evidence.
     received = [json.loads(line)["message"]["text"] for line in out.read_text().splitlines()]
