@@ -55,8 +55,8 @@ def _progress(index: int, total: int, run) -> None:
 def _report_retraining(outcome) -> None:
     detail = (
         f"new version {outcome.new_version} serves the next days (a canary share first)"
-        if outcome.new_version
-        else outcome.reason
+        if outcome.rollout
+        else outcome.reason or "no new version"
     )
     _say(
         f"    request {outcome.request_id} ({outcome.model_name}/{outcome.slo_name}): "
@@ -65,25 +65,42 @@ def _report_retraining(outcome) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
+    from monitoring_pipeline.defs.definitions import build_definitions
+    from monitoring_pipeline.demo.alerting import (
+        describe_tick,
+        evaluate_alerts,
+        local_receiver,
+        local_webhook_url,
+    )
     from monitoring_pipeline.demo.generator import default_incidents
     from monitoring_pipeline.demo.publish import publish_demo_sources, write_demo_config
     from monitoring_pipeline.demo.retraining import (
         DEMO_MODELS,
         continue_after_retraining,
+        retraining_outcomes,
         simulate,
         simulated_clock,
-        slos_to_retrain,
     )
-    from monitoring_pipeline.demo.summary import print_retraining_summary, print_summary
+    from monitoring_pipeline.demo.summary import (
+        print_alert_summary,
+        print_retraining_summary,
+        print_summary,
+    )
     from monitoring_pipeline.orchestrate import dagster_instance, days_between, run_days
 
     settings = load_settings()
     if args.after_retrain_days < 0:
         _say("--after-retrain-days must be >= 0")
         return 2
+    if args.days < 1:
+        _say("--days must be >= 1")
+        return 2
     end = args.end or (datetime.now(UTC).date() - timedelta(days=1))
-    # Phase 1: --days days up to the retraining day. Phase 2 (when a page on that day asks
-    # for retraining): the new version serves the --after-retrain-days days up to --end.
+    # Phase 1: --days days up to the retraining day, then one error_budget_sensor tick (its
+    # page asks for retraining). Phase 2: the new version serves the --after-retrain-days
+    # days up to --end, then one more tick.
     retrain_day = end - timedelta(days=args.after_retrain_days)
     start = retrain_day - timedelta(days=args.days - 1)
     now = simulated_clock(retrain_day)
@@ -100,12 +117,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     _say(f"- database: {where}")
 
-    traffic = simulate(start, retrain_day, scenario_end=end, seed=args.seed)
+    traffic = simulate(start, retrain_day, scenario_end=end, seed=args.seed, healthy=args.healthy)
     for model in DEMO_MODELS:
-        incidents = default_incidents(model, start, end)
+        incidents = [] if args.healthy else default_incidents(model, start, end)
         _say(
             f"- simulated {model}: {len(traffic[model].predictions):,} predictions, "
             f"{len(traffic[model].labels):,} label rows known at {now:%Y-%m-%d %H:%M} UTC"
+            + ("; healthy: no incidents" if args.healthy else "")
         )
         for incident in incidents:
             _say(
@@ -119,46 +137,82 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(f"- config written to {settings.config_path}")
 
     config = load_config(settings.config_path)
+    defs = build_definitions(config, database_url=urls.monitoring)
+    alerts = args.alerts
+    webhook = local_webhook_url(config) if alerts else None
+    receiver = (
+        local_receiver(webhook, out=settings.home / "demo_alerts.jsonl", say=_say)
+        if webhook
+        else nullcontext(False)
+    )
+    if not alerts:
+        _say(
+            "- --no-alerts: error_budget_sensor is left to the Dagster daemon "
+            "(`monitoring-pipeline ui`); no retraining in the demo"
+        )
     phase_days = days_between(start, retrain_day)
     _say(
         f"- materializing {len(phase_days)} daily partitions of every asset "
         "(job monitor_models_job):"
     )
     outcomes: list = []
-    with dagster_instance(settings, urls) as instance:
+    ticks: list = []
+    with dagster_instance(settings, urls) as instance, receiver:
+
+        def tick(day: date) -> None:
+            cursor = ticks[-1].cursor if ticks else None
+            ticks.append(
+                evaluate_alerts(defs, instance, database_url=urls.monitoring, cursor=cursor)
+            )
+            for line in describe_tick(ticks[-1], day):
+                _say(line)
+
         runs = run_days(
             config, instance, phase_days, database_url=urls.monitoring, progress=_progress
         )
+        if alerts:
+            tick(retrain_day)
+            outcomes = retraining_outcomes(
+                engine, retrain_day, canary_days=args.canary_days, canary_share=0.5
+            )
+            for outcome in outcomes:
+                _report_retraining(outcome)
         if retrain_day < end:
-            pages = slos_to_retrain(engine, retrain_day)
-            if pages:
-                _say(
-                    f"- {retrain_day}: {', '.join(f'{m}/{s}' for m, s in pages)} paging with "
-                    "retrain_on_page: running retraining_job (its command runs the reference "
-                    "retrainer), then the new version serves the next days"
+            rolled_out = [o.model_name for o in outcomes if o.rollout is not None]
+            _say(
+                f"- {(end - retrain_day).days} more day(s) up to {end}, "
+                + (
+                    f"new version(s) of {', '.join(rolled_out)} serving"
+                    if rolled_out
+                    else "the same versions serving"
                 )
-            else:
-                _say(f"- {retrain_day}: no page asks for retraining; the demo runs on as is")
-            outcomes, later_runs = continue_after_retraining(
+                + "; earlier days gain the labels that arrived meanwhile:"
+            )
+            runs += continue_after_retraining(
                 engine,
                 config,
                 instance,
+                outcomes,
                 database_url=urls.monitoring,
                 start=start,
                 retrain_day=retrain_day,
                 end=end,
                 seed=args.seed,
                 data_dir=settings.demo_data_dir,
+                healthy=args.healthy,
                 progress=_progress,
-                report=_report_retraining,
             )
-            runs += later_runs
+            if alerts:
+                tick(end)
     print_summary(engine, config, runs, start=start, end=end)
+    if alerts:
+        print_alert_summary(engine, start=start, end=end)
     print_retraining_summary(engine, config, outcomes, end=end)
     _say(f"\nDone in {time.monotonic() - started:.0f}s. Open the Dagster UI on these runs with:")
     _say("  .venv/bin/monitoring-pipeline ui        # then browse http://127.0.0.1:3000")
     _say("Query the tables read-only with:  .venv/bin/monitoring-pipeline db psql --reader")
-    return 0 if all(run.success for run in runs) else 1
+    sensor_runs_ok = all(run.success for t in ticks for run in t.runs)
+    return 0 if all(run.success for run in runs) and sensor_runs_ok else 1
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
@@ -356,7 +410,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=5,
         help="days served after the retraining request, up to --end (default 5; 0: none)",
     )
-    demo.set_defaults(func=cmd_demo)
+    demo.add_argument(
+        "--healthy",
+        action="store_true",
+        help="no incidents: several weeks of healthy traffic (nothing should page)",
+    )
+    demo.add_argument(
+        "--no-alerts",
+        dest="alerts",
+        action="store_false",
+        help="do not evaluate error_budget_sensor in the demo (leave it to the daemon)",
+    )
+    demo.set_defaults(func=cmd_demo, canary_days=3)
 
     mat = sub.add_parser("materialize", help="materialize every asset for a day or a range of days")
     mat.add_argument("--start", type=_date, help="first day (default: --end)")

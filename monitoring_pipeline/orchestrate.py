@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import dagster as dg
+from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.definitions import build_definitions
@@ -32,6 +33,30 @@ class PartitionRun:
     failed_checks: list[str]
     not_run: list[str]  # steps held back by a failed blocking check or upstream failure
     errors: list[str]  # failures other than blocking checks, one line each
+
+
+@dataclass(frozen=True)
+class SensorRun:
+    """One run request of a sensor tick and what became of it."""
+
+    job_name: str
+    run_key: str
+    run_id: str | None  # None: a run with this run key existed already, nothing launched
+    success: bool
+    error: str | None  # the failure in one line
+    result: dg.ExecuteInProcessResult | None
+
+
+@dataclass(frozen=True)
+class SensorTick:
+    """One evaluation of a sensor and the runs launched for it."""
+
+    cursor: str | None
+    skip_message: str | None
+    runs: list[SensorRun]
+
+
+QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @contextmanager
@@ -74,7 +99,7 @@ def run_days(
             instance=instance,
             raise_on_error=False,
             # Failures are reported by the caller in one line each; the events keep the details.
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            run_config=QUIET_LOGGERS,
         )
         failed_checks = [
             f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
@@ -105,6 +130,81 @@ def run_days(
         if progress is not None:
             progress(index, len(days), run)
     return runs
+
+
+def tick_sensor(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    sensor_name: str,
+    *,
+    cursor: str | None,
+    resources: dict | None = None,
+) -> SensorTick:
+    """Evaluate a sensor once and run its requests in this process, as the daemon would.
+
+    Each run is tagged like a daemon launch: ``dagster/sensor_name`` (added by the sensor
+    evaluation) and ``dagster/run_key``. The daemon looks a run key up among runs carrying
+    that sensor name (runs without a remote origin, such as these, match on the name
+    alone), so a later daemon tick requesting the same key launches nothing, and neither
+    does a second call here. Runs go to ``instance``, so the Dagster UI lists them.
+    """
+    sensor = defs.resolve_sensor_def(sensor_name)
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources=resources
+    ) as context:
+        data = sensor.evaluate_tick(context)
+    runs = []
+    for request in data.run_requests:
+        tags = {**request.tags, SENSOR_NAME_TAG: sensor.name, RUN_KEY_TAG: request.run_key}
+        existing = instance.get_runs(
+            filters=dg.RunsFilter(
+                tags={RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: sensor.name}
+            ),
+            limit=1,
+        )
+        if existing:
+            runs.append(
+                SensorRun(
+                    request.job_name,
+                    request.run_key,
+                    None,
+                    existing[0].is_success,
+                    None,
+                    None,
+                )
+            )
+            continue
+        job = defs.resolve_job_def(request.job_name)
+        result = job.execute_in_process(
+            run_config={**request.run_config, **QUIET_LOGGERS},
+            instance=instance,
+            tags=tags,
+            raise_on_error=False,
+        )
+        runs.append(
+            SensorRun(
+                request.job_name,
+                request.run_key,
+                result.run_id,
+                result.success,
+                None if result.success else failure_line(result),
+                result,
+            )
+        )
+    return SensorTick(cursor=data.cursor, skip_message=data.skip_message, runs=runs)
+
+
+def failure_line(result: dg.ExecuteInProcessResult) -> str:
+    """A failed run in one line: the Failure's description when it raised one."""
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        failure = event.step_failure_data
+        if failure.user_failure_data and failure.user_failure_data.description:
+            return failure.user_failure_data.description
+        if failure.error:
+            return _root_message(failure.error)
+    return "the run did not succeed"
 
 
 def _steps(result: dg.ExecuteInProcessResult, event_type: str) -> set[str]:

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import dagster as dg
+from dagster._core.storage.tags import PRIORITY_TAG
 
 from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.defs.jobs import RESPONSE_PRIORITY
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.pipeline.alerts import (
     SOURCE,
@@ -96,7 +98,7 @@ def build_alert_job(config: MonitoringConfig) -> dg.JobDefinition:
     @dg.job(
         name=ALERT_JOB,
         description="Record an alert (evidence: budget figures, bad days, worst cohorts; or a pipeline-health finding and its days) and deliver it to the log and the configured webhooks.",
-        tags={"kind": "alert"},
+        tags={"kind": "alert", PRIORITY_TAG: RESPONSE_PRIORITY},
     )
     def alert_job():
         send_alert_op()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 MONITOR_MODELS_JOB = "monitor_models_job"
+# Run queue priority (tag dagster/priority) of alert_job and retraining_job: a page must not
+# wait behind a backlog of monitor runs, such as late_labels_sensor re-running weeks of days.
+RESPONSE_PRIORITY = "10"
 
 
 def build_monitor_models_job(

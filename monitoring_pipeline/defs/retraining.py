@@ -3,9 +3,11 @@ action. Launched by the error-budget sensor (or by hand from the UI) with op con
 ``{"model_name", "slo_name", "as_of": "YYYY-MM-DD", "alert_dedupe_key"}``."""
 
 import dagster as dg
+from dagster._core.storage.tags import PRIORITY_TAG
 
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.common import EXPECTED_ERRORS, fail_clearly
+from monitoring_pipeline.defs.jobs import RESPONSE_PRIORITY
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.pipeline.retraining import RetrainingError, request_retraining
 
@@ -86,7 +88,7 @@ def build_retraining_job(monitoring_config: MonitoringConfig) -> dg.JobDefinitio
     @dg.job(
         name=RETRAINING_JOB,
         description="Record a retraining request with its evidence (once per alert dedupe key) and trigger the model's configured retraining action.",
-        tags={"kind": "retraining"},
+        tags={"kind": "retraining", PRIORITY_TAG: RESPONSE_PRIORITY},
     )
     def retraining_job():
         request_retraining_op()

@@ -1,5 +1,5 @@
-"""The demo's second phase: after a page that asks for retraining, request it
-(retraining_job, whose command action runs the reference retrainer), then let the new
+"""The demo's second phase: after the error-budget sensor's page asked for retraining
+(its retraining_job run, whose command action runs the reference retrainer), let the new
 version serve the following days: a canary share first, then all traffic, so
 ``cohort_metrics`` and ``version_comparison`` show both versions side by side.
 """
@@ -16,8 +16,6 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.defs.definitions import build_definitions
-from monitoring_pipeline.defs.retraining import RETRAINING_JOB, retraining_run_config
 from monitoring_pipeline.demo.generator import (
     DemoTraffic,
     VersionRollout,
@@ -27,7 +25,6 @@ from monitoring_pipeline.demo.generator import (
 from monitoring_pipeline.demo.publish import publish_demo_sources
 from monitoring_pipeline.demo.retrainer import load_scorer
 from monitoring_pipeline.orchestrate import PartitionRun, days_between, run_days
-from monitoring_pipeline.storage.retraining import get_request
 from monitoring_pipeline.storage.writes import read_frame
 
 DEMO_MODELS = ("loan_approval", "job_screening")
@@ -60,10 +57,11 @@ def simulate(
     seed: int,
     rollouts: dict[str, VersionRollout] | None = None,
     daily_volume: int | None = None,
+    healthy: bool = False,
 ) -> dict[str, DemoTraffic]:
     """Both demo models' traffic for ``start..through`` as known at the simulated clock,
     with the incidents of the whole scenario ``start..scenario_end`` (a day's rows do not
-    depend on how far the range reaches)."""
+    depend on how far the range reaches); ``healthy``: no incidents at all."""
     return {
         model: generate_traffic(
             model,
@@ -71,7 +69,7 @@ def simulate(
             through,
             now=simulated_clock(through),
             seed=seed,
-            incidents=default_incidents(model, start, scenario_end),
+            incidents=[] if healthy else default_incidents(model, start, scenario_end),
             daily_volume=daily_volume,
             rollout=(rollouts or {}).get(model),
         )
@@ -90,74 +88,34 @@ def slos_to_retrain(engine: Engine, day: date) -> list[tuple[str, str]]:
     return list(zip(frame.model_name, frame.slo_name, strict=True))
 
 
-def demo_dedupe_key(model_name: str, slo_name: str, day: date) -> str:
-    return f"demo:{model_name}:{slo_name}:{day.isoformat()}"
-
-
-def request_retraining_now(
-    config: MonitoringConfig,
-    instance: dg.DagsterInstance,
-    *,
-    database_url: str,
-    model_name: str,
-    slo_name: str,
-    as_of: date,
-) -> dg.ExecuteInProcessResult:
-    """Run retraining_job with the contract config, as the error-budget sensor would."""
-    job = build_definitions(config, database_url=database_url).resolve_job_def(RETRAINING_JOB)
-    return job.execute_in_process(
-        run_config=retraining_run_config(
-            model_name=model_name,
-            slo_name=slo_name,
-            as_of=as_of.isoformat(),
-            alert_dedupe_key=demo_dedupe_key(model_name, slo_name, as_of),
-        )
-        | {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        instance=instance,
-        raise_on_error=False,
-    )
-
-
-def retrain_paging_models(
+def retraining_outcomes(
     engine: Engine,
-    config: MonitoringConfig,
-    instance: dg.DagsterInstance,
-    *,
-    database_url: str,
     as_of: date,
+    *,
     canary_days: int,
     canary_share: float,
 ) -> list[RetrainingOutcome]:
-    """Request retraining for every page on ``as_of`` that asks for it (one per model) and
-    turn each completed request into a rollout starting the next day."""
+    """The retraining requests the error-budget sensor's pages of ``as_of`` created (via
+    retraining_job), each with a rollout of its new version from the next day when it
+    completed. One rollout per model: a second request is suppressed by the cooldown."""
+    requests = read_frame(
+        engine,
+        "SELECT r.request_id, r.model_name, r.slo_name, r.status, r.status_reason, "
+        "r.result_version FROM monitoring.retraining_requests r "
+        "JOIN monitoring.alerts a ON a.dedupe_key = r.alert_dedupe_key AND a.kind = 'firing' "
+        "WHERE r.as_of = :day ORDER BY r.request_id",
+        {"day": as_of},
+    )
     outcomes = []
-    seen_models: set[str] = set()
-    for model_name, slo_name in slos_to_retrain(engine, as_of):
-        if model_name in seen_models:
-            continue  # one new version per model: the cooldown would suppress the rest
-        seen_models.add(model_name)
-        result = request_retraining_now(
-            config,
-            instance,
-            database_url=database_url,
-            model_name=model_name,
-            slo_name=slo_name,
-            as_of=as_of,
-        )
-        request_id = result.output_for_node("request_retraining") if result.success else None
-        if request_id is None:
-            reason = _failure_line(result)
-            outcomes.append(
-                RetrainingOutcome(model_name, slo_name, as_of, None, "failed", reason, None, None)
-            )
-            continue
-        request = get_request(engine, request_id)
+    rolled_out: set[str] = set()
+    for r in requests.itertuples(index=False):
         rollout = None
-        if request.status == "completed" and request.result_version:
-            scorer, threshold = load_scorer(engine, model_name, request.result_version)
+        if r.status == "completed" and r.result_version and r.model_name not in rolled_out:
+            rolled_out.add(r.model_name)
+            scorer, threshold = load_scorer(engine, r.model_name, r.result_version)
             first = as_of + timedelta(days=1)
             rollout = VersionRollout(
-                version=request.result_version,
+                version=r.result_version,
                 scorer=scorer,
                 canary_from=first,
                 full_from=first + timedelta(days=canary_days),
@@ -166,36 +124,24 @@ def retrain_paging_models(
             )
         outcomes.append(
             RetrainingOutcome(
-                model_name,
-                slo_name,
+                r.model_name,
+                r.slo_name,
                 as_of,
-                request_id,
-                request.status,
-                request.status_reason or "",
-                request.result_version,
+                int(r.request_id),
+                r.status,
+                r.status_reason if isinstance(r.status_reason, str) else "",
+                r.result_version if isinstance(r.result_version, str) else None,
                 rollout,
             )
         )
     return outcomes
 
 
-def _failure_line(result: dg.ExecuteInProcessResult) -> str:
-    """The run's failure in one line (the Failure's description when it raised one)."""
-    for event in result.all_events:
-        if event.event_type_value != "STEP_FAILURE":
-            continue
-        failure = event.step_failure_data
-        if failure.user_failure_data and failure.user_failure_data.description:
-            return failure.user_failure_data.description
-        if failure.error:
-            return failure.error.message.strip().splitlines()[0]
-    return "retraining_job did not succeed"
-
-
 def continue_after_retraining(
     engine: Engine,
     config: MonitoringConfig,
     instance: dg.DagsterInstance,
+    outcomes: Sequence[RetrainingOutcome],
     *,
     database_url: str,
     start: date,
@@ -203,39 +149,31 @@ def continue_after_retraining(
     end: date,
     seed: int,
     data_dir: Path,
-    canary_days: int = 3,
-    canary_share: float = 0.5,
+    healthy: bool = False,
     daily_volume: int | None = None,
     progress: Callable[[int, int, PartitionRun], None] | None = None,
-    report: Callable[[RetrainingOutcome], None] | None = None,
-) -> tuple[list[RetrainingOutcome], list[PartitionRun]]:
-    """Retrain what pages on ``retrain_day``, then publish ``start..end`` again (later days
-    scored by the new versions; earlier days gain the labels that arrived meanwhile) and
-    materialize ``retrain_day + 1 .. end``."""
-    outcomes = retrain_paging_models(
-        engine,
-        config,
-        instance,
-        database_url=database_url,
-        as_of=retrain_day,
-        canary_days=canary_days,
-        canary_share=canary_share,
-    )
-    for outcome in outcomes if report is not None else ():
-        report(outcome)
+) -> list[PartitionRun]:
+    """Publish ``start..end`` again (later days scored by the new versions of ``outcomes``;
+    earlier days gain the labels that arrived meanwhile, which late_labels_sensor notices)
+    and materialize ``retrain_day + 1 .. end``."""
     rollouts = {o.model_name: o.rollout for o in outcomes if o.rollout is not None}
     traffic = simulate(
-        start, end, scenario_end=end, seed=seed, rollouts=rollouts, daily_volume=daily_volume
+        start,
+        end,
+        scenario_end=end,
+        seed=seed,
+        rollouts=rollouts,
+        daily_volume=daily_volume,
+        healthy=healthy,
     )
     publish_demo_sources(engine, traffic, data_dir)
-    runs = run_days(
+    return run_days(
         config,
         instance,
         days_between(retrain_day + timedelta(days=1), end),
         database_url=database_url,
         progress=progress,
     )
-    return outcomes, runs
 
 
 def canary_window_comparison(

@@ -138,23 +138,76 @@ def print_summary(
             )
 
 
+def alert_lines(engine: Engine, *, start: date, end: date) -> list[str]:
+    """One line per alert about ``start..end``: severity, kind, subject, delivery status
+    (with the last failed attempt's error) and the worst cohort with its interval."""
+    alerts = read_frame(
+        engine,
+        "SELECT dedupe_key, kind, severity, model_name, subject, as_of, delivery_status, "
+        "retraining_requested, worst_cohorts FROM monitoring.alerts "
+        "WHERE as_of BETWEEN :start AND :end ORDER BY decided_at, dedupe_key, kind",
+        {"start": start, "end": end},
+    )
+    if alerts.empty:
+        return ["  no alerts"]
+    errors = read_frame(
+        engine,
+        "SELECT DISTINCT ON (dedupe_key, kind, destination) dedupe_key, kind, destination, "
+        "attempt, outcome, error FROM monitoring.alert_deliveries "
+        "ORDER BY dedupe_key, kind, destination, attempt DESC",
+    )
+    lines = []
+    for a in alerts.itertuples(index=False):
+        label = a.severity.upper() if a.kind == "firing" else f"RESOLVED {a.severity}"
+        delivery = a.delivery_status
+        if a.delivery_status == "failed":
+            failed = errors[
+                (errors.dedupe_key == a.dedupe_key)
+                & (errors.kind == a.kind)
+                & (errors.outcome != "delivered")
+            ]
+            delivery += "".join(
+                f" ({f.destination}: {f.attempt} attempt(s), last: {f.error})"
+                for f in failed.itertuples(index=False)
+            )
+        worst = (a.worst_cohorts or [None])[0] if isinstance(a.worst_cohorts, list) else None
+        cohort = (
+            f"; worst {worst['cohort']} {_fmt(worst.get('value'), '.3f')} "
+            f"[{_fmt(worst.get('lower'), '.3f')}, {_fmt(worst.get('upper'), '.3f')}]"
+            if worst
+            else ""
+        )
+        retrain = "; retraining requested" if a.retraining_requested else ""
+        lines.append(
+            f"  [{label}] {a.model_name}/{a.subject} as of {a.as_of}: {delivery}{cohort}{retrain}"
+        )
+    return lines
+
+
+def print_alert_summary(engine: Engine, *, start: date, end: date) -> None:
+    print("\nAlerts (monitoring.alerts; sent by alert_job runs of error_budget_sensor):")
+    for line in alert_lines(engine, start=start, end=end):
+        print(line)
+
+
 def print_retraining_summary(
     engine: Engine, config: MonitoringConfig, outcomes: Sequence, *, end: date
 ) -> None:
     """The retraining requests, the fitted versions and the canary comparison."""
     from monitoring_pipeline.demo.retraining import canary_window_comparison
 
-    if not outcomes:
-        return
-    print("\nRetraining (monitoring.retraining_requests, model_versions, version_comparison):")
     requests = read_frame(
         engine,
-        "SELECT r.request_id, r.model_name, r.slo_name, r.as_of, r.status, r.result_version, "
+        "SELECT r.request_id, r.model_name, r.slo_name, r.as_of, r.status, r.status_reason, "
+        "r.result_version, r.alert_dedupe_key, "
         "r.training_start, r.training_end, r.evidence, v.training_rows, v.holdout_log_loss, "
         "v.incumbent_holdout_log_loss, v.incumbent_version, v.reweighted_by "
         "FROM monitoring.retraining_requests r LEFT JOIN monitoring.model_versions v "
         "ON v.model_name = r.model_name AND v.model_version = r.result_version ORDER BY 1",
     )
+    if requests.empty and not outcomes:
+        return
+    print("\nRetraining (monitoring.retraining_requests, model_versions, version_comparison):")
     for r in requests.itertuples():
         evidence = r.evidence or {}
         budget = evidence.get("budget") or {}
@@ -162,7 +215,9 @@ def print_retraining_summary(
         print(
             f"\n  request {r.request_id}: {r.model_name}/{r.slo_name} as of {r.as_of} -> {r.status}"
             + (f", new version {r.result_version}" if r.result_version else "")
+            + (f" ({r.status_reason})" if r.status != "completed" and r.status_reason else "")
         )
+        print(f"    for alert {r.alert_dedupe_key}")
         if budget:
             print(
                 f"    evidence: budget {budget.get('status')}, {budget.get('bad_days')} bad of "
@@ -170,7 +225,7 @@ def print_retraining_summary(
                 f"{_fmt(budget.get('burn_rate_long'), '.1f')}x; worst on "
                 f"{evidence.get('worst_cohorts_on')}: {worst.get('cohort_attribute')}="
                 f"{worst.get('cohort_value')} {worst.get('metric')} {_fmt(worst.get('value'))} "
-                f"[{_fmt(worst.get('lower'))}, {_fmt(worst.get('upper'))}]"
+                f"[{_fmt(worst.get('lower'), '.3f')}, {_fmt(worst.get('upper'), '.3f')}]"
             )
         if pd.notna(r.training_rows):
             print(

@@ -11,15 +11,16 @@ import pytest
 import yaml
 
 from monitoring_pipeline.config import load_config
+from monitoring_pipeline.defs.definitions import build_definitions
+from monitoring_pipeline.defs.retraining import RETRAINING_JOB, retraining_run_config
 from monitoring_pipeline.demo.generator import VersionRollout
 from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
 from monitoring_pipeline.demo.retrainer import load_scorer
 from monitoring_pipeline.demo.retraining import (
     canary_window_comparison,
-    request_retraining_now,
     simulate,
 )
-from monitoring_pipeline.orchestrate import days_between, run_days
+from monitoring_pipeline.orchestrate import QUIET_LOGGERS, days_between, run_days
 from monitoring_pipeline.storage.retraining import get_request
 from monitoring_pipeline_tests.pipeline.test_monitor_job import START, table
 
@@ -37,6 +38,22 @@ def loan_only_config(tmp_path):
     path = tmp_path / "monitored_models.yaml"
     path.write_text(yaml.safe_dump(raw))
     return load_config(path)
+
+
+def request_retraining_now(config, instance, *, database_url, model_name, slo_name, as_of):
+    """retraining_job with the contract config, launched by hand (as from the launchpad)."""
+    job = build_definitions(config, database_url=database_url).resolve_job_def(RETRAINING_JOB)
+    return job.execute_in_process(
+        run_config=retraining_run_config(
+            model_name=model_name,
+            slo_name=slo_name,
+            as_of=as_of.isoformat(),
+            alert_dedupe_key=f"by-hand:{model_name}:{slo_name}:{as_of.isoformat()}",
+        )
+        | QUIET_LOGGERS,
+        instance=instance,
+        raise_on_error=False,
+    )
 
 
 def test_new_version_serves_later_days_and_both_versions_are_compared(
