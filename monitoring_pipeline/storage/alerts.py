@@ -102,24 +102,22 @@ BudgetChanges = SubjectChanges  # (model, SLO) pairs of error_budgets
 
 def budget_changes_since(engine: Engine, since: datetime | None) -> BudgetChanges:
     """Which (model, SLO) pairs got error_budgets rows with ``produced_at > since``."""
-    query = sa.select(
-        BUDGETS.c.model_name, BUDGETS.c.slo_name, sa.func.max(BUDGETS.c.produced_at)
-    ).group_by(BUDGETS.c.model_name, BUDGETS.c.slo_name)
-    if since is not None:
-        query = query.where(BUDGETS.c.produced_at > since)
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    newest = max((row[2] for row in rows), default=None)
-    return BudgetChanges(frozenset((row[0], row[1]) for row in rows), newest)
+    return _changes_since(engine, BUDGETS, BUDGETS.c.slo_name, since)
 
 
 def health_changes_since(engine: Engine, since: datetime | None) -> SubjectChanges:
     """Which (model, check) pairs got health_checks rows with ``produced_at > since``."""
-    query = sa.select(
-        HEALTH.c.model_name, HEALTH.c.check_name, sa.func.max(HEALTH.c.produced_at)
-    ).group_by(HEALTH.c.model_name, HEALTH.c.check_name)
+    return _changes_since(engine, HEALTH, HEALTH.c.check_name, since)
+
+
+def _changes_since(
+    engine: Engine, table: sa.Table, subject: sa.Column, since: datetime | None
+) -> SubjectChanges:
+    query = sa.select(table.c.model_name, subject, sa.func.max(table.c.produced_at)).group_by(
+        table.c.model_name, subject
+    )
     if since is not None:
-        query = query.where(HEALTH.c.produced_at > since)
+        query = query.where(table.c.produced_at > since)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     newest = max((row[2] for row in rows), default=None)
