@@ -129,19 +129,8 @@ def current_health_checks(engine: Engine, subjects: Iterable[tuple[str, str]]) -
 
     Like budgets, a re-run of an older day (late labels) never changes what is current.
     """
-    subjects = sorted(set(subjects))
     columns = ["model_name", "check_name", "partition_date", "status", "severity"]
-    if not subjects:
-        return pd.DataFrame(columns=columns)
-    pairs = sa.tuple_(HEALTH.c.model_name, HEALTH.c.check_name)
-    query = (
-        sa.select(*(HEALTH.c[c] for c in columns))
-        .where(pairs.in_(subjects))
-        .distinct(HEALTH.c.model_name, HEALTH.c.check_name)
-        .order_by(HEALTH.c.model_name, HEALTH.c.check_name, HEALTH.c.partition_date.desc())
-    )
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(query).all(), columns=columns)
+    return _current_rows(engine, HEALTH, columns, subjects)
 
 
 def newest_health_days(engine: Engine, models: Iterable[str]) -> dict[str, date | None]:
@@ -170,23 +159,24 @@ def current_budgets(engine: Engine, subjects: Iterable[tuple[str, str]]) -> pd.D
 
     A re-run of an older day rewrites that day only, so it never changes what is current.
     """
+    columns = ["model_name", "slo_name", "partition_date", "status", "evidence_through"]
+    return _current_rows(engine, BUDGETS, [*columns, "retrain_on_page"], subjects)
+
+
+def _current_rows(
+    engine: Engine, table: sa.Table, columns: list[str], subjects: Iterable[tuple[str, str]]
+) -> pd.DataFrame:
+    """``columns`` of the newest partition_date row of each (model, subject) in ``subjects``;
+    ``columns`` starts with model_name and the subject column."""
     subjects = sorted(set(subjects))
-    columns = [
-        "model_name",
-        "slo_name",
-        "partition_date",
-        "status",
-        "evidence_through",
-        "retrain_on_page",
-    ]
     if not subjects:
         return pd.DataFrame(columns=columns)
-    pairs = sa.tuple_(BUDGETS.c.model_name, BUDGETS.c.slo_name)
+    model, subject = table.c[columns[0]], table.c[columns[1]]
     query = (
-        sa.select(*(BUDGETS.c[c] for c in columns))
-        .where(pairs.in_(subjects))
-        .distinct(BUDGETS.c.model_name, BUDGETS.c.slo_name)
-        .order_by(BUDGETS.c.model_name, BUDGETS.c.slo_name, BUDGETS.c.partition_date.desc())
+        sa.select(*(table.c[c] for c in columns))
+        .where(sa.tuple_(model, subject).in_(subjects))
+        .distinct(model, subject)
+        .order_by(model, subject, table.c.partition_date.desc())
     )
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(query).all(), columns=columns)
