@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import FileSource, ModelConfig, PostgresTableSource
-from monitoring_pipeline.core.labels import is_in
 from monitoring_pipeline.core.validation import SchemaError, day_bounds
 from monitoring_pipeline.storage.reads import copy_query_to_frame
 
@@ -84,27 +83,6 @@ def read_predictions(engine: Engine, model: ModelConfig, day: date) -> RawDay:
     if model.columns.decision is None:
         mapped["decision"] = pd.NA
     return RawDay(raw=raw, mapped=mapped, rows_without_time=rows_without_time)
-
-
-def read_labels(
-    engine: Engine, model: ModelConfig, day: date, prediction_ids: Sequence[str]
-) -> pd.DataFrame:
-    """Every label row (all revisions) for ``prediction_ids``, with standard column names."""
-    mapping = label_columns(model)
-    source = model.labels
-    if isinstance(source, PostgresTableSource):
-        raw = _read_table_ids(
-            engine, source, list(mapping), model.columns.label_prediction_id, prediction_ids
-        )
-    else:
-        raw = _read_label_files(source, day)
-    missing = [column for column in mapping if column not in raw.columns]
-    if missing:
-        raise SchemaError(f"labels source {_describe(source)} lacks column(s) {missing}")
-    labels = raw[list(mapping)].rename(columns=mapping)
-    ids = labels["prediction_id"].astype("string")
-    wanted = is_in(ids, pd.Series(prediction_ids, dtype="string"))
-    return labels.loc[wanted].reset_index(drop=True)
 
 
 def _describe(source: PostgresTableSource | FileSource) -> str:

@@ -602,7 +602,7 @@ class DayLabels:
 
     def _read_files(self, day: date, day_ids: pd.Series | None) -> pd.DataFrame:
         """The label files of ``day`` and later, read once: only the three label columns,
-        only the rows of the day's ids (what :func:`sources.read_labels` would keep)."""
+        only the rows of the day's ids (all revisions of each)."""
         source = self._source
         assert isinstance(source, FileSource)
         needed = list(self._mapping)
