@@ -137,7 +137,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(f"- config written to {settings.config_path}")
 
     config = load_config(settings.config_path)
-    defs = build_definitions(config, database_url=urls.monitoring)
     alerts = args.alerts
     webhook = local_webhook_url(config) if alerts else None
     receiver = (
@@ -161,8 +160,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         def tick(day: date) -> None:
             cursor = ticks[-1].cursor if ticks else None
+            # The sensor judges missing health rows against "today": the simulated one.
+            at_day = build_definitions(
+                config, database_url=urls.monitoring, alert_clock=lambda: simulated_clock(day)
+            )
             ticks.append(
-                evaluate_alerts(defs, instance, database_url=urls.monitoring, cursor=cursor)
+                evaluate_alerts(at_day, instance, database_url=urls.monitoring, cursor=cursor)
             )
             for line in describe_tick(ticks[-1], day):
                 _say(line)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
@@ -16,10 +19,15 @@ from monitoring_pipeline.defs.sensors import build_late_labels_sensor
 from monitoring_pipeline.defs.version_comparison import build_version_comparison_asset
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def build_definitions(
     config: MonitoringConfig,
     *,
     database_url: str | None = None,
+    alert_clock: Callable[[], datetime] | None = None,
 ) -> dg.Definitions:
     """Every asset, job, schedule and sensor of the config. error_budget_sensor launches
     alert_job (error budgets and pipeline health), and retraining_job on a page of a
@@ -48,7 +56,7 @@ def build_definitions(
         schedules=[build_daily_schedule(config, job)],
         sensors=[
             build_late_labels_sensor(config, materializable),
-            build_error_budget_sensor(config, alert_job, retraining_job),
+            build_error_budget_sensor(config, alert_job, retraining_job, clock=alert_clock or _now),
         ],
         resources={"monitoring_db": MonitoringDatabase(database_url=database_url)},
     )
