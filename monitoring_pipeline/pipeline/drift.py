@@ -79,6 +79,7 @@ from monitoring_pipeline.storage.reads import (
     CHUNK_ROWS,
     iter_feature_values,
     iter_window_feature_values,
+    labeled_values_source,
 )
 from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
 
@@ -288,17 +289,21 @@ def _fit_bins(
 
     categorical = [f for f, k in kinds.items() if k == "categorical"]
     if categorical:
-        params = dict(base)
-        values = []
-        for i, name in enumerate(categorical):
-            values.append(f"(CAST(:feature_{i} AS text), p.features ->> :feature_{i})")
-            params[f"feature_{i}"] = name
+        params: dict[str, object] = dict(base)
+        columns: list[str] = []
+        source = labeled_values_source(conn.engine, columns, params, {}, (), categorical, ())
+        quote = conn.dialect.identifier_preparer.quote
+        values = ", ".join(
+            f"(CAST(:categorical_{i} AS text), s.{quote(name)})"
+            for i, name in enumerate(categorical)
+        )
         counts = pd.read_sql_query(
             sa.text(
-                "SELECT v.feature, v.value, count(*) AS n FROM monitoring.labeled_predictions p "
-                f"CROSS JOIN LATERAL (VALUES {', '.join(values)}) AS v(feature, value) "
-                "WHERE p.model_name = :model AND p.partition_date BETWEEN :first AND :last "
-                "AND v.value IS NOT NULL GROUP BY v.feature, v.value"
+                f"SELECT v.feature, v.value, count(*) AS n FROM (SELECT {', '.join(columns)} "
+                f"{source} WHERE r.model_name = :model "
+                "AND r.partition_date BETWEEN :first AND :last) AS s "
+                f"CROSS JOIN LATERAL (VALUES {values}) AS v(feature, value) "
+                "WHERE v.value IS NOT NULL GROUP BY v.feature, v.value"
             ),
             conn,
             params=params,
@@ -338,7 +343,7 @@ def _numeric_fitting_values(
     residue class (the same sample on every refit of unchanged rows)."""
     rows = conn.execute(
         sa.text(
-            "SELECT count(*) FROM monitoring.labeled_predictions "
+            "SELECT count(*) FROM monitoring.labeled_prediction_rows "
             "WHERE model_name = :model AND partition_date BETWEEN :first AND :last"
         ),
         {"model": model_name, "first": window[0], "last": window[1]},

@@ -21,7 +21,7 @@ SELECT
     percentile_cont(0.9)  WITHIN GROUP (ORDER BY label_lag_hours) AS label_lag_p90_hours,
     percentile_cont(0.99) WITHIN GROUP (ORDER BY label_lag_hours) AS label_lag_p99_hours,
     max(label_lag_hours)                                AS label_lag_max_hours
-FROM monitoring.labeled_predictions
+FROM monitoring.labeled_prediction_rows
 WHERE model_name = :model AND partition_date = :day
 """
 

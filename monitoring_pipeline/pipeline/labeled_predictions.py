@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
@@ -26,15 +27,23 @@ from monitoring_pipeline.quality.expectations import (
     summarize_checks,
 )
 from monitoring_pipeline.storage import streaming
+from monitoring_pipeline.storage.labeled_rows import (
+    JSONB_COLUMNS,
+    LAYOUTS_TABLE,
+    ROWS_TABLE,
+    labeled_rows,
+    layout_table,
+)
 from monitoring_pipeline.storage.streaming import match_key
 from monitoring_pipeline.storage.writes import Audit, json_column, partition_writer, read_frame
 
 logger = logging.getLogger(__name__)
 
-LABELED_COLUMNS = [
+# The columns of the materialization's preview (a few rows of the labeled_predictions view).
+PREVIEW_COLUMNS = [
     "partition_date", "model_name", "prediction_id", "scored_at", "model_version", "score",
     "decision", "label", "first_labelled_at", "labelled_at", "label_lag_hours",
-    "label_revisions", "cohorts", "features",
+    "label_revisions", "cohorts",
 ]  # fmt: skip
 
 
@@ -99,7 +108,9 @@ def expected_row_count(
     )
 
 
-PARTITION_TABLES = ["labeled_predictions", "quarantined_rows", "quality_results", "ingestion_stats"]
+PARTITION_TABLES = [
+    ROWS_TABLE, LAYOUTS_TABLE, "quarantined_rows", "quality_results", "ingestion_stats",
+]  # fmt: skip
 
 
 def build_labeled_predictions(
@@ -171,6 +182,7 @@ def build_labeled_predictions(
             )
         writer.write("quality_results", results)
         writer.write("ingestion_stats", stats)
+        writer.write_arrow(LAYOUTS_TABLE, step.layout())
     reason_counts = {f"predictions: {k}": v for k, v in step.reasons.most_common()}
     reason_counts |= {f"labels: {k}": v for k, v in step.label_reasons.most_common()}
     return LabeledPredictionsResult(
@@ -202,7 +214,7 @@ class _ChunkStep:
         self.labelled = 0
         self.reasons: Counter[str] = Counter()
         self.label_reasons: Counter[str] = Counter()
-        self.preview = pd.DataFrame(columns=[c for c in LABELED_COLUMNS if c != "features"])
+        self.preview = pd.DataFrame(columns=PREVIEW_COLUMNS)
 
     def run(self, writer, raw: pd.DataFrame, mapped: pd.DataFrame, coerced: pd.DataFrame) -> None:
         """``raw`` (source names), ``mapped`` (standard names) and ``coerced`` (typed) are the
@@ -226,12 +238,7 @@ class _ChunkStep:
             )
         label_split = split_malformed_labels(labels, valid.set_index("prediction_id")["scored_at"])
         joined = join_newest_labels(valid, label_split.valid)
-        labeled = joined.frame.assign(
-            partition_date=self.day,
-            model_name=self.model_name,
-            cohorts=json_column(joined.frame, list(model.cohorts.attributes)),
-            features=json_column(joined.frame, model.features.all),
-        )[LABELED_COLUMNS]
+        labeled = joined.frame.assign(partition_date=self.day, model_name=self.model_name)
         quarantine = pd.concat(
             [
                 _quarantine_rows(raw.loc[split.quarantined.index], split, "predictions", mapped),
@@ -241,7 +248,7 @@ class _ChunkStep:
             ],
             ignore_index=True,
         ).assign(partition_date=self.day, model_name=self.model_name)
-        writer.write("labeled_predictions", labeled)
+        writer.write_arrow(ROWS_TABLE, labeled_rows(labeled, **self._layout()), JSONB_COLUMNS)
         writer.write("quarantined_rows", quarantine)
 
         self.rows_written += len(labeled)
@@ -253,8 +260,21 @@ class _ChunkStep:
         self.reasons.update(_reason_counts(split.reasons))
         self.label_reasons.update(_reason_counts(label_split.reasons))
         if len(self.preview) < 5 and len(labeled):
-            head = labeled.drop(columns=["features"]).head(5 - len(self.preview))
+            head = labeled.head(5 - len(self.preview))
+            head = head.assign(cohorts=json_column(head, list(model.cohorts.attributes)))
+            head = head[PREVIEW_COLUMNS]
             self.preview = head if self.preview.empty else pd.concat([self.preview, head])
+
+    def _layout(self) -> dict[str, list[str]]:
+        return {
+            "cohort_attributes": list(self.model.cohorts.attributes),
+            "numeric_features": list(self.model.features.numeric),
+            "categorical_features": list(self.model.features.categorical),
+        }
+
+    def layout(self) -> pa.Table:
+        """The day's ``labeled_prediction_layouts`` row: what the value arrays hold."""
+        return layout_table(self.day, self.model_name, **self._layout())
 
 
 def _reason_counts(reasons: pd.Series) -> dict[str, int]:

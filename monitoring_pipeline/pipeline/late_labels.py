@@ -41,7 +41,7 @@ def _used(engine: Engine, model_name: str, since: date) -> pd.DataFrame:
     return read_frame(
         engine,
         "SELECT partition_date, count(*) AS predictions, sum(label_revisions) AS label_rows_used "
-        "FROM monitoring.labeled_predictions WHERE model_name = :model AND partition_date >= :since "
+        "FROM monitoring.labeled_prediction_rows WHERE model_name = :model AND partition_date >= :since "
         "GROUP BY partition_date",
         {"model": model_name, "since": since},
     )
@@ -57,7 +57,7 @@ def _now_from_table(
         quote = conn.dialect.identifier_preparer.quote
         query = (
             "SELECT lp.partition_date, count(*) AS label_rows_now "
-            f"FROM monitoring.labeled_predictions AS lp JOIN {quote(schema)}.{quote(table)} AS l "
+            f"FROM monitoring.labeled_prediction_rows AS lp JOIN {quote(schema)}.{quote(table)} AS l "
             f"ON l.{quote(model.columns.label_prediction_id)}::text = lp.prediction_id "
             "WHERE lp.model_name = :model AND lp.partition_date >= :since GROUP BY lp.partition_date"
         )
@@ -71,7 +71,7 @@ def _now_from_files(
     labels = sources.read_label_rows(model, since)
     ids = read_frame(
         engine,
-        "SELECT partition_date, prediction_id FROM monitoring.labeled_predictions "
+        "SELECT partition_date, prediction_id FROM monitoring.labeled_prediction_rows "
         "WHERE model_name = :model AND partition_date >= :since",
         {"model": model_name, "since": since},
     )

@@ -12,7 +12,6 @@ from datetime import date
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -29,7 +28,6 @@ def iter_copy_query(
     column_types: Mapping[str, pa.DataType],
     *,
     chunk_rows: int = CHUNK_ROWS,
-    numeric_text: Sequence[str] = (),
 ) -> Iterator[pd.DataFrame]:
     """Stream ``query`` out of Postgres with ``COPY ... TO STDOUT`` and yield DataFrames of
     about ``chunk_rows`` rows, so a large result never sits in memory at once.
@@ -38,9 +36,8 @@ def iter_copy_query(
     into a pipe from a background thread while Arrow parses what has arrived: the two
     processes work in parallel. ``column_types`` gives every selected column's Arrow type
     (nothing is inferred: a column that is null in the first block must not change type
-    later). ``numeric_text`` columns, read as text, become float64 through
-    :func:`numbers_from_text`. COPY writes NULL as an unquoted empty field and the empty
-    string as a quoted one; both survive.
+    later). COPY writes NULL as an unquoted empty field and the empty string as a quoted
+    one; both survive.
     """
     read_end, write_end = os.pipe()
     failure: list[BaseException] = []
@@ -67,7 +64,7 @@ def iter_copy_query(
         source = os.fdopen(read_end, "rb", buffering=1 << 20)
         finished = False
         try:
-            yield from _chunks(source, column_types, chunk_rows, numeric_text)
+            yield from _chunks(source, column_types, chunk_rows)
             finished = True
         finally:
             source.close()  # a consumer that stops early breaks the pipe: the COPY ends
@@ -83,7 +80,6 @@ def _chunks(
     source: io.BufferedReader,
     column_types: Mapping[str, pa.DataType],
     chunk_rows: int,
-    numeric_text: Sequence[str],
 ) -> Iterator[pd.DataFrame]:
     if not source.peek(1):
         return  # the producer failed before the header, or the query has no columns
@@ -109,29 +105,10 @@ def _chunks(
         pending.append(batch)
         rows += batch.num_rows
         if rows >= chunk_rows:
-            yield _frame(pa.Table.from_batches(pending), numeric_text)
+            yield pa.Table.from_batches(pending).to_pandas()
             pending, rows = [], 0
     if rows:
-        yield _frame(pa.Table.from_batches(pending), numeric_text)
-
-
-def _frame(table: pa.Table, numeric_text: Sequence[str]) -> pd.DataFrame:
-    for name in numeric_text:
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, numbers_from_text(table.column(index)))
-    return table.to_pandas()
-
-
-# A number's text: what :func:`numbers_from_text` accepts (after trimming blanks).
-_NUMBER = r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$"
-
-
-def numbers_from_text(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """Text to float64: numbers (surrounding blanks allowed) parse, anything else (a
-    stray string in a numeric feature) is null: it counts as missing, never fails a read."""
-    trimmed = pc.utf8_trim_whitespace(column)
-    is_number = pc.match_substring_regex(trimmed, _NUMBER)
-    return pc.cast(pc.if_else(is_number, trimmed, pa.scalar(None, pa.string())), pa.float64())
+        yield pa.Table.from_batches(pending).to_pandas()
 
 
 def iter_labeled_predictions(
@@ -152,10 +129,10 @@ def iter_labeled_predictions(
         "label": pa.float64(),
     }
     params: dict[str, object] = {"model": model_name, "day": day}
-    _select_json_values(engine, columns, params, types, (), (), cohort_attributes)
+    source = labeled_values_source(engine, columns, params, types, (), (), cohort_attributes)
     query = sa.text(
-        f"SELECT {', '.join(columns)} FROM monitoring.labeled_predictions "
-        "WHERE model_name = :model AND partition_date = :day"
+        f"SELECT {', '.join(columns)} {source} "
+        "WHERE r.model_name = :model AND r.partition_date = :day"
     )
     yield from iter_copy_query(engine, query, params, types, chunk_rows=chunk_rows)
 
@@ -207,23 +184,21 @@ def iter_window_feature_values(
     columns = ["score"]
     types: dict[str, pa.DataType] = {"score": pa.float64()}
     params: dict[str, object] = {"model": model_name, "first": window[0], "last": window[1]}
-    _select_json_values(
+    source = labeled_values_source(
         engine, columns, params, types, numeric_features, categorical_features, cohort_attributes
     )
     sample = ""
     if sample_every > 1:
-        sample = " AND (hashtext(prediction_id) & 2147483647) % :every = 0"
+        sample = " AND (hashtext(r.prediction_id) & 2147483647) % :every = 0"
         params["every"] = sample_every
     query = sa.text(
-        f"SELECT {', '.join(columns)} FROM monitoring.labeled_predictions "
-        f"WHERE model_name = :model AND partition_date BETWEEN :first AND :last{sample}"
+        f"SELECT {', '.join(columns)} {source} "
+        f"WHERE r.model_name = :model AND r.partition_date BETWEEN :first AND :last{sample}"
     )
-    yield from iter_copy_query(
-        engine, query, params, types, chunk_rows=chunk_rows, numeric_text=numeric_features
-    )
+    yield from iter_copy_query(engine, query, params, types, chunk_rows=chunk_rows)
 
 
-def _select_json_values(
+def labeled_values_source(
     engine: Engine,
     columns: list[str],
     params: dict[str, object],
@@ -231,19 +206,56 @@ def _select_json_values(
     numeric_features: Sequence[str],
     categorical_features: Sequence[str],
     cohort_attributes: Sequence[str],
-) -> None:
+) -> str:
     """Add one selected column per feature and cohort attribute (with its bound name and
-    Arrow type). Values leave the database as their JSON text, which is cheap; numbers
-    are parsed by Arrow (``numeric_text``)."""
+    Arrow type) and return the FROM clause they need: ``labeled_prediction_rows`` joined to
+    the positions its ``labeled_prediction_layouts`` give each name on each day (a window's
+    days may have been written under different configs).
+
+    Numeric features are floats; a day that stored one as categorical (the config changed
+    its kind) gives the numbers its text holds. Categorical ones are text; a day that stored
+    one as numeric gives the numbers' text and the values that were not numbers.
+    """
     quote = _quoter(engine)
-    for kind, source, names in (
-        ("feature", "features", [*numeric_features, *categorical_features]),
-        ("cohort", "cohorts", cohort_attributes),
-    ):
-        for i, name in enumerate(names):
-            columns.append(f"{source} ->> :{kind}_{i} AS {quote(name)}")
-            params[f"{kind}_{i}"] = name
-            types[name] = pa.string()
+    positions = []
+    for i, name in enumerate(numeric_features):
+        params[f"numeric_{i}"] = name
+        positions += [
+            f"array_position(numeric_features, CAST(:numeric_{i} AS text)) AS numeric_{i}",
+            f"array_position(categorical_features, CAST(:numeric_{i} AS text)) AS numeric_{i}_text",
+        ]
+        columns.append(
+            f"coalesce(r.numeric_features[p.numeric_{i}], "
+            f"monitoring.number_or_null(r.categorical_features[p.numeric_{i}_text])) AS {quote(name)}"
+        )
+        types[name] = pa.float64()
+    for i, name in enumerate(categorical_features):
+        params[f"categorical_{i}"] = name
+        positions += [
+            f"array_position(categorical_features, CAST(:categorical_{i} AS text)) AS categorical_{i}",
+            f"array_position(numeric_features, CAST(:categorical_{i} AS text)) AS categorical_{i}_number",
+        ]
+        columns.append(
+            f"coalesce(r.categorical_features[p.categorical_{i}], "
+            f"CAST(r.numeric_features[p.categorical_{i}_number] AS text), "
+            f"r.unparsed_features ->> CAST(:categorical_{i} AS text)) AS {quote(name)}"
+        )
+        types[name] = pa.string()
+    for i, name in enumerate(cohort_attributes):
+        params[f"cohort_{i}"] = name
+        positions.append(
+            f"array_position(cohort_attributes, CAST(:cohort_{i} AS text)) AS cohort_{i}"
+        )
+        columns.append(f"r.cohort_values[p.cohort_{i}] AS {quote(name)}")
+        types[name] = pa.string()
+    layout = ", ".join(["partition_date", *positions])
+    # OFFSET 0 keeps the planner from pulling the subquery up, which would evaluate every
+    # array_position once per row instead of once per day (measured: 4.4 s vs 0.9 s per 1M).
+    return (
+        "FROM monitoring.labeled_prediction_rows AS r JOIN ("
+        f"SELECT {layout} FROM monitoring.labeled_prediction_layouts WHERE model_name = :model "
+        "OFFSET 0) AS p USING (partition_date)"
+    )
 
 
 def _quoter(engine: Engine):
@@ -312,15 +324,15 @@ def read_labelled_rows(
         "label": pa.int64(),
     }
     params: dict[str, object] = {"model": model_name, "first": start, "last": end}
-    _select_json_values(
+    source = labeled_values_source(
         engine, columns, params, types, numeric_features, categorical_features, cohort_attributes
     )
     query = sa.text(
-        f"SELECT {', '.join(columns)} FROM monitoring.labeled_predictions "
-        "WHERE model_name = :model AND partition_date BETWEEN :first AND :last "
-        "AND label IS NOT NULL ORDER BY partition_date, prediction_id"
+        f"SELECT {', '.join(columns)} {source} "
+        "WHERE r.model_name = :model AND r.partition_date BETWEEN :first AND :last "
+        "AND r.label IS NOT NULL ORDER BY r.partition_date, r.prediction_id"
     )
-    chunks = list(iter_copy_query(engine, query, params, types, numeric_text=numeric_features))
+    chunks = list(iter_copy_query(engine, query, params, types))
     if not chunks:
         return pd.DataFrame(columns=list(types))
     return pd.concat(chunks, ignore_index=True)

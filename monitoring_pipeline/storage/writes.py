@@ -21,6 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
+from pgpq import ArrowToPostgresBinaryEncoder
+from pgpq.encoders import StringEncoderBuilder
+from pgpq.schema import Jsonb
 from sqlalchemy.engine import Engine
 
 SCHEMA = "monitoring"
@@ -126,6 +129,31 @@ def _copy_frame(cursor, table: str, frame: pd.DataFrame, quote) -> None:
         cursor.copy_expert(statement, buffer)
 
 
+def _copy_binary(cursor, table: str, rows: pa.Table, quote, jsonb_columns: Sequence[str]) -> None:
+    """COPY ``rows`` in PostgreSQL's binary format (encoded from Arrow by pgpq): no text
+    is parsed on either side, so typed columns and arrays load several times faster than
+    CSV. Arrow types must be the columns' own (int16 for smallint, timestamp[us]...)."""
+    encoders = {
+        name: (
+            StringEncoderBuilder.new_with_output(rows.schema.field(name), Jsonb())
+            if name in jsonb_columns
+            else ArrowToPostgresBinaryEncoder.infer_encoder(rows.schema.field(name))
+        )
+        for name in rows.schema.names
+    }
+    columns = ", ".join(quote(column) for column in rows.schema.names)
+    statement = f"COPY {quote(SCHEMA)}.{quote(table)} ({columns}) FROM STDIN WITH (FORMAT binary)"
+    for start in range(0, rows.num_rows, COPY_CHUNK_ROWS):
+        encoder = ArrowToPostgresBinaryEncoder.new_with_encoders(rows.schema, encoders)
+        buffer = io.BytesIO()
+        buffer.write(encoder.write_header())
+        for batch in rows.slice(start, COPY_CHUNK_ROWS).to_batches():
+            buffer.write(encoder.write_batch(batch))
+        buffer.write(encoder.finish())
+        buffer.seek(0)
+        cursor.copy_expert(statement, buffer)
+
+
 class PartitionWriter:
     """COPYs rows into partition tables inside an open transaction (see :func:`partition_writer`).
 
@@ -149,6 +177,24 @@ class PartitionWriter:
         )
         _copy_frame(self._cursor, table, stamped, lambda name: _quoted(self._conn, name))
         self.written[table] += len(frame)
+
+    def write_arrow(self, table: str, rows: pa.Table, jsonb_columns: Sequence[str] = ()) -> None:
+        """COPY ``rows`` (Arrow types matching the table's columns but the audit ones) into
+        ``monitoring.<table>`` in binary format; ``jsonb_columns`` hold JSON text."""
+        if table not in self.written:
+            raise ValueError(f"table {table!r} was not cleared by this partition writer")
+        if rows.num_rows == 0:
+            return
+        produced_at = pa.scalar(
+            pd.Timestamp(self._audit.produced_at), type=pa.timestamp("us", tz="UTC")
+        )
+        stamped = rows.append_column(
+            "run_id", pa.repeat(pa.scalar(self._audit.run_id), rows.num_rows)
+        ).append_column("produced_at", pa.repeat(produced_at, rows.num_rows))
+        _copy_binary(
+            self._cursor, table, stamped, lambda name: _quoted(self._conn, name), jsonb_columns
+        )
+        self.written[table] += rows.num_rows
 
 
 @contextmanager

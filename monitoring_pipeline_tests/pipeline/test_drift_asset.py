@@ -5,7 +5,6 @@ the stored counts or the raw rows (numpy, scipy, statsmodels)."""
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -42,8 +41,7 @@ from monitoring_pipeline.pipeline.drift import (
 )
 from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predictions
 from monitoring_pipeline.storage.database import create_engine, with_database
-from monitoring_pipeline.storage.reads import iter_feature_values
-from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
+from monitoring_pipeline.storage.writes import Audit
 from monitoring_pipeline_tests.conftest import _create_database_from_template
 
 MODEL = "loan_approval"
@@ -603,56 +601,3 @@ def test_drift_settings_come_from_the_validated_config_block(tmp_path):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="'score' is watched for drift already"):
         load_config(path)
-
-
-def test_feature_values_are_read_as_numbers_or_missing(engine):
-    features = [{"x": 3, "c": "a"}, {"x": "12.5", "c": 5}, {"x": "abc"}, {"x": None}, {}]
-    frame = pd.DataFrame(
-        {
-            "prediction_id": [f"p{i}" for i in range(5)],
-            "scored_at": pd.Timestamp("2026-10-01T12:00Z"),
-            "model_version": "v1",
-            "score": 0.5,
-            "decision": 1,
-            "label": pd.array([None] * 5, dtype="Int64"),
-            "first_labelled_at": None,
-            "labelled_at": None,
-            "label_lag_hours": None,
-            "label_revisions": 0,
-            "cohorts": ['{"sex": "female"}'] * 5,
-            "features": [json.dumps(f) for f in features],
-            "partition_date": START,
-            "model_name": "m",
-        }
-    )
-    replace_partitions(
-        engine,
-        model_name="m",
-        partition_date=START,
-        rows=[TableRows("labeled_predictions", frame)],
-        audit=_audit(),
-    )
-    (chunk,) = iter_feature_values(
-        engine,
-        "m",
-        START,
-        numeric_features=["x"],
-        categorical_features=["c"],
-        cohort_attributes=["sex"],
-    )
-    # Numbers and numeric text are numbers; other text and absent keys are missing.
-    assert len(chunk) == 5
-    assert sorted(chunk.x.dropna()) == [3.0, 12.5] and chunk.x.isna().sum() == 3
-    assert sorted(chunk.c.dropna()) == ["5", "a"] and chunk.c.isna().sum() == 3
-    assert (chunk.sex == "female").all() and (chunk.score == 0.5).all()
-    with pytest.raises(ValueError, match="not 'score'"):
-        next(
-            iter_feature_values(
-                engine,
-                "m",
-                START,
-                numeric_features=["score"],
-                categorical_features=[],
-                cohort_attributes=[],
-            )
-        )

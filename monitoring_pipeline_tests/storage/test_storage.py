@@ -54,7 +54,8 @@ def test_migrations_are_recorded_and_idempotent(engine):
         for r in fetch(engine, "SELECT tablename FROM pg_tables WHERE schemaname = 'monitoring'")
     }
     assert {
-        "labeled_predictions",
+        "labeled_prediction_rows",
+        "labeled_prediction_layouts",
         "quarantined_rows",
         "quality_results",
         "ingestion_stats",
@@ -258,10 +259,13 @@ def test_streamed_copy_yields_bounded_chunks_with_every_row_and_type(engine, mon
     assert frame.id.iloc[0] == "0001"  # text stays text
     assert frame.x.isna().sum() == 200 and (frame.x == "").sum() == 200  # NULL vs ''
 
-    # Numbers as text parse as numbers; anything else is missing, like the SQL rule.
-    (numbers,) = reads.iter_copy_query(
-        engine, query, {"last": 10}, STREAM_TYPES, numeric_text=["x"]
+    # Numbers as text parse as numbers; anything else is missing (monitoring.number_or_null).
+    as_numbers = sa.text(
+        "SELECT id, monitoring.number_or_null(x) AS x, n FROM public.streamed "
+        "WHERE n <= :last ORDER BY n"
     )
+    types = STREAM_TYPES | {"x": pa.float64()}
+    (numbers,) = reads.iter_copy_query(engine, as_numbers, {"last": 10}, types)
     expected = [None, None, 0.75, 1.0, None, None, None, 2.0, 2.25, None]
     assert [None if pd.isna(v) else v for v in numbers.x] == expected
     assert numbers.x.dtype == "float64"

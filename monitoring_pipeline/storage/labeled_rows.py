@@ -1,0 +1,254 @@
+"""How a labeled prediction is stored: typed columns and value arrays, not JSON.
+
+``monitoring.labeled_prediction_rows`` keeps cohort values and feature values in arrays
+(text / double precision / text) whose positions ``monitoring.labeled_prediction_layouts``
+names per partition; the ``monitoring.labeled_predictions`` view rebuilds the JSON objects
+analysts query. Storing ~20 feature values per row typed, sent with binary COPY, costs
+PostgreSQL a fraction of parsing and storing them as JSON (see sql/012).
+
+Value rules (the same as reading the former JSON back with ``->>``):
+- numeric features: numbers, and text holding a number (surrounding blanks allowed), become
+  double precision; missing and non-finite values are NULL; anything else (a word, a
+  boolean) is NULL too and kept verbatim in ``unparsed_features``;
+- categorical features and cohort attributes: text; numbers as written (integers without a
+  decimal point), booleans ``true``/``false``, missing values NULL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+ROWS_TABLE = "labeled_prediction_rows"
+LAYOUTS_TABLE = "labeled_prediction_layouts"
+
+# Arrow types that binary COPY sends as the column's own PostgreSQL type.
+ROW_SCHEMA = pa.schema(
+    [
+        ("partition_date", pa.date32()),
+        ("model_name", pa.string()),
+        ("prediction_id", pa.string()),
+        ("scored_at", pa.timestamp("us", tz="UTC")),
+        ("model_version", pa.string()),
+        ("score", pa.float64()),
+        ("decision", pa.int16()),
+        ("label", pa.int16()),
+        ("first_labelled_at", pa.timestamp("us", tz="UTC")),
+        ("labelled_at", pa.timestamp("us", tz="UTC")),
+        ("label_lag_hours", pa.float64()),
+        ("label_revisions", pa.int32()),
+        ("cohort_values", pa.list_(pa.string())),
+        ("numeric_features", pa.list_(pa.float64())),
+        ("categorical_features", pa.list_(pa.string())),
+        ("unparsed_features", pa.string()),  # jsonb
+    ]
+)
+JSONB_COLUMNS = ("unparsed_features",)
+
+# A number's text (after trimming blanks): what counts as a number in a numeric feature.
+NUMBER_PATTERN = r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$"
+
+
+def labeled_rows(
+    frame: pd.DataFrame,
+    *,
+    cohort_attributes: Sequence[str],
+    numeric_features: Sequence[str],
+    categorical_features: Sequence[str],
+) -> pa.Table:
+    """``frame`` (the labeled rows: the scalar columns of ``ROW_SCHEMA`` plus one column per
+    cohort attribute and feature, values as read) as a table of ``ROW_SCHEMA``."""
+    n = len(frame)
+    columns: dict[str, pa.Array] = {}
+    for field in ROW_SCHEMA:
+        if field.name in frame.columns:
+            columns[field.name] = _scalar(frame[field.name], field.type)
+    columns["cohort_values"] = _list_of(
+        [text_values(frame[name]) for name in cohort_attributes], n, pa.string()
+    )
+    numbers, unparsed = [], {}
+    for name in numeric_features:
+        parsed, rejected = numeric_values(frame[name])
+        numbers.append(parsed)
+        if rejected is not None:
+            unparsed[name] = rejected
+    columns["numeric_features"] = _list_of(numbers, n, pa.float64())
+    columns["categorical_features"] = _list_of(
+        [text_values(frame[name]) for name in categorical_features], n, pa.string()
+    )
+    columns["unparsed_features"] = _unparsed_json(unparsed, n)
+    return pa.Table.from_arrays([columns[field.name] for field in ROW_SCHEMA], schema=ROW_SCHEMA)
+
+
+LAYOUT_SCHEMA = pa.schema(
+    [
+        ("partition_date", pa.date32()),
+        ("model_name", pa.string()),
+        ("cohort_attributes", pa.list_(pa.string())),
+        ("numeric_features", pa.list_(pa.string())),
+        ("categorical_features", pa.list_(pa.string())),
+    ]
+)
+
+
+def layout_table(
+    partition_date: date,
+    model_name: str,
+    *,
+    cohort_attributes: Sequence[str],
+    numeric_features: Sequence[str],
+    categorical_features: Sequence[str],
+) -> pa.Table:
+    """The partition's ``labeled_prediction_layouts`` row: the names of the arrays' positions."""
+    row = {
+        "partition_date": partition_date,
+        "model_name": model_name,
+        "cohort_attributes": list(cohort_attributes),
+        "numeric_features": list(numeric_features),
+        "categorical_features": list(categorical_features),
+    }
+    return pa.Table.from_pylist([row], schema=LAYOUT_SCHEMA)
+
+
+def _scalar(series: pd.Series, arrow_type: pa.DataType) -> pa.Array:
+    if pa.types.is_timestamp(arrow_type):
+        values = pd.to_datetime(series, utc=True)
+        return pa.array(values, type=pa.timestamp("ns", tz="UTC"), from_pandas=True).cast(
+            arrow_type
+        )
+    if pa.types.is_date32(arrow_type):
+        return pa.array(pd.to_datetime(series).dt.date, type=arrow_type, from_pandas=True)
+    if pa.types.is_integer(arrow_type):
+        values = pa.array(series, from_pandas=True)
+        return pc.cast(values, arrow_type)  # safe cast: fails on fractions or overflow
+    return pc.cast(pa.array(series, from_pandas=True), arrow_type)
+
+
+def _list_of(columns: list[pa.Array], n: int, value_type: pa.DataType) -> pa.Array:
+    """Row i = [columns[0][i], columns[1][i], ...]: interleaved without a Python loop."""
+    width = len(columns)
+    offsets = pa.array(np.arange(0, n * width + 1, max(width, 1), dtype=np.int32)[: n + 1])
+    if width == 0:
+        return pa.ListArray.from_arrays(
+            pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], type=value_type)
+        )
+    stacked = pa.concat_arrays([_contiguous(c).cast(value_type) for c in columns])
+    order = (np.arange(width)[None, :] * n + np.arange(n)[:, None]).ravel()
+    return pa.ListArray.from_arrays(offsets, stacked.take(pa.array(order)))
+
+
+def _contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """pandas' Arrow-backed columns convert to chunked arrays: one array, please."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def numeric_values(series: pd.Series) -> tuple[pa.Array, pa.Array | None]:
+    """(float64 values, the values that are not numbers as JSON text or None if there are
+    none). Missing and non-finite values are null in both: they are missing, not wrong."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        values = pa.array(series, type=pa.bool_(), from_pandas=True)
+        return pa.nulls(len(series), pa.float64()), pc.if_else(values, "true", "false")
+    if pd.api.types.is_numeric_dtype(dtype):
+        values = pa.array(series.astype("float64"), type=pa.float64(), from_pandas=True)
+        return _finite(values), None
+    objects = series.astype(object).to_numpy()
+    numbers = np.full(len(objects), np.nan)
+    rejected: list[str | None] = [None] * len(objects)
+    text = pd.Series(objects).map(lambda v: v if isinstance(v, str) else None)
+    trimmed = pa.array(text, type=pa.string(), from_pandas=True)
+    trimmed = pc.utf8_trim_whitespace(trimmed)
+    looks_numeric = pc.fill_null(pc.match_substring_regex(trimmed, NUMBER_PATTERN), False)
+    parsed_text = pc.cast(
+        pc.if_else(looks_numeric, trimmed, pa.scalar(None, pa.string())), pa.float64()
+    ).to_numpy(zero_copy_only=False)
+    looks_numeric = looks_numeric.to_numpy(zero_copy_only=False)
+    any_rejected = False
+    for i, value in enumerate(objects):
+        if _is_missing(value):
+            continue
+        if isinstance(value, bool | np.bool_):
+            rejected[i], any_rejected = ("true" if value else "false"), True
+        elif isinstance(value, int | float | np.integer | np.floating):
+            numbers[i] = float(value)
+        elif isinstance(value, str):
+            if looks_numeric[i]:
+                numbers[i] = parsed_text[i]
+            else:
+                rejected[i], any_rejected = json.dumps(value), True
+        else:
+            rejected[i], any_rejected = json.dumps(str(value)), True
+    values = _finite(pa.array(numbers, type=pa.float64(), from_pandas=True))
+    return values, pa.array(rejected, type=pa.string()) if any_rejected else None
+
+
+def _finite(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.is_finite(values), values, pa.scalar(None, pa.float64()))
+
+
+def text_values(series: pd.Series) -> pa.Array:
+    """Each value as the text ``->>`` gives for it in JSON: strings as they are, numbers as
+    written (integers without a decimal point), booleans true/false, missing values null."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        values = pa.array(series, type=pa.bool_(), from_pandas=True)
+        return pc.if_else(values, "true", "false")
+    if pd.api.types.is_integer_dtype(dtype):
+        return pc.cast(pa.array(series, from_pandas=True), pa.string())
+    if pd.api.types.is_float_dtype(dtype):
+        return _float_text(pa.array(series, type=pa.float64(), from_pandas=True))
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return pa.array(series, type=pa.string(), from_pandas=True)
+    return pa.array([_text_scalar(v) for v in series.tolist()], type=pa.string())
+
+
+def _float_text(values: pa.Array) -> pa.Array:
+    finite = pc.if_else(pc.is_finite(values), values, pa.scalar(None, pa.float64()))
+    return pc.cast(finite, pa.string())
+
+
+def _text_scalar(value: object) -> str | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating):
+        return _float_text(pa.array([float(value)], type=pa.float64()))[0].as_py()
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
+
+def _unparsed_json(unparsed: dict[str, pa.Array], n: int) -> pa.Array:
+    """One JSON object per row with its rejected numeric values; null for rows with none."""
+    if not unparsed:
+        return pa.nulls(n, pa.string())
+    names = list(unparsed)
+    columns = [unparsed[name].to_pylist() for name in names]
+    objects: list[str | None] = [None] * n
+    has_any = np.zeros(n, dtype=bool)
+    for column in unparsed.values():
+        has_any |= pc.is_valid(column).to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(has_any):
+        pairs = [
+            f"{json.dumps(name)}: {column[i]}"
+            for name, column in zip(names, columns, strict=True)
+            if column[i] is not None
+        ]
+        objects[i] = "{" + ", ".join(pairs) + "}"
+    return pa.array(objects, type=pa.string())

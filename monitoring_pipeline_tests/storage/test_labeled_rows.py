@@ -1,0 +1,198 @@
+"""Typed storage of labeled predictions (sql/012): values round-trip through binary COPY,
+the labeled_predictions view rebuilds the JSON analysts query, reads follow each day's
+layout, and rows written as JSON before the migration move over intact."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from monitoring_pipeline.storage.database import create_engine, with_database
+from monitoring_pipeline.storage.labeled_rows import (
+    JSONB_COLUMNS,
+    LAYOUTS_TABLE,
+    ROWS_TABLE,
+    labeled_rows,
+    layout_table,
+)
+from monitoring_pipeline.storage.migrations import apply_migrations, sql_directory
+from monitoring_pipeline.storage.reads import iter_feature_values, iter_window_feature_values
+from monitoring_pipeline.storage.writes import Audit, partition_writer
+
+DAY = date(2026, 10, 1)
+AUDIT = Audit(run_id="run-1", produced_at=datetime(2026, 10, 2, 8, 30, tzinfo=UTC))
+
+
+def _frame(n: int, day: date = DAY, **columns) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "partition_date": day,
+            "model_name": "m",
+            "prediction_id": [f"{day}-p{i}" for i in range(n)],
+            "scored_at": pd.Timestamp(day, tz="UTC") + pd.to_timedelta(np.arange(n), unit="s"),
+            "model_version": "v1",
+            "score": np.linspace(0.1, 0.9, n),
+            "decision": np.ones(n),
+            "label": [1.0, np.nan] * (n // 2) + [0.0] * (n % 2),
+            "first_labelled_at": pd.NaT,
+            "labelled_at": pd.NaT,
+            "label_lag_hours": np.nan,
+            "label_revisions": 0,
+            **columns,
+        }
+    )
+
+
+def _write(engine, frame: pd.DataFrame, day: date, **layout) -> None:
+    with partition_writer(
+        engine,
+        model_name="m",
+        partition_date=day,
+        tables=[ROWS_TABLE, LAYOUTS_TABLE],
+        audit=AUDIT,
+    ) as writer:
+        writer.write_arrow(ROWS_TABLE, labeled_rows(frame, **layout), JSONB_COLUMNS)
+        writer.write_arrow(LAYOUTS_TABLE, layout_table(day, "m", **layout))
+
+
+def _view(engine, day: date = DAY) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql_query(
+            sa.text(
+                "SELECT * FROM monitoring.labeled_predictions "
+                "WHERE model_name = 'm' AND partition_date = :day ORDER BY prediction_id"
+            ),
+            conn,
+            params={"day": day},
+        )
+
+
+LAYOUT = {
+    "cohort_attributes": ["sex"],
+    "numeric_features": ["x", "big"],
+    "categorical_features": ["c"],
+}
+
+
+def test_values_round_trip_and_the_view_rebuilds_the_json(engine):
+    frame = _frame(
+        6,
+        sex=["female", "male", None, "female", "male", "female"],
+        x=pd.array([3, "12.5", "abc", None, " 7 ", True], dtype=object),
+        big=[0.1 + 0.2, np.inf, np.nan, 85300.0, -1e-7, 1e20],
+        c=pd.array(["a", 5, None, 2.5, False, ""], dtype=object),
+    )
+    _write(engine, frame, DAY, **LAYOUT)
+    view = _view(engine)
+    assert len(view) == 6
+    assert view.cohorts.tolist() == [
+        {"sex": "female"}, {"sex": "male"}, {"sex": None},
+        {"sex": "female"}, {"sex": "male"}, {"sex": "female"},
+    ]  # fmt: skip
+    features = view.features.tolist()
+    # Numbers (and number text) are numbers; words and booleans stay as they were written.
+    assert [f["x"] for f in features] == [3, 12.5, "abc", None, 7, True]
+    # Floats keep their exact value; non-finite and missing values are null.
+    assert [f["big"] for f in features] == [0.1 + 0.2, None, None, 85300, -1e-7, 1e20]
+    assert [f["c"] for f in features] == ["a", "5", None, "2.5", "false", ""]
+    # Scalar columns keep their types and values.
+    assert [None if pd.isna(v) else v for v in view.label] == [1, None, 1, None, 1, None]
+    assert view.scored_at.iloc[5] == pd.Timestamp(DAY, tz="UTC") + pd.Timedelta(seconds=5)
+    assert view.score.tolist() == pytest.approx(np.linspace(0.1, 0.9, 6).tolist(), abs=0)
+    assert set(view.run_id) == {"run-1"}
+    assert view.produced_at.iloc[0] == pd.Timestamp(AUDIT.produced_at)
+
+    (chunk,) = iter_feature_values(
+        engine, "m", DAY, numeric_features=["x", "big"], categorical_features=["c"],
+        cohort_attributes=["sex"],
+    )  # fmt: skip
+    chunk = chunk.assign(id=view.prediction_id.to_numpy())  # rows come in write order
+    assert [None if pd.isna(v) else v for v in chunk.x] == [3.0, 12.5, None, None, 7.0, None]
+    assert chunk.big.tolist()[0] == 0.1 + 0.2 and chunk.big.isna().tolist()[1:3] == [True, True]
+    assert [None if pd.isna(v) else v for v in chunk.c] == ["a", "5", None, "2.5", "false", ""]
+    assert [None if pd.isna(v) else v for v in chunk.sex] == [
+        "female", "male", None, "female", "male", "female",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="not 'score'"):
+        next(iter_feature_values(engine, "m", DAY, numeric_features=["score"],
+                                 categorical_features=[], cohort_attributes=[]))  # fmt: skip
+
+
+def test_reads_follow_each_days_layout_when_the_config_changes(engine):
+    """Day 1 stored x as numeric, day 2 (after a config change) as categorical, and day 2
+    has a new feature y: a window read gives x as numbers on both days, y missing on day 1."""
+    day2 = date(2026, 10, 2)
+    _write(engine, _frame(2, x=[1.5, 2.0], sex=["a", "b"]), DAY,
+           cohort_attributes=["sex"], numeric_features=["x"], categorical_features=[])  # fmt: skip
+    _write(engine, _frame(2, day2, x=["3", "n/a"], y=[9.0, 8.0], sex=["b", "a"]), day2,
+           cohort_attributes=["sex"], numeric_features=["y"], categorical_features=["x"])  # fmt: skip
+    frames = list(
+        iter_window_feature_values(
+            engine, "m", (DAY, day2), numeric_features=["x", "y"], categorical_features=[],
+            cohort_attributes=["sex"],
+        )
+    )  # fmt: skip
+    values = pd.concat(frames).sort_values("score")
+    assert sorted(values.x.dropna()) == [1.5, 2.0, 3.0] and values.x.isna().sum() == 1
+    assert sorted(values.y.dropna()) == [8.0, 9.0] and values.y.isna().sum() == 2
+    (as_text,) = iter_window_feature_values(
+        engine, "m", (DAY, DAY), numeric_features=[], categorical_features=["x"]
+    )
+    assert sorted(as_text.x) == ["1.5", "2"]
+
+
+def test_rows_written_as_json_before_the_migration_move_over_intact(pg_admin_url, tmp_path):
+    """Apply sql/ up to 011, write JSON rows the old way, then migrate: the view gives back
+    the same objects and the reads the same values."""
+    name = "migrate_labeled_rows"
+    admin = sa.create_engine(pg_admin_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    engine = create_engine(with_database(pg_admin_url, name))
+    before = tmp_path / "sql"
+    before.mkdir()
+    for path in sorted(sql_directory().glob("*.sql")):
+        if path.name < "012":
+            shutil.copy(path, before / path.name)
+    apply_migrations(engine, before)
+    rows = [
+        ({"sex": "female", "region": "west"}, {"income": 52000, "ratio": 0.25, "purpose": "car"}),
+        ({"sex": "male", "region": "east"}, {"income": None, "ratio": 1e-9, "purpose": None}),
+        ({"sex": "male", "region": "east"}, {"income": 61000.5, "ratio": 3, "purpose": "home"}),
+    ]
+    with engine.begin() as conn:
+        for i, (cohorts, features) in enumerate(rows):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO monitoring.labeled_predictions VALUES (:day, 'm', :id, "
+                    "'2026-10-01T12:00Z', 'v1', 0.5, 1, NULL, NULL, NULL, NULL, 0, "
+                    "CAST(:cohorts AS jsonb), CAST(:features AS jsonb), 'old-run', now())"
+                ),
+                {"day": DAY, "id": f"p{i}", "cohorts": json.dumps(cohorts),
+                 "features": json.dumps(features)},
+            )  # fmt: skip
+    assert apply_migrations(engine) == ["012_store_labeled_predictions_typed.sql"]
+    view = _view(engine)
+    assert view.cohorts.tolist() == [c for c, _ in rows]
+    assert view.features.tolist() == [f for _, f in rows]
+    with engine.connect() as conn:
+        layout = conn.execute(
+            sa.text(f"SELECT cohort_attributes, numeric_features, categorical_features "
+                    f"FROM monitoring.{LAYOUTS_TABLE}")
+        ).one()  # fmt: skip
+    assert layout == (["region", "sex"], ["income", "ratio"], ["purpose"])
+    (chunk,) = iter_feature_values(
+        engine, "m", DAY, numeric_features=["income"], categorical_features=["purpose"],
+        cohort_attributes=["region"],
+    )  # fmt: skip
+    assert chunk.income.tolist()[0] == 52000.0 and chunk.income.isna().sum() == 1
+    assert sorted(chunk.purpose.dropna()) == ["car", "home"]
+    engine.dispose()
