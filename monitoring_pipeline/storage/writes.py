@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -154,16 +156,67 @@ def _copy_binary(cursor, table: str, rows: pa.Table, quote, jsonb_columns: Seque
         cursor.copy_expert(statement, buffer)
 
 
+class _CopyWorker:
+    """Runs the COPYs of one transaction, in order, on a thread of their own.
+
+    The server parses and stores a chunk while the caller prepares the next one (psycopg2
+    releases the GIL while it waits on the server): on two cores this hides most of the
+    load time. At most ``PENDING_COPIES`` chunks wait, so memory stays bounded. A failed
+    COPY is raised in the caller at its next write or at :meth:`finish`.
+    """
+
+    PENDING_COPIES = 2
+
+    def __init__(self) -> None:
+        self._tasks: queue.Queue = queue.Queue(maxsize=self.PENDING_COPIES)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="partition-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            if self._failure is None:  # after a failure, drain without running
+                try:
+                    task()
+                except BaseException as exc:  # raised in the caller
+                    self._failure = exc
+
+    def submit(self, task) -> None:
+        self._raise_failure()
+        self._tasks.put(task)
+
+    def finish(self) -> None:
+        """Wait for every submitted COPY; raise the first failure."""
+        self._tasks.put(None)
+        self._thread.join()
+        self._raise_failure()
+
+    def finish_quietly(self) -> None:
+        """Stop the thread without raising (the block is already failing, or finished)."""
+        if self._thread.is_alive():
+            self._failure = self._failure or RuntimeError("partition write abandoned")
+            self._tasks.put(None)
+            self._thread.join()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+
 class PartitionWriter:
     """COPYs rows into partition tables inside an open transaction (see :func:`partition_writer`).
 
-    ``write`` may be called many times per table: a large day goes in chunk by chunk.
+    ``write`` may be called many times per table: a large day goes in chunk by chunk. The
+    COPYs run on a background thread (:class:`_CopyWorker`), in call order.
     """
 
-    def __init__(self, conn: sa.Connection, cursor, tables: Sequence[str], audit: Audit) -> None:
+    def __init__(
+        self, conn: sa.Connection, cursor, tables: Sequence[str], audit: Audit, worker: _CopyWorker
+    ) -> None:
         self._conn = conn
         self._cursor = cursor
         self._audit = audit
+        self._worker = worker
         self.written: dict[str, int] = {table: 0 for table in tables}
 
     def write(self, table: str, frame: pd.DataFrame) -> None:
@@ -175,7 +228,8 @@ class PartitionWriter:
         stamped = frame.assign(
             run_id=self._audit.run_id, produced_at=pd.Timestamp(self._audit.produced_at)
         )
-        _copy_frame(self._cursor, table, stamped, lambda name: _quoted(self._conn, name))
+        quote = self._conn.dialect.identifier_preparer.quote
+        self._worker.submit(lambda: _copy_frame(self._cursor, table, stamped, quote))
         self.written[table] += len(frame)
 
     def write_arrow(self, table: str, rows: pa.Table, jsonb_columns: Sequence[str] = ()) -> None:
@@ -191,8 +245,9 @@ class PartitionWriter:
         stamped = rows.append_column(
             "run_id", pa.repeat(pa.scalar(self._audit.run_id), rows.num_rows)
         ).append_column("produced_at", pa.repeat(produced_at, rows.num_rows))
-        _copy_binary(
-            self._cursor, table, stamped, lambda name: _quoted(self._conn, name), jsonb_columns
+        quote = self._conn.dialect.identifier_preparer.quote
+        self._worker.submit(
+            lambda: _copy_binary(self._cursor, table, stamped, quote, jsonb_columns)
         )
         self.written[table] += rows.num_rows
 
@@ -213,6 +268,7 @@ def partition_writer(
     contents."""
     with engine.begin() as conn:
         cursor = conn.connection.driver_connection.cursor()
+        worker = None
         try:
             for table in tables:
                 conn.execute(
@@ -222,8 +278,12 @@ def partition_writer(
                     ),
                     {"model_name": model_name, "partition_date": partition_date},
                 )
-            yield PartitionWriter(conn, cursor, tables, audit)
+            worker = _CopyWorker()
+            yield PartitionWriter(conn, cursor, tables, audit, worker)
+            worker.finish()  # every COPY done (or its failure raised) before the commit
         finally:
+            if worker is not None:
+                worker.finish_quietly()
             cursor.close()
 
 

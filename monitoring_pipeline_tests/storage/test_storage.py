@@ -335,6 +335,28 @@ def test_partition_writer_appends_chunks_in_one_transaction(engine):
     assert rows == [("a",), ("b",), ("c",)]
 
 
+def test_a_failed_background_copy_is_raised_and_nothing_after_it_is_written(engine):
+    """COPYs run on the writer's own thread: the failure of an early chunk still reaches
+    the caller (at a later write or at the end) and the whole partition rolls back."""
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=DAY,
+        rows=[TableRows("quarantined_rows", quarantine_rows(["old"]))],
+        audit=AUDIT,
+    )
+    with (
+        pytest.raises(psycopg2.errors.CheckViolation),
+        writes.partition_writer(
+            engine, model_name="m", partition_date=DAY, tables=["quarantined_rows"], audit=AUDIT
+        ) as writer,
+    ):
+        writer.write("quarantined_rows", quarantine_rows(["bad"]).assign(source="neither"))
+        for i in range(5):
+            writer.write("quarantined_rows", quarantine_rows([f"later{i}"]))
+    assert fetch(engine, "SELECT reason FROM monitoring.quarantined_rows") == [("old",)]
+
+
 def test_partition_writer_rolls_back_on_a_failure_after_some_chunks(engine):
     replace_partitions(
         engine,
