@@ -28,6 +28,7 @@ SOURCE_SCHEMA = "bench_source"
 DAY = date(2026, 1, 5)  # a Monday: full weekday volume
 EXTRA_FEATURES = [f"signal_{i:02d}" for i in range(1, 12)]
 GENERATOR_CHUNK = 1_000_000
+FIT_STAGE = "drift bin fit (once)"
 
 
 def _say(message: str) -> None:
@@ -121,6 +122,12 @@ def run_stages(config_path: Path, database_url: str) -> dict:
         ("label_status", lambda e, c, m, d, a: label_status.build_label_status(e, m, d, a)),
         ("cohort_metrics", cohort_metrics.build_cohort_metrics),
         ("fairness_disparities", cohort_metrics.build_fairness_disparities),
+        # Fitting the drift bins happens once per baseline (here the day itself is the
+        # baseline): timed apart from the daily drift step, which reuses stored bins.
+        (
+            FIT_STAGE,
+            lambda e, c, m, d, a: drift.ensure_bins(e, c, m, drift.drift_settings(c, m), a),
+        ),
         ("drift", drift.build_drift),
         ("slo_evaluations", slo.build_slo_evaluations),
         ("error_budgets", slo.build_error_budgets),
@@ -199,17 +206,22 @@ def main(argv: list[str] | None = None) -> int:
             _say(done.stderr[-3000:])
             return 1
         result = json.loads(done.stdout.strip().splitlines()[-1])
-        total = sum(result["timings"].values())
+        daily = [name for name in result["timings"] if name != FIT_STAGE]
+        total = sum(result["timings"][name] for name in daily)
         _say(f"  {'stage':<22}{'seconds':>9}{'cpu s':>9}{'rows/s':>14}{'peak MiB':>10}")
         for name, seconds in result["timings"].items():
             _say(
                 f"  {name:<22}{seconds:>9.2f}{result['cpu'][name]:>9.2f}"
                 f"{predictions / seconds:>14,.0f}{result['peaks'][name]:>10,.0f}"
             )
-        cpu_total = sum(result["cpu"].values())
+        cpu_total = sum(result["cpu"][name] for name in daily)
         _say(
             f"  {'label join -> budgets':<22}{total:>9.2f}{cpu_total:>9.2f}"
-            f"{predictions / total:>14,.0f}"
+            f"{predictions / total:>14,.0f}   (every day; without the one-off bin fit)"
+        )
+        with_fit = total + result["timings"][FIT_STAGE]
+        _say(
+            f"  {'... with the bin fit':<22}{with_fit:>9.2f}{'':>9}{predictions / with_fit:>14,.0f}"
         )
         _say(
             f"  predictions {predictions:,}, label rows {labels:,}; peak memory of the stages process: "
