@@ -163,6 +163,8 @@ class TableIdReader:
         #: ``columns`` that the table has, in the given order.
         self.columns = [c for c in columns if c in existing]
         self._text_columns = [c for c in self.columns if existing[c]]
+        #: Whether ids are read as strings: then every row read has exactly an asked id.
+        self.ids_as_text = existing.get(id_column, False)
         self._query: sa.Select | None = None
         if id_column in existing:
             as_text = sa.cast(sa.column(id_column), sa.Text)  # a no-op on text columns
@@ -233,7 +235,8 @@ def text_array_literal(values: pd.Series) -> str:
         .str.replace("\\", "\\\\", regex=False)
         .str.replace('"', '\\"', regex=False)
     )
-    return '{"' + '","'.join(escaped) + '"}'
+    # Joined from an object array: iterating Arrow-backed strings one by one is 6x slower.
+    return '{"' + '","'.join(escaped.to_numpy(dtype=object)) + '"}'
 
 
 def _day_path(source: FileSource, day: date) -> Path:

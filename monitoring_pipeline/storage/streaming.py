@@ -605,8 +605,10 @@ class DayLabels:
         ids = prediction_ids.astype("string")
         raw = table.read(ids)
         labels = raw[list(self._mapping)].rename(columns=self._mapping)
-        # The server matched the id's text; this keeps exactly the rows whose id, as read,
-        # is one of ``ids`` (as the whole-day reader does).
+        if table.ids_as_text:
+            return labels  # the server compared exactly this text
+        # A number id was matched on the text PostgreSQL prints for it; keep the rows whose
+        # id, as read here, is one of ``ids``.
         wanted = is_in(labels["prediction_id"].astype("string"), ids)
         return labels.loc[wanted].reset_index(drop=True)
 
