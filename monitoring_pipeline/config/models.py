@@ -615,7 +615,8 @@ class Defaults(Strict):
     min_cohort_size: int = Field(default=50, ge=1)
     quality: QualityConfig = QualityConfig()
     # Predictions read, validated, joined and written per step of labeled_predictions: the
-    # memory of that step grows with it, not with the day.
+    # memory of that step grows with it, not with the day. Larger chunks were measured
+    # slower and hungrier (1.13M-row day: 100k 37 s / 0.97 GiB, 500k 46 s / 1.79 GiB).
     ingest_chunk_rows: int = Field(default=100_000, ge=1)
 
 

@@ -7,6 +7,7 @@ the source gave them, so data-quality checks see the source as it is.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -14,8 +15,11 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import FileSource, ModelConfig, PostgresTableSource
@@ -140,49 +144,99 @@ def _count_without_time(engine: Engine, source: PostgresTableSource, time_column
         return int(conn.execute(query).scalar_one())
 
 
-def _read_table_ids(
-    engine: Engine,
-    source: PostgresTableSource,
-    columns: list[str],
-    id_column: str,
-    ids: Sequence[str],
+class TableIdReader:
+    """Reads the rows of given ids from a table source, chunk after chunk: the catalog is
+    read once, then each call is one indexed query.
+
+    Ids are matched on the id column's text, exactly (no trimming, case as is). They go to
+    the server as one text-array literal in ``= ANY(...)``: for a text or varchar id column
+    the comparison needs no cast, so PostgreSQL probes the column's index for the chunk's
+    ids instead of scanning the table (which a join to a temporary table of the ids did for
+    every chunk: 0.5 s per 100,000 ids on a 1M-row table, growing with the table).
+    """
+
+    def __init__(
+        self, engine: Engine, source: PostgresTableSource, columns: list[str], id_column: str
+    ) -> None:
+        existing = _existing_columns(engine, source)
+        self._engine = engine
+        #: ``columns`` that the table has, in the given order.
+        self.columns = [c for c in columns if c in existing]
+        self._text_columns = [c for c in self.columns if existing[c]]
+        #: Whether ids are read as strings: then every row read has exactly an asked id.
+        self.ids_as_text = existing.get(id_column, False)
+        self._query: sa.Select | None = None
+        if id_column in existing:
+            as_text = sa.cast(sa.column(id_column), sa.Text)  # a no-op on text columns
+            wanted = sa.any_(sa.cast(sa.bindparam("ids", type_=sa.Text), ARRAY(sa.Text)))
+            self._query = (
+                sa.select(*[sa.column(c) for c in self.columns])
+                .select_from(_table(source))
+                .where(as_text == wanted)
+            )
+
+    def read(self, ids: pd.Series) -> pd.DataFrame:
+        """Every row whose id, as text, is one of ``ids`` (nulls in ``ids`` match nothing);
+        text columns stay strings."""
+        ids = ids.dropna()
+        if self._query is None or ids.empty:
+            return pd.DataFrame(columns=self.columns)
+        query = self._query.params(ids=text_array_literal(ids))
+        return _copy_to_frame(self._engine, query, self.columns, self._text_columns)
+
+
+def _copy_to_frame(
+    engine: Engine, query: sa.Select, columns: list[str], text_columns: list[str]
 ) -> pd.DataFrame:
-    existing = _existing_columns(engine, source)
-    selected = [c for c in columns if c in existing]
-    if id_column not in existing or not len(ids):
-        return pd.DataFrame(columns=selected)
-    # The day's ids go to a temporary table by COPY: one join instead of a huge IN list.
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text("CREATE TEMPORARY TABLE wanted_ids (prediction_id text) ON COMMIT DROP")
-        )
+    """``COPY (query) TO STDOUT`` parsed by Arrow, where only COPY's NULL (an unquoted empty
+    field) is null: an id that reads "NULL", "NA" or "nan" stays that text (Arrow's default
+    null markers would drop its labels)."""
+    compiled = query.compile(dialect=engine.dialect)
+    buffer = io.BytesIO()
+    with engine.connect() as conn:
         cursor = conn.connection.driver_connection.cursor()
-        cursor.copy_expert(
-            "COPY wanted_ids (prediction_id) FROM STDIN WITH (FORMAT csv)", _lines(ids)
-        )
-        cursor.close()
-        # Identifiers come from the validated config and are quoted by the dialect.
-        schema, name = source.table.split(".")
-        selected_sql = ", ".join(f"l.{_quote(conn, c)}" for c in selected)
-        query = (
-            f"SELECT {selected_sql} FROM {_quote(conn, schema)}.{_quote(conn, name)} AS l "
-            f"JOIN wanted_ids AS w ON l.{_quote(conn, id_column)}::text = w.prediction_id"
-        )
-        return copy_query_to_frame(conn, sa.text(query), [c for c in selected if existing[c]])
-
-
-def _quote(conn: sa.Connection, identifier: str) -> str:
-    return conn.dialect.identifier_preparer.quote(identifier)
-
-
-def _lines(ids: Sequence[str]):
-    import io
-
-    frame = pd.DataFrame({"prediction_id": pd.Series(ids, dtype="string")})
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False)
+        try:
+            # Bound values inlined with psycopg2's own quoting: COPY takes no parameters.
+            sql = cursor.mogrify(str(compiled), compiled.params).decode()
+            cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)", buffer)
+        finally:
+            cursor.close()
+    if not buffer.getvalue().partition(b"\n")[2]:  # the header only: no rows
+        return pd.DataFrame(columns=columns)
     buffer.seek(0)
-    return buffer
+    table = pa_csv.read_csv(
+        buffer,
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in text_columns},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
+    return table.to_pandas()
+
+
+def text_array_literal(values: pd.Series) -> str:
+    """A PostgreSQL ``text[]`` literal of ``values`` (no nulls).
+
+    Every element is double-quoted with backslashes and double quotes escaped, so blanks,
+    commas, braces and the word NULL stay the text they are. One bound string: the server
+    parses it as a constant, much faster than an ``ARRAY[...]`` of 100,000 parameters.
+
+    >>> text_array_literal(pd.Series(["a", "b,c", " NULL"]))
+    '{"a","b,c"," NULL"}'
+    """
+    if values.empty:
+        return "{}"
+    escaped = (
+        values.astype("string")
+        .str.replace("\\", "\\\\", regex=False)
+        .str.replace('"', '\\"', regex=False)
+    )
+    # Joined from an object array: iterating Arrow-backed strings one by one is 6x slower.
+    return '{"' + '","'.join(escaped.to_numpy(dtype=object)) + '"}'
 
 
 def _day_path(source: FileSource, day: date) -> Path:

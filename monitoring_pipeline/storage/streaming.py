@@ -39,11 +39,11 @@ from monitoring_pipeline.core.validation import SchemaError, clean_text, day_bou
 from monitoring_pipeline.storage.sources import (
     RawDay,
     SourceUnavailableError,
+    TableIdReader,
     _count_without_time,
     _day_path,
     _describe,
     _iter_label_files,
-    _read_table_ids,
     _table,
     label_columns,
     prediction_columns,
@@ -562,51 +562,63 @@ def _casts(values: pa.Array, to: pa.DataType) -> bool:
 
 class DayLabels:
     """Label rows (all revisions, standard column names) for a day's predictions, handed out
-    chunk by chunk: :meth:`for_ids` returns the rows of the given valid prediction ids."""
+    chunk by chunk: :meth:`for_ids` returns the rows of the given valid prediction ids.
+
+    File sources are read once (only the day's ids); table sources are queried per chunk
+    through the id column's index (:class:`~monitoring_pipeline.storage.sources.TableIdReader`),
+    so memory holds a chunk's labels, never the day's.
+    """
 
     def __init__(self, engine: Engine, model: ModelConfig, day: date, scan: DayScan) -> None:
-        self._engine = engine
-        self._model = model
         self._mapping = label_columns(model)
         self._source = model.labels
         self._file_rows: pd.DataFrame | None = None
+        self._table: TableIdReader | None = None
         if isinstance(self._source, FileSource):
-            self._file_rows = self._read_files(day, scan.day_ids)
+            self._file_rows = self._read_files(model, day, scan.day_ids)
             ids = self._file_rows["prediction_id"].astype("string")
             self._codes, uniques = pd.factorize(ids)
             self._uniques = pd.Index(uniques)
+        else:
+            self._table = TableIdReader(
+                engine, self._source, list(self._mapping), model.columns.label_prediction_id
+            )
+            # Checked before the first chunk: a wrong config fails before any work.
+            missing = [c for c in self._mapping if c not in self._table.columns]
+            if missing:
+                raise SchemaError(
+                    f"labels source {_describe(self._source)} lacks column(s) {missing}"
+                )
 
     def for_ids(self, prediction_ids: pd.Series) -> pd.DataFrame:
         """Every label row of ``prediction_ids`` (valid, unique ids of one chunk)."""
-        if self._file_rows is None:
-            return self._table_rows(prediction_ids)
+        if self._table is not None:
+            return self._table_rows(self._table, prediction_ids)
+        assert self._file_rows is not None
         found = self._uniques.get_indexer(prediction_ids.astype("string").dropna())
         wanted = np.zeros(len(self._uniques) + 1, dtype=bool)
         wanted[found[found >= 0]] = True
         # factorize codes nulls as -1, which indexes the always-False last slot.
         return self._file_rows.loc[wanted[self._codes]].reset_index(drop=True)
 
-    def _table_rows(self, prediction_ids: pd.Series) -> pd.DataFrame:
-        source = self._source
-        assert isinstance(source, PostgresTableSource)
-        ids = prediction_ids.tolist()
-        raw = _read_table_ids(
-            self._engine, source, list(self._mapping), self._model.columns.label_prediction_id, ids
-        )
-        missing = [column for column in self._mapping if column not in raw.columns]
-        if missing:
-            raise SchemaError(f"labels source {_describe(source)} lacks column(s) {missing}")
+    def _table_rows(self, table: TableIdReader, prediction_ids: pd.Series) -> pd.DataFrame:
+        ids = prediction_ids.astype("string")
+        raw = table.read(ids)
         labels = raw[list(self._mapping)].rename(columns=self._mapping)
-        wanted = is_in(labels["prediction_id"].astype("string"), pd.Series(ids, dtype="string"))
+        if table.ids_as_text:
+            return labels  # the server compared exactly this text
+        # A number id was matched on the text PostgreSQL prints for it; keep the rows whose
+        # id, as read here, is one of ``ids``.
+        wanted = is_in(labels["prediction_id"].astype("string"), ids)
         return labels.loc[wanted].reset_index(drop=True)
 
-    def _read_files(self, day: date, day_ids: pd.Series | None) -> pd.DataFrame:
+    def _read_files(self, model: ModelConfig, day: date, day_ids: pd.Series | None) -> pd.DataFrame:
         """The label files of ``day`` and later, read once: only the three label columns,
         only the rows of the day's ids (all revisions of each)."""
         source = self._source
         assert isinstance(source, FileSource)
         needed = list(self._mapping)
-        id_column = self._model.columns.label_prediction_id
+        id_column = model.columns.label_prediction_id
         frames = []
         for frame in _iter_label_files(source, day, columns=needed):
             if id_column in frame.columns and day_ids is not None:
@@ -621,5 +633,5 @@ class DayLabels:
 
 def open_day_labels(engine: Engine, model: ModelConfig, day: date, scan: DayScan) -> DayLabels:
     """Labels for the day's predictions: file sources are read once here, table sources are
-    queried per chunk (a temporary table of the chunk's ids joined to the label table)."""
+    queried per chunk (the chunk's ids looked up through the label table's id index)."""
     return DayLabels(engine, model, day, scan)

@@ -148,10 +148,10 @@ def dirty_log(n: int) -> pd.DataFrame:
     return frame
 
 
-def chunked(frame: pd.DataFrame, spec: QualitySpec, chunk_rows: int):
+def chunked(frame: pd.DataFrame, spec: QualitySpec, chunk_rows: int, batch_rows: int):
     from monitoring_pipeline.quality.expectations import ChunkedExpectations
 
-    quality = ChunkedExpectations(spec, list(frame.columns))
+    quality = ChunkedExpectations(spec, list(frame.columns), batch_rows=batch_rows)
     for start in range(0, max(len(frame), 1), chunk_rows):
         quality.add(frame.iloc[start : start + chunk_rows])
     ids = frame["prediction_id"].dropna()
@@ -159,10 +159,17 @@ def chunked(frame: pd.DataFrame, spec: QualitySpec, chunk_rows: int):
 
 
 @pytest.mark.parametrize(
-    ("rows", "chunk_rows", "tolerance"),
-    [(30, 1, 0.2), (30, 4, 0.01), (60, 7, 0.06), (400, 64, 0.01), (400, 399, 0.01)],
+    ("rows", "chunk_rows", "batch_rows", "tolerance"),
+    [
+        (30, 1, 1, 0.2),  # one GX run per row
+        (30, 4, 4, 0.01),
+        (60, 7, 10, 0.06),  # runs of two chunks (14 rows) and a last one of 4
+        (400, 64, 150, 0.01),  # runs of three chunks, the repeats in different runs
+        (400, 399, 399, 0.01),
+        (400, 64, 500_000, 0.01),  # the default: the day's chunks in one run
+    ],
 )
-def test_chunked_outcomes_equal_the_whole_day_run(rows, chunk_rows, tolerance):
+def test_chunked_outcomes_equal_the_whole_day_run(rows, chunk_rows, batch_rows, tolerance):
     frame = dirty_log(rows)
     spec = QualitySpec(
         cohort_values=COHORTS,
@@ -172,9 +179,21 @@ def test_chunked_outcomes_equal_the_whole_day_run(rows, chunk_rows, tolerance):
         row_count_range=(rows // 2, rows * 2),
     )
     whole = run_expectations(frame, spec)
-    merged = chunked(frame, spec, chunk_rows)
+    merged = chunked(frame, spec, chunk_rows, batch_rows)
     assert merged == whole
     # The merge saw the repeat across chunks: both "twin" rows are unexpected, while "pad"
     # and " pad " differ as raw values.
     unique = outcome(merged, "expect_column_values_to_be_unique", "prediction_id")
     assert unique.unexpected_count == 2
+
+
+def test_gx_batches_are_not_fingerprinted():
+    """GX would otherwise hash every row of each batch (a marker no one reads here): as
+    slow as validating it. A GX upgrade that renames its threshold makes this fail."""
+    from monitoring_pipeline.quality.expectations import _gx_context, _validator
+
+    gx, context = _gx_context()
+    validation = _validator(gx, context, "fingerprint", [])
+    batch = validation.batch_definition.get_batch(batch_parameters={"dataframe": log(10)})
+    assert "pandas_data_fingerprint" not in batch.batch_markers
+    assert batch.batch_markers["ge_load_time"]
