@@ -89,6 +89,7 @@ def _chunks(
             read_options=pa_csv.ReadOptions(block_size=COPY_BLOCK_BYTES),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict(column_types),
+                null_values=[""],  # COPY's NULL; text such as "NA" or "nan" stays text
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
                 true_values=["t", "true"],
@@ -289,6 +290,7 @@ def copy_query_to_frame(
         buffer,
         convert_options=pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in text_columns},
+            null_values=[""],  # COPY's NULL; text such as "NA" or "nan" stays text
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
             true_values=["t", "true"],

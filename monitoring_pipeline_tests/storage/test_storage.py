@@ -274,6 +274,24 @@ def test_streamed_copy_yields_bounded_chunks_with_every_row_and_type(engine, mon
     assert list(reads.iter_copy_query(engine, query, {"last": 0}, STREAM_TYPES)) == []
 
 
+def test_copy_reads_keep_text_that_looks_like_a_missing_marker(engine):
+    """Only COPY's NULL is null: a cohort or category named "NA", "NULL" or "nan" stays."""
+    from monitoring_pipeline.storage import reads
+
+    words = ["NA", "NULL", "nan", "N/A", "None", "null", "#N/A", ""]
+    query = sa.text(
+        "SELECT i, w FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS u(w, i) "
+        "UNION ALL SELECT 0, NULL ORDER BY 1"
+    )
+    params = {"words": "{" + ",".join(f'"{w}"' for w in words) + "}"}
+    types = {"i": pa.int64(), "w": pa.string()}
+    (streamed,) = reads.iter_copy_query(engine, query, params, types)
+    with engine.connect() as conn:
+        whole = reads.copy_query_to_frame(conn, query.bindparams(**params), ["w"])
+    for frame in (streamed, whole):
+        assert sorted(frame.w.dropna()) == sorted(words) and frame.w.isna().sum() == 1
+
+
 def test_streamed_copy_stopped_early_or_failing_leaves_the_engine_usable(engine, monkeypatch):
     from monitoring_pipeline.storage import reads
 
