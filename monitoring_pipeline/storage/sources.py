@@ -7,7 +7,6 @@ the source gave them, so data-quality checks see the source as it is.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -15,8 +14,6 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -182,40 +179,8 @@ class TableIdReader:
         if self._query is None or ids.empty:
             return pd.DataFrame(columns=self.columns)
         query = self._query.params(ids=text_array_literal(ids))
-        return _copy_to_frame(self._engine, query, self.columns, self._text_columns)
-
-
-def _copy_to_frame(
-    engine: Engine, query: sa.Select, columns: list[str], text_columns: list[str]
-) -> pd.DataFrame:
-    """``COPY (query) TO STDOUT`` parsed by Arrow, where only COPY's NULL (an unquoted empty
-    field) is null: an id that reads "NULL", "NA" or "nan" stays that text (Arrow's default
-    null markers would drop its labels)."""
-    compiled = query.compile(dialect=engine.dialect)
-    buffer = io.BytesIO()
-    with engine.connect() as conn:
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            # Bound values inlined with psycopg2's own quoting: COPY takes no parameters.
-            sql = cursor.mogrify(str(compiled), compiled.params).decode()
-            cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)", buffer)
-        finally:
-            cursor.close()
-    if not buffer.getvalue().partition(b"\n")[2]:  # the header only: no rows
-        return pd.DataFrame(columns=columns)
-    buffer.seek(0)
-    table = pa_csv.read_csv(
-        buffer,
-        convert_options=pa_csv.ConvertOptions(
-            column_types={name: pa.string() for name in text_columns},
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            true_values=["t"],
-            false_values=["f"],
-        ),
-    )
-    return table.to_pandas()
+        with self._engine.connect() as conn:
+            return copy_query_to_frame(conn, query, self._text_columns)
 
 
 def text_array_literal(values: pd.Series) -> str:
