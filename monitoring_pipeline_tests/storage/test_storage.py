@@ -43,6 +43,17 @@ def fetch(engine, query: str) -> list[tuple]:
         return [tuple(row) for row in conn.execute(sa.text(query))]
 
 
+def _write_old_row(engine) -> None:
+    """The partition (m, DAY) of quarantined_rows holds one row, reason "old"."""
+    replace_partitions(
+        engine,
+        model_name="m",
+        partition_date=DAY,
+        rows=[TableRows("quarantined_rows", quarantine_rows(["old"]))],
+        audit=AUDIT,
+    )
+
+
 def test_migrations_are_recorded_and_idempotent(engine):
     files = [m.filename for m in discover_migrations()]
     assert files[0] == "001_create_monitoring_schema.sql"
@@ -107,13 +118,7 @@ def test_replace_partition_replaces_instead_of_duplicating(engine):
 
 
 def test_failed_write_leaves_previous_rows_intact(engine):
-    replace_partitions(
-        engine,
-        model_name="m",
-        partition_date=DAY,
-        rows=[TableRows("quarantined_rows", quarantine_rows(["old"]))],
-        audit=AUDIT,
-    )
+    _write_old_row(engine)
     bad = quarantine_rows(["new"]).assign(
         source="neither"
     )  # violates the CHECK constraint mid-COPY
@@ -333,13 +338,7 @@ def test_json_column_is_valid_json_with_exact_floats_and_nulls():
 
 
 def test_partition_writer_appends_chunks_in_one_transaction(engine):
-    replace_partitions(
-        engine,
-        model_name="m",
-        partition_date=DAY,
-        rows=[TableRows("quarantined_rows", quarantine_rows(["old"]))],
-        audit=AUDIT,
-    )
+    _write_old_row(engine)
     with writes.partition_writer(
         engine, model_name="m", partition_date=DAY, tables=["quarantined_rows"], audit=AUDIT
     ) as writer:
@@ -356,13 +355,7 @@ def test_partition_writer_appends_chunks_in_one_transaction(engine):
 def test_a_failed_background_copy_is_raised_and_nothing_after_it_is_written(engine):
     """COPYs run on the writer's own thread: the failure of an early chunk still reaches
     the caller (at a later write or at the end) and the whole partition rolls back."""
-    replace_partitions(
-        engine,
-        model_name="m",
-        partition_date=DAY,
-        rows=[TableRows("quarantined_rows", quarantine_rows(["old"]))],
-        audit=AUDIT,
-    )
+    _write_old_row(engine)
     with (
         pytest.raises(psycopg2.errors.CheckViolation),
         writes.partition_writer(
@@ -376,13 +369,7 @@ def test_a_failed_background_copy_is_raised_and_nothing_after_it_is_written(engi
 
 
 def test_partition_writer_rolls_back_on_a_failure_after_some_chunks(engine):
-    replace_partitions(
-        engine,
-        model_name="m",
-        partition_date=DAY,
-        rows=[TableRows("quarantined_rows", quarantine_rows(["old"]))],
-        audit=AUDIT,
-    )
+    _write_old_row(engine)
     with (
         pytest.raises(RuntimeError, match="source broke"),
         writes.partition_writer(
