@@ -30,10 +30,13 @@ Choices:
   the statistic is the same Pearson statistic for every k); one non-empty column means
   no evidence (statistic 0, p 1).
 * null_rate_change: current null share minus reference null share with Newcombe's
-  hybrid score interval; drift when the whole interval lies beyond +/- the threshold
-  (default 0.05 = 5 percentage points), so tiny samples cannot flag it.
+  hybrid score interval; drift when the whole interval lies above the threshold (default
+  0.05 = 5 percentage points): missingness rose, and tiny samples cannot flag it. A fall
+  is reported, not flagged: it is what the days after an incident look like against a
+  rolling baseline that took the incident in, and a value filled in where nulls used to
+  be shows in the value tests (PSI, KS, chi-square) instead.
 * ``drifted``: statistic >= threshold (PSI, JS); Benjamini-Hochberg adjusted p-value <
-  alpha (KS, chi-square); interval beyond +/- threshold (null rate). NA when the test
+  alpha (KS, chi-square); interval above the threshold (null rate). NA when the test
   is not sufficient (fewer than ``min_count`` observations on either side) or undefined.
 """
 
@@ -586,9 +589,7 @@ def evaluate_drift(
     with np.errstate(invalid="ignore"):
         by_statistic = np.where(higher, statistic >= threshold, statistic <= threshold)
         by_p_value = result["p_value_adjusted"].to_numpy(dtype=np.float64) < threshold
-        by_interval = (result["lower"].to_numpy(dtype=np.float64) > threshold) | (
-            result["upper"].to_numpy(dtype=np.float64) < -threshold
-        )
+        by_interval = result["lower"].to_numpy(dtype=np.float64) > threshold
     drifted = np.select(
         [decision == "statistic", decision == "p_value"], [by_statistic, by_p_value], by_interval
     )

@@ -19,8 +19,9 @@ Methods
 Stored method names are those of the config's ``DriftMethodName`` (``psi``, ``ks``,
 ``js``, ``chi2``, ``null_rate_change``); ``core.drift`` calls two of them
 ``jensen_shannon`` and ``chi_square``. ``null_rate_change`` flags drift when the
-interval of the change lies wholly beyond +/- the threshold, so its stored direction is
-``abs_higher_is_drift`` (``core.drift`` labels it ``higher_is_drift``).
+interval of the change lies wholly above the threshold: direction ``higher_is_drift``,
+decided on the interval. (Rows written before migration 013 flagged a fall too and say
+``abs_higher_is_drift``.)
 """
 
 from __future__ import annotations
@@ -111,12 +112,12 @@ def method_descriptor(name: str) -> StoredMethod:
 
     Example:
         >>> method_descriptor("chi2").decided_on, method_descriptor("null_rate_change").direction
-        ('p_value_adjusted', 'abs_higher_is_drift')
+        ('p_value_adjusted', 'higher_is_drift')
     """
     if name not in CORE_METHOD_NAMES:
         raise ValueError(ERROR_UNKNOWN_METHOD.format(name=name, known=list(CORE_METHOD_NAMES)))
     core = DRIFT_METHODS[CORE_METHOD_NAMES[name]]
-    direction = "abs_higher_is_drift" if core.decision_on == "interval" else core.direction
+    direction = core.direction
     return StoredMethod(
         name=name,
         core_name=core.name,

@@ -273,6 +273,13 @@ def test_evaluate_drift_flags_and_bh_adjustment(drift_inputs):
     assert not bool(flags[("all", "stable", "psi")])
     assert not bool(flags[("all", "stable", "jensen_shannon")])
     assert not bool(flags[("all", "stable", "null_rate_change")])
+    # Reversed, the same change is a fall in missingness: reported, not flagged.
+    baseline, current, _ = drift_inputs
+    reverse = evaluate_drift(current, baseline, methods=["null_rate_change"])
+    fall = reverse.set_index(["model_version", "cohort_value", "feature"]).loc[
+        ("v1", "big", "moving")
+    ]
+    assert fall.upper < -fall.threshold and fall.drifted == False  # noqa: E712
     # ~75 rows per version in the small segment: too few, so no verdict.
     small = result[result.cohort_value == "small"]
     assert not small["sufficient"].any() and small["drifted"].isna().all()

@@ -115,7 +115,7 @@ def test_stored_methods_follow_the_core_descriptors():
     assert method_descriptor("ks").direction == "lower_is_drift"
     assert method_descriptor("ks").decided_on == "p_value_adjusted"
     assert method_descriptor("psi").direction == "higher_is_drift"
-    assert method_descriptor("null_rate_change").direction == "abs_higher_is_drift"
+    assert method_descriptor("null_rate_change").direction == "higher_is_drift"
     for kind, names in METHODS_BY_KIND.items():
         assert all(kind in method_descriptor(n).kinds for n in names)
 

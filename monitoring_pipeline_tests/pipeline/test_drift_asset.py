@@ -237,7 +237,7 @@ def test_feature_nulls_show_as_a_null_rate_change(world):
     change = one(rows, "debt_to_income", "null_rate_change")
     assert change.statistic == pytest.approx(0.3, abs=0.04)
     assert change.lower > change.threshold and change.drifted
-    assert change.direction == "abs_higher_is_drift" and change.decided_on == "interval"
+    assert change.direction == "higher_is_drift" and change.decided_on == "interval"
     # The values that remain are distributed as before.
     assert not one(rows, "debt_to_income", "psi").drifted
     assert not one(rows, "debt_to_income", "ks").drifted
