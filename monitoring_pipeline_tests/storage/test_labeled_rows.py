@@ -179,7 +179,7 @@ def test_rows_written_as_json_before_the_migration_move_over_intact(pg_admin_url
                 {"day": DAY, "id": f"p{i}", "cohorts": json.dumps(cohorts),
                  "features": json.dumps(features)},
             )  # fmt: skip
-    assert apply_migrations(engine) == ["012_store_labeled_predictions_typed.sql"]
+    assert apply_migrations(engine)[0] == "012_store_labeled_predictions_typed.sql"
     view = _view(engine)
     assert view.cohorts.tolist() == [c for c, _ in rows]
     assert view.features.tolist() == [f for _, f in rows]
