@@ -134,11 +134,9 @@ def _scalar(series: pd.Series, arrow_type: pa.DataType) -> pa.Array:
 def _list_of(columns: list[pa.Array], n: int, value_type: pa.DataType) -> pa.Array:
     """Row i = [columns[0][i], columns[1][i], ...]: interleaved without a Python loop."""
     width = len(columns)
-    offsets = pa.array(np.arange(0, n * width + 1, max(width, 1), dtype=np.int32)[: n + 1])
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * width)
     if width == 0:
-        return pa.ListArray.from_arrays(
-            pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], type=value_type)
-        )
+        return pa.ListArray.from_arrays(offsets, pa.array([], type=value_type))
     stacked = pa.concat_arrays([_contiguous(c).cast(value_type) for c in columns])
     order = (np.arange(width)[None, :] * n + np.arange(n)[:, None]).ravel()
     return pa.ListArray.from_arrays(offsets, stacked.take(pa.array(order)))

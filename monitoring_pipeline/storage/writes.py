@@ -28,6 +28,8 @@ from pgpq.encoders import StringEncoderBuilder
 from pgpq.schema import Jsonb
 from sqlalchemy.engine import Engine
 
+from monitoring_pipeline.storage.labeled_rows import text_values
+
 SCHEMA = "monitoring"
 COPY_CHUNK_ROWS = 200_000
 
@@ -77,13 +79,10 @@ def _json_values(series: pd.Series) -> pa.Array:
     if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
         return pa.array([_json_scalar(v) for v in series.tolist()], type=pa.string())
     values = pa.array(series, from_pandas=True)
-    if pa.types.is_boolean(values.type):
-        text = pc.if_else(values, "true", "false")
-    elif pa.types.is_integer(values.type):
-        text = pc.cast(values, pa.string())
+    if pa.types.is_boolean(values.type) or pa.types.is_integer(values.type):
+        text = text_values(series)  # a number's or a boolean's JSON is its text
     elif pa.types.is_floating(values.type):
-        finite = pc.if_else(pc.is_finite(values), values, pa.scalar(None, values.type))
-        text = pc.cast(finite, pa.string())
+        text = text_values(series.astype("float64"))
     elif pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         values = values.cast(pa.string())  # pandas' str columns arrive as large_string
         if pc.any(pc.match_substring_regex(values, _CONTROL_CHARACTERS)).as_py():
