@@ -162,7 +162,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             cursor = ticks[-1].cursor if ticks else None
             # The sensor judges missing health rows against "today": the simulated one.
             at_day = build_definitions(
-                config, database_url=urls.monitoring, alert_clock=lambda: simulated_clock(day)
+                config, database_url=urls.monitoring, clock=lambda: simulated_clock(day)
             )
             ticks.append(
                 evaluate_alerts(at_day, instance, database_url=urls.monitoring, cursor=cursor)

@@ -27,11 +27,12 @@ def build_definitions(
     config: MonitoringConfig,
     *,
     database_url: str | None = None,
-    alert_clock: Callable[[], datetime] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> dg.Definitions:
     """Every asset, job, schedule and sensor of the config. error_budget_sensor launches
     alert_job (error budgets and pipeline health), and retraining_job on a page of a
-    ``retrain_on_page`` SLO."""
+    ``retrain_on_page`` SLO. ``clock`` (default: the wall clock, UTC) is what every sensor
+    takes as "now": tests and the demo's simulated days pass their own."""
     partitions_def = daily_partitions(config.partitions_start)
     per_model = {
         name: [
@@ -55,8 +56,8 @@ def build_definitions(
         jobs=[job, alert_job, retraining_job],
         schedules=[build_daily_schedule(config, job)],
         sensors=[
-            build_late_labels_sensor(config, materializable),
-            build_error_budget_sensor(config, alert_job, retraining_job, clock=alert_clock or _now),
+            build_late_labels_sensor(config, materializable, clock=clock or _now),
+            build_error_budget_sensor(config, alert_job, retraining_job, clock=clock or _now),
         ],
         resources={"monitoring_db": MonitoringDatabase(database_url=database_url)},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -16,13 +17,17 @@ LATE_LABELS_SENSOR = "late_labels_sensor"
 
 
 def build_late_labels_sensor(
-    config: MonitoringConfig, asset_keys: dict[str, list[dg.AssetKey]]
+    config: MonitoringConfig,
+    asset_keys: dict[str, list[dg.AssetKey]],
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dg.SensorDefinition:
     """Requests the model's whole chain for each day whose label rows grew by
     ``late_labels.min_change`` of its predictions. The run key names the model, the day
     and the label rows seen, so repeated ticks before the re-run lands request nothing new,
     and a day is re-run again only when more labels arrive. ``asset_keys``: per model, its
-    materializable assets (labeled_predictions and everything downstream)."""
+    materializable assets (labeled_predictions and everything downstream). The lookback
+    window ends on ``clock()``'s day (tests and replays pass their own clock)."""
     settings = config.late_labels
 
     @dg.sensor(
@@ -36,7 +41,7 @@ def build_late_labels_sensor(
         ),
     )
     def late_labels_sensor(context: dg.SensorEvaluationContext, monitoring_db: MonitoringDatabase):
-        today = datetime.now(UTC).date()
+        today = clock().astimezone(UTC).date()
         try:
             engine = monitoring_db.engine()
         except DatabaseUnavailableError as exc:

@@ -45,7 +45,9 @@ def test_late_labels_rerun_exactly_the_days_that_gained_labels(
     path = tmp_path / "models.yaml"
     path.write_text(yaml.safe_dump(demo_config(DAYS[0], tmp_path / "data")))
     config = load_config(path)
-    defs = build_definitions(config, database_url=database_url)
+    # The sensor's "now" is the test's own (the days are fixed; the wall clock moves on).
+    now = [first_look]
+    defs = build_definitions(config, database_url=database_url, clock=lambda: now[0])
     job = defs.resolve_job_def(MONITOR_MODELS_JOB)
     for day in DAYS:
         assert job.execute_in_process(
@@ -56,7 +58,8 @@ def test_late_labels_rerun_exactly_the_days_that_gained_labels(
     assert tick(defs, dagster_instance, database_url).run_requests == []
 
     # Two weeks later most labels of the recent days have arrived (and some were corrected).
-    publish(engine, tmp_path, first_look + timedelta(days=14))
+    now[0] = first_look + timedelta(days=14)
+    publish(engine, tmp_path, now[0])
     result = tick(defs, dagster_instance, database_url)
     requested = {(r.tags["model"], r.partition_key) for r in result.run_requests}
     used = (
