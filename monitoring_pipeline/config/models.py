@@ -418,10 +418,17 @@ class RetrainingConfig(Strict):
     worst_cohorts: int = Field(default=5, ge=1, le=50)
 
 
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TEAM = re.compile(r"^team:[A-Za-z0-9_-]+$")
+
+
 class ModelConfig(Strict):
     """One monitored model: where its data comes from and what to watch."""
 
     description: str = ""
+    # Who answers for the model: e-mail addresses or "team:<name>" (Dagster's owner forms);
+    # shown on every asset of the model and named in its alerts.
+    owners: list[str] = []
     predictions: Source
     labels: Source
     columns: ColumnMapping = ColumnMapping()
@@ -438,6 +445,16 @@ class ModelConfig(Strict):
     # Overrides the top-level ``health`` key by key (MonitoringConfig.health_config).
     health: HealthConfig | None = None
     retraining: RetrainingConfig | None = None
+
+    @field_validator("owners")
+    @classmethod
+    def _owner_forms(cls, value: list[str]) -> list[str]:
+        for owner in value:
+            if not (EMAIL.match(owner) or TEAM.match(owner)):
+                raise ValueError(
+                    f"owner {owner!r} must be an e-mail address or 'team:<name>' (letters, digits, _ -)"
+                )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:

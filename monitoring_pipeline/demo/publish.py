@@ -104,6 +104,7 @@ def demo_config(partitions_start: date, data_dir: Path) -> dict:
         "models": {
             POSTGRES_MODEL: {
                 "description": f"Loan approval: label 1 = {loan.label_meaning}, decision 1 = {loan.decision_meaning}.",
+                "owners": ["team:credit-risk", "ml-steward@example.com"],
                 "predictions": {
                     "kind": "postgres_table",
                     "table": f"{DEMO_SCHEMA}.loan_predictions",
@@ -177,6 +178,7 @@ def demo_config(partitions_start: date, data_dir: Path) -> dict:
             },
             FILES_MODEL: {
                 "description": f"Job screening: label 1 = {job.label_meaning}, decision 1 = {job.decision_meaning}.",
+                "owners": ["team:talent-ml"],
                 "predictions": {
                     "kind": "files",
                     "path": str(job_dir / "predictions" / "{date}.parquet"),

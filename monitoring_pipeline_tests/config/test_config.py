@@ -186,3 +186,12 @@ def test_retraining_action_is_validated_with_the_key_named(tmp_path, demo_raw):
     loan["retraining"]["cooldown_days"] = 3
     retraining = load_config(write(tmp_path, demo_raw)).models["loan_approval"].retraining
     assert retraining.action.timeout_seconds == 1800 and retraining.training_window_days == 28
+
+
+def test_owners_are_emails_or_teams(tmp_path, demo_raw):
+    config = load_config(write(tmp_path, demo_raw))
+    assert config.models["loan_approval"].owners == ["team:credit-risk", "ml-steward@example.com"]
+    demo_raw["models"]["job_screening"]["owners"] = ["talent people"]
+    message = error_for(tmp_path, demo_raw)
+    assert "models.job_screening.owners" in message
+    assert "'talent people' must be an e-mail address or 'team:<name>'" in message
