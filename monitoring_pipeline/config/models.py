@@ -628,6 +628,27 @@ class AlertingConfig(Strict):
         return value
 
 
+class LinksConfig(Strict):
+    """Where people follow an alert or a check to: the Dagster UI and the HTML reports.
+
+    ``reports_dir``: where the ``report`` asset and command write
+    ``<model>/<day>.html`` (default ``$MONITORING_HOME/reports``). ``reports_base_url``:
+    the address those files are served under (a link is then
+    ``<reports_base_url>/<model>/<day>.html``); when unset, links are ``file://`` paths.
+    """
+
+    dagster_url: str = "http://127.0.0.1:3000"
+    reports_dir: str | None = None
+    reports_base_url: str | None = None
+
+    @field_validator("dagster_url", "reports_base_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value is not None else None
+
+
 class Defaults(Strict):
     min_cohort_size: int = Field(default=50, ge=1)
     quality: QualityConfig = QualityConfig()
@@ -647,6 +668,7 @@ class MonitoringConfig(Strict):
     defaults: Defaults = Defaults()
     health: HealthConfig = HealthConfig()
     alerting: AlertingConfig = AlertingConfig()
+    links: LinksConfig = LinksConfig()
     models: dict[str, ModelConfig]
 
     @field_validator("models")

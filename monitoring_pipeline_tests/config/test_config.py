@@ -195,3 +195,15 @@ def test_owners_are_emails_or_teams(tmp_path, demo_raw):
     message = error_for(tmp_path, demo_raw)
     assert "models.job_screening.owners" in message
     assert "'talent people' must be an e-mail address or 'team:<name>'" in message
+
+
+def test_links_default_to_the_local_ui_and_refuse_non_http(tmp_path, demo_raw):
+    config = load_config(write(tmp_path, demo_raw))
+    assert config.links.dagster_url == "http://127.0.0.1:3000"
+    assert config.links.reports_base_url is None
+    demo_raw["links"] = {"dagster_url": "dagster.internal:3000"}
+    assert "links.dagster_url" in error_for(tmp_path, demo_raw)
+    demo_raw["links"] = {"reports_base_url": "https://reports.example.com/ml/"}
+    assert load_config(write(tmp_path, demo_raw)).links.reports_base_url == (
+        "https://reports.example.com/ml"
+    )
