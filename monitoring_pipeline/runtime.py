@@ -18,7 +18,9 @@ from monitoring_pipeline.settings import (
 )
 from monitoring_pipeline.storage.database import ServerUrls
 
-DAGSTER_HOME = Path(__file__).resolve().parents[1]  # the folder holding dagster.yaml
+# The folder holding dagster.yaml and workspace.yaml, inside the package so that an installed
+# wheel has them too (in a checkout its files are symlinks to the top-level ones).
+DAGSTER_HOME = Path(__file__).resolve().parent / "dagster_home"
 
 
 def dagster_environment(settings: Settings, urls: ServerUrls) -> dict[str, str]:

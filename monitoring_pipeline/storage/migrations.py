@@ -1,4 +1,4 @@
-"""Apply the ordered DDL files of ``sql/`` once each, recording what was applied."""
+"""Apply the ordered DDL files of ``sql/`` (shipped in the package) once each, recording what was applied."""
 
 from __future__ import annotations
 
@@ -35,10 +35,8 @@ class Migration:
 
 
 def sql_directory() -> Path:
-    """``sql/`` of the checkout, or the copy shipped inside the installed package."""
-    checkout = Path(__file__).resolve().parents[2] / "sql"
-    if checkout.is_dir():
-        return checkout
+    """The migrations shipped inside the package (in a checkout, ``monitoring_pipeline/sql``
+    is a symlink to the top-level ``sql/``)."""
     return Path(str(resources.files("monitoring_pipeline") / "sql"))
 
 
@@ -50,6 +48,9 @@ def discover_migrations(directory: Path | None = None) -> list[Migration]:
         if match is None:
             raise MigrationError(f"{path}: migration files are named NNN_verb_object.sql")
         migrations.append(Migration(match["version"], path.name, path.read_text()))
+    if not migrations:
+        # An install without its DDL would otherwise "apply" nothing and leave no tables.
+        raise MigrationError(f"{directory}: no migration files found (NNN_verb_object.sql)")
     versions = [m.version for m in migrations]
     if len(set(versions)) != len(versions):
         raise MigrationError(f"{directory}: two migration files share a version number")

@@ -18,7 +18,11 @@ from monitoring_pipeline.storage.database import (
     redact,
     resolve_server,
 )
-from monitoring_pipeline.storage.migrations import apply_migrations, discover_migrations
+from monitoring_pipeline.storage.migrations import (
+    MigrationError,
+    apply_migrations,
+    discover_migrations,
+)
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
 DAY = date(2026, 11, 1)
@@ -52,6 +56,11 @@ def _write_old_row(engine) -> None:
         rows=[TableRows("quarantined_rows", quarantine_rows(["old"]))],
         audit=AUDIT,
     )
+
+
+def test_no_migration_found_is_an_error_not_an_empty_schema(tmp_path):
+    with pytest.raises(MigrationError, match="no migration files found"):
+        discover_migrations(tmp_path)
 
 
 def test_migrations_are_recorded_and_idempotent(engine):
