@@ -71,6 +71,11 @@ def build_model_assets(
                 f"{result.source_rows_without_time} row(s) of the predictions table have no "
                 "scored_at: no day can claim them (see ingestion_stats.source_rows_without_time)"
             )
+        if result.stale_rows_removed:
+            context.log.warning(
+                f"{model_name} {day}: blocked by a failed blocking check; the day's earlier "
+                f"downstream results were removed: {result.stale_rows_removed}"
+            )
         check_results = [
             dg.AssetCheckResult(
                 check_name=check.name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pandas as pd
@@ -61,6 +61,9 @@ class LabeledPredictionsResult:
     outcomes: list[ExpectationOutcome]
     checks: dict[str, dict]
     preview: pd.DataFrame
+    # A failed blocking check: the rows the day's downstream assets had published (now
+    # removed, since they no longer describe the day's data), per table.
+    stale_rows_removed: dict[str, int] = field(default_factory=dict)
 
     @property
     def coverage(self) -> float | None:
@@ -110,6 +113,14 @@ def expected_row_count(
 
 PARTITION_TABLES = [
     ROWS_TABLE, LAYOUTS_TABLE, "quarantined_rows", "quality_results", "ingestion_stats",
+]  # fmt: skip
+# What the assets downstream of labeled_predictions publish per (model, day). When a
+# blocking check fails they do not run, so their rows from an earlier run are removed in
+# the same transaction: a blocked day shows as missing (and pipeline_health names it),
+# never as the previous run's figures passing for current ones.
+DOWNSTREAM_TABLES = [
+    "label_status", "cohort_stats", "cohort_metrics", "fairness_disparities",
+    "feature_histograms", "drift", "slo_evaluations", "error_budgets",
 ]  # fmt: skip
 
 
@@ -183,6 +194,9 @@ def build_labeled_predictions(
         writer.write("quality_results", results)
         writer.write("ingestion_stats", stats)
         writer.write_arrow(LAYOUTS_TABLE, step.layout())
+        checks = summarize_checks(outcomes)
+        blocked = any(c["blocking"] and not c["passed"] for c in checks.values())
+        stale = writer.clear(DOWNSTREAM_TABLES) if blocked else {}
     reason_counts = {f"predictions: {k}": v for k, v in step.reasons.most_common()}
     reason_counts |= {f"labels: {k}": v for k, v in step.label_reasons.most_common()}
     return LabeledPredictionsResult(
@@ -196,8 +210,9 @@ def build_labeled_predictions(
         labelled=step.labelled,
         quarantine_reasons=reason_counts,
         outcomes=outcomes,
-        checks=summarize_checks(outcomes),
+        checks=checks,
         preview=step.preview,
+        stale_rows_removed={table: n for table, n in stale.items() if n},
     )
 
 

@@ -173,12 +173,18 @@ class _CopyWorker:
         self._thread.start()
 
     def _run(self) -> None:
-        while (task := self._tasks.get()) is not None:
-            if self._failure is None:  # after a failure, drain without running
-                try:
-                    task()
-                except BaseException as exc:  # raised in the caller
-                    self._failure = exc
+        while True:
+            task = self._tasks.get()
+            try:
+                if task is None:
+                    return
+                if self._failure is None:  # after a failure, drain without running
+                    try:
+                        task()
+                    except BaseException as exc:  # raised in the caller
+                        self._failure = exc
+            finally:
+                self._tasks.task_done()
 
     def submit(self, task) -> None:
         self._raise_failure()
@@ -188,6 +194,12 @@ class _CopyWorker:
         """Wait for every submitted COPY; raise the first failure."""
         self._tasks.put(None)
         self._thread.join()
+        self._raise_failure()
+
+    def finish_pending(self) -> None:
+        """Wait until every submitted COPY has run (the connection is then free); raise the
+        first failure. The thread keeps serving later submissions."""
+        self._tasks.join()
         self._raise_failure()
 
     def finish_quietly(self) -> None:
@@ -210,9 +222,18 @@ class PartitionWriter:
     """
 
     def __init__(
-        self, conn: sa.Connection, cursor, tables: Sequence[str], audit: Audit, worker: _CopyWorker
+        self,
+        conn: sa.Connection,
+        cursor,
+        tables: Sequence[str],
+        audit: Audit,
+        worker: _CopyWorker,
+        *,
+        model_name: str,
+        partition_date: date,
     ) -> None:
         self._conn = conn
+        self._key = {"model_name": model_name, "partition_date": partition_date}
         self._cursor = cursor
         self._audit = audit
         self._worker = worker
@@ -250,6 +271,23 @@ class PartitionWriter:
         )
         self.written[table] += rows.num_rows
 
+    def clear(self, tables: Sequence[str]) -> dict[str, int]:
+        """Delete this partition's rows from ``tables`` (other tables than the ones written)
+        in the same transaction; returns the rows removed per table. Used when a day's
+        results downstream of this write would otherwise stay behind as if still current."""
+        self._worker.finish_pending()
+        removed = {}
+        for table in tables:
+            result = self._conn.execute(
+                sa.text(
+                    f"DELETE FROM {_quoted(self._conn, SCHEMA)}.{_quoted(self._conn, table)} "
+                    "WHERE model_name = :model_name AND partition_date = :partition_date"
+                ),
+                self._key,
+            )
+            removed[table] = result.rowcount
+        return removed
+
 
 @contextmanager
 def partition_writer(
@@ -278,7 +316,15 @@ def partition_writer(
                     {"model_name": model_name, "partition_date": partition_date},
                 )
             worker = _CopyWorker()
-            yield PartitionWriter(conn, cursor, tables, audit, worker)
+            yield PartitionWriter(
+                conn,
+                cursor,
+                tables,
+                audit,
+                worker,
+                model_name=model_name,
+                partition_date=partition_date,
+            )
             worker.finish()  # every COPY done (or its failure raised) before the commit
         finally:
             if worker is not None:

@@ -18,6 +18,7 @@ from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
 from monitoring_pipeline.demo.generator import generate_traffic
 from monitoring_pipeline.demo.incidents import MalformedRows
 from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
+from monitoring_pipeline.pipeline.labeled_predictions import DOWNSTREAM_TABLES
 
 START = date(2026, 10, 1)
 END = date(2026, 10, 10)
@@ -200,6 +201,12 @@ def test_failed_blocking_check_stops_downstream_of_that_partition(
 ):
     day = START + timedelta(days=3)
     incident = MalformedRows(model="loan_approval", start=day, end=day, share=0.3)
+    # First the day passes (a tolerant threshold) and its whole chain publishes...
+    tolerant, _ = build_world(engine, tmp_path, incidents=[incident], tolerance=0.5)
+    assert run_day(tolerant, database_url, dagster_instance, day).success
+    published = {t: _rows_of(engine, t, "loan_approval", day) for t in DOWNSTREAM_TABLES}
+    assert all(published[t] > 0 for t in ("label_status", "cohort_metrics", "error_budgets"))
+    # ...then a re-run under the real threshold is blocked.
     config, _ = build_world(engine, tmp_path, incidents=[incident], tolerance=0.01)
     result = run_day(config, database_url, dagster_instance, day)
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
@@ -222,6 +229,24 @@ def test_failed_blocking_check_stops_downstream_of_that_partition(
     status = table(engine, "label_status")
     assert set(status.model_name) == {"job_screening"}  # the healthy model went on
     assert (table(engine, "ingestion_stats").rows_quarantined > 0).any()
+    # Blocked means visibly blocked: no figure of the earlier run stays behind as current.
+    assert {
+        t: _rows_of(engine, t, "loan_approval", day) for t in DOWNSTREAM_TABLES
+    } == dict.fromkeys(DOWNSTREAM_TABLES, 0)
+    assert _rows_of(engine, "cohort_metrics", "job_screening", day) > 0
+    logged = [entry.user_message for entry in dagster_instance.all_logs(result.run_id)]
+    assert any("blocked by a failed blocking check" in message for message in logged)
+
+
+def _rows_of(engine, table_name: str, model: str, day: date) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text(
+                f"SELECT count(*) FROM monitoring.{table_name} "
+                "WHERE model_name = :m AND partition_date = :d"
+            ),
+            {"m": model, "d": day},
+        ).scalar()
 
 
 def test_csv_day_files_and_a_missing_day_file(engine, database_url, dagster_instance, tmp_path):
