@@ -76,7 +76,12 @@ def read_predictions(engine: Engine, model: ModelConfig, day: date) -> RawDay:
         raw = _read_table_day(engine, source, list(mapping), model.columns.scored_at, day)
         rows_without_time = _count_without_time(engine, source, model.columns.scored_at)
     else:
-        raw = _read_file(_day_path(source, day), source, required=True)
+        raw = _read_file(
+            _day_path(source, day),
+            source,
+            required=True,
+            text_columns=[model.columns.prediction_id],
+        )
     missing = [column for column in mapping if column not in raw.columns]
     if missing:
         raise SchemaError(f"predictions source {_describe(source)} lacks column(s) {missing}")
@@ -209,8 +214,15 @@ def _day_path(source: FileSource, day: date) -> Path:
 
 
 def _read_file(
-    path: Path, source: FileSource, *, required: bool, columns: Sequence[str] | None = None
+    path: Path,
+    source: FileSource,
+    *,
+    required: bool,
+    columns: Sequence[str] | None = None,
+    text_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
+    """One source file; ``text_columns`` of a CSV are read as text, never as numbers (ids:
+    "00042" stays "00042")."""
     if not path.is_file():
         if required:
             raise SourceUnavailableError(f"no file for this day: {path}")
@@ -221,23 +233,24 @@ def _read_file(
                 return pd.read_parquet(path)
             present = set(pq.read_schema(path).names)
             return pd.read_parquet(path, columns=[c for c in columns if c in present])
+        as_text = dict.fromkeys(text_columns, "string")
         if columns is None:
-            return pd.read_csv(path)
-        return pd.read_csv(path, usecols=lambda name: name in columns)
+            return pd.read_csv(path, dtype=as_text)
+        return pd.read_csv(path, usecols=lambda name: name in columns, dtype=as_text)
     except Exception as exc:  # pyarrow and the CSV parser raise many types; say which file
         raise SourceUnavailableError(f"cannot read {path}: {exc}") from None
 
 
-def _read_label_files(source: FileSource, day: date) -> pd.DataFrame:
+def _read_label_files(source: FileSource, day: date, id_column: str) -> pd.DataFrame:
     """Labels arrive after scoring: read the files of ``day`` and every later day present."""
-    frames = list(_iter_label_files(source, day))
+    frames = list(_iter_label_files(source, day, id_column=id_column))
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
 
 
 def _iter_label_files(
-    source: FileSource, day: date, columns: Sequence[str] | None = None
+    source: FileSource, day: date, columns: Sequence[str] | None = None, *, id_column: str
 ) -> Iterator[pd.DataFrame]:
     """One frame per label file dated ``day`` or later; only ``columns`` (those of them a
     file has) when given."""
@@ -248,13 +261,15 @@ def _iter_label_files(
     for path in sorted(directory.glob("*")):
         match = re.fullmatch(pattern, path.name)
         if match and date.fromisoformat(match.group(1)) >= day:
-            yield _read_file(path, source, required=True, columns=columns)
+            yield _read_file(
+                path, source, required=True, columns=columns, text_columns=[id_column]
+            )
 
 
 def read_label_rows(model: ModelConfig, since: date) -> pd.DataFrame:
     """Every label row delivered in files dated ``since`` or later (standard column names)."""
     assert isinstance(model.labels, FileSource)
-    raw = _read_label_files(model.labels, since)
+    raw = _read_label_files(model.labels, since, model.columns.label_prediction_id)
     mapping = label_columns(model)
     if raw.empty:
         return pd.DataFrame(columns=list(mapping.values()))

@@ -519,6 +519,9 @@ def _open_csv_day(
                 )
         id_parts.append(batch.column(id_column))
     types = {name: kind.decide() for name, kind in kinds.items()}
+    # An id is a name, not a number: "00042" must stay "00042" (read as a number it would
+    # become 42, no longer match upstream, and collide with "042").
+    types[id_column] = pa.string()
     ids = (
         pa.chunked_array(id_parts, type=pa.string())
         if id_parts
@@ -620,7 +623,7 @@ class DayLabels:
         needed = list(self._mapping)
         id_column = model.columns.label_prediction_id
         frames = []
-        for frame in _iter_label_files(source, day, columns=needed):
+        for frame in _iter_label_files(source, day, columns=needed, id_column=id_column):
             if id_column in frame.columns and day_ids is not None:
                 frame = frame.loc[is_in(frame[id_column].astype("string"), day_ids)]
             frames.append(frame)

@@ -64,3 +64,46 @@ def test_the_lookup_uses_the_id_index(engine):
         cursor.execute("EXPLAIN " + cursor.mogrify(str(compiled), compiled.params).decode())
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "labels_src_prediction_id_idx" in plan, plan
+
+
+def test_csv_ids_keep_their_leading_zeros_and_match_their_labels(engine, tmp_path):
+    from datetime import UTC, date, datetime
+
+    import yaml
+
+    from monitoring_pipeline.config import load_config
+    from monitoring_pipeline.demo.generator import generate_traffic
+    from monitoring_pipeline.demo.publish import demo_config
+    from monitoring_pipeline.storage import streaming
+
+    day = date(2026, 10, 1)
+    traffic = generate_traffic(
+        "job_screening", day, day, now=datetime(2026, 10, 20, tzinfo=UTC), daily_volume=40
+    )
+    predictions = traffic.predictions[traffic.predictions.scored_at.dt.date == day].copy()
+    # Ids a number parser would merge: "00007" -> 7, and "01" / "001" -> 1.
+    text_ids = [f"{i:05d}" for i in range(len(predictions) - 2)] + ["01", "001"]
+    renamed = dict(zip(predictions.prediction_id, text_ids, strict=True))
+    predictions["prediction_id"] = text_ids
+    labels = traffic.labels[traffic.labels.prediction_id.isin(renamed)].copy()
+    labels["prediction_id"] = labels.prediction_id.map(renamed)
+    folder = tmp_path / "data" / "job_screening"
+    for kind, frame in (("predictions", predictions), ("labels", labels)):
+        (folder / kind).mkdir(parents=True)
+        frame.to_csv(folder / kind / f"{day}.csv", index=False)
+    raw = demo_config(day, tmp_path / "data")
+    for kind in ("predictions", "labels"):
+        raw["models"]["job_screening"][kind]["path"] = str(folder / kind / "{date}.csv")
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump(raw))
+    model = load_config(tmp_path / "models.yaml").models["job_screening"]
+
+    opened = streaming.open_prediction_day(engine, model, day, chunk_rows=1000)
+    read_ids = pd.concat([chunk.mapped["prediction_id"] for chunk in opened.chunks()])
+    found = streaming.open_day_labels(engine, model, day, opened.scan).for_ids(
+        read_ids.astype("string")
+    )
+
+    assert sorted(read_ids.astype(str)) == sorted(text_ids)
+    assert opened.scan.duplicated_id_rows == 0  # "01" and "001" are two ids
+    assert len(labels) > 0
+    assert sorted(found["prediction_id"].astype(str)) == sorted(labels.prediction_id)
