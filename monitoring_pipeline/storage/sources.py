@@ -233,7 +233,7 @@ def _read_file(
                 return pd.read_parquet(path)
             present = set(pq.read_schema(path).names)
             return pd.read_parquet(path, columns=[c for c in columns if c in present])
-        as_text = dict.fromkeys(text_columns, "string")
+        as_text = dict.fromkeys(text_columns, str)
         if columns is None:
             return pd.read_csv(path, dtype=as_text)
         return pd.read_csv(path, usecols=lambda name: name in columns, dtype=as_text)
