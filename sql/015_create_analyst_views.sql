@@ -113,15 +113,25 @@ COMMENT ON COLUMN monitoring.slo_status.worst_day_status IS 'The verdict of the 
 COMMENT ON COLUMN monitoring.slo_status.retrain_on_page IS 'Whether a page of this SLO requests retraining (config retrain_on_page).';
 
 
--- Worst cohorts on the latest day with sufficient evidence. The newest day is nearly always
--- unlabelled (labels arrive days later), so "today" per (model, metric) is the newest day on
--- which at least one comparison is sufficient.
+-- Worst cohorts on the latest day with sufficient evidence. The newest days are nearly
+-- always short of labels (they arrive days later), and a small cohort is sufficient later
+-- than a large one, so "today" is chosen per cell: for each (model, metric, cohort) the
+-- newest day on which its comparison is sufficient.
 CREATE OR REPLACE VIEW monitoring.worst_cohorts AS
-WITH latest AS (
-    SELECT model_name, metric, max(partition_date) AS partition_date
+WITH newest AS (
+    SELECT model_name, max(partition_date) AS newest_day
     FROM monitoring.fairness_disparities
-    WHERE model_version = 'all' AND sufficient AND value IS NOT NULL
-    GROUP BY model_name, metric
+    WHERE model_version = 'all'
+    GROUP BY model_name
+),
+cell_day AS (
+    -- A cell never sufficient keeps its newest day, shown without figures.
+    SELECT model_name, metric, cohort_attribute, cohort_value,
+           coalesce(max(partition_date) FILTER (WHERE sufficient AND value IS NOT NULL),
+                    max(partition_date)) AS partition_date
+    FROM monitoring.fairness_disparities
+    WHERE model_version = 'all'
+    GROUP BY model_name, metric, cohort_attribute, cohort_value
 ),
 judged AS (
     SELECT d.*,
@@ -139,15 +149,16 @@ judged AS (
                    CASE WHEN d.lower IS NULL OR d.upper IS NULL THEN abs(d.value)
                         WHEN d.lower <= 0 AND d.upper >= 0 THEN 0
                         ELSE least(abs(d.lower), abs(d.upper)) END
-           END AS gap_evidence
+           END AS gap_evidence,
+           n.newest_day - d.partition_date AS days_behind
     FROM monitoring.fairness_disparities d
-    JOIN latest l USING (model_name, metric, partition_date)
+    JOIN cell_day c USING (model_name, metric, cohort_attribute, cohort_value, partition_date)
+    JOIN newest n USING (model_name)
     WHERE d.model_version = 'all'
 )
 SELECT
     j.model_name,
     j.metric,
-    j.partition_date,
     CASE WHEN j.gap_evidence IS NOT NULL THEN
         rank() OVER (PARTITION BY j.model_name, j.metric
                      ORDER BY j.gap_evidence DESC NULLS LAST,
@@ -156,6 +167,8 @@ SELECT
     j.cohort_attribute,
     j.cohort_value,
     j.reference_value,
+    j.partition_date,
+    j.days_behind,
     CASE WHEN j.sufficient THEN j.value END AS gap,
     CASE WHEN j.sufficient THEN j.lower END AS lower,
     CASE WHEN j.sufficient THEN j.upper END AS upper,
@@ -179,10 +192,11 @@ LEFT JOIN monitoring.cohort_stats r
 ORDER BY j.model_name, j.metric, rank NULLS LAST, j.cohort_attribute, j.cohort_value;
 
 COMMENT ON VIEW monitoring.worst_cohorts IS
-    'Which cohorts are worst today: every group comparison of fairness_disparities (model_version all) on the latest day with sufficient evidence, chosen per (model, metric) as the newest partition_date with at least one sufficient comparison (the newest days, still mostly unlabelled, are skipped). Ranked within (model, metric) by gap_evidence, the size of the gap the 95% interval supports: for differences the lower bound of |gap| (0 when the interval contains 0), for disparate_impact_ratio the distance of the interval from 1; ties by the point gap. Insufficient comparisons are listed with sufficient false, counts, and NULL figures and rank.';
+    'Which cohorts are worst today: every group comparison of fairness_disparities (model_version all) as of its latest day with sufficient evidence, chosen per cell (model, metric, cohort) as the newest partition_date on which that comparison is sufficient: the newest days, still mostly unlabelled, are skipped, and a small cohort shows its newest reliable figure (days_behind says how old). Ranked within (model, metric) by gap_evidence, the size of the gap the 95% interval supports: for differences the lower bound of |gap| (0 when the interval contains 0), for disparate_impact_ratio the distance of the interval from 1; ties by the point gap. Insufficient comparisons are listed with sufficient false, counts, and NULL figures and rank.';
 COMMENT ON COLUMN monitoring.worst_cohorts.model_name IS 'Monitored model.';
 COMMENT ON COLUMN monitoring.worst_cohorts.metric IS 'Disparity metric (tpr_difference, fpr_difference, demographic_parity_difference, disparate_impact_ratio, equalized_odds_difference, calibration_gap).';
-COMMENT ON COLUMN monitoring.worst_cohorts.partition_date IS 'The latest day with a sufficient comparison for this model and metric: the day every row of the (model, metric) describes.';
+COMMENT ON COLUMN monitoring.worst_cohorts.partition_date IS 'The day the row describes: the newest day on which this comparison is sufficient; for a comparison never sufficient, its newest day (figures NULL).';
+COMMENT ON COLUMN monitoring.worst_cohorts.days_behind IS 'Days from partition_date to the model''s newest fairness_disparities day (0: the newest day itself).';
 COMMENT ON COLUMN monitoring.worst_cohorts.rank IS '1 = worst within (model, metric) by gap_evidence (ties share a rank); NULL for insufficient or undefined comparisons.';
 COMMENT ON COLUMN monitoring.worst_cohorts.cohort_attribute IS 'Attribute or intersection compared (''region'', ''sex&age_band'').';
 COMMENT ON COLUMN monitoring.worst_cohorts.cohort_value IS 'The group compared with the reference.';
