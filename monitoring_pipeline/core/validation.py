@@ -30,6 +30,7 @@ __all__ = [
 PREDICTION_COLUMNS = ("prediction_id", "scored_at", "model_version", "score", "decision")
 LABEL_COLUMNS = ("prediction_id", "label", "labelled_at")
 REASON_SEPARATOR = "; "
+NUL = "\x00"
 
 
 class SchemaError(ValueError):
@@ -110,7 +111,20 @@ class _Reasons:
             text = reason if isinstance(reason, str) else reason.reindex(out.index)[hit]
             current = out[hit]
             out[hit] = current.where(current == "", current + REASON_SEPARATOR) + text
-        return out
+        # A reason quotes values; PostgreSQL text cannot hold a NUL, so it is spelled out.
+        return out.str.replace(NUL, "\\x00", regex=False)
+
+
+def _flag_nul_bytes(frame: pd.DataFrame, reasons: _Reasons) -> None:
+    """A text value holding a NUL byte cannot be stored (PostgreSQL text has no NUL): the
+    row is quarantined, naming the column, instead of failing the whole day's write."""
+    for column in frame.columns:
+        values = frame[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        text = values.astype("string")
+        has_nul = text.str.contains(NUL, regex=False).fillna(False).to_numpy(dtype=bool)
+        reasons.add(has_nul, f"{column} holds a NUL byte")
 
 
 def split_malformed_predictions(
@@ -162,6 +176,8 @@ def split_malformed_predictions(
         if unknown.any():
             reasons.add(unknown, f"{attribute} value '" + values[unknown] + "' not allowed")
         frame[attribute] = values
+
+    _flag_nul_bytes(frame, reasons)
 
     has_id = ids.notna()
     duplicated_id = has_id & ids.duplicated(keep=False)

@@ -99,6 +99,10 @@ def _json_scalar(value: object) -> str:
         return "null"
     if isinstance(value, pd.Timestamp | datetime | date):
         return json.dumps(value.isoformat())
+    if isinstance(value, str) and "\x00" in value:
+        # jsonb cannot hold \u0000: a quarantined row keeps its other characters, the NUL
+        # shows as U+FFFD (the row's reason names the column that held it).
+        return json.dumps(value.replace("\x00", "\ufffd"))
     if hasattr(value, "item"):  # numpy scalars
         value = value.item()
         if isinstance(value, float) and not math.isfinite(value):

@@ -268,3 +268,25 @@ def test_streamed_chunks_hold_what_the_whole_day_reader_returns(engine, world, s
         assert day.rows_without_time == whole.rows_without_time
         if model == "loan_approval":
             assert "0042" in set(streamed["prediction_id"])
+
+
+def test_nul_bytes_quarantine_their_rows_not_the_day(engine, world):
+    raw, _, tmp_path = world
+    day_file = tmp_path / "data" / "job_screening" / "predictions" / f"{DAY}.parquet"
+    day = pd.read_parquet(day_file)
+    cohort = next(iter(raw["models"]["job_screening"]["cohorts"]["attributes"]))
+    category = raw["models"]["job_screening"]["features"]["categorical"][0]
+    day.loc[day.index[0], cohort] = "wo\x00man"
+    day.loc[day.index[1], category] = "bad\x00value"
+    day.to_parquet(day_file, index=False)
+    config = configure(tmp_path, raw, chunk_rows=40)
+
+    result = build_labeled_predictions(engine, config, "job_screening", DAY, AUDIT)
+
+    assert result.rows_read == len(day) == result.rows_quarantined + result.rows_written
+    tables = snapshot(engine, "job_screening")
+    reasons = tables["quarantined_rows"].reason
+    assert reasons.str.contains(f"{category} holds a NUL byte", regex=False).sum() == 1
+    assert reasons.str.contains(f"{cohort} holds a NUL byte", regex=False).sum() == 1
+    assert reasons.str.contains(r"value 'wo\x00man' not allowed", regex=False).sum() == 1
+    assert len(tables["labeled_predictions"]) == result.rows_written > 0
