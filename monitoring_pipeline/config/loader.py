@@ -14,6 +14,44 @@ from pydantic import BaseModel, ValidationError
 from monitoring_pipeline.config.models import MonitoringConfig
 
 ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Z_][A-Z0-9_]*)\}")
+# A monitored-models file is small; these bounds stop a hostile one (a "billion laughs"
+# of nested aliases, a few hundred bytes that expand to billions of values) before it is
+# expanded into memory.
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_EXPANDED_NODES = 1_000_000
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes ``node`` becomes once every alias is expanded (aliases share nodes in
+    the composed graph, so this is computed on the graph, not by expanding it)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    memo[id(node)] = 1  # a recursive alias counts once (safe_load builds it as a cycle)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, memo) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    memo[id(node)] = min(size, MAX_EXPANDED_NODES + 1)
+    return memo[id(node)]
+
+
+def _load_yaml(text: str):
+    """``yaml.safe_load`` that refuses documents expanding to over ``MAX_EXPANDED_NODES``."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise yaml.YAMLError(
+                f"the document expands to more than {MAX_EXPANDED_NODES:,} values "
+                "(aliases nested inside aliases)"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 class ConfigError(ValueError):
@@ -34,8 +72,13 @@ def load_config(
             f"{path}: no monitored-models file here. Run `monitoring-pipeline demo` to create "
             "the demo one, or point MONITORING_CONFIG at yours."
         )
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ConfigError(
+            f"{path}: {size:,} bytes; a monitored-models file holds at most {MAX_FILE_BYTES:,}"
+        )
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = _load_yaml(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse_config(raw, source=str(path), environ=environ)

@@ -14,6 +14,32 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 QUALIFIED_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 INTERSECTION_SEPARATOR = "&"
+# A column of a source (a feature, a mapped standard column): starts with a letter or "_",
+# then letters, digits, "_", "-", "." or blanks; at most 63 bytes (PostgreSQL's identifier
+# limit). Anything else (empty, control characters, quotes, ";") is refused at load.
+SOURCE_COLUMN = re.compile(r"^[^\W\d][\w .\-]*$")
+MAX_IDENTIFIER_BYTES = 63
+MAX_VALUE_CHARACTERS = 200
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# Columns the published rows have of their own: a feature or cohort attribute may not
+# take one of these names.
+RESERVED_COLUMNS = frozenset(
+    {
+        "prediction_id", "scored_at", "model_version", "score", "decision", "label",
+        "labelled_at", "first_labelled_at", "label_lag_hours", "label_revisions",
+        "partition_date", "model_name", "cohorts", "features", "run_id", "produced_at",
+    }
+)  # fmt: skip
+
+
+def check_source_column(name: str) -> str:
+    """``name`` if it is a usable source column name, else a ValueError saying why."""
+    if not SOURCE_COLUMN.match(name) or len(name.encode()) > MAX_IDENTIFIER_BYTES:
+        raise ValueError(
+            f"column name {name[:80]!r} must start with a letter or '_', hold only letters, "
+            f"digits, '_', '-', '.' or blanks, and be at most {MAX_IDENTIFIER_BYTES} bytes"
+        )
+    return name
 
 
 class Strict(BaseModel):
@@ -78,6 +104,11 @@ class ColumnMapping(Strict):
     labelled_at: str = "labelled_at"
     label_prediction_id: str = "prediction_id"
 
+    @field_validator("*")
+    @classmethod
+    def _usable_column(cls, value: str | None) -> str | None:
+        return None if value is None else check_source_column(value)
+
 
 class CohortConfig(Strict):
     """Cohort attributes with their allowed values, and which intersections to compute."""
@@ -93,8 +124,27 @@ class CohortConfig(Strict):
         if not value:
             raise ValueError("needs at least one cohort attribute")
         for name, values in value.items():
-            if not IDENTIFIER.match(name):
-                raise ValueError(f"attribute name {name!r} must be lower_snake_case")
+            if not IDENTIFIER.match(name) or len(name) > MAX_IDENTIFIER_BYTES:
+                raise ValueError(
+                    f"attribute name {name[:80]!r} must be lower_snake_case, at most "
+                    f"{MAX_IDENTIFIER_BYTES} characters"
+                )
+            if name in RESERVED_COLUMNS:
+                raise ValueError(
+                    f"{name!r} is a column of the published rows; rename the attribute"
+                )
+            bad = [
+                v
+                for v in values
+                if not str(v).strip()
+                or CONTROL_CHARACTERS.search(str(v))
+                or len(str(v)) > MAX_VALUE_CHARACTERS
+            ]
+            if bad:
+                raise ValueError(
+                    f"attribute {name!r}: value {str(bad[0])[:80]!r} must be non-blank, without "
+                    f"control characters, at most {MAX_VALUE_CHARACTERS} characters"
+                )
             if not values:
                 raise ValueError(f"attribute {name!r} lists no allowed values")
             if len(set(values)) != len(values):
@@ -124,6 +174,17 @@ class CohortConfig(Strict):
 class FeatureConfig(Strict):
     numeric: list[str] = []
     categorical: list[str] = []
+
+    @field_validator("numeric", "categorical")
+    @classmethod
+    def _usable_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            check_source_column(name)
+            if name in RESERVED_COLUMNS:
+                raise ValueError(f"{name!r} is a column of the published rows; rename the feature")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a feature twice")
+        return value
 
     @model_validator(mode="after")
     def _distinct(self) -> FeatureConfig:

@@ -261,9 +261,7 @@ def _iter_label_files(
     for path in sorted(directory.glob("*")):
         match = re.fullmatch(pattern, path.name)
         if match and date.fromisoformat(match.group(1)) >= day:
-            yield _read_file(
-                path, source, required=True, columns=columns, text_columns=[id_column]
-            )
+            yield _read_file(path, source, required=True, columns=columns, text_columns=[id_column])
 
 
 def read_label_rows(model: ModelConfig, since: date) -> pd.DataFrame:

@@ -207,3 +207,55 @@ def test_links_default_to_the_local_ui_and_refuse_non_http(tmp_path, demo_raw):
     assert load_config(write(tmp_path, demo_raw)).links.reports_base_url == (
         "https://reports.example.com/ml"
     )
+
+
+@pytest.mark.parametrize(
+    ("where", "name", "expected"),
+    [
+        ("numeric", "", "column name '' must start with a letter"),
+        ("numeric", "in\x00come", "column name 'in\\x00come' must start with a letter"),
+        ("categorical", "x" * 5000, "at most 63 bytes"),
+        ("categorical", '"; DROP TABLE x; --', "must start with a letter"),
+        ("numeric", "prediction_id", "'prediction_id' is a column of the published rows"),
+        ("categorical", "partition_date", "'partition_date' is a column of the published rows"),
+    ],
+)
+def test_feature_names_must_be_usable_columns(tmp_path, demo_raw, where, name, expected):
+    demo_raw["models"]["job_screening"]["features"][where].append(name)
+    message = error_for(tmp_path, demo_raw)
+    assert f"models.job_screening.features.{where}" in message
+    assert expected in message
+
+
+def test_mapped_columns_and_cohort_values_are_checked(tmp_path, demo_raw):
+    demo_raw["models"]["loan_approval"]["columns"] = {"score": "sc;ore"}
+    message = error_for(tmp_path, demo_raw)
+    assert "models.loan_approval.columns.score" in message
+    demo_raw["models"]["loan_approval"].pop("columns")
+    attributes = demo_raw["models"]["job_screening"]["cohorts"]["attributes"]
+    first = next(iter(attributes))
+    attributes[first] = [*attributes[first], "bad\x00value"]
+    message = error_for(tmp_path, demo_raw)
+    assert "models.job_screening.cohorts.attributes" in message
+    assert "without control characters" in message
+
+
+def test_an_alias_bomb_is_refused_quickly(tmp_path):
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 10):  # 10**10 values once expanded, from 800 bytes
+        previous = f"*a{i - 1}"
+        levels.append(f"a{i}: &a{i} [{', '.join([previous] * 10)}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(levels) + "\nmodels: *a9\n")
+    with pytest.raises(ConfigError, match="expands to more than 1,000,000 values"):
+        load_config(path)
+
+
+def test_anchors_and_aliases_still_work_within_bounds(tmp_path, demo_raw):
+    text = yaml.safe_dump(demo_raw, sort_keys=False)
+    path = tmp_path / "models.yaml"
+    path.write_text(
+        "shared_owner: &owner team:talent-ml\n" + text.replace("- team:talent-ml", "- *owner")
+    )
+    with pytest.raises(ConfigError, match="shared_owner: unknown key"):
+        load_config(path)  # the alias resolved; only the helper key itself is unknown
