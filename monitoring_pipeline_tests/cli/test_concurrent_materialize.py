@@ -90,6 +90,12 @@ def test_two_materializations_of_one_day_at_once_store_each_row_once(
     for run, (stdout, stderr) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, stdout + stderr
         assert f"[ 1/1] {DAY}  ok" in stdout
+        # Said on the terminal as it happened, once per lock waited for.
+        waits = [line for line in stderr.splitlines() if "waiting for another run" in line]
+        assert waits and all(
+            line.startswith(f"monitoring-pipeline: waiting for another run writing {MODEL} {DAY} ")
+            for line in waits
+        ), stderr
 
     with engine.connect() as conn:
         (model, day, rows, distinct_ids, runs_of_rows, written, predictions) = conn.execute(
