@@ -282,8 +282,14 @@ class PartitionWriter:
     def clear(self, tables: Sequence[str]) -> dict[str, int]:
         """Delete this partition's rows from ``tables`` (other tables than the ones written)
         in the same transaction; returns the rows removed per table. Used when a day's
-        results downstream of this write would otherwise stay behind as if still current."""
+        results downstream of this write would otherwise stay behind as if still current.
+
+        Takes those tables' partition locks first (after the writer's own, so possibly out of
+        sorted order: no writer holds a downstream table's lock while waiting for one of a
+        writer's own tables, so no cycle), waiting for a run writing them to commit: its
+        rows are then deleted too, not left behind."""
         self._worker.finish_pending()
+        lock_partitions(self._conn, tables=[f"{SCHEMA}.{table}" for table in tables], **self._key)
         removed = {}
         for table in tables:
             result = self._conn.execute(

@@ -478,3 +478,64 @@ def test_two_writers_of_one_partition_take_turns_and_the_second_replaces_the_fir
     waiting = [r.getMessage() for r in caplog.records if r.name.endswith("storage.locks")]
     # Locks are taken in sorted order, so the second writer queued on the first name.
     assert waiting == ["waiting for another run writing m 2026-11-01 monitoring.ingestion_stats"]
+
+
+def _label_status_row(predictions: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"partition_date": DAY, "model_name": "m", "predictions": predictions,
+             "labelled": 0, "coverage": 0.0, "corrected": 0, "positives": 0,
+             "label_lag_p50_hours": None, "label_lag_p90_hours": None,
+             "label_lag_p99_hours": None, "label_lag_max_hours": None}
+        ]
+    )  # fmt: skip
+
+
+def test_clearing_downstream_rows_waits_for_a_run_writing_them(engine, caplog):
+    """A blocked re-run clears the day's downstream tables (PartitionWriter.clear) while
+    another run is writing one of them: the clear waits for that write to commit and then
+    removes its rows too, instead of missing them and leaving them as if current."""
+    caplog.set_level(logging.WARNING, logger="monitoring_pipeline.storage.locks")
+    downstream_inside, release_downstream = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def write_downstream() -> None:
+        try:
+            with writes.partition_writer(
+                engine, model_name="m", partition_date=DAY, tables=["label_status"], audit=AUDIT
+            ) as writer:
+                writer.write("label_status", _label_status_row(7))
+                downstream_inside.set()
+                assert release_downstream.wait(timeout=60)
+        except BaseException as exc:  # reported by the test thread
+            failures.append(exc)
+
+    removed: dict[str, int] = {}
+
+    def clear_downstream() -> None:
+        try:
+            with writes.partition_writer(
+                engine, model_name="m", partition_date=DAY, tables=["quarantined_rows"], audit=AUDIT
+            ) as writer:
+                writer.write("quarantined_rows", quarantine_rows(["blocked day"]))
+                removed.update(writer.clear(["label_status"]))
+        except BaseException as exc:  # reported by the test thread
+            failures.append(exc)
+
+    downstream = threading.Thread(target=write_downstream)
+    downstream.start()
+    assert downstream_inside.wait(timeout=30)
+    clearing = threading.Thread(target=clear_downstream)
+    clearing.start()
+    try:
+        _wait_for(lambda: _waiting_advisory_locks(engine) == 1, "the clear to wait")
+    finally:
+        release_downstream.set()
+        downstream.join(timeout=30)
+        clearing.join(timeout=30)
+    assert failures == []
+    assert removed == {"label_status": 1}
+    assert fetch(engine, "SELECT count(*) FROM monitoring.label_status") == [(0,)]
+    assert [r.getMessage() for r in caplog.records] == [
+        "waiting for another run writing m 2026-11-01 monitoring.label_status"
+    ]
