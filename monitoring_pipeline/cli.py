@@ -7,6 +7,7 @@ URL is configured) and stops with one line naming the URL and the reason if it c
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -37,6 +38,15 @@ def _connect(settings: Settings, *, keep_running: bool = False) -> ServerUrls:
     urls = resolve_server(settings, keep_running=keep_running)
     apply_migrations(create_engine(urls.monitoring))
     return urls
+
+
+def _print_lock_waits() -> None:
+    """Print the partition lock's "waiting for another run writing <model> <day> <table>"
+    to stderr when it happens: the runs' console log is quiet here, and a run that waits for
+    another one (a UI backfill, a sensor's re-run) should say why it paused."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("monitoring-pipeline: %(message)s"))
+    logging.getLogger("monitoring_pipeline.storage.locks").addHandler(handler)
 
 
 def _progress(index: int, total: int, run) -> None:
@@ -110,6 +120,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"monitoring_pipeline demo: {start} .. {end} ({total_days} days), state in {settings.home}"
     )
     urls = _connect(settings)
+    _print_lock_waits()
     where = (
         "embedded PostgreSQL in " + str(settings.pgdata)
         if urls.embedded
@@ -226,6 +237,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     end = args.end or (datetime.now(UTC).date() - timedelta(days=1))
     start = args.start or end
     urls = _connect(settings)
+    _print_lock_waits()
     with dagster_instance(settings, urls) as instance:
         runs = run_days(
             config,

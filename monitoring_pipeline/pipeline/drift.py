@@ -75,6 +75,7 @@ from monitoring_pipeline.core.sufficient_stats import (
     compute_feature_histograms,
     merge_stats,
 )
+from monitoring_pipeline.storage.locks import lock_model_table
 from monitoring_pipeline.storage.reads import (
     CHUNK_ROWS,
     iter_feature_values,
@@ -418,6 +419,10 @@ def ensure_bins(
     window = fitting_window(config.partitions_start, **_windows(config, model_name))
     n_bins = config.models[model_name].baseline.bins
     with engine.begin() as conn:
+        # Runs of two days of one model may both find the bins missing: the second waits
+        # here and then reuses what the first fitted (its DELETE-then-INSERT would
+        # otherwise fail on the primary key once the first commits).
+        lock_model_table(conn, table="monitoring.feature_bins", model_name=model_name)
         stored = _load_bins(conn, model_name)
         valid = {
             f: stored[f]

@@ -3,7 +3,10 @@
 Every (asset, model, partition) write goes through :func:`replace_partitions` (or, for a
 day streamed in chunks, :func:`partition_writer`): one transaction deletes the partition's
 previous rows and COPYs the new ones, so a re-run replaces rather than duplicates, and a
-run killed mid-write leaves the old rows in place.
+run killed mid-write leaves the old rows in place. The transaction first takes an advisory
+lock per (table, model, partition) (:mod:`monitoring_pipeline.storage.locks`): two runs of
+the same partition at once take turns, and the second replaces the first's rows instead of
+adding to them.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pgpq.schema import Jsonb
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.storage.labeled_rows import text_values
+from monitoring_pipeline.storage.locks import lock_partitions
 
 SCHEMA = "monitoring"
 COPY_CHUNK_ROWS = 200_000
@@ -278,8 +282,14 @@ class PartitionWriter:
     def clear(self, tables: Sequence[str]) -> dict[str, int]:
         """Delete this partition's rows from ``tables`` (other tables than the ones written)
         in the same transaction; returns the rows removed per table. Used when a day's
-        results downstream of this write would otherwise stay behind as if still current."""
+        results downstream of this write would otherwise stay behind as if still current.
+
+        Takes those tables' partition locks first (after the writer's own, so possibly out of
+        sorted order: no writer holds a downstream table's lock while waiting for one of a
+        writer's own tables, so no cycle), waiting for a run writing them to commit: its
+        rows are then deleted too, not left behind."""
         self._worker.finish_pending()
+        lock_partitions(self._conn, tables=[f"{SCHEMA}.{table}" for table in tables], **self._key)
         removed = {}
         for table in tables:
             result = self._conn.execute(
@@ -303,14 +313,24 @@ def partition_writer(
     audit: Audit,
 ) -> Iterator[PartitionWriter]:
     """One transaction that replaces the partition (``model_name``, ``partition_date``) of
-    each table: the previous rows are deleted on entry, rows are COPYed by
-    :meth:`PartitionWriter.write` as they are produced, and everything commits on a clean
-    exit. An exception inside the block (or a killed process) rolls back to the previous
-    contents."""
+    each table: on entry it takes the partition's advisory lock of every table (waiting, after
+    one logged warning, while another run writes the same partition: see
+    :func:`~monitoring_pipeline.storage.locks.lock_partitions`) and deletes the previous rows;
+    rows are COPYed by :meth:`PartitionWriter.write` as they are produced, and everything
+    commits on a clean exit. An exception inside the block (or a killed process) rolls back
+    to the previous contents and releases the locks."""
     with engine.begin() as conn:
         cursor = conn.connection.driver_connection.cursor()
         worker = None
         try:
+            # Before the DELETEs: a DELETE that ran while another writer of this partition
+            # had not committed yet would miss that writer's rows, and both would stay.
+            lock_partitions(
+                conn,
+                tables=[f"{SCHEMA}.{table}" for table in tables],
+                model_name=model_name,
+                partition_date=partition_date,
+            )
             for table in tables:
                 conn.execute(
                     sa.text(

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
+import psycopg2
 import pytest
 import sqlalchemy as sa
 
@@ -195,4 +196,85 @@ def test_rows_written_as_json_before_the_migration_move_over_intact(pg_admin_url
     )  # fmt: skip
     assert chunk.income.tolist()[0] == 52000.0 and chunk.income.isna().sum() == 1
     assert sorted(chunk.purpose.dropna()) == ["car", "home"]
+    engine.dispose()
+
+
+def test_the_key_rejects_a_second_row_of_one_prediction_and_day(engine):
+    """(model_name, partition_date, prediction_id) is unique: a writer that sends one id
+    twice fails and the day keeps its previous rows; the same id on another day is fine."""
+
+    def rows(n: int, day: date = DAY) -> pd.DataFrame:
+        return _frame(n, day, sex="female", x=1.0, big=2.0, c="a")
+
+    _write(engine, rows(3), DAY, **LAYOUT)
+    doubled = rows(2).assign(prediction_id="same id")
+    with pytest.raises(psycopg2.errors.UniqueViolation, match="labeled_prediction_rows_key"):
+        _write(engine, doubled, DAY, **LAYOUT)
+    assert _view(engine).prediction_id.tolist() == [f"{DAY}-p{i}" for i in range(3)]
+    with (
+        pytest.raises(sa.exc.IntegrityError, match="labeled_prediction_rows_key"),
+        engine.begin() as conn,
+    ):
+        conn.execute(
+            sa.text(
+                "INSERT INTO monitoring.labeled_prediction_rows SELECT * FROM "
+                "monitoring.labeled_prediction_rows WHERE prediction_id = :id"
+            ),
+            {"id": f"{DAY}-p0"},
+        )
+    next_day = date(2026, 10, 2)
+    _write(engine, rows(1, next_day).assign(prediction_id=f"{DAY}-p0"), next_day, **LAYOUT)
+    assert _view(engine, next_day).prediction_id.tolist() == [f"{DAY}-p0"]
+
+
+def test_rows_doubled_before_the_key_keep_the_newest_runs_copy(pg_admin_url, tmp_path):
+    """A day stored twice by two concurrent runs before sql/014 (issue 14): the migration
+    keeps one row per id, the newest run's, and then creates the key."""
+    name = "migrate_doubled_rows"
+    admin = sa.create_engine(pg_admin_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    engine = create_engine(with_database(pg_admin_url, name))
+    before = tmp_path / "sql"
+    before.mkdir()
+    for path in sorted(sql_directory().glob("*.sql")):
+        if path.name < "014":
+            shutil.copy(path, before / path.name)
+    apply_migrations(engine, before)
+    older = Audit(run_id="run-older", produced_at=datetime(2026, 10, 2, 8, tzinfo=UTC))
+    newer = Audit(run_id="run-newer", produced_at=datetime(2026, 10, 2, 9, tzinfo=UTC))
+    frame = _frame(3)
+    with engine.begin() as conn:  # what two unserialised runs left: both runs' rows
+        for audit, label in ((older, 0.0), (newer, 1.0)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO monitoring.labeled_prediction_rows (partition_date, model_name, "
+                    "prediction_id, scored_at, model_version, score, decision, label, "
+                    "label_revisions, cohort_values, numeric_features, categorical_features, "
+                    "run_id, produced_at) VALUES (:day, 'm', :id, :scored_at, 'v1', 0.5, 1, "
+                    ":label, 0, '{}', '{}', '{}', :run_id, :produced_at)"
+                ),
+                [
+                    {
+                        "day": DAY,
+                        "id": prediction_id,
+                        "scored_at": frame.scored_at.iloc[0].to_pydatetime(),
+                        "label": label,
+                        "run_id": audit.run_id,
+                        "produced_at": audit.produced_at,
+                    }
+                    for prediction_id in frame.prediction_id
+                ],
+            )
+    assert apply_migrations(engine)[0] == "014_add_labeled_prediction_rows_key.sql"
+    with engine.connect() as conn:
+        kept = conn.execute(
+            sa.text(
+                "SELECT prediction_id, label, run_id FROM monitoring.labeled_prediction_rows "
+                "ORDER BY prediction_id"
+            )
+        ).all()
+    assert [tuple(r) for r in kept] == [(f"{DAY}-p{i}", 1, "run-newer") for i in range(3)]
     engine.dispose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from datetime import UTC, date, datetime
 
 import pandas as pd
@@ -393,3 +396,146 @@ def test_partition_writer_rolls_back_on_a_failure_after_some_chunks(engine):
     )
     with pytest.raises(ValueError, match="'ingestion_stats' was not cleared"), unlisted as writer:
         writer.write("ingestion_stats", quarantine_rows(["x"]))
+
+
+def _waiting_advisory_locks(engine) -> int:
+    """Advisory locks of this database that some session is waiting for."""
+    (count,) = fetch(
+        engine,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )[0]
+    return count
+
+
+def _wait_for(condition, what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_two_writers_of_one_partition_take_turns_and_the_second_replaces_the_first(engine, caplog):
+    """The first writer holds its transaction open while a second writer of the same
+    partition starts: the second waits (and says so), then deletes the first's rows and
+    writes its own; without the lock both DELETEs see nothing and both COPYs stay."""
+    caplog.set_level(logging.WARNING, logger="monitoring_pipeline.storage.locks")
+    _write_old_row(engine)
+    first_inside, release_first, second_done = (threading.Event() for _ in range(3))
+    failures: list[BaseException] = []
+
+    def write(reasons: list[str], run_id: str, *, hold: bool) -> None:
+        try:
+            with writes.partition_writer(
+                engine,
+                model_name="m",
+                partition_date=DAY,
+                tables=["quarantined_rows", "ingestion_stats"],
+                audit=Audit(run_id=run_id, produced_at=AUDIT.produced_at),
+            ) as writer:
+                writer.write("quarantined_rows", quarantine_rows(reasons))
+                if hold:
+                    first_inside.set()
+                    assert release_first.wait(timeout=60)
+        except BaseException as exc:  # reported by the test thread
+            failures.append(exc)
+
+    first = threading.Thread(
+        target=write, args=(["first a", "first b"], "run-first"), kwargs={"hold": True}
+    )
+    second = threading.Thread(
+        target=lambda: (
+            write(["second a", "second b"], "run-second", hold=False),
+            second_done.set(),
+        )
+    )
+    first.start()
+    assert first_inside.wait(timeout=30)
+    second.start()
+    try:
+        _wait_for(lambda: _waiting_advisory_locks(engine) == 1, "the second writer to wait")
+        assert not second_done.is_set()
+        # Another day of the same model is not held up by the first writer.
+        other_day = replace_partitions(
+            engine,
+            model_name="m",
+            partition_date=date(2026, 11, 2),
+            rows=[TableRows("quarantined_rows", quarantine_rows(["other day"]))],
+            audit=AUDIT,
+        )
+        assert other_day == {"quarantined_rows": 1}
+    finally:
+        release_first.set()
+        first.join(timeout=30)
+        second.join(timeout=30)
+    assert failures == []
+    rows = fetch(
+        engine,
+        "SELECT reason, run_id FROM monitoring.quarantined_rows "
+        f"WHERE partition_date = '{DAY}' ORDER BY reason",
+    )
+    assert rows == [("second a", "run-second"), ("second b", "run-second")]
+    waiting = [r.getMessage() for r in caplog.records if r.name.endswith("storage.locks")]
+    # Locks are taken in sorted order, so the second writer queued on the first name.
+    assert waiting == ["waiting for another run writing m 2026-11-01 monitoring.ingestion_stats"]
+
+
+def _label_status_row(predictions: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"partition_date": DAY, "model_name": "m", "predictions": predictions,
+             "labelled": 0, "coverage": 0.0, "corrected": 0, "positives": 0,
+             "label_lag_p50_hours": None, "label_lag_p90_hours": None,
+             "label_lag_p99_hours": None, "label_lag_max_hours": None}
+        ]
+    )  # fmt: skip
+
+
+def test_clearing_downstream_rows_waits_for_a_run_writing_them(engine, caplog):
+    """A blocked re-run clears the day's downstream tables (PartitionWriter.clear) while
+    another run is writing one of them: the clear waits for that write to commit and then
+    removes its rows too, instead of missing them and leaving them as if current."""
+    caplog.set_level(logging.WARNING, logger="monitoring_pipeline.storage.locks")
+    downstream_inside, release_downstream = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def write_downstream() -> None:
+        try:
+            with writes.partition_writer(
+                engine, model_name="m", partition_date=DAY, tables=["label_status"], audit=AUDIT
+            ) as writer:
+                writer.write("label_status", _label_status_row(7))
+                downstream_inside.set()
+                assert release_downstream.wait(timeout=60)
+        except BaseException as exc:  # reported by the test thread
+            failures.append(exc)
+
+    removed: dict[str, int] = {}
+
+    def clear_downstream() -> None:
+        try:
+            with writes.partition_writer(
+                engine, model_name="m", partition_date=DAY, tables=["quarantined_rows"], audit=AUDIT
+            ) as writer:
+                writer.write("quarantined_rows", quarantine_rows(["blocked day"]))
+                removed.update(writer.clear(["label_status"]))
+        except BaseException as exc:  # reported by the test thread
+            failures.append(exc)
+
+    downstream = threading.Thread(target=write_downstream)
+    downstream.start()
+    assert downstream_inside.wait(timeout=30)
+    clearing = threading.Thread(target=clear_downstream)
+    clearing.start()
+    try:
+        _wait_for(lambda: _waiting_advisory_locks(engine) == 1, "the clear to wait")
+    finally:
+        release_downstream.set()
+        downstream.join(timeout=30)
+        clearing.join(timeout=30)
+    assert failures == []
+    assert removed == {"label_status": 1}
+    assert fetch(engine, "SELECT count(*) FROM monitoring.label_status") == [(0,)]
+    assert [r.getMessage() for r in caplog.records] == [
+        "waiting for another run writing m 2026-11-01 monitoring.label_status"
+    ]
