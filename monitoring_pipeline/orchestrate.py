@@ -86,10 +86,14 @@ def run_days(
     instance: dg.DagsterInstance,
     days: Sequence[date],
     *,
-    database_url: str,
+    database_url: str | None = None,
     progress: Callable[[int, int, PartitionRun], None] | None = None,
 ) -> list[PartitionRun]:
-    """Materialize every asset of every model for each day, one run per day, in order."""
+    """Materialize every asset of every model for each day, one run per day, in order.
+
+    Without ``database_url`` (the CLI) the runs find the database at run time, through the
+    environment :func:`dagster_instance` sets, so no password enters the stored runs' job
+    snapshots; tests pass their throwaway server's URL."""
     job = build_definitions(config, database_url=database_url).resolve_job_def(MONITOR_MODELS_JOB)
     runs = []
     for index, day in enumerate(days, start=1):

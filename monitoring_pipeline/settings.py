@@ -7,8 +7,8 @@ Environment variables (all optional):
 - ``MONITORING_DAGSTER_DATABASE_URL``: where Dagster keeps its runs and events; defaults to
   ``MONITORING_DATABASE_URL`` (its tables live in schema ``public``), or to database
   ``dagster`` of the embedded server.
-- ``MONITORING_HOME``: local state (embedded data folder, Dagster artifacts, demo data);
-  default ``./.monitoring``.
+- ``MONITORING_HOME``: local state (embedded data folder, the embedded server's generated
+  passwords in ``credentials.json``, Dagster artifacts, demo data); default ``./.monitoring``.
 - ``MONITORING_CONFIG``: the monitored-models file; default ``$MONITORING_HOME/monitored_models.yaml``.
 """
 
@@ -25,6 +25,7 @@ CONFIG_VAR = "MONITORING_CONFIG"
 
 MONITORING_DATABASE = "monitoring"
 DAGSTER_DATABASE = "dagster"
+CREDENTIALS_FILE = "credentials.json"  # in MONITORING_HOME, beside pgdata/
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,11 @@ class Settings:
     @property
     def pgdata(self) -> Path:
         return self.home / "pgdata"
+
+    @property
+    def credentials_path(self) -> Path:
+        """The embedded server's passwords (mode 0600), beside its data folder."""
+        return self.home / CREDENTIALS_FILE
 
     @property
     def dagster_artifacts_dir(self) -> Path:

@@ -40,6 +40,28 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield admin
 
 
+@pytest.fixture(scope="session")
+def pg_credentials(pg_admin_url: str):
+    """The passwords ``ensure_embedded_server`` generated for the session's server."""
+    from sqlalchemy.engine import make_url
+
+    from monitoring_pipeline.storage.credentials import credentials_path_for, load_credentials
+
+    pgdata = Path(make_url(pg_admin_url).query["host"])
+    credentials = load_credentials(credentials_path_for(pgdata))
+    assert credentials is not None
+    return credentials
+
+
+@pytest.fixture
+def reader_url(database_url: str, pg_credentials) -> str:
+    """The analysts' read-only role on this test's database."""
+    from monitoring_pipeline.storage.credentials import READER_ROLE
+    from monitoring_pipeline.storage.database import with_login
+
+    return with_login(database_url, READER_ROLE, pg_credentials.reader_password)
+
+
 def _create_database_from_template(admin_url: str, name: str) -> None:
     engine = sa.create_engine(admin_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:

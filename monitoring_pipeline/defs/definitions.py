@@ -32,7 +32,9 @@ def build_definitions(
     """Every asset, job, schedule and sensor of the config. error_budget_sensor launches
     alert_job (error budgets and pipeline health), and retraining_job on a page of a
     ``retrain_on_page`` SLO. ``clock`` (default: the wall clock, UTC) is what every sensor
-    takes as "now": tests and the demo's simulated days pass their own."""
+    takes as "now": tests and the demo's simulated days pass their own. ``database_url``
+    becomes the resource's config, stored in every job snapshot: leave it None outside tests
+    (the URL, password included, is then read at run time; see ``MonitoringDatabase``)."""
     partitions_def = daily_partitions(config.partitions_start)
     per_model = {
         name: [

@@ -31,8 +31,11 @@ def monitoring_engine(database_url: str | None = None) -> Engine:
 class MonitoringDatabase(dg.ConfigurableResource):
     """The Postgres holding the ``monitoring`` schema.
 
-    Leave ``database_url`` empty to use ``MONITORING_DATABASE_URL`` or, when that is unset,
-    the embedded server under ``MONITORING_HOME``.
+    Leave ``database_url`` empty: the URL is then read when a run or sensor needs it, from
+    ``MONITORING_DATABASE_URL`` or, when that is unset, the embedded server under
+    ``MONITORING_HOME`` (its password from ``credentials.json``). A value given here is
+    config: Dagster stores it in job snapshots and run records, which the UI shows, so only
+    tests pass one (their throwaway server's URL); product code never does.
     """
 
     database_url: str | None = None

@@ -69,11 +69,12 @@ def evaluate_alerts(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     *,
-    database_url: str,
+    database_url: str | None = None,
     cursor: str | None,
 ) -> SensorTick:
     """One tick of error_budget_sensor with its alert_job / retraining_job runs launched
-    in this process under the daemon's run keys (see :func:`tick_sensor`)."""
+    in this process under the daemon's run keys (see :func:`tick_sensor`). Without
+    ``database_url`` the sensor finds the database at run time (see ``MonitoringDatabase``)."""
     return tick_sensor(
         defs,
         instance,

@@ -143,7 +143,7 @@ def continue_after_retraining(
     instance: dg.DagsterInstance,
     outcomes: Sequence[RetrainingOutcome],
     *,
-    database_url: str,
+    database_url: str | None = None,
     start: date,
     retrain_day: date,
     end: date,

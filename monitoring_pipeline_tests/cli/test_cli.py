@@ -109,3 +109,33 @@ def test_materialize_a_day_on_a_real_database(tmp_path: Path, database_url: str,
             ).all()
         )
     assert counts == {m: len(t.predictions) for m, t in traffic.items()}
+    assert_no_password_stored_by_dagster(database_url, done.stdout + done.stderr)
+
+
+def assert_no_password_stored_by_dagster(database_url: str, output: str) -> None:
+    """Neither the command's output nor what Dagster recorded of its runs (run config, tags,
+    job and execution plan snapshots, which the UI shows, and every event) holds the
+    password of the URL the runs used."""
+    import dagster as dg
+    from sqlalchemy.engine import make_url
+
+    password = make_url(database_url).password
+    assert password and len(password) >= 16
+    assert password not in output
+    with dg.instance_for_test(
+        overrides={"storage": {"postgres": {"postgres_url": database_url}}}
+    ) as instance:
+        runs = instance.get_runs()
+        assert runs
+        for run in runs:
+            stored = [
+                dg.serialize_value(run),
+                dg.serialize_value(instance.get_job_snapshot(run.job_snapshot_id)),
+                dg.serialize_value(
+                    instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+                ),
+                *(dg.serialize_value(event) for event in instance.all_logs(run.run_id)),
+            ]
+            assert "monitoring_db" in stored[1]
+            for text in stored:
+                assert password not in text

@@ -107,6 +107,55 @@ def test_code_location_module_loads_from_environment(tmp_path):
     )  # 2 sources + 9 assets (incl. health, comparison), x 2 models
 
 
+SECRET = "s3cret-pw-in-env"
+# What the UI serves: the repository snapshot the code server sends the webserver (every
+# job's snapshot, with each resource's config schema and defaults).
+REPOSITORY_SNAPSHOT = """
+import sys
+import dagster as dg
+from dagster._core.remote_representation.external_data import RepositorySnap
+from monitoring_pipeline.definitions import defs
+repository = defs.get_repository_def()
+print(len(repository.get_all_jobs()))
+print(dg.serialize_value(RepositorySnap.from_def(repository)))
+"""
+
+
+def test_code_location_snapshot_holds_no_database_password(tmp_path):
+    """The code location Dagster loads reads MONITORING_DATABASE_URL (set by `ui` with its
+    password) at run time only: the snapshot the UI shows does not contain it."""
+    path = tmp_path / "monitored_models.yaml"
+    path.write_text(yaml.safe_dump(demo_config(date(2026, 10, 1), tmp_path)))
+    done = subprocess.run(
+        [sys.executable, "-c", REPOSITORY_SNAPSHOT],
+        env={
+            "MONITORING_CONFIG": str(path),
+            "MONITORING_DATABASE_URL": f"postgresql://monitor:{SECRET}@/monitoring?host=/nowhere",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    jobs, snapshot = done.stdout.splitlines()[:2]
+    assert int(jobs) >= 3
+    assert "monitoring_db" in snapshot  # the resource is in it...
+    assert SECRET not in snapshot  # ...without the password
+    assert "monitor:" not in snapshot
+
+
+def test_a_url_passed_in_code_would_be_in_the_snapshot(tmp_path):
+    """Why product code passes no database_url: the grep above can find what it looks for."""
+    path = tmp_path / "monitored_models.yaml"
+    path.write_text(yaml.safe_dump(demo_config(date(2026, 10, 1), tmp_path)))
+    url = f"postgresql+psycopg2://monitor:{SECRET}@/monitoring?host=/nowhere"
+    job = build_definitions(load_config(path), database_url=url).resolve_job_def(MONITOR_MODELS_JOB)
+    assert SECRET in dg.serialize_value(job.get_job_snapshot())
+    job = build_definitions(load_config(path)).resolve_job_def(MONITOR_MODELS_JOB)
+    assert SECRET not in dg.serialize_value(job.get_job_snapshot())
+
+
 def test_workspace_and_instance_files_point_at_the_code_and_postgres():
     workspace = yaml.safe_load((REPO / "workspace.yaml").read_text())
     assert (

@@ -14,12 +14,18 @@ import pytest
 import sqlalchemy as sa
 
 from monitoring_pipeline.storage import writes
+from monitoring_pipeline.storage.credentials import READER_ROLE
 from monitoring_pipeline.storage.database import (
     DatabaseUnavailableError,
     check_connection,
+    create_database_if_missing,
+    create_engine,
     normalize_url,
     redact,
     resolve_server,
+    stop_embedded_server,
+    with_database,
+    with_login,
 )
 from monitoring_pipeline.storage.migrations import (
     MigrationError,
@@ -177,11 +183,21 @@ def test_copy_handles_more_rows_than_one_chunk(engine, monkeypatch):
     assert fetch(engine, "SELECT count(*) FROM monitoring.quarantined_rows") == [(30,)]
 
 
-def test_reader_role_reads_monitoring_only(engine, database_url):
+@pytest.fixture(scope="module")
+def migrated_database(pg_admin_url: str) -> str:
+    """A database created and migrated the way the product does it (not copied from the
+    test template: database-level grants such as TEMPORARY are not copied by CREATE DATABASE
+    ... TEMPLATE), holding one monitoring row and a raw source table."""
+    name = "reader_boundary"
+    create_database_if_missing(pg_admin_url, name)
+    url = with_database(pg_admin_url, name)
+    engine = create_engine(url)
+    apply_migrations(engine)
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                "CREATE SCHEMA IF NOT EXISTS demo_source; CREATE TABLE demo_source.secret (x int)"
+                "CREATE SCHEMA IF NOT EXISTS demo_source; "
+                "CREATE TABLE IF NOT EXISTS demo_source.secret (x int)"
             )
         )
     replace_partitions(
@@ -191,21 +207,66 @@ def test_reader_role_reads_monitoring_only(engine, database_url):
         rows=[TableRows("quarantined_rows", quarantine_rows(["a"]))],
         audit=AUDIT,
     )
+    engine.dispose()
+    return url
+
+
+WRITES_THE_READER_MAY_NOT_DO = {
+    "CREATE TEMP TABLE mine (x int)": "permission denied to create temporary tables",
+    "INSERT INTO monitoring.quarantined_rows (partition_date, model_name, source, reason) "
+    "VALUES ('2026-11-01', 'm', 'predictions', 'forged')": "permission denied for table",
+    "UPDATE monitoring.quarantined_rows SET reason = 'forged'": "permission denied for table",
+    "DELETE FROM monitoring.quarantined_rows": "permission denied for table",
+    "CREATE TABLE public.mine (x int)": "permission denied for schema public",
+    "CREATE TABLE monitoring.mine (x int)": "permission denied for schema monitoring",
+    "CREATE VIEW monitoring.mine AS SELECT 1": "permission denied for schema monitoring",
+    "SELECT * FROM demo_source.secret": "permission denied for schema demo_source",
+    "SELECT lo_create(0)": "permission denied for function lo_create",
+}
+
+
+@pytest.mark.parametrize("statement", WRITES_THE_READER_MAY_NOT_DO)
+def test_reader_cannot_write_even_after_switching_read_only_off(
+    migrated_database, pg_credentials, statement
+):
     reader = sa.create_engine(
-        database_url.replace("postgres:@", "monitoring_reader:@", 1), poolclass=sa.pool.NullPool
+        with_login(migrated_database, READER_ROLE, pg_credentials.reader_password),
+        poolclass=sa.pool.NullPool,
+        # One transaction per statement, so that the switch below applies to the next one.
+        isolation_level="AUTOCOMMIT",
     )
-    with reader.connect() as conn:
-        assert (
-            conn.execute(sa.text("SELECT count(*) FROM monitoring.quarantined_rows")).scalar() == 1
-        )
-    for statement in (
-        "DELETE FROM monitoring.quarantined_rows",
-        "SELECT * FROM demo_source.secret",
-        "CREATE TABLE monitoring.mine (x int)",
-    ):
-        with reader.connect() as conn, pytest.raises(sa.exc.DBAPIError):
-            conn.execute(sa.text(statement))
-    reader.dispose()
+    try:
+        with reader.connect() as conn:
+            conn.execute(sa.text("SET default_transaction_read_only = off"))
+            assert conn.execute(sa.text("SHOW default_transaction_read_only")).scalar() == "off"
+            assert conn.execute(sa.text("SHOW transaction_read_only")).scalar() == "off"
+            assert (
+                conn.execute(sa.text("SELECT count(*) FROM monitoring.quarantined_rows")).scalar()
+                == 1
+            )
+            with pytest.raises(sa.exc.ProgrammingError) as refused:
+                conn.execute(sa.text(statement))
+        # Refused by the role's privileges, not by a read-only transaction.
+        assert WRITES_THE_READER_MAY_NOT_DO[statement] in str(refused.value.orig)
+    finally:
+        reader.dispose()
+
+
+def test_reader_enters_no_database_but_monitoring(tmp_path):
+    """On a server the product set up (resolve_server), the reader cannot even connect to
+    Dagster's database or the maintenance ones, let alone write temporary tables there."""
+    from monitoring_pipeline.settings import load_settings
+
+    settings = load_settings({"MONITORING_HOME": str(tmp_path)})
+    urls = resolve_server(settings)
+    assert urls.reader is not None
+    check_connection(urls.reader)
+    try:
+        for database in ("dagster", "postgres", "template1"):
+            with pytest.raises(DatabaseUnavailableError, match="permission denied for database"):
+                check_connection(with_database(urls.reader, database))
+    finally:
+        stop_embedded_server(settings.pgdata)
 
 
 def test_unreachable_server_fails_with_one_line_naming_the_url(tmp_path):
@@ -219,10 +280,14 @@ def test_unreachable_server_fails_with_one_line_naming_the_url(tmp_path):
     assert "No such file or directory" in message
 
 
-def test_refused_credentials_name_the_reason(database_url):
-    wrong_user = database_url.replace("postgres:@", "nobody_here:@", 1)
-    with pytest.raises(DatabaseUnavailableError, match='role "nobody_here" does not exist'):
-        check_connection(wrong_user)
+def test_refused_credentials_name_the_reason(database_url, pg_credentials):
+    wrong_password = with_login(database_url, "postgres", "not-the-password")
+    with pytest.raises(
+        DatabaseUnavailableError, match='password authentication failed for user "postgres"'
+    ) as info:
+        check_connection(wrong_password)
+    assert "not-the-password" not in str(info.value)
+    assert pg_credentials.superuser_password not in str(info.value)
 
 
 def test_configured_url_is_used_and_checked(tmp_path):
