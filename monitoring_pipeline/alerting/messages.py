@@ -202,7 +202,7 @@ def slack_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any
     days its details name, the episode's days)."""
     if evidence.get("source") == HEALTH_SOURCE:
         return _health_payload(evidence, dedupe_key)
-    text = _text(evidence)
+    summary, text = summary_line(evidence), _text(evidence)
     budget = evidence.get("budget") or {}
     title = (
         f"Resolved: {evidence['model_name']} / {evidence['subject']}"
@@ -211,7 +211,7 @@ def slack_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any
     )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _escape(summary)[:3000]}},
         *_link_blocks(evidence),
     ]
     if budget:
@@ -229,7 +229,7 @@ def slack_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any
         )
     worst = evidence.get("worst_cohorts") or []
     if worst:
-        lines = "\n".join(f"• {_cohort(c)}" for c in worst)
+        lines = "\n".join(f"• {_escape(_cohort(c))}" for c in worst)  # "sex&age_band=..."
         day = evidence.get("evidence_day")
         blocks.append(
             {
@@ -282,7 +282,7 @@ def _figures(finding: Mapping[str, Any]) -> str:
 
 
 def _health_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any]:
-    text = _text(evidence)
+    summary, text = summary_line(evidence), _text(evidence)
     finding = evidence.get("finding") or {}
     title = (
         f"Resolved: {evidence['model_name']} / {evidence['subject']} (pipeline health)"
@@ -292,7 +292,7 @@ def _health_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, A
     )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _escape(summary)[:3000]}},
         *_link_blocks(evidence),
     ]
     if finding:

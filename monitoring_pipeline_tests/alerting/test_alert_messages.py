@@ -93,6 +93,8 @@ def test_slack_message_links_as_mrkdwn_and_buttons():
     assert (
         second == f"<{RUNBOOK}|Runbook> | <{REPORT}|Report> | <{escaped_dagster}|Dagster partition>"
     )
+    # The summary block is the summary alone: the links have their own blocks.
+    assert message["blocks"][1]["text"]["text"] == first
     links, buttons = message["blocks"][2], message["blocks"][3]
     assert [f["text"] for f in links["fields"]] == [
         "*Owners*\nteam:credit-risk, ml-steward@example.com",
@@ -113,6 +115,17 @@ def test_slack_message_links_as_mrkdwn_and_buttons():
         b for b in message["blocks"] if "Worst cohorts" in b.get("text", {}).get("text", "")
     )
     assert "region=west vs north -0.395 [95% -0.515, -0.275]" in worst["text"]["text"]
+
+
+def test_an_intersection_cohort_is_escaped_for_slack():
+    cohort = {"cohort": "sex&region=female&west vs male&north", "value": -0.2,
+              "lower": -0.3, "upper": -0.1, "sufficient": True}  # fmt: skip
+    message = slack_payload(page_evidence(worst_cohorts=[cohort]), KEY)
+    assert "worst sex&amp;region=female&amp;west vs male&amp;north -0.200" in message["text"]
+    worst = next(
+        b for b in message["blocks"] if "Worst cohorts" in b.get("text", {}).get("text", "")
+    )
+    assert "• sex&amp;region=female&amp;west vs male&amp;north -0.200" in worst["text"]["text"]
 
 
 def test_a_served_report_gets_a_button_and_no_runbook_or_owner_says_so():
