@@ -273,11 +273,13 @@ def send_alert(
     environ: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SendReport:
-    """Record the alert with its evidence and deliver it to every destination not yet served.
+    """Record the alert with its evidence and links, and deliver it to every destination
+    it is addressed to (see :func:`destinations`) and not yet served.
 
     Idempotent: the alert row is keyed by (dedupe key, kind); evidence gathered once is
     reused by re-executions, so every destination gets the same message; a destination with
-    a delivered attempt is skipped. Raises :class:`AlertDeliveryError` (one line) when a
+    a delivered attempt is skipped. ``environ`` (default: the process's) locates
+    ``MONITORING_HOME`` for the default reports folder. Raises :class:`AlertDeliveryError` (one line) when a
     destination never accepts it, after recording every attempt.
     """
     slo = request.validate(config)
