@@ -1,4 +1,4 @@
-"""What an alert says and where it leads, from hand-made evidence (pure: no database)."""
+"""What an alert says and where it leads, from hand-made evidence and the config (no database)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ from monitoring_pipeline.alerting.messages import (
     slack_payload,
     summary_line,
 )
+from monitoring_pipeline.config import parse_config
+from monitoring_pipeline.demo.publish import demo_config
+from monitoring_pipeline.pipeline.alerts import AlertRequest, alert_context
+from monitoring_pipeline_tests.alerting.helpers import GAP_SLO, MODEL, START
 
 DAY = date(2026, 11, 18)
 RUNBOOK = "https://runbooks.example.com/ml/tpr_gap_region"
@@ -215,4 +219,42 @@ def test_report_link_served_or_file(base, expected):
     assert (
         report_url("loan_approval", DAY, reports_dir=Path("/srv/reports"), reports_base_url=base)
         == expected
+    )
+
+
+def test_alert_context_from_the_config():
+    """The links and owners alert_job adds to the evidence: the default reports folder is
+    under MONITORING_HOME; an SLO's owner replaces the model's; a health alert leads to
+    pipeline_health, with no runbook and the model's owners."""
+    raw = demo_config(START, Path("/data"))
+    raw["links"] = {"dagster_url": "https://dagster.example.com/"}
+    raw["models"][MODEL]["slos"][0]["owner"] = "fairness-lead@example.com"
+    config = parse_config(raw)
+    slo = config.models[MODEL].slos[0]
+    request = AlertRequest(
+        model_name=MODEL, slo_name=GAP_SLO, severity="page", kind="firing", as_of=DAY,
+        dedupe_key=KEY, episode_start=DAY, reason="new page episode",
+    )  # fmt: skip
+    home = {"MONITORING_HOME": "/srv/monitoring"}
+    assert alert_context(config, request, slo, home) == {
+        "links": {
+            "report": "file:///srv/monitoring/reports/loan_approval/2026-11-18.html",
+            "dagster": "https://dagster.example.com/assets/loan_approval/error_budgets"
+            "?view=partitions&partition=2026-11-18",
+            "runbook": "https://runbooks.example.com/ml/tpr_gap_region",
+        },
+        "dagster_asset": "loan_approval/error_budgets",
+        "owners": ["fairness-lead@example.com"],
+    }
+    health = AlertRequest(
+        model_name=MODEL, slo_name="", severity="ticket", kind="firing", as_of=DAY,
+        dedupe_key="k", episode_start=DAY, reason="r", source=HEALTH_SOURCE, subject="label_lag",
+    )  # fmt: skip
+    context = alert_context(config, health, None, home)
+    assert context["links"]["dagster"].endswith(
+        "/assets/loan_approval/pipeline_health?view=partitions&partition=2026-11-18"
+    )
+    assert (context["links"]["runbook"], context["owners"]) == (
+        None,
+        ["team:credit-risk", "ml-steward@example.com"],
     )
