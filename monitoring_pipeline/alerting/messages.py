@@ -2,8 +2,10 @@
 
 The evidence of an alert is a JSON-ready mapping built by ``pipeline.alerts`` (error
 budgets) or ``pipeline.health_alerts`` (pipeline health: a ``finding`` instead of a
-``budget``); this module turns it into the one-line summary (log, Slack ``text``) and
-Slack Block Kit ``blocks``.
+``budget``), with where it leads (``links``: ``runbook``, ``report``, ``dagster``; and
+``owners``); this module turns it into the one-line summary, the log line, and a Slack
+message (``text`` and Block Kit ``blocks``, the links as mrkdwn ``<url|label>`` and
+buttons).
 """
 
 from __future__ import annotations
@@ -17,10 +19,19 @@ import pandas as pd
 
 from monitoring_pipeline.alerting.health_signals import HEALTH_SOURCE
 
-__all__ = ["named_days", "rank_worst_cohorts", "slack_payload", "summary_line"]
+__all__ = [
+    "links_line",
+    "log_line",
+    "named_days",
+    "rank_worst_cohorts",
+    "slack_payload",
+    "summary_line",
+]
 
 WORST_COHORTS = 3
 SHOWN_DAYS = 10
+# The links an alert may carry, in the order they are shown: what to do first.
+LINK_LABELS = (("runbook", "Runbook"), ("report", "Report"), ("dagster", "Dagster partition"))
 
 
 def rank_worst_cohorts(
@@ -28,18 +39,23 @@ def rank_worst_cohorts(
 ) -> list[dict[str, Any]]:
     """The ``limit`` cohorts furthest beyond the objective, clearest evidence first.
 
-    ``rows``: one row per cohort with ``cohort, value, lower, upper, sufficient``. For an
-    upper objective (``<``, ``<=``) a cohort is as bad as its interval's lower bound (its
-    value when it has no interval); for a lower one, as its upper bound. Sufficient cohorts
-    come before insufficient ones, whose figures cannot raise an alert; undefined values last.
-    ``beyond_objective`` says whether the whole interval lies beyond the objective.
+    ``rows``: one row per cohort with ``cohort, value, lower, upper, sufficient`` as stored,
+    and optionally ``judged_value, judged_lower, judged_upper``: the figure the objective is
+    compared with when it is not the stored one (the absolute value of a signed fairness
+    gap). For an upper objective (``<``, ``<=``) a cohort is as bad as its judged interval's
+    lower bound (its value when it has no interval); for a lower one, as its upper bound.
+    Sufficient cohorts come before insufficient ones, whose figures cannot raise an alert;
+    undefined values last. Each cohort is returned with its stored ``value, lower, upper``
+    (a gap keeps its sign); ``beyond_objective`` says whether the whole judged interval
+    lies beyond the objective.
     """
     if rows.empty:
         return []
     upper_objective = objective_op in ("<", "<=")
-    value = rows["value"].astype(float).to_numpy()
-    lower = rows["lower"].astype(float).to_numpy()
-    upper = rows["upper"].astype(float).to_numpy()
+    judged = "judged_" if "judged_value" in rows.columns else ""
+    value = rows[f"{judged}value"].astype(float).to_numpy()
+    lower = rows[f"{judged}lower"].astype(float).to_numpy()
+    upper = rows[f"{judged}upper"].astype(float).to_numpy()
     bound = np.where(
         np.isnan(lower if upper_objective else upper), value, lower if upper_objective else upper
     )
@@ -70,10 +86,11 @@ def rank_worst_cohorts(
 
 
 def summary_line(evidence: Mapping[str, Any]) -> str:
-    """One line: level, model/SLO, burn and budget, the worst cohort; for a health alert,
-    level, model/check and the finding's message with its figure and limit."""
+    """One line: level, model/SLO, burn and budget, the worst cohort (a gap with its sign
+    as stored), the owners; for a health alert, level, model/check, the finding's message
+    with its figure and limit, the owners."""
     if evidence.get("source") == HEALTH_SOURCE:
-        return _health_summary(evidence)
+        return _health_summary(evidence) + _owners_suffix(evidence)
     head = f"{evidence['model_name']}/{evidence['subject']}"
     budget = evidence.get("budget") or {}
     objective = evidence.get("objective", "")
@@ -97,16 +114,95 @@ def summary_line(evidence: Mapping[str, Any]) -> str:
         text += f"; worst {_cohort(worst[0])}"
     if objective:
         text += f" (objective {objective})"
-    return text
+    return text + _owners_suffix(evidence)
+
+
+def links_line(evidence: Mapping[str, Any], *, mrkdwn: bool = False) -> str:
+    """The alert's links on one line, runbook first: ``runbook <url> | report <url> |
+    dagster partition <url>``, or Slack mrkdwn ``<url|Runbook> | ...``; empty without links."""
+    if mrkdwn:
+        parts = [f"<{_escape(url)}|{label}>" for _, label, url in _links(evidence)]
+    else:
+        parts = [f"{label.lower()} {url}" for _, label, url in _links(evidence)]
+    return " | ".join(parts)
+
+
+def log_line(evidence: Mapping[str, Any], dedupe_key: str) -> str:
+    """The line written to the run's log: the summary, the dedupe key, the links."""
+    links = links_line(evidence)
+    return f"ALERT {summary_line(evidence)} [{dedupe_key}]" + (f" {links}" if links else "")
+
+
+def _links(evidence: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(name, label, url) of each link the evidence carries, in ``LINK_LABELS`` order."""
+    links = evidence.get("links") or {}
+    return [(name, label, links[name]) for name, label in LINK_LABELS if links.get(name)]
+
+
+def _owners_suffix(evidence: Mapping[str, Any]) -> str:
+    owners = evidence.get("owners") or []
+    return f"; owners {', '.join(owners)}" if owners else ""
+
+
+def _escape(text: str) -> str:
+    """Slack's control characters as the entities its mrkdwn expects (``&`` in a URL too)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _text(evidence: Mapping[str, Any]) -> str:
+    """Slack's ``text`` (the notification and the fallback for clients without blocks):
+    the summary, then the links in mrkdwn on a second line."""
+    links = links_line(evidence, mrkdwn=True)
+    return _escape(summary_line(evidence)) + (f"\n{links}" if links else "")
+
+
+def _link_blocks(evidence: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A section with the owners and every link (mrkdwn), and buttons for the web links
+    (a ``file://`` report is shown as its path: Slack opens http(s) links only)."""
+    if "links" not in evidence and "owners" not in evidence:
+        return []  # evidence gathered before alerts carried links
+    owners = evidence.get("owners") or []
+    fields = [f"*Owners*\n{_escape(', '.join(owners)) if owners else 'none configured'}"]
+    buttons = []
+    for name, label, url in _links(evidence):
+        web = url.startswith(("http://", "https://"))
+        shown = f"<{_escape(url)}|{_link_text(name, evidence)}>" if web else f"`{_escape(url)}`"
+        fields.append(f"*{label}*\n{shown}")
+        if web:
+            buttons.append(
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": label},
+                    "url": url,
+                    "action_id": f"open_{name}",
+                }
+            )
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f[:2000]} for f in fields]}
+    ]
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    return blocks
+
+
+def _link_text(name: str, evidence: Mapping[str, Any]) -> str:
+    """What a link is called in the message: which page of which day."""
+    day = evidence.get("as_of")
+    if name == "report":
+        return _escape(f"{evidence['model_name']} report {day}")
+    if name == "dagster":
+        return _escape(f"{evidence.get('dagster_asset', evidence['model_name'])} {day}")
+    return _escape(f"runbook of {evidence['subject']}")
 
 
 def slack_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any]:
-    """A Slack incoming-webhook message: ``text`` (the summary, also the notification
-    fallback) and Block Kit ``blocks`` with the budget, worst cohorts and bad days (for a
-    health alert: the finding, the days its details name, the episode's days)."""
+    """A Slack incoming-webhook message: ``text`` (the summary and the links, also the
+    notification fallback) and Block Kit ``blocks``: the summary, owners and links (with
+    buttons), the budget, worst cohorts and bad days (for a health alert: the finding, the
+    days its details name, the episode's days)."""
     if evidence.get("source") == HEALTH_SOURCE:
         return _health_payload(evidence, dedupe_key)
-    text = summary_line(evidence)
+    summary, text = summary_line(evidence), _text(evidence)
     budget = evidence.get("budget") or {}
     title = (
         f"Resolved: {evidence['model_name']} / {evidence['subject']}"
@@ -115,7 +211,8 @@ def slack_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any
     )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _escape(summary)[:3000]}},
+        *_link_blocks(evidence),
     ]
     if budget:
         fields = [
@@ -132,7 +229,7 @@ def slack_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any
         )
     worst = evidence.get("worst_cohorts") or []
     if worst:
-        lines = "\n".join(f"• {_cohort(c)}" for c in worst)
+        lines = "\n".join(f"• {_escape(_cohort(c))}" for c in worst)  # "sex&age_band=..."
         day = evidence.get("evidence_day")
         blocks.append(
             {
@@ -185,7 +282,7 @@ def _figures(finding: Mapping[str, Any]) -> str:
 
 
 def _health_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any]:
-    text = summary_line(evidence)
+    summary, text = summary_line(evidence), _text(evidence)
     finding = evidence.get("finding") or {}
     title = (
         f"Resolved: {evidence['model_name']} / {evidence['subject']} (pipeline health)"
@@ -195,7 +292,8 @@ def _health_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, A
     )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _escape(summary)[:3000]}},
+        *_link_blocks(evidence),
     ]
     if finding:
         fields = [

@@ -12,6 +12,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+HTTP_URL = re.compile(r"^https?://[^/\s]+")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TEAM = re.compile(r"^team:[A-Za-z0-9_-]+$")
 QUALIFIED_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 INTERSECTION_SEPARATOR = "&"
 # A column of a source (a feature, a mapped standard column): starts with a letter or "_",
@@ -44,6 +47,16 @@ def check_source_column(name: str) -> str:
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+def check_owner_forms(owners: list[str]) -> None:
+    """Raise ``ValueError`` naming the first owner that is neither an e-mail address nor
+    ``team:<name>`` (Dagster's two owner forms)."""
+    for owner in owners:
+        if not (EMAIL.match(owner) or TEAM.match(owner)):
+            raise ValueError(
+                f"owner {owner!r} must be an e-mail address or 'team:<name>' (letters, digits, _ -)"
+            )
 
 
 class PostgresTableSource(Strict):
@@ -301,7 +314,12 @@ class Objective(Strict):
 
 
 class SLOConfig(Strict):
-    """An objective on a published figure, evaluated per day, with an error budget."""
+    """An objective on a published figure, evaluated per day, with an error budget.
+
+    ``runbook_url``: what the on-call should do when it burns (linked from its alerts).
+    ``owner``: who answers for it, one or a list of e-mail addresses / ``team:<name>``;
+    unset, its alerts name the model's ``owners``.
+    """
 
     name: str
     description: str = ""
@@ -310,12 +328,38 @@ class SLOConfig(Strict):
     compliance_period_days: int = Field(default=28, ge=2, le=366)
     target: float = Field(default=0.9, gt=0, lt=1)
     retrain_on_page: bool = False
+    runbook_url: str | None = None
+    owner: list[str] | None = None
 
     @field_validator("name")
     @classmethod
     def _identifier(cls, value: str) -> str:
         if not IDENTIFIER.match(value):
             raise ValueError("must be lower_snake_case")
+        return value
+
+    @field_validator("runbook_url")
+    @classmethod
+    def _runbook_http(cls, value: str | None) -> str | None:
+        if value is not None and not HTTP_URL.match(value):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value
+
+    @field_validator("owner", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("owner")
+    @classmethod
+    def _owner_forms(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError(
+                "name at least one owner, or leave owner out to use the model's owners"
+            )
+        check_owner_forms(value)
         return value
 
 
@@ -479,10 +523,6 @@ class RetrainingConfig(Strict):
     worst_cohorts: int = Field(default=5, ge=1, le=50)
 
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-TEAM = re.compile(r"^team:[A-Za-z0-9_-]+$")
-
-
 class ModelConfig(Strict):
     """One monitored model: where its data comes from and what to watch."""
 
@@ -510,12 +550,12 @@ class ModelConfig(Strict):
     @field_validator("owners")
     @classmethod
     def _owner_forms(cls, value: list[str]) -> list[str]:
-        for owner in value:
-            if not (EMAIL.match(owner) or TEAM.match(owner)):
-                raise ValueError(
-                    f"owner {owner!r} must be an e-mail address or 'team:<name>' (letters, digits, _ -)"
-                )
+        check_owner_forms(value)
         return value
+
+    def slo_owners(self, slo: SLOConfig) -> list[str]:
+        """Who answers for ``slo``: its own ``owner``, else the model's ``owners``."""
+        return list(slo.owner) if slo.owner is not None else list(self.owners)
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
@@ -621,7 +661,11 @@ class WebhookDestination(Strict):
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     max_attempts: int = Field(default=4, ge=1, le=20)
     backoff_seconds: float = Field(default=2.0, ge=0, le=600)
-    min_severity: Literal["ticket", "page"] = "ticket"
+    # Which alerts this destination receives (resolved notices included, see
+    # ``receives``). ``min_severity`` is the older form, still accepted: ``ticket`` means
+    # both, ``page`` pages only. Give one of the two; neither means both severities.
+    severities: list[Severity] | None = None
+    min_severity: Severity | None = None
 
     @field_validator("name")
     @classmethod
@@ -646,11 +690,36 @@ class WebhookDestination(Strict):
             raise ValueError(f"must name an environment variable (A-Z, 0-9, _), got {value!r}")
         return value
 
+    @field_validator("severities")
+    @classmethod
+    def _some_severities(cls, value: list[Severity] | None) -> list[Severity] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("list at least one of 'ticket' and 'page' (leave it out for both)")
+        if len(set(value)) != len(value):
+            raise ValueError(f"lists a severity twice: {value}")
+        return value
+
     @model_validator(mode="after")
     def _one_url(self) -> WebhookDestination:
         if (self.url is None) == (self.url_env is None):
             raise ValueError(f"webhook {self.name!r}: give either url or url_env")
+        if self.severities is not None and self.min_severity is not None:
+            raise ValueError(
+                f"webhook {self.name!r}: give severities or min_severity, not both "
+                "(min_severity: page is severities: [page])"
+            )
         return self
+
+    @property
+    def receives(self) -> frozenset[Severity]:
+        """The severities of the alerts this destination is sent."""
+        if self.severities is not None:
+            return frozenset(self.severities)
+        if self.min_severity == "page":
+            return frozenset({"page"})
+        return frozenset({"ticket", "page"})
 
 
 class AlertCooldown(Strict):

@@ -46,8 +46,9 @@ class AlertConfig(dg.Config):
 
 
 def build_alert_job(config: MonitoringConfig) -> dg.JobDefinition:
-    """``alert_job``: gather the evidence, write the alert row, deliver to the log and every
-    configured webhook; fails (one line) when a destination never accepts it."""
+    """``alert_job``: gather the evidence and links, write the alert row, deliver to the log
+    and every configured webhook that takes its severity; fails (one line) when a
+    destination never accepts it."""
     monitoring_config = config
 
     @dg.op(name=SEND_ALERT_OP, description="Record one alert with its evidence and deliver it.")
@@ -92,12 +93,17 @@ def build_alert_job(config: MonitoringConfig) -> dg.JobDefinition:
                 "delivered_to": dg.MetadataValue.json(report.delivered_to),
                 "already_delivered": dg.MetadataValue.json(report.already_delivered),
                 "evidence_reused": report.evidence_reused,
+                **{
+                    f"{name}_url": dg.MetadataValue.url(url)
+                    for name, url in report.links.items()
+                    if url
+                },
             },
         )
 
     @dg.job(
         name=ALERT_JOB,
-        description="Record an alert (evidence: budget figures, bad days, worst cohorts; or a pipeline-health finding and its days) and deliver it to the log and the configured webhooks.",
+        description="Record an alert (evidence: budget figures, bad days, worst cohorts; or a pipeline-health finding and its days; links to the report, the Dagster partition and the runbook; owners) and deliver it to the log and each configured webhook that takes its severity.",
         tags={"kind": "alert", PRIORITY_TAG: RESPONSE_PRIORITY},
     )
     def alert_job():

@@ -28,6 +28,12 @@ FILES_MODEL = "job_screening"
 DEMO_MAX_MALFORMED_SHARE = 0.03
 # Where the demo delivers alerts: `monitoring-pipeline webhook-receiver` listens here.
 DEMO_WEBHOOK_URL = f"http://127.0.0.1:{RECEIVER_PORT}/demo-alerts"
+# Alerts link each SLO's runbook; the demo's stand for a team's runbook site.
+DEMO_RUNBOOKS_URL = "https://runbooks.example.com/ml"
+
+
+def demo_runbook(slo_name: str) -> str:
+    return f"{DEMO_RUNBOOKS_URL}/{slo_name}"
 
 
 def write_postgres_table(engine: Engine, table: str, frame: pd.DataFrame) -> None:
@@ -98,6 +104,8 @@ def demo_config(partitions_start: date, data_dir: Path) -> dict:
                     "timeout_seconds": 5,
                     "max_attempts": 3,
                     "backoff_seconds": 1,
+                    # A ticket-only or page-only channel lists one; this one takes both.
+                    "severities": ["ticket", "page"],
                 }
             ],
         },
@@ -135,6 +143,7 @@ def demo_config(partitions_start: date, data_dir: Path) -> dict:
                 "slos": [
                     {
                         "name": "tpr_gap_region",
+                        "runbook_url": demo_runbook("tpr_gap_region"),
                         "description": "Qualified applicants are approved at similar rates in every region.",
                         "sli": {
                             "source": "fairness_disparities",
@@ -148,11 +157,13 @@ def demo_config(partitions_start: date, data_dir: Path) -> dict:
                     },
                     {
                         "name": "accuracy_all",
+                        "runbook_url": demo_runbook("accuracy_all"),
                         "sli": {"source": "cohort_metrics", "metric": "accuracy", "cohort": "all"},
                         "objective": {"op": ">=", "value": 0.7},
                     },
                     {
                         "name": "income_psi",
+                        "runbook_url": demo_runbook("income_psi"),
                         "sli": {"source": "drift", "method": "psi", "feature": "income"},
                         "objective": {"op": "<", "value": 0.25},
                     },
@@ -197,6 +208,7 @@ def demo_config(partitions_start: date, data_dir: Path) -> dict:
                 "slos": [
                     {
                         "name": "fpr_gap_gender",
+                        "runbook_url": demo_runbook("fpr_gap_gender"),
                         # nonbinary (~4% of traffic) rarely reaches min_size on one day, and a
                         # worst-group SLO is never good while a group cannot be judged.
                         "description": "Women and men are wrongly shortlisted at similar rates.",

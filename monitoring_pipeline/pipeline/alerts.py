@@ -9,9 +9,10 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,13 @@ from monitoring_pipeline.alerting.decisions import (
     history_from_records,
 )
 from monitoring_pipeline.alerting.health_signals import HEALTH_SOURCE
-from monitoring_pipeline.alerting.messages import rank_worst_cohorts, slack_payload, summary_line
+from monitoring_pipeline.alerting.links import dagster_partition_url, report_url
+from monitoring_pipeline.alerting.messages import (
+    log_line,
+    rank_worst_cohorts,
+    slack_payload,
+    summary_line,
+)
 from monitoring_pipeline.alerting.webhook import Attempt, deliver_webhook
 from monitoring_pipeline.config.models import (
     CohortMetricSLI,
@@ -44,6 +51,7 @@ from monitoring_pipeline.pipeline.health_alerts import (
     decide_health_alerts,
 )
 from monitoring_pipeline.pipeline.slo import absolute_intervals
+from monitoring_pipeline.settings import load_settings
 from monitoring_pipeline.storage import alerts as store
 from monitoring_pipeline.storage.writes import read_frame
 
@@ -57,6 +65,8 @@ CURSOR_OVERLAP = timedelta(hours=1)
 # launching) are requested again for this long; run keys keep Dagster from launching twice.
 OUTBOX_HORIZON = timedelta(days=7)
 _SEVERITY_RANK = {"ticket": 1, "page": 2}
+# The HTML reports' default folder under MONITORING_HOME (config links.reports_dir overrides).
+REPORTS_SUBDIR = "reports"
 
 
 class AlertRequestError(ValueError):
@@ -250,6 +260,7 @@ class SendReport:
     delivered_to: list[str]
     already_delivered: list[str]
     evidence_reused: bool
+    links: Mapping[str, str | None] = field(default_factory=dict)  # name -> URL
 
 
 def send_alert(
@@ -262,20 +273,23 @@ def send_alert(
     environ: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SendReport:
-    """Record the alert with its evidence and deliver it to every destination not yet served.
+    """Record the alert with its evidence and links, and deliver it to every destination
+    it is addressed to (see :func:`destinations`) and not yet served.
 
     Idempotent: the alert row is keyed by (dedupe key, kind); evidence gathered once is
     reused by re-executions, so every destination gets the same message; a destination with
-    a delivered attempt is skipped. Raises :class:`AlertDeliveryError` (one line) when a
+    a delivered attempt is skipped. ``environ`` (default: the process's) locates
+    ``MONITORING_HOME`` for the default reports folder. Raises :class:`AlertDeliveryError` (one line) when a
     destination never accepts it, after recording every attempt.
     """
     slo = request.validate(config)
+    env = os.environ if environ is None else environ
     existing = store.get_alert(engine, request.dedupe_key, request.kind)
     reused = existing is not None and existing.get("evidence") is not None
     if reused:
         evidence = existing["evidence"]
     else:
-        evidence = (
+        gathered = (
             build_evidence(engine, config, request, slo)
             if slo is not None
             else build_health_evidence(
@@ -290,6 +304,8 @@ def send_alert(
                 reason=request.reason,
             )
         )
+        evidence = gathered | alert_context(config, request, slo, env)
+        links = evidence["links"]
         now = datetime.now(UTC)
         store.save_alert(
             engine,
@@ -312,13 +328,16 @@ def send_alert(
                     d["day"] for d in evidence["affected_partitions"]
                 ),
                 "worst_cohorts": evidence.get("worst_cohorts"),
+                "report_url": links["report"],
+                "dagster_url": links["dagster"],
+                "runbook_url": links["runbook"],
+                "owners": evidence["owners"],
                 "run_id": run_id,
                 "produced_at": now,
             },
         )
     summary = summary_line(evidence)
     payload = slack_payload(evidence, request.dedupe_key)
-    env = os.environ if environ is None else environ
     state = store.delivery_state(engine, request.dedupe_key, request.kind)
     delivered, skipped, failures = [], [], []
     errors: dict[str, list[str]] = {}
@@ -338,7 +357,12 @@ def send_alert(
 
         return record
 
-    for destination in _destinations(config, request.severity):
+    severities = {request.severity}
+    if request.kind == "resolved":
+        severities |= store.episode_severities(
+            engine, request.source, request.model_name, request.watched, request.episode_start
+        )
+    for destination in destinations(config, severities):
         name = LOG_DESTINATION if destination is None else destination.name
         last_attempt, done = state.get(name, (0, False))
         if done:
@@ -347,7 +371,7 @@ def send_alert(
         if destination is None:
             started = datetime.now(UTC)
             log = logger.warning if request.kind == "firing" else logger.info
-            log(f"ALERT {summary} [{request.dedupe_key}]")
+            log(log_line(evidence, request.dedupe_key))
             recorder(name)(Attempt(last_attempt + 1, started, "delivered", None, None, 0.0))
             delivered.append(name)
             continue
@@ -380,14 +404,17 @@ def send_alert(
     store.set_delivery_status(
         engine, request.dedupe_key, request.kind, "delivered", datetime.now(UTC)
     )
-    return SendReport(summary, delivered, skipped, reused)
+    return SendReport(summary, delivered, skipped, reused, dict(evidence.get("links") or {}))
 
 
-def _destinations(config: MonitoringConfig, severity: str) -> list[WebhookDestination | None]:
-    """The log (None) and the webhooks whose min_severity the alert reaches."""
-    rank = _SEVERITY_RANK[severity]
-    hooks = [w for w in config.alerting.webhooks if _SEVERITY_RANK[w.min_severity] <= rank]
-    return [None, *hooks]
+def destinations(
+    config: MonitoringConfig, severities: Iterable[str]
+) -> list[WebhookDestination | None]:
+    """Where an alert goes: the log (None) always, and each webhook that receives one of
+    ``severities``. A firing alert has its own severity; a resolved notice those its
+    episode fired at, so every channel that heard of the episode hears it end."""
+    wanted = set(severities)
+    return [None, *(w for w in config.alerting.webhooks if w.receives & wanted)]
 
 
 def build_evidence(
@@ -438,7 +465,7 @@ def build_evidence(
         for r in bad.itertuples(index=False)
     ]
     reading = evaluations[evaluations.partition_date == evidence_day]
-    objective = f"{slo.objective.op} {slo.objective.value:g}"
+    objective = objective_text(slo)
     return {
         "source": request.source,
         "kind": request.kind,
@@ -472,7 +499,8 @@ def build_evidence(
 
 def _sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFrame:
     """Every cohort's figure for the SLI's metric on ``day`` (model version 'all'), as
-    ``cohort, value, lower, upper, sufficient``, judged like the SLO judges it."""
+    ``cohort, value, lower, upper, sufficient`` as stored; a signed fairness difference
+    also as ``judged_value, judged_lower, judged_upper``, its size, which the SLO judges."""
     sli = slo.sli
     params = {"model": model, "day": day}
     if isinstance(sli, FairnessSLI):
@@ -488,13 +516,18 @@ def _sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.Da
         if rows.empty:
             return _empty_cohorts()
         value, lower, upper = (rows[c].to_numpy(dtype=float) for c in ("value", "lower", "upper"))
-        if sli.metric not in RATIO_METRICS:
-            value, lower, upper = absolute_intervals(value, lower, upper)
         cohort = rows.cohort_attribute + "=" + rows.cohort_value + " vs " + rows.reference_value
-        return pd.DataFrame(
+        cohorts = pd.DataFrame(
             {"cohort": cohort.to_numpy(), "value": value, "lower": lower, "upper": upper,
              "sufficient": rows.sufficient.to_numpy(bool)}
         )  # fmt: skip
+        if sli.metric in RATIO_METRICS:
+            return cohorts
+        # The SLO judges a difference by its size; the alert shows it with its sign as stored.
+        judged_value, judged_lower, judged_upper = absolute_intervals(value, lower, upper)
+        return cohorts.assign(
+            judged_value=judged_value, judged_lower=judged_lower, judged_upper=judged_upper
+        )
     if isinstance(sli, CohortMetricSLI):
         rows = read_frame(
             engine,
@@ -518,6 +551,51 @@ def _sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.Da
         rows.cohort_attribute == "all", "all", rows.cohort_attribute + "=" + rows.cohort_value
     )
     return rows.assign(cohort=cohort)[["cohort", "value", "lower", "upper", "sufficient"]]
+
+
+def objective_text(slo: SLOConfig) -> str:
+    """The objective as the SLO applies it: ``<= 0.1``, or ``|tpr_difference| <= 0.1`` for a
+    difference, which is judged by its size whatever its sign."""
+    sli = slo.sli
+    bound = f"{slo.objective.op} {slo.objective.value:g}"
+    if isinstance(sli, FairnessSLI) and sli.metric not in RATIO_METRICS:
+        return f"|{sli.metric}| {bound}"
+    return bound
+
+
+def alert_context(
+    config: MonitoringConfig,
+    request: AlertRequest,
+    slo: SLOConfig | None,
+    environ: Mapping[str, str],
+) -> dict[str, Any]:
+    """Where the alert leads, for its evidence: ``links`` (``report`` of the model and
+    ``as_of`` day, ``dagster``: that partition of the SLO's ``error_budgets`` or of the
+    model's ``pipeline_health`` for a health alert, ``runbook`` of the SLO or None),
+    ``dagster_asset`` and ``owners`` (the SLO's ``owner``, else the model's ``owners``)."""
+    model = config.models[request.model_name]
+    links = config.links
+    asset = [request.model_name, "error_budgets" if slo is not None else "pipeline_health"]
+    reports_dir = (
+        Path(links.reports_dir)
+        if links.reports_dir
+        else load_settings(dict(environ)).home / REPORTS_SUBDIR
+    )
+    day = request.as_of
+    return {
+        "links": {
+            "report": report_url(
+                request.model_name,
+                day,
+                reports_dir=reports_dir,
+                reports_base_url=links.reports_base_url,
+            ),
+            "dagster": dagster_partition_url(links.dagster_url, asset, day.isoformat()),
+            "runbook": slo.runbook_url if slo is not None else None,
+        },
+        "dagster_asset": "/".join(asset),
+        "owners": model.slo_owners(slo) if slo is not None else list(model.owners),
+    }
 
 
 def _empty_cohorts() -> pd.DataFrame:

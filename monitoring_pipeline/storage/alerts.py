@@ -45,6 +45,10 @@ ALERTS = sa.Table(
     sa.Column("evidence", pg.JSONB),
     sa.Column("affected_partitions", pg.ARRAY(sa.Date)),
     sa.Column("worst_cohorts", pg.JSONB),
+    sa.Column("report_url", sa.Text),
+    sa.Column("dagster_url", sa.Text),
+    sa.Column("runbook_url", sa.Text),
+    sa.Column("owners", pg.ARRAY(sa.Text)),
     sa.Column("run_id", sa.Text),
     sa.Column("produced_at", sa.DateTime(timezone=True)),
 )
@@ -241,6 +245,25 @@ def record_decisions(
     )
     with engine.begin() as conn:
         return [tuple(row) for row in conn.execute(statement)]
+
+
+def episode_severities(
+    engine: Engine, source: str, model_name: str, subject: str, episode_start: date
+) -> set[str]:
+    """The severities an episode fired at (``ticket``, ``page`` or both after an escalation)."""
+    query = (
+        sa.select(ALERTS.c.severity)
+        .distinct()
+        .where(
+            ALERTS.c.source == source,
+            ALERTS.c.model_name == model_name,
+            ALERTS.c.subject == subject,
+            ALERTS.c.episode_start == episode_start,
+            ALERTS.c.kind == "firing",
+        )
+    )
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars())
 
 
 def pending_alerts(engine: Engine, decided_since: datetime) -> list[Mapping[str, Any]]:

@@ -29,10 +29,18 @@ START = date(2026, 11, 1)
 
 
 def alert_config(
-    tmp_path: Path, webhooks: Sequence[dict] = (), *, schedule: dict | None = None, **alerting
+    tmp_path: Path,
+    webhooks: Sequence[dict] = (),
+    *,
+    schedule: dict | None = None,
+    links: dict | None = None,
+    **alerting,
 ) -> MonitoringConfig:
+    """The demo config with these webhooks and alerting settings; reports (the alerts'
+    report links) under ``tmp_path / "reports"`` unless ``links`` says otherwise."""
     raw = demo_config(START, tmp_path / "data")
     raw["alerting"] = {"webhooks": list(webhooks), **alerting}
+    raw["links"] = {"reports_dir": str(tmp_path / "reports")} | (links or {})
     if schedule is not None:
         raw["schedule"] = schedule
     use_recording_retrainer(raw, tmp_path)

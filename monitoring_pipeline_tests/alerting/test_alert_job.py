@@ -3,6 +3,7 @@ retries with every attempt recorded, a receiver that never recovers, re-executio
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 
 import pytest
@@ -84,11 +85,21 @@ def test_flaky_receiver_gets_the_alert_with_its_evidence_after_retries(
     (message,) = receiver.accepted
     assert len(receiver.received) == 3  # the same message each time
     assert message["text"].startswith(f"[PAGE] {MODEL}/{GAP_SLO}: new page episode; burn 4.3x")
-    assert "worst region=west vs north 0.300 [95% 0.210, 0.390]" in message["text"]
+    # The gap with its sign as fairness_disparities stores it; the SLO judges its size.
+    assert "worst region=west vs north -0.300 [95% -0.390, -0.210]" in message["text"]
+    assert "(objective |tpr_difference| &lt;= 0.1); owners team:credit-risk" in message["text"]
     assert [b["type"] for b in message["blocks"]] == [
-        "header", "section", "section", "section", "section", "context",
+        "header", "section", "section", "actions", "section", "section", "section", "context",
     ]  # fmt: skip
     assert KEY in message["blocks"][-1]["elements"][0]["text"]
+    report = (tmp_path / "reports" / MODEL / f"{DAYS[4]}.html").as_uri()
+    dagster = (
+        f"http://127.0.0.1:3000/assets/{MODEL}/error_budgets?view=partitions&partition={DAYS[4]}"
+    )
+    runbook = f"https://runbooks.example.com/ml/{GAP_SLO}"
+    assert [(e["text"]["text"], e["url"]) for e in message["blocks"][3]["elements"]] == [
+        ("Runbook", runbook), ("Dagster partition", dagster),
+    ]  # fmt: skip
 
     (alert,) = rows(engine, "SELECT * FROM monitoring.alerts")
     assert (alert["dedupe_key"], alert["kind"], alert["delivery_status"]) == (
@@ -96,12 +107,20 @@ def test_flaky_receiver_gets_the_alert_with_its_evidence_after_retries(
         "firing",
         "delivered",
     )
+    # Where it leads, in columns for analysts and in the evidence.
+    assert (alert["report_url"], alert["dagster_url"], alert["runbook_url"]) == (
+        report,
+        dagster,
+        runbook,
+    )
+    assert alert["owners"] == ["team:credit-risk", "ml-steward@example.com"]
+    assert alert["evidence"]["links"] == {"report": report, "dagster": dagster, "runbook": runbook}
     assert alert["affected_partitions"] == DAYS[3:]
     assert alert["worst_cohorts"][0] == {
         "cohort": "region=west vs north",
-        "value": pytest.approx(0.30),
-        "lower": pytest.approx(0.21),
-        "upper": pytest.approx(0.39),
+        "value": pytest.approx(-0.30),
+        "lower": pytest.approx(-0.39),
+        "upper": pytest.approx(-0.21),
         "sufficient": True,
         "beyond_objective": True,
     }
@@ -149,7 +168,7 @@ def test_receiver_that_never_recovers_fails_the_run_and_reexecution_delivers_onc
         rerun_again = run_alert(config, database_url, dagster_instance)
         assert rerun_again.success
     (message,) = back.accepted  # delivered once, with the evidence gathered the first time
-    assert message["text"] == alert["summary"]
+    assert html.unescape(message["text"].split("\n")[0]) == alert["summary"]
     assert attempts(engine, "oncall")[-1] == (3, "delivered", 200, None)
     assert attempts(engine, "log") == [(1, "delivered", None, None)]  # logged once only
     (alert,) = rows(engine, "SELECT delivery_status FROM monitoring.alerts")
@@ -199,6 +218,62 @@ def test_ticket_only_destinations_and_resolved_notice(
         f"[RESOLVED page] {MODEL}/{GAP_SLO}"[:30],
     ]
     assert [m["text"][:16] for m in pages_only.accepted] == ["[RESOLVED page] "]
+
+
+def test_each_destination_gets_only_the_severities_it_chose(
+    engine, database_url, dagster_instance, tmp_path
+):
+    """A ticket-only and a page-only channel: each firing goes to the channel of its
+    severity; a resolved notice to every channel its episode fired on; the other channel
+    is not addressed at all (no delivery row, the alert is delivered)."""
+    seed(engine)
+    accuracy_key = f"error_budget:{MODEL}:{ACCURACY_SLO}:ticket:{DAYS[3]}"
+    gap_ticket_key = f"error_budget:{MODEL}:{GAP_SLO}:ticket:{DAYS[3]}"
+    with scripted_receiver([200]) as tickets, scripted_receiver([200]) as pages:
+        config = alert_config(
+            tmp_path,
+            [
+                hook(tickets.url, name="ticket_queue", severities=["ticket"]),
+                hook(pages.url, name="pager", severities=["page"]),
+            ],
+        )
+
+        def send(**overrides) -> None:
+            assert run_alert(config, database_url, dagster_instance, **overrides).success
+
+        # A ticket episode of one SLO, fired and resolved.
+        new_ticket = {"severity": "ticket", "reason": "new ticket episode"}
+        send(slo_name=ACCURACY_SLO, dedupe_key=accuracy_key, **new_ticket)
+        send(slo_name=ACCURACY_SLO, severity="ticket", dedupe_key=accuracy_key, kind="resolved")
+        # An episode of another that tickets, escalates to a page, then resolves (at page).
+        send(dedupe_key=gap_ticket_key, **new_ticket)
+        send(reason="escalated from ticket to page")
+        send(kind="resolved")
+    assert [m["text"].split(";")[0] for m in tickets.accepted] == [
+        f"[TICKET] {MODEL}/{ACCURACY_SLO}: new ticket episode",
+        f"[RESOLVED ticket] {MODEL}/{ACCURACY_SLO} is back to ok as of {DAYS[4]} (open since {DAYS[3]})",
+        f"[TICKET] {MODEL}/{GAP_SLO}: new ticket episode",
+        f"[RESOLVED page] {MODEL}/{GAP_SLO} is back to ok as of {DAYS[4]} (open since {DAYS[3]})",
+    ]
+    assert [m["text"].split(";")[0] for m in pages.accepted] == [
+        f"[PAGE] {MODEL}/{GAP_SLO}: escalated from ticket to page",
+        f"[RESOLVED page] {MODEL}/{GAP_SLO} is back to ok as of {DAYS[4]} (open since {DAYS[3]})",
+    ]
+    addressed = rows(
+        engine,
+        "SELECT a.dedupe_key, a.kind, a.delivery_status, "
+        "array_agg(d.destination ORDER BY d.destination) AS destinations "
+        "FROM monitoring.alerts a JOIN monitoring.alert_deliveries d USING (dedupe_key, kind) "
+        "GROUP BY 1, 2, 3",
+    )
+    assert {(r["dedupe_key"], r["kind"]): tuple(r["destinations"]) for r in addressed} == {
+        (accuracy_key, "firing"): ("log", "ticket_queue"),
+        (accuracy_key, "resolved"): ("log", "ticket_queue"),
+        (gap_ticket_key, "firing"): ("log", "ticket_queue"),
+        (KEY, "firing"): ("log", "pager"),
+        (KEY, "resolved"): ("log", "pager", "ticket_queue"),
+    }
+    assert {r["delivery_status"] for r in addressed} == {"delivered"}
 
 
 def test_permanent_client_error_is_not_retried():

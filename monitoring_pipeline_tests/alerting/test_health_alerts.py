@@ -130,31 +130,39 @@ def test_failing_checks_alert_once_resolve_and_survive_restarts(
         daemon.launch(resolved)
         assert daemon.tick(resolved.cursor).run_requests == []
 
-    texts = sorted(m["text"] for m in receiver.accepted)
-    assert texts == [
+    summaries = sorted(m["text"].split("\n")[0] for m in receiver.accepted)
+    owners = "; owners team:credit-risk, ml-steward@example.com"  # the model's
+    assert summaries == [
         f"[PAGE] {MODEL}/overdue_partitions: new page episode; {OVERDUE_MESSAGE}"
-        " (observed 1, threshold 0)",
+        f" (observed 1, threshold 0){owners}",
         f"[RESOLVED page] {MODEL}/overdue_partitions is back to ok as of {DAYS[3]}"
-        f" (open since {DAYS[1]}); overdue_partitions ok on {DAYS[3]}",
+        f" (open since {DAYS[1]}); overdue_partitions ok on {DAYS[3]}{owners}",
         f"[RESOLVED ticket] {MODEL}/label_coverage is back to ok as of {DAYS[3]}"
-        f" (open since {DAYS[1]}); labels cover 79.0%",
+        f" (open since {DAYS[1]}); labels cover 79.0%{owners}",
         f"[TICKET] {MODEL}/label_coverage: new ticket episode; labels cover 40.0%"
-        " (observed 0.4, threshold 0.8)",
+        f" (observed 0.4, threshold 0.8){owners}",
     ]
     page_message = next(m for m in receiver.accepted if m["text"].startswith("[PAGE]"))
     blocks = {b["type"]: b for b in page_message["blocks"] if b["type"] != "section"}
     assert blocks["header"]["text"]["text"] == (
         f"PAGE: {MODEL} / overdue_partitions (pipeline health)"
     )
+    # It leads to the model's pipeline_health partition of that day (no runbook: not an SLO).
+    assert [b["url"] for b in blocks["actions"]["elements"]] == [
+        f"http://127.0.0.1:3000/assets/{MODEL}/pipeline_health?view=partitions&partition={DAYS[1]}"
+    ]
     sections = [b for b in page_message["blocks"] if b["type"] == "section"]
-    assert [f["text"] for f in sections[1]["fields"]] == [
+    assert [f["text"].split("\n")[0] for f in sections[1]["fields"]] == [
+        "*Owners*", "*Report*", "*Dagster partition*",
+    ]  # fmt: skip
+    assert [f["text"] for f in sections[2]["fields"]] == [
         f"*Status on {DAYS[1]}*\nfail",
         "*Observed / threshold*\n1 / 0",
         "*Raises on fail*\npage",
         f"*Episode*\nsince {DAYS[1]}",
     ]
-    assert sections[2]["text"]["text"] == f"*Days named*\n• missing: {DAYS[0]}"
-    assert sections[3]["text"]["text"] == f"*Days of the episode*\n{DAYS[1]} fail"
+    assert sections[3]["text"]["text"] == f"*Days named*\n• missing: {DAYS[0]}"
+    assert sections[4]["text"]["text"] == f"*Days of the episode*\n{DAYS[1]} fail"
 
     alerts = rows(
         engine,
@@ -233,12 +241,14 @@ def test_health_rows_that_stop_coming_page_once_and_resolve(
     )
     assert page["affected_partitions"] == [DAYS[2]]
     assert page["evidence"]["finding"]["details"]["newest_day"] == DAYS[1].isoformat()
-    texts = [m["text"] for m in receiver.accepted]
+    texts = [m["text"].split("\n")[0] for m in receiver.accepted]
     assert texts[0].startswith(
         f"[PAGE] {MODEL}/health_checks_missing: new page episode; no pipeline_health rows after"
         f" {DAYS[1]} (expected through {DAYS[2]} on {DAYS[4]}"
     )
-    assert texts[0].endswith("(observed 3, threshold 2)")
+    assert texts[0].endswith(
+        "(observed 3, threshold 2); owners team:credit-risk, ml-steward@example.com"
+    )
     assert texts[1].startswith(
         f"[RESOLVED page] {MODEL}/health_checks_missing is back to ok as of {DAYS[5]}"
     )

@@ -141,7 +141,7 @@ def test_in_demo_sensor_tick_pages_once_per_violated_slo_and_requests_retraining
 
     (line,) = [x for x in alert_lines(engine, start=START, end=END) if "[PAGE]" in x]
     assert line.startswith(
-        f"  [PAGE] {MODEL}/tpr_gap_region as of {END}: delivered; worst region=west vs north 0."
+        f"  [PAGE] {MODEL}/tpr_gap_region as of {END}: delivered; worst region=west vs north -0."
     )
     assert line.endswith("; retraining requested")
 
