@@ -1,25 +1,48 @@
-"""Per-model daily assets: source logs -> labeled_predictions (+ quality checks) -> label_status."""
+"""Per-model daily assets: source logs -> labeled_predictions (+ quality checks) ->
+label_status, cohort_metrics -> fairness_disparities, drift -> slo_evaluations ->
+error_budgets (one check per SLO), pipeline_health."""
+
+from datetime import date
 
 import dagster as dg
+import pandas as pd
+from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.defs.common import float_metadata, percent, run_step
+from monitoring_pipeline.defs.common import (
+    day_text,
+    float_metadata,
+    metadata_table,
+    model_asset_properties,
+    partitioned_check_spec,
+    percent,
+    rounded_metadata,
+    run_step,
+)
 from monitoring_pipeline.defs.drift_assets import build_drift_asset
 from monitoring_pipeline.defs.health_assets import build_health_asset
 from monitoring_pipeline.defs.resources import MonitoringDatabase
+from monitoring_pipeline.defs.verdict_checks import (
+    FAIRNESS_CHECK,
+    budgets_table,
+    cohorts_table,
+    fairness_check_description,
+    fairness_check_result,
+    gaps_table,
+    slo_check_description,
+    slo_check_result,
+    worst_gap,
+)
 from monitoring_pipeline.pipeline.cohort_metrics import (
     build_cohort_metrics,
     build_fairness_disparities,
-    worst_gaps_markdown,
 )
 from monitoring_pipeline.pipeline.label_status import build_label_status
 from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predictions
-from monitoring_pipeline.pipeline.slo import (
-    budgets_markdown,
-    build_error_budgets,
-    build_slo_evaluations,
-)
+from monitoring_pipeline.pipeline.slo import build_error_budgets, build_slo_evaluations
+from monitoring_pipeline.pipeline.verdicts import cohort_view, fairness_view, slo_verdicts
 from monitoring_pipeline.quality.expectations import CHECKS
+from monitoring_pipeline.storage.writes import Audit
 
 
 def build_model_assets(
@@ -27,17 +50,20 @@ def build_model_assets(
 ) -> list[dg.AssetsDefinition | dg.AssetSpec]:
     """The asset chain of one monitored model, keyed ``<model_name>/<asset>``."""
     model = config.models[model_name]
+    properties = model_asset_properties(config, model_name)
     predictions_log = dg.AssetSpec(
         key=[model_name, "predictions_log"],
         description=f"Prediction log of {model_name} (external source: {_source(model.predictions)}).",
         group_name=model_name,
         kinds={"source"},
+        **properties,
     )
     labels_log = dg.AssetSpec(
         key=[model_name, "labels_log"],
         description=f"Late-arriving ground-truth labels of {model_name} ({_source(model.labels)}).",
         group_name=model_name,
         kinds={"source"},
+        **properties,
     )
     labeled_key = dg.AssetKey([model_name, "labeled_predictions"])
 
@@ -47,6 +73,7 @@ def build_model_assets(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres", "great_expectations"},
+        **properties,
         check_specs=[
             dg.AssetCheckSpec(
                 check.name,
@@ -109,7 +136,9 @@ def build_model_assets(
                     result.coverage if result.coverage is not None else float("nan")
                 ),
                 "quarantine_reasons": dg.MetadataValue.json(result.quarantine_reasons),
-                "preview": dg.MetadataValue.md(result.preview.to_markdown(index=False)),
+                "preview": metadata_table(
+                    result.preview, dict.fromkeys(result.preview.columns, "as stored")
+                ),
             },
             check_results=check_results,
         )
@@ -120,6 +149,7 @@ def build_model_assets(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
+        **properties,
         description="Per day: predictions, labelled, coverage and label-lag quantiles.",
     )
     def label_status(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
@@ -149,10 +179,14 @@ def build_model_assets(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
+        **properties,
         description="Per cohort and intersection: n, rates with 95% Wilson intervals, calibration; from additive statistics.",
     )
     def cohort_metrics(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day, result = run_step(context, monitoring_db, build_cohort_metrics, config, model_name)
+        day, (result, view) = run_step(
+            context, monitoring_db, _with_view(build_cohort_metrics, cohort_view_step), config,
+            model_name,
+        )  # fmt: skip
         context.log.info(
             f"{model_name} {day}: {result.cohorts} cohort rows, overall {result.overall}"
         )
@@ -160,12 +194,10 @@ def build_model_assets(
             metadata={
                 "dagster/row_count": result.rows,
                 "cohorts": result.cohorts,
-                **{f"overall_{k}": float_metadata(v) for k, v in result.overall.items()},
-                "cohorts_furthest_from_overall_tpr": dg.MetadataValue.md(
-                    result.highlights.to_markdown(index=False)
-                    if not result.highlights.empty
-                    else "none sufficient"
-                ),
+                **{f"overall_{k}": rounded_metadata(v) for k, v in result.overall.items()},
+                "label_coverage": rounded_metadata(view.label_coverage),
+                "evidence_day": day_text(view.evidence_day),
+                "cohorts_furthest_from_overall_tpr": cohorts_table(view),
             }
         )
 
@@ -175,12 +207,22 @@ def build_model_assets(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
+        **properties,
+        check_specs=[
+            partitioned_check_spec(
+                FAIRNESS_CHECK,
+                disparities_key,
+                partitions_def,
+                description=fairness_check_description(),
+            )
+        ],
         description="Each group against its attribute's reference group: parity, equal opportunity, equalized odds, calibration gaps with intervals.",
     )
     def fairness_disparities(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day, result = run_step(
-            context, monitoring_db, build_fairness_disparities, config, model_name
-        )
+        day, (result, view) = run_step(
+            context, monitoring_db, _with_view(build_fairness_disparities, fairness_view_step),
+            config, model_name,
+        )  # fmt: skip
         failing_four_fifths = result.worst[
             (result.worst.metric == "disparate_impact_ratio")
             & (result.worst.passes_four_fifths == False)  # noqa: E712
@@ -189,11 +231,17 @@ def build_model_assets(
             metadata={
                 "dagster/row_count": result.rows,
                 "attributes_failing_four_fifths": len(failing_four_fifths),
-                "worst_gaps": dg.MetadataValue.md(worst_gaps_markdown(result.worst)),
-            }
+                "evidence_day": day_text(view.evidence_day),
+                "worst_gap": rounded_metadata(worst_gap(view)),
+                "gaps_beyond_objective": len(view.beyond),
+                "worst_gaps": gaps_table(view),
+            },
+            check_results=[fairness_check_result(view)],
         )
 
-    drift = build_drift_asset(config, model_name, partitions_def, upstream=labeled_key)
+    drift = build_drift_asset(
+        config, model_name, partitions_def, upstream=labeled_key, properties=properties
+    )
     slo_key = dg.AssetKey([model_name, "slo_evaluations"])
 
     @dg.asset(
@@ -202,23 +250,17 @@ def build_model_assets(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
+        **properties,
         description="Each SLO judged on the day: bad only on clear evidence, unknown when data is insufficient.",
     )
     def slo_evaluations(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
         day, frame = run_step(context, monitoring_db, build_slo_evaluations, config, model_name)
         counts = frame.status.value_counts().to_dict()
-        table = frame[
-            [
-                "slo_name",
-                "status",
-                "sli_subject",
-                "value",
-                "lower",
-                "upper",
-                "objective_op",
-                "objective_value",
-            ]
-        ]
+        # Bad first, then the days that could not be judged.
+        shown = frame.assign(
+            order=frame.status.map({"bad": 0, "unknown": 1, "good": 2}),
+            objective=frame.objective_op + " " + frame.objective_value.map(lambda v: f"{v:g}"),
+        ).sort_values(["order", "slo_name"], kind="stable")
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": len(frame),
@@ -226,41 +268,72 @@ def build_model_assets(
                     f"{status}_slos": int(counts.get(status, 0))
                     for status in ("good", "bad", "unknown")
                 },
-                "evaluations": dg.MetadataValue.md(
-                    table.round(3).to_markdown(index=False) if len(frame) else "no SLO"
+                "evaluations": metadata_table(
+                    shown.astype({"value": float, "lower": float, "upper": float}),
+                    {
+                        "slo_name": "SLO",
+                        "status": "good / bad (whole interval beyond the objective) / unknown",
+                        "sli_subject": "what the SLI read (the group it is about)",
+                        "value": "the day's figure (fairness gaps as absolute gaps)",
+                        "lower": "95% interval, lower bound",
+                        "upper": "95% interval, upper bound",
+                        "objective": "the objective",
+                        "reason": "why this status",
+                    },
                 ),
             }
         )
 
+    budgets_key = dg.AssetKey([model_name, "error_budgets"])
+
     @dg.asset(
-        key=[model_name, "error_budgets"],
+        key=budgets_key,
         deps=[slo_key],
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
-        description="Each SLO's error budget over its compliance period: consumed, remaining, burn rates, ok/ticket/page.",
+        **properties,
+        check_specs=[
+            partitioned_check_spec(
+                slo.name, budgets_key, partitions_def, description=slo_check_description(slo)
+            )
+            for slo in model.slos
+        ],
+        description="Each SLO's error budget over its compliance period: consumed, remaining, burn rates, ok/ticket/page; one check per SLO (WARN ticket, ERROR page).",
     )
     def error_budgets(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day, frame = run_step(context, monitoring_db, build_error_budgets, config, model_name)
-        statuses = frame.status.value_counts().to_dict() if len(frame) else {}
-        if statuses.get("page"):
-            paging = list(frame[frame.status == "page"].slo_name)
+        day, verdicts = run_step(context, monitoring_db, _budget_verdicts, config, model_name)
+        paging = [v.slo.name for v in verdicts if v.status == "page"]
+        if paging:
             context.log.warning(f"{model_name} {day}: SLO(s) at page: {paging}")
+        statuses = pd.Series([v.status for v in verdicts], dtype=object).value_counts()
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": len(frame),
+                "dagster/row_count": len(verdicts),
                 **{
                     f"{status}_slos": int(statuses.get(status, 0))
                     for status in ("ok", "ticket", "page")
                 },
-                "budgets": dg.MetadataValue.md(budgets_markdown(frame)),
-            }
+                # One series per SLO, so Dagster plots each budget over the partitions.
+                **{
+                    f"budget_remaining_days_{v.slo.name}": rounded_metadata(
+                        v.budget["remaining_days"]
+                    )
+                    for v in verdicts
+                },
+                "budgets": budgets_table(verdicts),
+            },
+            check_results=[slo_check_result(v) for v in verdicts],
         )
 
     # Health reads label_status and drift of the day (and stored figures of earlier days);
     # nothing depends on it, so it never holds up the SLO chain.
     pipeline_health = build_health_asset(
-        config, model_name, partitions_def, upstream=[label_status.key, drift.key]
+        config,
+        model_name,
+        partitions_def,
+        upstream=[label_status.key, drift.key],
+        properties=properties,
     )
 
     return [
@@ -275,6 +348,31 @@ def build_model_assets(
         error_budgets,
         pipeline_health,
     ]
+
+
+def _with_view(step, view):
+    """``step`` followed by ``view`` of the same day: one step for ``run_step``, whose
+    errors (a database outage) are handled alike."""
+
+    def both(engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit):
+        return step(engine, config, model_name, day, audit), view(engine, config, model_name, day)
+
+    return both
+
+
+def cohort_view_step(engine: Engine, config: MonitoringConfig, model_name: str, day: date):
+    return cohort_view(engine, model_name, day)
+
+
+def fairness_view_step(engine: Engine, config: MonitoringConfig, model_name: str, day: date):
+    return fairness_view(engine, config, model_name, day)
+
+
+def _budget_verdicts(
+    engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
+):
+    budgets = build_error_budgets(engine, config, model_name, day, audit)
+    return slo_verdicts(engine, config, model_name, day, budgets)
 
 
 def _source(source) -> str:

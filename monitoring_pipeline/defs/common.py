@@ -3,10 +3,19 @@ metadata formatting."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import hashlib
+import json
+import math
+import warnings
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from importlib.metadata import PackageNotFoundError, version
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 
+from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.core.validation import SchemaError
 from monitoring_pipeline.defs.partitions import partition_day
 from monitoring_pipeline.pipeline.drift import DriftConfigError
@@ -35,6 +44,127 @@ def fail_clearly(exc: Exception) -> Exception:
 
 def float_metadata(value: float | None) -> dg.MetadataValue:
     return dg.MetadataValue.float(float("nan") if value is None else value)
+
+
+SIGNIFICANT_DIGITS = 4
+
+
+def rounded(value: float | None) -> float | None:
+    """``value`` to 4 significant digits (None for None or NaN), for tables people read."""
+    if value is None or pd.isna(value):
+        return None
+    value = float(value)
+    return value if value == 0 or math.isinf(value) else float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+def rounded_metadata(value: float | None) -> dg.MetadataValue:
+    """A rounded float (NaN when undefined, so Dagster's plot over partitions has a gap)."""
+    return float_metadata(rounded(value))
+
+
+def day_text(value: date | None) -> str:
+    """A day for metadata: ISO, or ``none``."""
+    return "none" if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+
+def metadata_table(
+    frame: pd.DataFrame, columns: Mapping[str, str], *, limit: int | None = None
+) -> dg.MetadataValue:
+    """``frame``'s ``columns`` (name -> description) as a Dagster table with a schema, in
+    the frame's row order: numbers rounded to 4 significant digits, dates as ISO text,
+    undefined values empty. At most ``limit`` rows."""
+    shown = frame.head(limit) if limit is not None else frame
+    schema_columns, converters = [], {}
+    for name, description in columns.items():
+        kind, convert = _column_kind(shown[name])
+        schema_columns.append(dg.TableColumn(name, kind, description=description))
+        converters[name] = convert
+    records = [
+        dg.TableRecord(data={name: converters[name](row[name]) for name in columns})
+        for row in shown.to_dict("records")
+    ]
+    return dg.MetadataValue.table(records=records, schema=dg.TableSchema(columns=schema_columns))
+
+
+def _column_kind(series: pd.Series):
+    if pd.api.types.is_bool_dtype(series) or (
+        series.dtype == object
+        and series.dropna().map(lambda v: isinstance(v, bool | np.bool_)).all()
+        and series.notna().any()
+    ):
+        return "bool", lambda v: None if v is None or pd.isna(v) else bool(v)
+    if pd.api.types.is_integer_dtype(series):
+        return "int", lambda v: None if v is None or pd.isna(v) else int(v)
+    if pd.api.types.is_float_dtype(series):
+        return "float", rounded
+    return "string", _text
+
+
+def _text(value) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, date | datetime | pd.Timestamp):
+        return day_text(value) if not isinstance(value, datetime) else value.isoformat()
+    return str(value)
+
+
+def package_version() -> str:
+    try:
+        return version("monitoring_pipeline")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
+# Keys that change what a model's assets compute are in its config section and in these
+# top-level settings it inherits; who owns it and how it is described do not.
+_NOT_COMPUTATIONAL = ("owners", "description")
+
+
+def model_code_version(config: MonitoringConfig, model_name: str) -> str:
+    """``<package version>+<hash>``: the hash covers the model's config section (owners and
+    description aside) and the shared settings it inherits, so a changed config is a new
+    code version in Dagster."""
+    model = config.models[model_name]
+    section = {
+        "model": model.model_dump(mode="json", exclude=set(_NOT_COMPUTATIONAL)),
+        "min_cohort_size": config.min_cohort_size(model_name),
+        "quality": config.quality(model_name).model_dump(mode="json"),
+        "health": config.health_config(model_name).model_dump(mode="json"),
+        "ingest_chunk_rows": config.ingest_chunk_rows(model_name),
+        "partitions_start": str(config.partitions_start),
+    }
+    digest = hashlib.sha256(json.dumps(section, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{package_version()}+{digest}"
+
+
+def model_asset_properties(config: MonitoringConfig, model_name: str) -> dict:
+    """``owners`` (from the config) and ``code_version`` for every asset of the model."""
+    return {
+        "owners": list(config.models[model_name].owners),
+        "code_version": model_code_version(config, model_name),
+    }
+
+
+def partitioned_check_spec(
+    name: str,
+    asset: dg.AssetKey,
+    partitions_def: dg.PartitionsDefinition,
+    *,
+    description: str,
+    blocking: bool = False,
+) -> dg.AssetCheckSpec:
+    """A check spec whose evaluations record the partition they judge (without
+    ``partitions_def`` the evaluation of a partitioned asset's check is unpartitioned).
+    Dagster 1.13 flags it as preview; the asset tests assert the recorded partition."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.AssetCheckSpec(
+            name,
+            asset=asset,
+            blocking=blocking,
+            description=description,
+            partitions_def=partitions_def,
+        )
 
 
 def percent(value: float | None) -> str:

@@ -3,12 +3,21 @@
 Thin: it calls ``pipeline.drift.build_drift`` for the partition and reports.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.defs.common import run_step
+from monitoring_pipeline.defs.common import partitioned_check_spec, run_step
 from monitoring_pipeline.defs.resources import MonitoringDatabase
-from monitoring_pipeline.pipeline.drift import build_drift, drifted_markdown
+from monitoring_pipeline.defs.verdict_checks import (
+    DRIFT_CHECK,
+    drift_check_description,
+    drift_check_result,
+    drifted_table,
+)
+from monitoring_pipeline.pipeline.drift import build_drift
 
 
 def build_drift_asset(
@@ -17,15 +26,24 @@ def build_drift_asset(
     partitions_def: dg.PartitionsDefinition,
     *,
     upstream: dg.AssetKey,
+    properties: Mapping[str, Any],
 ) -> dg.AssetsDefinition:
-    """``<model_name>/drift``: reads ``upstream`` (the model's labeled predictions)."""
+    """``<model_name>/drift``: reads ``upstream`` (the model's labeled predictions), with
+    ``properties`` (owners, code_version) and a check that no test is flagged on the day."""
+    key = dg.AssetKey([model_name, "drift"])
 
     @dg.asset(
-        key=[model_name, "drift"],
+        key=key,
         deps=[upstream],
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
+        **properties,
+        check_specs=[
+            partitioned_check_spec(
+                DRIFT_CHECK, key, partitions_def, description=drift_check_description()
+            )
+        ],
         description="Per feature and score, overall and per cohort: PSI, KS, Jensen-Shannon, chi-square and null-rate change against the baseline, BH-adjusted.",
     )
     def drift(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
@@ -46,6 +64,8 @@ def build_drift_asset(
                 "dagster/row_count": result.rows,
                 "histogram_rows": result.histogram_rows,
                 "drifted_tests": result.drifted_tests,
+                # The same count under the name the check and its plot over partitions use.
+                "drift_flags": result.drifted_tests,
                 "p_value_tests": result.p_value_tests,
                 "baseline": result.baseline_description,
                 "baseline_from": result.baseline_from.isoformat()
@@ -56,8 +76,9 @@ def build_drift_asset(
                 "status_counts": dg.MetadataValue.json(result.statuses),
                 "bins_fitted_now": dg.MetadataValue.json(result.bins_fitted),
                 "baseline_days_backfilled": len(result.backfilled_days),
-                "drifted_features": dg.MetadataValue.md(drifted_markdown(result.drifted)),
-            }
+                "drifted_features": drifted_table(result.drifted),
+            },
+            check_results=[drift_check_result(result.drifted, day.isoformat())],
         )
 
     return drift

@@ -5,15 +5,22 @@ finding as an asset check (severity WARN, never blocking) and writes nothing els
 depends on it, so it can never stop the rest of the chain.
 """
 
-import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.core.health import CHECK_NAMES
-from monitoring_pipeline.defs.common import float_metadata, run_step
+from monitoring_pipeline.core.health import CHECK_NAMES, HealthFinding
+from monitoring_pipeline.defs.common import (
+    float_metadata,
+    metadata_table,
+    partitioned_check_spec,
+    run_step,
+)
 from monitoring_pipeline.defs.resources import MonitoringDatabase
-from monitoring_pipeline.pipeline.health import build_pipeline_health, findings_markdown
+from monitoring_pipeline.pipeline.health import build_pipeline_health
 
 CHECK_DESCRIPTIONS = {
     "stale_baseline": "The drift baseline exists, is recent (fixed), full and large enough.",
@@ -30,24 +37,15 @@ def build_health_asset(
     partitions_def: dg.PartitionsDefinition,
     *,
     upstream: list[dg.AssetKey],
+    properties: Mapping[str, Any],
 ) -> dg.AssetsDefinition:
-    """``<model_name>/pipeline_health``, downstream of ``upstream`` (label_status, drift)."""
+    """``<model_name>/pipeline_health``, downstream of ``upstream`` (label_status, drift),
+    with ``properties`` (owners, code_version)."""
     key = dg.AssetKey([model_name, "pipeline_health"])
-    # partitions_def on a check spec makes each evaluation record its day (without it the
-    # evaluation of a partitioned asset's check is unpartitioned). Dagster 1.13 flags it as
-    # preview; the asset test asserts the recorded partition, so a change is caught there.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.PreviewWarning)
-        check_specs = [
-            dg.AssetCheckSpec(
-                name,
-                asset=key,
-                blocking=False,
-                description=CHECK_DESCRIPTIONS[name],
-                partitions_def=partitions_def,
-            )
-            for name in CHECK_NAMES
-        ]
+    check_specs = [
+        partitioned_check_spec(name, key, partitions_def, description=CHECK_DESCRIPTIONS[name])
+        for name in CHECK_NAMES
+    ]
 
     @dg.asset(
         key=key,
@@ -55,6 +53,7 @@ def build_health_asset(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
+        **properties,
         check_specs=check_specs,
         description="Meta-monitoring of the day: stale baseline, overdue days, label lag and coverage.",
     )
@@ -87,9 +86,34 @@ def build_health_asset(
         return dg.MaterializeResult(
             metadata={
                 **{f"{status}_checks": count for status, count in result.statuses.items()},
-                "findings": dg.MetadataValue.md(findings_markdown(result.findings)),
+                "findings": findings_table(result.findings),
             },
             check_results=check_results,
         )
 
     return pipeline_health
+
+
+def findings_table(findings: list[HealthFinding]) -> dg.MetadataValue:
+    """The day's findings, problems first (fail, warn, ok)."""
+    order = {"fail": 0, "warn": 1, "ok": 2}
+    rows = sorted(findings, key=lambda f: order[f.status])
+    frame = pd.DataFrame(
+        {
+            "check": pd.Series([f.check_name for f in rows], dtype=object),
+            "status": pd.Series([f.status for f in rows], dtype=object),
+            "observed": pd.Series([f.observed for f in rows], dtype=float),
+            "threshold": pd.Series([f.threshold for f in rows], dtype=float),
+            "message": pd.Series([f.message for f in rows], dtype=object),
+        }
+    )
+    return metadata_table(
+        frame,
+        {
+            "check": "health check",
+            "status": "ok / warn / fail",
+            "observed": "the figure observed",
+            "threshold": "its limit",
+            "message": "the finding in one line",
+        },
+    )

@@ -492,12 +492,12 @@ def build_evidence(
         else None,
         "affected_partitions": affected,
         "worst_cohorts": rank_worst_cohorts(
-            _sli_cohorts(engine, model, evidence_day, slo), slo.objective.op, slo.objective.value
+            sli_cohorts(engine, model, evidence_day, slo), slo.objective.op, slo.objective.value
         ),
     }
 
 
-def _sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFrame:
+def sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFrame:
     """Every cohort's figure for the SLI's metric on ``day`` (model version 'all'), as
     ``cohort, value, lower, upper, sufficient`` as stored; a signed fairness difference
     also as ``judged_value, judged_lower, judged_upper``, its size, which the SLO judges."""

@@ -39,7 +39,6 @@ class CohortMetricsResult:
     rows: int
     cohorts: int
     overall: dict[str, float | None]
-    highlights: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ def build_cohort_metrics(
             ],
             audit=audit,
         )
-        return CohortMetricsResult(0, 0, {}, pd.DataFrame())
+        return CohortMetricsResult(0, 0, {})
     wide = derive_cohort_metrics(stats, min_cohort_size=config.min_cohort_size(model_name))
     long = to_long_format(wide).merge(wide[[*STATS_KEYS, "n", "n_labelled"]], on=STATS_KEYS)
     replace_partitions(
@@ -137,34 +136,7 @@ def build_cohort_metrics(
     overall = {
         m: _number(overall_row[m]) for m in ("accuracy", "tpr", "fpr", "selection_rate", "ece")
     }
-    return CohortMetricsResult(
-        rows=len(long), cohorts=len(wide), overall=overall, highlights=_highlights(wide)
-    )
-
-
-def _highlights(wide: pd.DataFrame, limit: int = 8) -> pd.DataFrame:
-    """The sufficient single-attribute cohorts whose TPR is furthest from the overall TPR."""
-    everyone = wide[(wide.model_version == ALL_VERSIONS)]
-    overall_tpr = everyone.loc[everyone.cohort_attribute == "all", "tpr"].iloc[0]
-    groups = everyone[
-        (everyone.cohort_attribute != "all")
-        & everyone.sufficient
-        & ~everyone.cohort_attribute.str.contains("&")
-    ]
-    groups = (
-        groups.assign(gap=(groups.tpr - overall_tpr).abs())
-        .sort_values("gap", ascending=False)
-        .head(limit)
-    )
-    return pd.DataFrame(
-        {
-            "cohort": groups.cohort_attribute + "=" + groups.cohort_value,
-            "n_labelled": groups.n_labelled,
-            "TPR [95% CI]": [_ci(r.tpr, r.tpr_lower, r.tpr_upper) for r in groups.itertuples()],
-            "FPR [95% CI]": [_ci(r.fpr, r.fpr_lower, r.fpr_upper) for r in groups.itertuples()],
-            "accuracy": groups.accuracy.round(3),
-        }
-    )
+    return CohortMetricsResult(rows=len(long), cohorts=len(wide), overall=overall)
 
 
 def build_fairness_disparities(
@@ -211,34 +183,6 @@ def build_fairness_disparities(
     return DisparitiesResult(
         rows=len(disparities), worst=worst[worst.model_version == ALL_VERSIONS]
     )
-
-
-def worst_gaps_markdown(worst: pd.DataFrame, limit: int = 12) -> str:
-    if worst.empty:
-        return "no sufficient comparison"
-    shown = worst.assign(
-        severity=np.where(
-            worst.metric == "disparate_impact_ratio", 1 - worst.value, worst.value.abs()
-        )
-    )
-    shown = shown.sort_values("severity", ascending=False).head(limit)
-    table = pd.DataFrame(
-        {
-            "attribute": shown.cohort_attribute,
-            "metric": shown.metric,
-            "worst group": shown.cohort_value + " vs " + shown.reference_value,
-            "value [95% CI]": [_ci(r.value, r.lower, r.upper) for r in shown.itertuples()],
-        }
-    )
-    return table.to_markdown(index=False)
-
-
-def _ci(value: float, lower: float, upper: float) -> str:
-    if pd.isna(value):
-        return "undefined"
-    if pd.isna(lower):
-        return f"{value:.3f}"
-    return f"{value:.3f} [{lower:.3f}, {upper:.3f}]"
 
 
 def _number(value) -> float | None:

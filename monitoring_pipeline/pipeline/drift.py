@@ -92,7 +92,6 @@ __all__ = [
     "build_drift",
     "compute_day_histograms",
     "drift_settings",
-    "drifted_markdown",
     "ensure_bins",
     "evaluate_day",
     "fill_baseline_days",
@@ -788,34 +787,3 @@ def build_drift(
         p_value_tests=int(drift["p_value_adjusted"].notna().sum()),
         drifted=flagged,
     )
-
-
-def drifted_markdown(drifted: pd.DataFrame, limit: int = 15) -> str:
-    """The drifted tests as a small markdown table (strongest evidence first)."""
-    if drifted.empty:
-        return "no drift detected"
-    shown = drifted.assign(
-        cohort=np.where(
-            drifted.cohort_attribute == "all",
-            "all",
-            drifted.cohort_attribute + "=" + drifted.cohort_value,
-        ),
-        # statistic over threshold for effect sizes, threshold over adjusted p for tests.
-        strength=np.where(
-            drifted.decided_on == "p_value_adjusted",
-            drifted.threshold / drifted.p_value_adjusted.clip(lower=1e-300),
-            drifted.statistic.abs() / drifted.threshold,
-        ),
-    ).sort_values("strength", ascending=False)
-    table = pd.DataFrame(
-        {
-            "feature": shown.feature,
-            "cohort": shown.cohort,
-            "method": shown.method,
-            "statistic": shown.statistic.map(lambda v: f"{v:.4g}"),
-            "threshold": shown.threshold.map(lambda v: f"{v:g}"),
-            "adjusted p": shown.p_value_adjusted.map(lambda v: "" if pd.isna(v) else f"{v:.3g}"),
-        }
-    ).head(limit)
-    more = len(shown) - len(table)
-    return table.to_markdown(index=False) + (f"\n\n... and {more} more" if more > 0 else "")

@@ -32,7 +32,7 @@ from monitoring_pipeline.core.health import (
 )
 from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
 
-__all__ = ["HealthResult", "build_pipeline_health", "findings_markdown", "label_window_start"]
+__all__ = ["HealthResult", "build_pipeline_health", "label_window_start"]
 
 HEALTH_COLUMNS = [
     "partition_date", "model_name", "check_name", "status", "severity", "observed",
@@ -234,19 +234,3 @@ def build_pipeline_health(
         audit=audit,
     )
     return HealthResult(findings)
-
-
-def findings_markdown(findings: list[HealthFinding]) -> str:
-    """The day's findings as a small markdown table, problems first."""
-    order = {"fail": 0, "warn": 1, "ok": 2}
-    rows = sorted(findings, key=lambda f: order[f.status])
-    table = pd.DataFrame(
-        {
-            "check": [f.check_name for f in rows],
-            "status": [f.status for f in rows],
-            "observed": ["" if f.observed is None else f"{f.observed:.4g}" for f in rows],
-            "threshold": ["" if f.threshold is None else f"{f.threshold:.4g}" for f in rows],
-            "message": [f.message.replace("|", "/") for f in rows],
-        }
-    )
-    return table.to_markdown(index=False)

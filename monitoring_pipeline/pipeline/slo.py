@@ -26,6 +26,7 @@ from monitoring_pipeline.config.models import (
 )
 from monitoring_pipeline.core.disparities import RATIO_METRICS
 from monitoring_pipeline.core.slo import classify_day, classify_days, error_budget
+from monitoring_pipeline.core.verdicts import absolute_intervals
 from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
 
 # "<" and "<=" are judged alike: a day is bad only when the interval lies wholly beyond.
@@ -154,16 +155,6 @@ def _worst_group_reading(rows: pd.DataFrame, slo: SLOConfig) -> SLIReading:
     row = rows.iloc[pick]
     subject = f"{sli.attribute}={row.cohort_value} vs {row.reference_value}"
     return SLIReading(subject, values[pick], lowers[pick], uppers[pick], True, reason)
-
-
-def absolute_intervals(
-    values: np.ndarray, lowers: np.ndarray, uppers: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vectorised :func:`absolute_interval`."""
-    straddles = (lowers <= 0) & (uppers >= 0)
-    low = np.where(straddles, 0.0, np.minimum(np.abs(lowers), np.abs(uppers)))
-    high = np.maximum(np.abs(lowers), np.abs(uppers))
-    return np.abs(values), low, high
 
 
 def _f(value) -> float:
@@ -307,23 +298,3 @@ def build_error_budgets(
         audit=audit,
     )
     return frame
-
-
-def budgets_markdown(budgets: pd.DataFrame) -> str:
-    if budgets.empty:
-        return "no SLO configured"
-    shown = budgets.assign(
-        remaining=[
-            f"{r:.1f} of {b:.1f} days"
-            for r, b in zip(budgets.remaining_days, budgets.budget_days, strict=True)
-        ],
-        burn=[
-            f"{s:.1f}x / {lo:.1f}x"
-            for s, lo in zip(budgets.burn_rate_short, budgets.burn_rate_long, strict=True)
-        ],
-    )
-    return (
-        shown[["slo_name", "status", "bad_days", "known_days", "remaining", "burn"]]
-        .rename(columns={"burn": "burn short / long"})
-        .to_markdown(index=False)
-    )

@@ -66,17 +66,3 @@ def build_version_comparison(
         candidate=comparison.candidate_version.iloc[0] if len(comparison) else None,
         largest=largest,
     )
-
-
-def comparison_markdown(largest: pd.DataFrame) -> str:
-    """The largest clear differences as a small table (asset metadata)."""
-    if largest.empty:
-        return "no clear difference between versions"
-    shown = largest.assign(
-        cohort=largest.cohort_attribute + "=" + largest.cohort_value,
-        difference=[
-            f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-            for d, lo, hi in zip(largest.difference, largest.lower, largest.upper, strict=True)
-        ],
-    )
-    return shown[["cohort", "metric", "difference", "verdict"]].to_markdown(index=False)

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from monitoring_pipeline.config import load_config
+from monitoring_pipeline.defs.common import package_version
 from monitoring_pipeline.defs.definitions import build_definitions
 from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
 from monitoring_pipeline.demo.publish import demo_config
@@ -218,3 +219,46 @@ def test_invalid_cron_fails_at_config_load(tmp_path):
         ConfigError, match=r"schedule\.cron: Value error, not a valid cron expression: 'every day'"
     ):
         _defs_with(tmp_path, cron="every day")
+
+
+def test_every_asset_carries_its_models_owners_and_code_version(tmp_path):
+    raw = demo_config(date(2026, 10, 1), tmp_path)
+    path = tmp_path / "monitored_models.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    graph = build_definitions(load_config(path)).resolve_asset_graph()
+    versions = {}
+    for key in graph.get_all_asset_keys():
+        model = key.path[0]
+        node = graph.get(key)
+        assert node.owners == raw["models"][model]["owners"], key
+        versions.setdefault(model, set()).add(node.code_version)
+    assert {m: len(v) for m, v in versions.items()} == {"loan_approval": 1, "job_screening": 1}
+    (loan,) = versions["loan_approval"]
+    assert loan.startswith(f"{package_version()}+") and len(loan.split("+")[-1]) == 10
+
+    # A changed threshold is a new code version of that model only; new owners are not.
+    raw["models"]["loan_approval"]["slos"][0]["objective"]["value"] = 0.12
+    raw["models"]["loan_approval"]["owners"] = ["team:someone-else"]
+    raw["models"]["job_screening"]["owners"] = ["team:someone-else"]
+    path.write_text(yaml.safe_dump(raw))
+    changed = build_definitions(load_config(path)).resolve_asset_graph()
+    budgets = changed.get(dg.AssetKey(["loan_approval", "error_budgets"]))
+    assert budgets.code_version != loan and budgets.owners == ["team:someone-else"]
+    (job,) = versions["job_screening"]
+    assert changed.get(dg.AssetKey(["job_screening", "drift"])).code_version == job
+
+
+def test_checks_on_error_budgets_fairness_and_drift_never_block(tmp_path):
+    defs = demo_defs(tmp_path)
+    for model, slos in (
+        ("loan_approval", {"tpr_gap_region", "accuracy_all", "income_psi"}),
+        ("job_screening", {"fpr_gap_gender"}),
+    ):
+        for asset, names in (
+            ("error_budgets", slos),
+            ("fairness_disparities", {"no_gap_beyond_objective"}),
+            ("drift", {"no_flagged_drift"}),
+        ):
+            specs = defs.resolve_assets_def(dg.AssetKey([model, asset])).check_specs
+            assert {s.name: s.blocking for s in specs} == dict.fromkeys(names, False)
+            assert all(s.partitions_def is not None for s in specs)

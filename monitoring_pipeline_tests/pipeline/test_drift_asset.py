@@ -477,8 +477,11 @@ def test_the_asset_reruns_a_partition_without_changing_the_tables(world, dagster
         MODEL,
         daily_partitions(world.config.partitions_start),
         upstream=dg.AssetKey([MODEL, "labeled_predictions"]),
+        properties={"owners": ["team:credit-risk"], "code_version": "1+abc"},
     )
     assert asset.key == dg.AssetKey([MODEL, "drift"])
+    assert asset.specs_by_key[asset.key].owners == ["team:credit-risk"]
+    assert asset.code_versions_by_key[asset.key] == "1+abc"
     assert asset.group_names_by_key[asset.key] == MODEL
     result = dg.materialize(
         [asset],
@@ -500,8 +503,16 @@ def test_the_asset_reruns_a_partition_without_changing_the_tables(world, dagster
     assert metadata["p_value_tests"].value == rows.p_value_adjusted.notna().sum()
     assert metadata["baseline_from"].value == "2026-10-03"
     assert metadata["baseline"].value == "2026-10-03..2026-10-05: 3 of 3 days found"
-    table = metadata["drifted_features"].value
-    assert SHIFTED in table and "adjusted p" in table
+    table = metadata["drifted_features"]
+    assert [c.name for c in table.schema.columns] == [
+        "feature", "cohort", "method", "statistic", "threshold", "p_value_adjusted",
+    ]  # fmt: skip
+    assert table.records[0].data["feature"] == SHIFTED  # strongest evidence first
+    assert metadata["drift_flags"].value == rows.drifted.fillna(False).sum() > 0
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == "no_flagged_drift" and check.partition == day.isoformat()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["drift_flags"].value == metadata["drift_flags"].value
 
 
 def test_rerunning_with_the_step_is_idempotent_too(world):

@@ -1,17 +1,58 @@
-"""SLO evaluations and error budgets: SLI extraction, clear-evidence verdicts, and budgets
-recomputed independently with the SRE-workbook burn-rate formula."""
+"""SLO evaluations and error budgets: SLI extraction, clear-evidence verdicts, budgets
+recomputed independently with the SRE-workbook burn-rate formula, and what the Dagster UI
+shows of them (one check per SLO on error_budgets, fairness and drift checks, tables)."""
 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+import os
+from dataclasses import dataclass
+from datetime import date, timedelta
 
+import dagster as dg
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
+from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.demo.incidents import MinorityDegradation
 from monitoring_pipeline.pipeline.slo import absolute_interval, read_sli
+from monitoring_pipeline.pipeline.verdicts import cohort_view, fairness_view
+from monitoring_pipeline.storage.database import create_engine, with_database
+from monitoring_pipeline_tests.conftest import _create_database_from_template
 from monitoring_pipeline_tests.pipeline.test_monitor_job import START, build_world, run_day, table
+
+DAYS = [START + timedelta(days=i) for i in range(10)]
+MODEL = "loan_approval"
+
+
+@dataclass
+class IncidentWorld:
+    """Ten days of both models; region west of loan_approval degraded from day 6 on."""
+
+    engine: sa.Engine
+    config: MonitoringConfig
+    results: dict[date, dg.ExecuteInProcessResult]
+
+
+@pytest.fixture(scope="module")
+def incident_world(pg_admin_url, dagster_storage_url, tmp_path_factory):
+    name = f"slo_world_{os.getpid()}"
+    _create_database_from_template(pg_admin_url, name)
+    url = with_database(pg_admin_url, name)
+    engine = create_engine(url)
+    directory = tmp_path_factory.mktemp("slo_world")
+    incident = MinorityDegradation(
+        model=MODEL, start=DAYS[5], end=DAYS[-1], attribute="region", group="west", severity=0.9
+    )
+    with dg.instance_for_test(
+        overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}},
+        temp_dir=str(directory),
+    ) as instance:
+        config, _ = build_world(engine, directory, incidents=[incident], volume=2500)
+        results = {day: run_day(config, url, instance, day) for day in DAYS}
+        yield IncidentWorld(engine, config, results)
+    engine.dispose()
 
 
 def test_absolute_interval_of_a_gap():
@@ -77,21 +118,9 @@ def test_read_sli_picks_worst_group_and_named_group(tmp_path):
     assert read_sli(frames, model, drift_slo).reason == "drift not computed"
 
 
-def test_incident_burns_the_budget_to_page_while_healthy_slos_stay_ok(
-    engine, database_url, dagster_instance, tmp_path
-):
-    days = [START + timedelta(days=i) for i in range(10)]
-    incident = MinorityDegradation(
-        model="loan_approval",
-        start=days[5],
-        end=days[-1],
-        attribute="region",
-        group="west",
-        severity=0.9,
-    )
-    config, _ = build_world(engine, tmp_path, incidents=[incident], volume=2500)
-    for day in days:
-        assert run_day(config, database_url, dagster_instance, day).success
+def test_incident_burns_the_budget_to_page_while_healthy_slos_stay_ok(incident_world):
+    engine, days = incident_world.engine, DAYS
+    assert all(result.success for result in incident_world.results.values())
     evaluations = table(engine, "slo_evaluations")
     budgets = table(engine, "error_budgets")
     gap = (
@@ -131,3 +160,140 @@ def test_incident_burns_the_budget_to_page_while_healthy_slos_stay_ok(
         ((known7 == "bad").sum() / len(known7)) / (1 - target)
     )
     assert bool(row.retrain_on_page)
+
+
+def _evaluations(world: IncidentWorld, day: date) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {
+        (e.asset_key.path[-1], e.check_name): e
+        for e in world.results[day].get_asset_check_evaluations()
+        if e.asset_key.path[0] == MODEL
+    }
+
+
+def _metadata(world: IncidentWorld, day: date, asset: str) -> dict:
+    (materialization,) = world.results[day].asset_materializations_for_node(f"{MODEL}__{asset}")
+    return materialization.metadata
+
+
+def _first_day(budgets: pd.DataFrame, slo: str, status: str) -> date:
+    rows = budgets[(budgets.slo_name == slo) & (budgets.status == status)]
+    return rows.partition_date.min()
+
+
+def test_each_slo_is_a_check_on_error_budgets_red_on_page_warn_on_ticket(incident_world):
+    budgets = table(incident_world.engine, "error_budgets")
+    budgets = budgets[budgets.model_name == MODEL]
+    page_day = _first_day(budgets, "tpr_gap_region", "page")
+    ticket_day = _first_day(budgets, "tpr_gap_region", "ticket")
+    assert ticket_day < page_day  # one bad day tickets before the second pages
+
+    paging = _evaluations(incident_world, page_day)
+    assert {name for asset, name in paging if asset == "error_budgets"} == {
+        "tpr_gap_region", "accuracy_all", "income_psi",
+    }  # fmt: skip
+    check = paging[("error_budgets", "tpr_gap_region")]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.partition == page_day.isoformat()
+    assert not check.blocking
+    row = budgets[(budgets.slo_name == "tpr_gap_region") & (budgets.partition_date == page_day)]
+    row = row.iloc[0]
+    metadata = {k: v.value for k, v in check.metadata.items()}
+    assert metadata["status"] == "page"
+    assert metadata["budget_remaining_days"] == pytest.approx(row.remaining_days, rel=1e-3)
+    assert metadata["budget_remaining_share"] == pytest.approx(row.remaining_fraction, rel=1e-3)
+    assert metadata["burn_rate_short_2d"] == pytest.approx(row.burn_rate_short, rel=1e-3)
+    assert metadata["burn_rate_long_7d"] == pytest.approx(row.burn_rate_long, rel=1e-3)
+    assert metadata["page_burn_rate_threshold"] == 2.0
+    assert (metadata["bad_days"], metadata["known_days"]) == (row.bad_days, row.known_days)
+    assert metadata["evidence_day"] == row.evidence_through.isoformat()
+    # The worst cohort is region west, clearly beyond the objective, with its interval.
+    assert metadata["worst_cohort"].startswith("region=west vs ")
+    assert metadata["worst_lower"] > 0.1 and metadata["worst_lower"] <= metadata["worst_value"]
+    cohorts = check.metadata["cohorts"]
+    assert cohorts.schema.columns[0].name == "cohort"
+    assert cohorts.records[0].data["cohort"] == metadata["worst_cohort"]
+    assert cohorts.records[0].data["beyond_objective"] is True
+
+    ticket = _evaluations(incident_world, ticket_day)[("error_budgets", "tpr_gap_region")]
+    assert not ticket.passed and ticket.severity == dg.AssetCheckSeverity.WARN
+    assert ticket.metadata["status"].value == "ticket"
+    ok = paging[("error_budgets", "accuracy_all")]
+    assert ok.passed and ok.metadata["status"].value == "ok"
+    # Before the incident every SLO check passes.
+    assert all(
+        e.passed
+        for (asset, _), e in _evaluations(incident_world, DAYS[0]).items()
+        if asset == "error_budgets"
+    )
+
+
+def test_metadata_tables_put_the_burning_slo_and_the_worst_gap_first(incident_world):
+    budgets = table(incident_world.engine, "error_budgets")
+    page_day = _first_day(budgets[budgets.model_name == MODEL], "tpr_gap_region", "page")
+    metadata = _metadata(incident_world, page_day, "error_budgets")
+    assert metadata["page_slos"].value == 1
+    table_value = metadata["budgets"]
+    assert isinstance(table_value, dg.TableMetadataValue)
+    assert [c.name for c in table_value.schema.columns][:3] == ["slo", "status", "sli_subject"]
+    first = table_value.records[0].data
+    assert (first["slo"], first["status"]) == ("tpr_gap_region", "page")
+    assert first["sli_subject"].startswith("region=west vs ")
+    assert metadata["budget_remaining_days_tpr_gap_region"].value == first["remaining_days"]
+
+    gaps = _metadata(incident_world, page_day, "fairness_disparities")
+    worst = gaps["worst_gaps"].records[0].data
+    assert worst["group"].startswith("region=west vs ") and worst["metric"] == "tpr_difference"
+    assert worst["clearly_beyond"] is True and worst["objective_source"] == "SLO tpr_gap_region"
+    assert gaps["worst_gap"].value == pytest.approx(abs(worst["value"]), rel=1e-3)
+    # Floats are rounded for reading: at most 4 significant digits.
+    assert worst["lower"] == float(f"{worst['lower']:.4g}")
+    fairness = _evaluations(incident_world, page_day)[
+        ("fairness_disparities", "no_gap_beyond_objective")
+    ]
+    assert not fairness.passed and fairness.severity == dg.AssetCheckSeverity.WARN
+    assert fairness.metadata["gaps_beyond_objective"].value >= 1
+
+    drift = _evaluations(incident_world, page_day)[("drift", "no_flagged_drift")]
+    flagged = table(incident_world.engine, "drift")
+    flagged = flagged[
+        (flagged.model_name == MODEL)
+        & (flagged.partition_date == page_day)
+        & flagged.drifted.fillna(False)
+    ]
+    assert drift.metadata["drift_flags"].value == len(flagged)
+    assert drift.passed == flagged.empty
+
+
+def test_figures_fall_back_to_the_newest_day_with_sufficient_evidence(incident_world):
+    engine, last = incident_world.engine, DAYS[-1]
+    with engine.connect() as conn:
+        sufficient_days = (
+            conn.execute(
+                sa.text(
+                    "SELECT DISTINCT partition_date FROM monitoring.fairness_disparities "
+                    "WHERE model_name = :m AND model_version = 'all' AND sufficient"
+                ),
+                {"m": MODEL},
+            )
+            .scalars()
+            .all()
+        )
+    expected = max(sufficient_days)
+    gaps = _metadata(incident_world, last, "fairness_disparities")
+    assert gaps["evidence_day"].value == expected.isoformat()
+    metrics = _metadata(incident_world, last, "cohort_metrics")
+    status = table(engine, "label_status")
+    coverage = status[(status.model_name == MODEL) & (status.partition_date == last)].coverage
+    assert metrics["label_coverage"].value == pytest.approx(coverage.iloc[0], rel=1e-3)
+    # A day with no sufficient comparison (here: none published yet) shows the newest day
+    # that has one, and says so, instead of "no sufficient comparison".
+    later = last + timedelta(days=2)
+    fairness = fairness_view(engine, incident_world.config, MODEL, later)
+    assert fairness.evidence_day == expected and len(fairness.gaps) > 0
+    top = fairness.gaps.iloc[0]  # the same figures the last partition shows, same order
+    shown = f"{top.cohort_attribute}={top.cohort_value} vs {top.reference_value}"
+    assert gaps["worst_gaps"].records[0].data["group"] == shown
+    cohorts = cohort_view(engine, MODEL, later)
+    assert cohorts.label_coverage is None and cohorts.evidence_day == expected
+    assert len(cohorts.cohorts) > 0
+    assert (cohorts.cohorts.tpr_gap_to_all.abs().diff().dropna() <= 0).all()  # furthest first
