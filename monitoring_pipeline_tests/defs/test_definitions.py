@@ -82,6 +82,7 @@ def test_monitor_job_covers_every_materializable_asset(tmp_path):
         "error_budgets",
         "pipeline_health",
         "version_comparison",
+        "report",
     )
     assert set(job.graph.node_names()) == {
         f"{model}__{asset}" for model in ("loan_approval", "job_screening") for asset in assets
