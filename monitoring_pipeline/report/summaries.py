@@ -45,16 +45,17 @@ def episode_start(history: pd.DataFrame, day: date) -> date | None:
 
 
 def evidence_day(metrics: pd.DataFrame, disparities: pd.DataFrame) -> date | None:
-    """The newest day of the window with sufficient evidence: every group of every cohort
-    attribute (intersections aside) can be compared with its reference. Failing that
-    (small groups never fill up), the newest day with any sufficient group comparison,
-    else with a sufficient cohort other than 'all', else with a sufficient 'all'. None
-    when no day has any."""
+    """The newest day of the window with sufficient evidence: as many sufficient group
+    comparisons (cohort attributes, intersections aside) as a typical day of the window
+    (the median count), so that the last days, whose labels are still arriving, do not
+    count. Failing that, the newest day with a sufficient cohort other than 'all', else
+    with a sufficient 'all'. None when no day has any."""
     single = disparities[~disparities.cohort_attribute.astype(str).str.contains("&", regex=False)]
-    complete = single.groupby("partition_date").sufficient.all()
+    counts = single.sufficient.astype(bool).groupby(single.partition_date).sum()
+    if len(counts) and counts.max() > 0:
+        typical = max(float(counts.median()), 1.0)
+        return max(counts.index[counts >= typical])
     for frame in (
-        complete[complete].reset_index(),
-        disparities[disparities.sufficient.astype(bool)],
         metrics[metrics.sufficient.astype(bool) & (metrics.cohort_attribute != "all")],
         metrics[metrics.sufficient.astype(bool)],
     ):

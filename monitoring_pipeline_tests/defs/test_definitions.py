@@ -52,6 +52,12 @@ def test_assets_per_model_with_daily_partitions_and_checks(tmp_path):
             "row_count": True,
             "feature_nulls": False,
         }
+        report = dg.AssetKey([model, "report"])
+        assert graph.get(report).parent_keys == {
+            dg.AssetKey([model, "error_budgets"]),
+            dg.AssetKey([model, "drift"]),
+        }
+        assert graph.get(report).partitions_def == partitions
         health = dg.AssetKey([model, "pipeline_health"])
         assert graph.get(health).parent_keys == {status, dg.AssetKey([model, "drift"])}
         assert not graph.get(health).child_keys  # nothing waits for it

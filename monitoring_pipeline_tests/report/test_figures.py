@@ -216,22 +216,21 @@ def test_episode_start_walks_back_over_burning_days():
     assert current.episode_start.tolist() == [DAYS[1]]
 
 
-def test_evidence_day_is_the_newest_day_where_every_group_compares():
+def test_evidence_day_is_the_newest_day_with_a_typical_count_of_comparisons():
     metrics = metrics_frame()
     disparities = pd.DataFrame(
         {
-            "partition_date": [DAYS[0], DAYS[0], DAYS[1], DAYS[1], DAYS[1], DAYS[2]],
-            "cohort_attribute": ["region", "region", "region", "region", "sex&region", "sex"],
-            "sufficient": [True, True, True, False, True, False],
+            "partition_date": [d for d in DAYS for _ in range(3)],
+            "cohort_attribute": ["region", "region", "sex&region"] * 4,
+            # sufficient region comparisons per day: 2, 2, 1, 0 (intersections do not count)
+            "sufficient": [True, True, True] * 2 + [True, False, True] + [False, False, True],
         }
     )
-    # Day 1 has an insufficient region group (intersections do not count); day 2 none.
-    assert evidence_day(metrics, disparities) == DAYS[0]
-    # No day where every group compares: the newest with any sufficient comparison.
-    partial = disparities.assign(sufficient=[True, False, True, False, False, False])
-    assert evidence_day(metrics, partial) == DAYS[1]
+    # Median 1.5: day 2 (one comparison, labels still arriving) is not yet evidence.
+    assert evidence_day(metrics, disparities) == DAYS[1]
     # No sufficient comparison: the newest day with a sufficient cohort ('all' here).
     assert evidence_day(metrics, disparities.assign(sufficient=False)) == DAYS[1]
+    assert evidence_day(metrics.assign(sufficient=False), disparities.iloc[0:0]) is None
 
 
 def test_band_is_split_at_gaps_so_no_fill_joins_across_them():
@@ -244,6 +243,9 @@ def test_band_is_split_at_gaps_so_no_fill_joins_across_them():
     fig = figures.sli_trend(rows, title="t")
     uppers = [t for t in fig.data if t.name == "95% interval upper"]
     lowers = [t for t in fig.data if t.name == "95% interval"]
-    assert [list(t.x) for t in uppers] == [[DAYS[0].isoformat()], [d.isoformat() for d in DAYS[2:]]]
+    assert [list(t.x) for t in uppers] == [
+        [DAYS[0].isoformat()],
+        [d.isoformat() for d in DAYS[2:]],
+    ]
     assert [list(t.y) for t in lowers] == [[0.0], [0.1, 0.15]]
     assert [t.showlegend for t in lowers] == [True, False]
