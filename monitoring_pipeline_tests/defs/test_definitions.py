@@ -110,8 +110,8 @@ def test_code_location_module_loads_from_environment(tmp_path):
         check=True,
     )
     assert (
-        done.stdout.strip() == "22"
-    )  # 2 sources + 9 assets (incl. health, comparison), x 2 models
+        done.stdout.strip() == "24"
+    )  # 2 sources + 10 assets (incl. health, comparison, report), x 2 models
 
 
 def test_workspace_and_instance_files_point_at_the_code_and_postgres():
