@@ -249,3 +249,51 @@ def test_band_is_split_at_gaps_so_no_fill_joins_across_them():
     ]
     assert [list(t.y) for t in lowers] == [[0.0], [0.1, 0.15]]
     assert [t.showlegend for t in lowers] == [True, False]
+
+
+def test_report_of_a_model_without_rows_renders_every_page(tmp_path):
+    import yaml
+
+    from monitoring_pipeline.config import load_config
+    from monitoring_pipeline.demo.publish import demo_config
+    from monitoring_pipeline.report.render import render_report
+    from monitoring_pipeline.storage.report_queries import ReportFrames
+
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(demo_config(D0, tmp_path)))
+    config = load_config(path)
+    columns = {
+        "budgets": "partition_date slo_name status remaining_fraction remaining_days "
+        "budget_days burn_rate_short burn_rate_long evidence_through",
+        "evaluations": "partition_date slo_name sli_subject value lower upper objective_op "
+        "objective_value sufficient status reason",
+        "metrics": "partition_date cohort_attribute cohort_value metric value lower upper "
+        "n_labelled sufficient",
+        "disparities": "partition_date cohort_attribute cohort_value reference_value metric "
+        "value lower upper sufficient",
+        "drift": "partition_date cohort_attribute cohort_value feature method statistic "
+        "threshold drifted sufficient",
+        "calibration": "partition_date cohort_attribute cohort_value bin_n bin_score_sum "
+        "bin_label_sum",
+        "label_status": "partition_date predictions labelled coverage label_lag_p50_hours "
+        "label_lag_p90_hours label_lag_p99_hours",
+        "alerts": "kind subject severity episode_start as_of reason delivery_status summary",
+    }
+    frames = ReportFrames(
+        **{name: pd.DataFrame(columns=names.split()) for name, names in columns.items()},
+        drift_day=None,
+    )
+    report = render_report(
+        frames,
+        model_name="loan_approval",
+        model=config.models["loan_approval"],
+        min_size=50,
+        day=D0,
+        start=D0 - timedelta(days=29),
+        links=config.links,
+        generated_at=pd.Timestamp("2026-11-02T06:00Z").to_pydatetime(),
+    )
+    assert report.figures.evidence_day is None and report.figures.paging == []
+    assert "Newest day with sufficient evidence: <b>none in the window</b>" in report.html
+    assert "Nothing is burning on 2026-11-01" in report.html
+    assert [len(report.plots[p]) for p in ("executive", "oncall", "debug")] == [3, 1, 9]
