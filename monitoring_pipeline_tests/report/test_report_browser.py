@@ -103,7 +103,7 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def page(world, browser):
+def page(browser, world):
     """The asset's report for the last day, open in Chromium with every non-file request
     aborted (and recorded)."""
     path = report_path(world["config"], MODEL, LAST)
