@@ -297,3 +297,18 @@ def test_report_of_a_model_without_rows_renders_every_page(tmp_path):
     assert "Newest day with sufficient evidence: <b>none in the window</b>" in report.html
     assert "Nothing is burning on 2026-11-01" in report.html
     assert [len(report.plots[p]) for p in ("executive", "oncall", "debug")] == [3, 1, 9]
+
+
+def test_dagster_links_open_the_asset_partition_and_the_job_runs():
+    from monitoring_pipeline.config.models import LinksConfig
+    from monitoring_pipeline.report.render import dagster_asset_url, dagster_runs_url
+
+    links = LinksConfig(dagster_url="http://dagster.example:3000/")
+    assert (
+        dagster_asset_url(links, "loan_approval", "error_budgets", D0)
+        == "http://dagster.example:3000/assets/loan_approval/error_budgets"
+        "?view=partitions&partition=2026-11-01"
+    )
+    assert dagster_runs_url(links, "alert_job") == (
+        "http://dagster.example:3000/runs?q%5B%5D=job%3Aalert_job"
+    )

@@ -252,6 +252,24 @@ def test_worst_cohort_error_bars_equal_the_disparities_table(world, page):
         assert x + plus == pytest.approx(row.upper) and x - minus == pytest.approx(row.lower)
 
 
+def test_oncall_links_each_bad_day_to_its_dagster_partition(world, page):
+    bad = query(
+        world["engine"],
+        "SELECT partition_date FROM monitoring.slo_evaluations WHERE model_name = :m "
+        "AND slo_name = 'tpr_gap_region' AND status = 'bad' ORDER BY partition_date",
+        m=MODEL,
+    )
+    assert len(bad) >= 1
+    links = page.evaluate(
+        """() => Array.from(document.querySelectorAll('#page-oncall a'))
+               .map(a => a.getAttribute('href'))"""
+    )
+    prefix = f"http://dagster.test/assets/{MODEL}/slo_evaluations?view=partitions&partition="
+    linked = sorted(link[len(prefix) :] for link in links if link.startswith(prefix))
+    # each bad day once, plus the burning SLO's last judged day in the summary table
+    assert {d.isoformat() for d in bad.partition_date} <= set(linked)
+
+
 def test_cli_writes_the_same_report_to_out(world, monkeypatch, capsys):
     monkeypatch.setenv("MONITORING_DATABASE_URL", world["url"])
     monkeypatch.setenv("MONITORING_CONFIG", str(config_path(world["tmp"])))
