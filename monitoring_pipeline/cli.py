@@ -312,6 +312,29 @@ def cmd_retrain_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.report import ReportError, write_reports
+
+    settings = load_settings()
+    config = load_config(settings.config_path)
+    urls = _connect(settings)
+    try:
+        written = write_reports(
+            create_engine(urls.monitoring),
+            config,
+            model_name=args.model,
+            day=args.day,
+            days=args.days,
+            out=args.out,
+        )
+    except ReportError as exc:
+        print(f"monitoring-pipeline: {exc}", file=sys.stderr)
+        return 2
+    for report in written:
+        _say(str(report.path))
+    return 0
+
+
 def cmd_webhook_receiver(args: argparse.Namespace) -> int:
     from monitoring_pipeline.alerting.receiver import make_receiver
 
@@ -494,6 +517,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--version", required=True, help="the new model version's name")
     report.add_argument("--message", default="", help="what to record with it")
     report.set_defaults(func=cmd_retrain_report)
+
+    rep = sub.add_parser(
+        "report", help="write the HTML report (executive, on-call, debug) of each model"
+    )
+    rep.add_argument("--model", help="one model (default: every model of the config)")
+    rep.add_argument("--day", type=_date, help="last day (default: the newest materialized day)")
+    rep.add_argument("--days", type=int, default=30, help="days in the window (default 30)")
+    rep.add_argument(
+        "--out", type=Path, help="file to write (default: <reports dir>/<model>/<day>.html)"
+    )
+    rep.set_defaults(func=cmd_report)
 
     db = sub.add_parser(
         "db",

@@ -17,6 +17,21 @@ _counter = itertools.count()
 TEMPLATE = "monitoring_template"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def monitoring_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """MONITORING_HOME of the test session: a temporary folder, so files a test run writes
+    by default (the report asset's HTML under ``$MONITORING_HOME/reports``) never land
+    in the working tree."""
+    home = tmp_path_factory.mktemp("monitoring_home")
+    previous = os.environ.get("MONITORING_HOME")
+    os.environ["MONITORING_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("MONITORING_HOME", None)
+    else:
+        os.environ["MONITORING_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Admin URL of an embedded server private to this test session."""

@@ -12,6 +12,7 @@ from monitoring_pipeline.defs.alerts import build_alert_job, build_error_budget_
 from monitoring_pipeline.defs.assets import build_model_assets
 from monitoring_pipeline.defs.jobs import build_monitor_models_job
 from monitoring_pipeline.defs.partitions import daily_partitions
+from monitoring_pipeline.defs.report_assets import build_report_asset
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.defs.retraining import build_retraining_job
 from monitoring_pipeline.defs.schedules import build_daily_schedule
@@ -40,6 +41,7 @@ def build_definitions(
         name: [
             *build_model_assets(config, name, partitions_def),
             build_version_comparison_asset(config, name, partitions_def),
+            build_report_asset(config, name, partitions_def),
         ]
         for name in config.models
     }

@@ -53,6 +53,12 @@ def test_assets_per_model_with_daily_partitions_and_checks(tmp_path):
             "row_count": True,
             "feature_nulls": False,
         }
+        report = dg.AssetKey([model, "report"])
+        assert graph.get(report).parent_keys == {
+            dg.AssetKey([model, "error_budgets"]),
+            dg.AssetKey([model, "drift"]),
+        }
+        assert graph.get(report).partitions_def == partitions
         health = dg.AssetKey([model, "pipeline_health"])
         assert graph.get(health).parent_keys == {status, dg.AssetKey([model, "drift"])}
         assert not graph.get(health).child_keys  # nothing waits for it
@@ -83,6 +89,7 @@ def test_monitor_job_covers_every_materializable_asset(tmp_path):
         "error_budgets",
         "pipeline_health",
         "version_comparison",
+        "report",
     )
     assert set(job.graph.node_names()) == {
         f"{model}__{asset}" for model in ("loan_approval", "job_screening") for asset in assets
@@ -104,8 +111,8 @@ def test_code_location_module_loads_from_environment(tmp_path):
         check=True,
     )
     assert (
-        done.stdout.strip() == "22"
-    )  # 2 sources + 9 assets (incl. health, comparison), x 2 models
+        done.stdout.strip() == "24"
+    )  # 2 sources + 10 assets (incl. health, comparison, report), x 2 models
 
 
 SECRET = "s3cret-pw-in-env"
