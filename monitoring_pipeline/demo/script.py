@@ -147,12 +147,13 @@ class _Demo:
             return 0  # run_demo says where it stopped and returns the signal's exit code
 
     def stopped_line(self) -> str:
-        done = len(self.materialized)
-        days = f" ({self.materialized[0]}..{self.materialized[-1]})" if done else ""
-        return (
-            f"monitoring-pipeline demo: stopped by {self.stop.signal_name} {self.stage}: "
-            f"{done} of {self.calendar.total_days} days materialized{days}, each whole; "
-            "no further day started"
+        done = self.materialized
+        where = f"monitoring-pipeline demo: stopped by {self.stop.signal_name} {self.stage}: "
+        if not done:
+            return where + "no day materialized"
+        return where + (
+            f"{len(done)} of {self.calendar.total_days} days materialized "
+            f"({done[0]}..{done[-1]}), each whole; no further day started"
         )
 
     def _progress(self, index: int, total: int, run: PartitionRun) -> None:
