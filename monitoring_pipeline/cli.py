@@ -12,12 +12,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from monitoring_pipeline.alerting.receiver import DEFAULT_PORT as RECEIVER_PORT
 from monitoring_pipeline.config import ConfigError, load_config
+from monitoring_pipeline.demo.scenario import SCENARIO_END
 from monitoring_pipeline.settings import Settings, load_settings
 from monitoring_pipeline.storage.credentials import READER_ROLE
 from monitoring_pipeline.storage.database import (
@@ -65,166 +65,22 @@ def _progress(index: int, total: int, run) -> None:
         _say(f"      error in {error}")
 
 
-def _report_retraining(outcome) -> None:
-    detail = (
-        f"new version {outcome.new_version} serves the next days (a canary share first)"
-        if outcome.rollout
-        else outcome.reason or "no new version"
-    )
-    _say(
-        f"    request {outcome.request_id} ({outcome.model_name}/{outcome.slo_name}): "
-        f"{outcome.status}, {detail}"
-    )
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
-    from contextlib import nullcontext
+    from monitoring_pipeline.demo.script import DemoOptions, run_demo
 
-    from monitoring_pipeline.defs.definitions import build_definitions
-    from monitoring_pipeline.demo.alerting import (
-        describe_tick,
-        evaluate_alerts,
-        local_receiver,
-        local_webhook_url,
-    )
-    from monitoring_pipeline.demo.generator import default_incidents
-    from monitoring_pipeline.demo.publish import publish_demo_sources, write_demo_config
-    from monitoring_pipeline.demo.retraining import (
-        DEMO_MODELS,
-        continue_after_retraining,
-        retraining_outcomes,
-        simulate,
-        simulated_clock,
-    )
-    from monitoring_pipeline.demo.summary import (
-        print_alert_summary,
-        print_retraining_summary,
-        print_summary,
-    )
-    from monitoring_pipeline.orchestrate import dagster_instance, days_between, run_days
-
-    settings = load_settings()
-    if args.after_retrain_days < 0:
-        _say("--after-retrain-days must be >= 0")
-        return 2
-    if args.days < 1:
-        _say("--days must be >= 1")
-        return 2
-    end = args.end or (datetime.now(UTC).date() - timedelta(days=1))
-    # Phase 1: --days days up to the retraining day, then one error_budget_sensor tick (its
-    # page asks for retraining). Phase 2: the new version serves the --after-retrain-days
-    # days up to --end, then one more tick.
-    retrain_day = end - timedelta(days=args.after_retrain_days)
-    start = retrain_day - timedelta(days=args.days - 1)
-    now = simulated_clock(retrain_day)
-    started = time.monotonic()
-    total_days = (end - start).days + 1
-    _say(
-        f"monitoring_pipeline demo: {start} .. {end} ({total_days} days), state in {settings.home}"
-    )
-    urls = _connect(settings)
     _print_lock_waits()
-    where = (
-        "embedded PostgreSQL in " + str(settings.pgdata)
-        if urls.embedded
-        else redact(urls.monitoring)
-    )
-    _say(f"- database: {where}")
-
-    traffic = simulate(start, retrain_day, scenario_end=end, seed=args.seed, healthy=args.healthy)
-    for model in DEMO_MODELS:
-        incidents = [] if args.healthy else default_incidents(model, start, end)
-        _say(
-            f"- simulated {model}: {len(traffic[model].predictions):,} predictions, "
-            f"{len(traffic[model].labels):,} label rows known at {now:%Y-%m-%d %H:%M} UTC"
-            + ("; healthy: no incidents" if args.healthy else "")
+    return run_demo(
+        DemoOptions(
+            days=args.days,
+            after_retrain_days=args.after_retrain_days,
+            end=args.end,
+            seed=args.seed,
+            healthy=args.healthy,
+            alerts=args.alerts,
+            webhook_port=args.webhook_port,
+            canary_days=args.canary_days,
         )
-        for incident in incidents:
-            _say(
-                f"    incident {type(incident).__name__} {incident.start}..{incident.end}: {incident.description}"
-            )
-    engine = create_engine(urls.monitoring)
-    placed = publish_demo_sources(engine, traffic, settings.demo_data_dir)
-    for model, place in placed.items():
-        _say(f"- {model} logs written to {place}")
-    write_demo_config(settings.config_path, start, settings.demo_data_dir)
-    _say(f"- config written to {settings.config_path}")
-
-    config = load_config(settings.config_path)
-    alerts = args.alerts
-    webhook = local_webhook_url(config) if alerts else None
-    receiver = (
-        local_receiver(webhook, out=settings.home / "demo_alerts.jsonl", say=_say)
-        if webhook
-        else nullcontext(False)
     )
-    if not alerts:
-        _say(
-            "- --no-alerts: error_budget_sensor is left to the Dagster daemon "
-            "(`monitoring-pipeline ui`); no retraining in the demo"
-        )
-    phase_days = days_between(start, retrain_day)
-    _say(
-        f"- materializing {len(phase_days)} daily partitions of every asset "
-        "(job monitor_models_job):"
-    )
-    outcomes: list = []
-    ticks: list = []
-    with dagster_instance(settings, urls) as instance, receiver:
-
-        def tick(day: date) -> None:
-            cursor = ticks[-1].cursor if ticks else None
-            # The sensor judges missing health rows against "today": the simulated one.
-            # No database_url anywhere here: runs read it (with its password) from the
-            # environment dagster_instance sets, so it stays out of the stored snapshots.
-            at_day = build_definitions(config, clock=lambda: simulated_clock(day))
-            ticks.append(evaluate_alerts(at_day, instance, cursor=cursor))
-            for line in describe_tick(ticks[-1], day):
-                _say(line)
-
-        runs = run_days(config, instance, phase_days, progress=_progress)
-        if alerts:
-            tick(retrain_day)
-            outcomes = retraining_outcomes(
-                engine, retrain_day, canary_days=args.canary_days, canary_share=0.5
-            )
-            for outcome in outcomes:
-                _report_retraining(outcome)
-        if retrain_day < end:
-            rolled_out = [o.model_name for o in outcomes if o.rollout is not None]
-            _say(
-                f"- {(end - retrain_day).days} more day(s) up to {end}, "
-                + (
-                    f"new version(s) of {', '.join(rolled_out)} serving"
-                    if rolled_out
-                    else "the same versions serving"
-                )
-                + "; earlier days gain the labels that arrived meanwhile:"
-            )
-            runs += continue_after_retraining(
-                engine,
-                config,
-                instance,
-                outcomes,
-                start=start,
-                retrain_day=retrain_day,
-                end=end,
-                seed=args.seed,
-                data_dir=settings.demo_data_dir,
-                healthy=args.healthy,
-                progress=_progress,
-            )
-            if alerts:
-                tick(end)
-    print_summary(engine, config, runs, start=start, end=end)
-    if alerts:
-        print_alert_summary(engine, start=start, end=end)
-    print_retraining_summary(engine, config, outcomes, end=end)
-    _say(f"\nDone in {time.monotonic() - started:.0f}s. Open the Dagster UI on these runs with:")
-    _say("  .venv/bin/monitoring-pipeline ui        # then browse http://127.0.0.1:3000")
-    _say("Query the tables read-only with:  .venv/bin/monitoring-pipeline db psql --reader")
-    sensor_runs_ok = all(run.success for t in ticks for run in t.runs)
-    return 0 if all(run.success for run in runs) and sensor_runs_ok else 1
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
@@ -451,7 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--days", type=int, default=28, help="days of traffic before the retraining (default 28)"
     )
-    demo.add_argument("--end", type=_date, help="last day (default: yesterday, UTC)")
+    demo.add_argument(
+        "--end",
+        type=_date,
+        default=SCENARIO_END,
+        help=f"last day (default: the scenario's own, {SCENARIO_END}, whatever the date)",
+    )
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument(
         "--after-retrain-days",
@@ -469,6 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="alerts",
         action="store_false",
         help="do not evaluate error_budget_sensor in the demo (leave it to the daemon)",
+    )
+    demo.add_argument(
+        "--webhook-port",
+        type=int,
+        default=RECEIVER_PORT,
+        help=f"port of the demo's webhook receiver, written into the demo config (default {RECEIVER_PORT})",
     )
     demo.set_defaults(func=cmd_demo, canary_days=3)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
@@ -88,15 +88,37 @@ def run_days(
     *,
     database_url: str | None = None,
     progress: Callable[[int, int, PartitionRun], None] | None = None,
+    as_of: datetime | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[PartitionRun]:
     """Materialize every asset of every model for each day, one run per day, in order.
 
     Without ``database_url`` (the CLI) the runs find the database at run time, through the
     environment :func:`dagster_instance` sets, so no password enters the stored runs' job
-    snapshots; tests pass their throwaway server's URL."""
+    snapshots; tests pass their throwaway server's URL.
+
+    ``as_of``: the time Dagster judges which daily partitions exist at (default: the wall
+    clock, so only days that have ended); a simulation passes its own clock, so its fixed
+    days exist on any run date. ``should_stop`` is asked before each day: once it answers
+    true no further day starts, and the runs so far are returned.
+    """
     job = build_definitions(config, database_url=database_url).resolve_job_def(MONITOR_MODELS_JOB)
+    with dg.partition_loading_context(effective_dt=as_of) if as_of else nullcontext():
+        return _run_days(job, instance, days, progress=progress, should_stop=should_stop)
+
+
+def _run_days(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    days: Sequence[date],
+    *,
+    progress: Callable[[int, int, PartitionRun], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> list[PartitionRun]:
     runs = []
     for index, day in enumerate(days, start=1):
+        if should_stop is not None and should_stop():
+            break
         started = time.monotonic()
         result = job.execute_in_process(
             partition_key=day.isoformat(),
@@ -134,6 +156,21 @@ def run_days(
         if progress is not None:
             progress(index, len(days), run)
     return runs
+
+
+def progress_lines(index: int, total: int, run: PartitionRun) -> list[str]:
+    """One line per materialized day (status, seconds, failed checks), then its errors."""
+    if run.errors:
+        status = "FAILED"
+    elif run.not_run:
+        status = "BLOCKED"
+    else:
+        status = "warning" if run.failed_checks else "ok"
+    extra = f"; failed checks: {', '.join(run.failed_checks)}" if run.failed_checks else ""
+    return [
+        f"  [{index:>2}/{total}] {run.partition_key}  {status:<12} {run.seconds:5.1f}s{extra}",
+        *(f"      error in {error}" for error in run.errors),
+    ]
 
 
 def tick_sensor(

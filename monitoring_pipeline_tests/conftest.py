@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -92,6 +92,19 @@ def database_url(pg_admin_url: str) -> str:
     name = f"test_{os.getpid()}_{next(_counter)}"
     _create_database_from_template(pg_admin_url, name)
     return with_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def make_database_url(pg_admin_url: str) -> Callable[[], str]:
+    """Makes fresh, migrated databases on demand (for a test that compares two worlds)."""
+    from monitoring_pipeline.storage.database import with_database
+
+    def make() -> str:
+        name = f"test_{os.getpid()}_{next(_counter)}"
+        _create_database_from_template(pg_admin_url, name)
+        return with_database(pg_admin_url, name)
+
+    return make
 
 
 @pytest.fixture

@@ -26,8 +26,15 @@ FILES_MODEL = "job_screening"
 # The loan demo shows quarantine without blocking: its malformed day (2% of rows) stays
 # under this tolerance, while the feature-null burst fails the (non-blocking) null check.
 DEMO_MAX_MALFORMED_SHARE = 0.03
-# Where the demo delivers alerts: `monitoring-pipeline webhook-receiver` listens here.
-DEMO_WEBHOOK_URL = f"http://127.0.0.1:{RECEIVER_PORT}/demo-alerts"
+
+
+def demo_webhook_url(port: int = RECEIVER_PORT) -> str:
+    """The demo config's webhook: the local receiver on ``port`` (`demo --webhook-port`)."""
+    return f"http://127.0.0.1:{port}/demo-alerts"
+
+
+# Where the demo delivers alerts by default: `monitoring-pipeline webhook-receiver` listens here.
+DEMO_WEBHOOK_URL = demo_webhook_url()
 # Alerts link each SLO's runbook; the demo's stand for a team's runbook site.
 DEMO_RUNBOOKS_URL = "https://runbooks.example.com/ml"
 
@@ -86,8 +93,11 @@ def publish_demo_sources(
     }
 
 
-def demo_config(partitions_start: date, data_dir: Path) -> dict:
-    """The monitored-models file for the demo, as a plain mapping (dumped to YAML)."""
+def demo_config(
+    partitions_start: date, data_dir: Path, *, webhook_port: int = RECEIVER_PORT
+) -> dict:
+    """The monitored-models file for the demo, as a plain mapping (dumped to YAML); its
+    alerts go to the local receiver on ``webhook_port``."""
     loan, job = MODEL_SCHEMAS[POSTGRES_MODEL], MODEL_SCHEMAS[FILES_MODEL]
     job_dir = data_dir / FILES_MODEL
     return {
@@ -100,7 +110,7 @@ def demo_config(partitions_start: date, data_dir: Path) -> dict:
                 {
                     # Run `monitoring-pipeline webhook-receiver` to watch alerts arrive.
                     "name": "local_receiver",
-                    "url": DEMO_WEBHOOK_URL,
+                    "url": demo_webhook_url(webhook_port),
                     "timeout_seconds": 5,
                     "max_attempts": 3,
                     "backoff_seconds": 1,
@@ -226,9 +236,15 @@ def demo_config(partitions_start: date, data_dir: Path) -> dict:
     }
 
 
-def write_demo_config(path: Path, partitions_start: date, data_dir: Path) -> None:
+def write_demo_config(
+    path: Path, partitions_start: date, data_dir: Path, *, webhook_port: int = RECEIVER_PORT
+) -> None:
+    """The demo's config file: :func:`demo_config` with the daily schedule off."""
     path.parent.mkdir(parents=True, exist_ok=True)
     header = "# Written by `monitoring-pipeline demo`; see README, Configuration reference.\n"
-    path.write_text(
-        header + yaml.safe_dump(demo_config(partitions_start, data_dir), sort_keys=False)
-    )
+    raw = demo_config(partitions_start, data_dir, webhook_port=webhook_port)
+    # The demo's days are fixed in simulated time (demo/scenario.py): a daily schedule would
+    # run today's (empty) days on its sources and judge its health rows missing by the wall
+    # clock, so the story would change with the date. Days are materialized by the demo.
+    raw["schedule"] = {"enabled": False}
+    path.write_text(header + yaml.safe_dump(raw, sort_keys=False))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +24,7 @@ from monitoring_pipeline.demo.generator import (
 )
 from monitoring_pipeline.demo.publish import publish_demo_sources
 from monitoring_pipeline.demo.retrainer import load_scorer
+from monitoring_pipeline.demo.scenario import simulated_clock
 from monitoring_pipeline.orchestrate import PartitionRun, days_between, run_days
 from monitoring_pipeline.storage.writes import read_frame
 
@@ -42,11 +43,6 @@ class RetrainingOutcome:
     reason: str
     new_version: str | None
     rollout: VersionRollout | None
-
-
-def simulated_clock(last_day: date) -> datetime:
-    """06:00 UTC the day after ``last_day``: when the demo pretends to run."""
-    return datetime.combine(last_day + timedelta(days=1), time(6), tzinfo=UTC)
 
 
 def simulate(
@@ -152,10 +148,13 @@ def continue_after_retraining(
     healthy: bool = False,
     daily_volume: int | None = None,
     progress: Callable[[int, int, PartitionRun], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[PartitionRun]:
     """Publish ``start..end`` again (later days scored by the new versions of ``outcomes``;
     earlier days gain the labels that arrived meanwhile, which late_labels_sensor notices)
-    and materialize ``retrain_day + 1 .. end``."""
+    and materialize ``retrain_day + 1 .. end`` as of the simulated clock of ``end`` (so the
+    days exist as Dagster partitions whatever the run date); ``should_stop`` is asked before
+    each day (see :func:`~monitoring_pipeline.orchestrate.run_days`)."""
     rollouts = {o.model_name: o.rollout for o in outcomes if o.rollout is not None}
     traffic = simulate(
         start,
@@ -173,6 +172,8 @@ def continue_after_retraining(
         days_between(retrain_day + timedelta(days=1), end),
         database_url=database_url,
         progress=progress,
+        as_of=simulated_clock(end),
+        should_stop=should_stop,
     )
 
 
