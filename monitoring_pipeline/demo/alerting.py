@@ -4,6 +4,7 @@ error_budget_sensor evaluated in-process on the persistent instance, as the daem
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,7 +43,11 @@ def local_receiver(url: str, *, out: Path | None, say: Callable[[str], None]) ->
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
 
     def show(record: dict) -> None:
-        say(f"    webhook {parts.path or '/'} received: {record['message']['text']}")
+        # Slack's text escapes &, < and >; a terminal shows the message as a person reads it.
+        first, *rest = html.unescape(record["message"]["text"]).splitlines() or [""]
+        say(f"    webhook {parts.path or '/'} received: {first}")
+        for line in rest:
+            say(f"      {line}")
 
     try:
         server = make_receiver(host, port, out=out, on_message=show)
