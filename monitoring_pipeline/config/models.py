@@ -193,6 +193,10 @@ class FeatureConfig(Strict):
     def _usable_names(cls, value: list[str]) -> list[str]:
         for name in value:
             check_source_column(name)
+            if name == "score":
+                raise ValueError(
+                    "'score' is watched for drift already; do not list it as a feature"
+                )
             if name in RESERVED_COLUMNS:
                 raise ValueError(f"{name!r} is a column of the published rows; rename the feature")
         if len(set(value)) != len(value):

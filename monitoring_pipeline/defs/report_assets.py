@@ -8,7 +8,12 @@ the metadata.
 import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.defs.common import EXPECTED_ERRORS, fail_clearly, float_metadata
+from monitoring_pipeline.defs.common import (
+    EXPECTED_ERRORS,
+    fail_clearly,
+    float_metadata,
+    model_asset_properties,
+)
 from monitoring_pipeline.defs.partitions import partition_day
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.report import DEFAULT_DAYS, write_report
@@ -28,6 +33,7 @@ def build_report_asset(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"html"},
+        **model_asset_properties(config, model_name),
         description=f"Offline HTML report of the {DEFAULT_DAYS} days up to the day: executive, on-call and debug pages with intervals.",
     )
     def report(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):

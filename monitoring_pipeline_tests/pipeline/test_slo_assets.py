@@ -208,7 +208,9 @@ def test_each_slo_is_a_check_on_error_budgets_red_on_page_warn_on_ticket(inciden
     assert metadata["evidence_day"] == row.evidence_through.isoformat()
     # The worst cohort is region west, clearly beyond the objective, with its interval.
     assert metadata["worst_cohort"].startswith("region=west vs ")
-    assert metadata["worst_lower"] > 0.1 and metadata["worst_lower"] <= metadata["worst_value"]
+    # Gaps keep the sign fairness_disparities stores (west's TPR is below north's).
+    assert metadata["worst_lower"] <= metadata["worst_value"] <= metadata["worst_upper"]
+    assert metadata["worst_upper"] < -0.1 or metadata["worst_lower"] > 0.1
     cohorts = check.metadata["cohorts"]
     assert cohorts.schema.columns[0].name == "cohort"
     assert cohorts.records[0].data["cohort"] == metadata["worst_cohort"]
