@@ -53,16 +53,10 @@ def _print_lock_waits() -> None:
 
 
 def _progress(index: int, total: int, run) -> None:
-    if run.errors:
-        status = "FAILED"
-    elif run.not_run:
-        status = "BLOCKED"
-    else:
-        status = "warning" if run.failed_checks else "ok"
-    extra = f"; failed checks: {', '.join(run.failed_checks)}" if run.failed_checks else ""
-    _say(f"  [{index:>2}/{total}] {run.partition_key}  {status:<12} {run.seconds:5.1f}s{extra}")
-    for error in run.errors:
-        _say(f"      error in {error}")
+    from monitoring_pipeline.orchestrate import progress_lines
+
+    for line in progress_lines(index, total, run):
+        _say(line)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

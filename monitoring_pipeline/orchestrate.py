@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import dagster as dg
-from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.definitions import build_definitions
 from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
+from monitoring_pipeline.defs.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
 from monitoring_pipeline.runtime import dagster_environment
 from monitoring_pipeline.settings import Settings
 from monitoring_pipeline.storage.database import ServerUrls

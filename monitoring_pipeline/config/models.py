@@ -632,11 +632,14 @@ class ScheduleConfig(Strict):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        # Dagster's own check, so that what loads here is what the scheduler accepts.
-        from dagster._utils.schedules import is_valid_cron_string
+        # Dagster's own check (through its public API), so that what loads here is what
+        # the scheduler accepts.
+        import dagster as dg
 
-        if not is_valid_cron_string(value):
-            raise ValueError(f"not a valid cron expression: {value!r}")
+        try:
+            dg.ScheduleDefinition(name="cron_check", cron_schedule=value, job_name="cron_check")
+        except dg.DagsterInvalidDefinitionError:
+            raise ValueError(f"not a valid cron expression: {value!r}") from None
         return value
 
 

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import dagster as dg
-from dagster._core.storage.tags import PRIORITY_TAG
 
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.jobs import RESPONSE_PRIORITY
 from monitoring_pipeline.defs.resources import MonitoringDatabase
+from monitoring_pipeline.defs.tags import PRIORITY_TAG
 from monitoring_pipeline.pipeline.alerts import (
     SOURCE,
     AlertDeliveryError,

@@ -3,12 +3,12 @@ action. Launched by the error-budget sensor (or by hand from the UI) with op con
 ``{"model_name", "slo_name", "as_of": "YYYY-MM-DD", "alert_dedupe_key"}``."""
 
 import dagster as dg
-from dagster._core.storage.tags import PRIORITY_TAG
 
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.common import EXPECTED_ERRORS, fail_clearly
 from monitoring_pipeline.defs.jobs import RESPONSE_PRIORITY
 from monitoring_pipeline.defs.resources import MonitoringDatabase
+from monitoring_pipeline.defs.tags import PRIORITY_TAG
 from monitoring_pipeline.pipeline.retraining import RetrainingError, request_retraining
 
 RETRAINING_JOB = "retraining_job"

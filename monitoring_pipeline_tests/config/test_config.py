@@ -259,3 +259,11 @@ def test_anchors_and_aliases_still_work_within_bounds(tmp_path, demo_raw):
     )
     with pytest.raises(ConfigError, match="shared_owner: unknown key"):
         load_config(path)  # the alias resolved; only the helper key itself is unknown
+
+
+def test_the_schedule_cron_is_checked_as_dagster_checks_it(tmp_path, demo_raw):
+    demo_raw["schedule"] = {"cron": "61 * * * *"}
+    message = error_for(tmp_path, demo_raw)
+    assert "schedule.cron" in message and "not a valid cron expression: '61 * * * *'" in message
+    demo_raw["schedule"] = {"cron": "30 5 * * 1-5"}
+    assert load_config(write(tmp_path, demo_raw)).schedule.cron == "30 5 * * 1-5"

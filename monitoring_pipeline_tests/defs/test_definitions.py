@@ -269,3 +269,13 @@ def test_checks_on_error_budgets_fairness_and_drift_never_block(tmp_path):
             specs = defs.resolve_assets_def(dg.AssetKey([model, asset])).check_specs
             assert {s.name: s.blocking for s in specs} == dict.fromkeys(names, False)
             assert all(s.partitions_def is not None for s in specs)
+
+
+def test_the_run_tags_we_spell_out_are_dagsters_own():
+    from dagster._core.storage import tags as dagster_tags  # tests may read Dagster's internals
+
+    from monitoring_pipeline.defs import tags
+
+    assert tags.PRIORITY_TAG == dagster_tags.PRIORITY_TAG
+    assert tags.RUN_KEY_TAG == dagster_tags.RUN_KEY_TAG
+    assert tags.SENSOR_NAME_TAG == dagster_tags.SENSOR_NAME_TAG
