@@ -53,7 +53,9 @@ from monitoring_pipeline.pipeline.health_alerts import (
 from monitoring_pipeline.pipeline.slo import absolute_intervals
 from monitoring_pipeline.settings import load_settings
 from monitoring_pipeline.storage import alerts as store
-from monitoring_pipeline.storage.writes import read_frame
+from monitoring_pipeline.storage import slo as slo_store
+from monitoring_pipeline.storage.cohorts import cohort_metric_figures, fairness_figures
+from monitoring_pipeline.storage.drift import cohort_drift
 
 SOURCE = "error_budget"
 LOG_DESTINATION = "log"
@@ -424,12 +426,7 @@ def build_evidence(
     readings, and the worst cohorts of the SLI's source table on the last day with
     evidence; JSON-ready (dates as ISO strings, undefined numbers as null)."""
     model, day = request.model_name, request.as_of
-    budget_rows = read_frame(
-        engine,
-        "SELECT * FROM monitoring.error_budgets "
-        "WHERE model_name = :model AND slo_name = :slo AND partition_date = :day",
-        {"model": model, "slo": slo.name, "day": day},
-    )
+    budget_rows = slo_store.budget_row(engine, model, slo.name, day)
     budget: dict[str, Any] = {}
     if not budget_rows.empty:
         row = budget_rows.iloc[0]
@@ -446,13 +443,7 @@ def build_evidence(
         date.fromisoformat(budget["evidence_through"]) if budget.get("evidence_through") else day
     )
     start = day - timedelta(days=slo.compliance_period_days - 1)
-    evaluations = read_frame(
-        engine,
-        "SELECT partition_date, status, sli_subject, value, lower, upper, reason "
-        "FROM monitoring.slo_evaluations WHERE model_name = :model AND slo_name = :slo "
-        "AND partition_date BETWEEN :start AND :day ORDER BY partition_date",
-        {"model": model, "slo": slo.name, "start": start, "day": day},
-    )
+    evaluations = slo_store.slo_evaluations(engine, model, slo.name, start, day)
     bad = evaluations[evaluations.status == "bad"]
     affected = [
         {
@@ -502,15 +493,8 @@ def sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.Dat
     ``cohort, value, lower, upper, sufficient`` as stored; a signed fairness difference
     also as ``judged_value, judged_lower, judged_upper``, its size, which the SLO judges."""
     sli = slo.sli
-    params = {"model": model, "day": day}
     if isinstance(sli, FairnessSLI):
-        rows = read_frame(
-            engine,
-            "SELECT cohort_attribute, cohort_value, reference_value, value, lower, upper, sufficient "
-            "FROM monitoring.fairness_disparities WHERE model_name = :model AND partition_date = :day "
-            "AND model_version = 'all' AND cohort_attribute = :attribute AND metric = :metric",
-            params | {"attribute": sli.attribute, "metric": sli.metric},
-        )
+        rows = fairness_figures(engine, model, day, attribute=sli.attribute, metric=sli.metric)
         if sli.group is not None:
             rows = rows[rows.cohort_value == sli.group]
         if rows.empty:
@@ -529,22 +513,10 @@ def sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.Dat
             judged_value=judged_value, judged_lower=judged_lower, judged_upper=judged_upper
         )
     if isinstance(sli, CohortMetricSLI):
-        rows = read_frame(
-            engine,
-            "SELECT cohort_attribute, cohort_value, value, lower, upper, sufficient "
-            "FROM monitoring.cohort_metrics WHERE model_name = :model AND partition_date = :day "
-            "AND model_version = 'all' AND metric = :metric",
-            params | {"metric": sli.metric},
-        )
+        rows = cohort_metric_figures(engine, model, day, metric=sli.metric)
     else:
         assert isinstance(sli, DriftSLI)
-        rows = read_frame(
-            engine,
-            "SELECT cohort_attribute, cohort_value, statistic AS value, lower, upper, sufficient "
-            "FROM monitoring.drift WHERE model_name = :model AND partition_date = :day "
-            "AND model_version = 'all' AND feature = :feature AND method = :method",
-            params | {"feature": sli.feature, "method": sli.method},
-        )
+        rows = cohort_drift(engine, model, day, feature=sli.feature, method=sli.method)
     if rows.empty:
         return _empty_cohorts()
     cohort = np.where(

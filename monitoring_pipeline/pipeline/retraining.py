@@ -40,7 +40,10 @@ from monitoring_pipeline.pipeline.retraining_actions import (
     webhook_url,
 )
 from monitoring_pipeline.storage import retraining as store
-from monitoring_pipeline.storage.writes import read_frame
+from monitoring_pipeline.storage import slo as slo_store
+from monitoring_pipeline.storage.cohorts import cohort_metric_figures, fairness_figures
+from monitoring_pipeline.storage.drift import cohort_drift
+from monitoring_pipeline.storage.ingestion import label_coverage_between
 
 DEFAULT_TRAINING_WINDOW_DAYS = 28
 
@@ -88,17 +91,10 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
 
 
 def _budget(engine: Engine, model_name: str, slo: SLOConfig, as_of: date) -> dict | None:
-    frame = read_frame(
-        engine,
-        "SELECT status, target, period_days, known_days, good_days, bad_days, unknown_days, "
-        "budget_days, remaining_days, remaining_fraction, burn_rate_short, burn_rate_long, "
-        "short_window_days, long_window_days, evidence_through FROM monitoring.error_budgets "
-        "WHERE model_name = :model AND slo_name = :slo AND partition_date = :day",
-        {"model": model_name, "slo": slo.name, "day": as_of},
-    )
+    frame = slo_store.budget_row(engine, model_name, slo.name, as_of)
     if frame.empty:
         return None
-    row = frame.iloc[0].to_dict()
+    row = frame.iloc[0][_BUDGET_KEYS].to_dict()
     budget: dict[str, Any] = {}
     for key, value in row.items():
         if key == "status":
@@ -112,6 +108,12 @@ def _budget(engine: Engine, model_name: str, slo: SLOConfig, as_of: date) -> dic
     return budget
 
 
+# The budget figures a request's evidence keeps, in this order.
+_BUDGET_KEYS = [
+    "status", "target", "period_days", "known_days", "good_days", "bad_days", "unknown_days",
+    "budget_days", "remaining_days", "remaining_fraction", "burn_rate_short", "burn_rate_long",
+    "short_window_days", "long_window_days", "evidence_through",
+]  # fmt: skip
 _COUNT_KEYS = {
     "period_days", "known_days", "good_days", "bad_days", "unknown_days",
     "short_window_days", "long_window_days",
@@ -119,18 +121,10 @@ _COUNT_KEYS = {
 
 
 def _bad_days(engine: Engine, model_name: str, slo: SLOConfig, as_of: date) -> pd.DataFrame:
-    return read_frame(
-        engine,
-        "SELECT partition_date, sli_subject, value, lower, upper FROM monitoring.slo_evaluations "
-        "WHERE model_name = :model AND slo_name = :slo AND status = 'bad' "
-        "AND partition_date > :start AND partition_date <= :day ORDER BY partition_date",
-        {
-            "model": model_name,
-            "slo": slo.name,
-            "start": as_of - timedelta(days=slo.compliance_period_days),
-            "day": as_of,
-        },
-    )
+    start = as_of - timedelta(days=slo.compliance_period_days - 1)
+    evaluations = slo_store.slo_evaluations(engine, model_name, slo.name, start, as_of)
+    bad = evaluations[evaluations.status == "bad"]
+    return bad[["partition_date", "sli_subject", "value", "lower", "upper"]]
 
 
 def _worst_cohorts(
@@ -138,42 +132,28 @@ def _worst_cohorts(
 ) -> list[dict[str, Any]]:
     """The cohorts furthest from the objective on ``day`` (version 'all'), with intervals."""
     sli = slo.sli
-    params: dict[str, Any] = {"model": model_name, "day": day}
     if isinstance(sli, FairnessSLI):
-        frame = read_frame(
-            engine,
-            "SELECT cohort_attribute, cohort_value, reference_value, metric, value, lower, upper, "
-            "sufficient FROM monitoring.fairness_disparities WHERE model_name = :model "
-            "AND partition_date = :day AND model_version = 'all' AND metric = :metric "
-            "AND cohort_attribute = :attribute",
-            params | {"metric": sli.metric, "attribute": sli.attribute},
-        )
+        frame = fairness_figures(
+            engine, model_name, day, attribute=sli.attribute, metric=sli.metric
+        ).assign(metric=sli.metric)
         frame = frame[frame.cohort_value != frame.reference_value]
         bad_when = "low" if sli.metric == "disparate_impact_ratio" else "far_from_zero"
         columns = ["cohort_attribute", "cohort_value", "reference_value"]
     elif isinstance(sli, CohortMetricSLI):
         attribute = sli.cohort.partition("=")[0] if sli.cohort != "all" else None
-        frame = read_frame(
-            engine,
-            "SELECT cohort_attribute, cohort_value, metric, value, lower, upper, n_labelled, "
-            "sufficient FROM monitoring.cohort_metrics WHERE model_name = :model "
-            "AND partition_date = :day AND model_version = 'all' AND metric = :metric "
-            "AND cohort_attribute <> 'all' AND position('&' in cohort_attribute) = 0",
-            params | {"metric": sli.metric},
-        )
+        frame = cohort_metric_figures(engine, model_name, day, metric=sli.metric)
+        frame = frame[
+            (frame.cohort_attribute != "all") & ~frame.cohort_attribute.str.contains("&")
+        ].assign(metric=sli.metric)
         if attribute:
             frame = frame[frame.cohort_attribute == attribute]
         bad_when = "low" if slo.objective.op in (">=", ">") else "high"
         columns = ["cohort_attribute", "cohort_value", "n_labelled"]
     else:
         assert isinstance(sli, DriftSLI)
-        frame = read_frame(
-            engine,
-            "SELECT cohort_attribute, cohort_value, method AS metric, statistic AS value, "
-            "drifted, n_current FROM monitoring.drift WHERE model_name = :model "
-            "AND partition_date = :day AND feature = :feature AND method = :method",
-            params | {"feature": sli.feature, "method": sli.method},
-        )
+        frame = cohort_drift(
+            engine, model_name, day, feature=sli.feature, method=sli.method
+        ).assign(metric=sli.method)
         frame = frame.assign(
             lower=float("nan"), upper=float("nan"), sufficient=frame.drifted.notna()
         )
@@ -186,14 +166,7 @@ def _worst_cohorts(
 
 
 def _window_coverage(engine: Engine, model_name: str, window: TrainingWindow) -> dict[str, Any]:
-    frame = read_frame(
-        engine,
-        "SELECT count(*) AS days, coalesce(sum(predictions), 0) AS predictions, "
-        "coalesce(sum(labelled), 0) AS labelled FROM monitoring.label_status "
-        "WHERE model_name = :model AND partition_date BETWEEN :start AND :end",
-        {"model": model_name, "start": window.start, "end": window.end},
-    )
-    row = frame.iloc[0]
+    row = label_coverage_between(engine, model_name, window.start, window.end)
     predictions, labelled = int(row.predictions), int(row.labelled)
     return {
         "start": window.start.isoformat(),
