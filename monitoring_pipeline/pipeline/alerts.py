@@ -35,6 +35,7 @@ from monitoring_pipeline.alerting.messages import (
     summary_line,
 )
 from monitoring_pipeline.alerting.webhook import Attempt, deliver_webhook
+from monitoring_pipeline.alerting.worst_cohorts import sli_figures
 from monitoring_pipeline.config.models import (
     CohortMetricSLI,
     DriftSLI,
@@ -50,7 +51,6 @@ from monitoring_pipeline.pipeline.health_alerts import (
     build_health_evidence,
     decide_health_alerts,
 )
-from monitoring_pipeline.pipeline.slo import absolute_intervals
 from monitoring_pipeline.settings import load_settings
 from monitoring_pipeline.storage import alerts as store
 from monitoring_pipeline.storage import slo as slo_store
@@ -488,41 +488,24 @@ def build_evidence(
     }
 
 
-def sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFrame:
-    """Every cohort's figure for the SLI's metric on ``day`` (model version 'all'), as
-    ``cohort, value, lower, upper, sufficient`` as stored; a signed fairness difference
-    also as ``judged_value, judged_lower, judged_upper``, its size, which the SLO judges."""
+def sli_rows(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFrame:
+    """The stored rows of the SLO's SLI figure on ``day`` (model version 'all'): every
+    group of a fairness SLI's attribute, every cohort of a cohort metric or a drift test."""
     sli = slo.sli
     if isinstance(sli, FairnessSLI):
-        rows = fairness_figures(engine, model, day, attribute=sli.attribute, metric=sli.metric)
-        if sli.group is not None:
-            rows = rows[rows.cohort_value == sli.group]
-        if rows.empty:
-            return _empty_cohorts()
-        value, lower, upper = (rows[c].to_numpy(dtype=float) for c in ("value", "lower", "upper"))
-        cohort = rows.cohort_attribute + "=" + rows.cohort_value + " vs " + rows.reference_value
-        cohorts = pd.DataFrame(
-            {"cohort": cohort.to_numpy(), "value": value, "lower": lower, "upper": upper,
-             "sufficient": rows.sufficient.to_numpy(bool)}
-        )  # fmt: skip
-        if sli.metric in RATIO_METRICS:
-            return cohorts
-        # The SLO judges a difference by its size; the alert shows it with its sign as stored.
-        judged_value, judged_lower, judged_upper = absolute_intervals(value, lower, upper)
-        return cohorts.assign(
-            judged_value=judged_value, judged_lower=judged_lower, judged_upper=judged_upper
-        )
+        return fairness_figures(engine, model, day, attribute=sli.attribute, metric=sli.metric)
     if isinstance(sli, CohortMetricSLI):
-        rows = cohort_metric_figures(engine, model, day, metric=sli.metric)
-    else:
-        assert isinstance(sli, DriftSLI)
-        rows = cohort_drift(engine, model, day, feature=sli.feature, method=sli.method)
-    if rows.empty:
-        return _empty_cohorts()
-    cohort = np.where(
-        rows.cohort_attribute == "all", "all", rows.cohort_attribute + "=" + rows.cohort_value
-    )
-    return rows.assign(cohort=cohort)[["cohort", "value", "lower", "upper", "sufficient"]]
+        return cohort_metric_figures(engine, model, day, metric=sli.metric)
+    assert isinstance(sli, DriftSLI)
+    return cohort_drift(engine, model, day, feature=sli.feature, method=sli.method)
+
+
+def sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFrame:
+    """Every cohort that competes for the SLO's worst on ``day`` (see
+    :func:`~monitoring_pipeline.alerting.worst_cohorts.sli_figures`): ``cohort, value,
+    lower, upper, sufficient`` as stored; a signed fairness difference also as
+    ``judged_value, judged_lower, judged_upper``, its size, which the SLO judges."""
+    return sli_figures(sli_rows(engine, model, day, slo), slo)
 
 
 def objective_text(slo: SLOConfig) -> str:
@@ -568,10 +551,6 @@ def alert_context(
         "dagster_asset": "/".join(asset),
         "owners": model.slo_owners(slo) if slo is not None else list(model.owners),
     }
-
-
-def _empty_cohorts() -> pd.DataFrame:
-    return pd.DataFrame(columns=["cohort", "value", "lower", "upper", "sufficient"])
 
 
 def _slo(config: MonitoringConfig, model_name: str, slo_name: str) -> SLOConfig | None:

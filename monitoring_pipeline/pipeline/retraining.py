@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from monitoring_pipeline.alerting.worst_cohorts import worst_cohorts
 from monitoring_pipeline.config.models import (
     CohortMetricSLI,
     CommandAction,
@@ -28,9 +29,9 @@ from monitoring_pipeline.config.models import (
 )
 from monitoring_pipeline.core.retraining import (
     TrainingWindow,
-    rank_worst,
     suggest_training_window,
 )
+from monitoring_pipeline.pipeline.alerts import sli_rows
 from monitoring_pipeline.pipeline.retraining_actions import (
     ActionOutcome,
     command_argv,
@@ -41,8 +42,6 @@ from monitoring_pipeline.pipeline.retraining_actions import (
 )
 from monitoring_pipeline.storage import retraining as store
 from monitoring_pipeline.storage import slo as slo_store
-from monitoring_pipeline.storage.cohorts import cohort_metric_figures, fairness_figures
-from monitoring_pipeline.storage.drift import cohort_drift
 from monitoring_pipeline.storage.ingestion import label_coverage_between
 
 DEFAULT_TRAINING_WINDOW_DAYS = 28
@@ -127,42 +126,30 @@ def _bad_days(engine: Engine, model_name: str, slo: SLOConfig, as_of: date) -> p
     return bad[["partition_date", "sli_subject", "value", "lower", "upper"]]
 
 
+# What a request's evidence says of each worst cohort, beside its figure: who it is.
+_COHORT_COLUMNS = {
+    FairnessSLI: ["cohort_attribute", "cohort_value", "reference_value"],
+    CohortMetricSLI: ["cohort_attribute", "cohort_value", "n_labelled"],
+    DriftSLI: ["cohort_attribute", "cohort_value", "n_current"],
+}
+
+
 def _worst_cohorts(
     engine: Engine, model_name: str, slo: SLOConfig, day: date, limit: int
 ) -> list[dict[str, Any]]:
-    """The cohorts furthest from the objective on ``day`` (version 'all'), with intervals."""
+    """The cohorts furthest beyond the objective on ``day`` (version 'all'), with
+    intervals: the one ranking alerts and the report use
+    (:func:`~monitoring_pipeline.alerting.worst_cohorts.worst_cohorts`)."""
     sli = slo.sli
-    if isinstance(sli, FairnessSLI):
-        frame = fairness_figures(
-            engine, model_name, day, attribute=sli.attribute, metric=sli.metric
-        ).assign(metric=sli.metric)
-        frame = frame[frame.cohort_value != frame.reference_value]
-        bad_when = "low" if sli.metric == "disparate_impact_ratio" else "far_from_zero"
-        columns = ["cohort_attribute", "cohort_value", "reference_value"]
-    elif isinstance(sli, CohortMetricSLI):
-        attribute = sli.cohort.partition("=")[0] if sli.cohort != "all" else None
-        frame = cohort_metric_figures(engine, model_name, day, metric=sli.metric)
-        frame = frame[
-            (frame.cohort_attribute != "all") & ~frame.cohort_attribute.str.contains("&")
-        ].assign(metric=sli.metric)
-        if attribute:
-            frame = frame[frame.cohort_attribute == attribute]
-        bad_when = "low" if slo.objective.op in (">=", ">") else "high"
-        columns = ["cohort_attribute", "cohort_value", "n_labelled"]
-    else:
-        assert isinstance(sli, DriftSLI)
-        frame = cohort_drift(
-            engine, model_name, day, feature=sli.feature, method=sli.method
-        ).assign(metric=sli.method)
-        frame = frame.assign(
-            lower=float("nan"), upper=float("nan"), sufficient=frame.drifted.notna()
-        )
-        bad_when = "high"
-        columns = ["cohort_attribute", "cohort_value", "n_current"]
-    worst = rank_worst(frame, bad_when=bad_when, limit=limit)
+    metric = sli.method if isinstance(sli, DriftSLI) else sli.metric
+    worst = worst_cohorts(sli_rows(engine, model_name, day, slo), slo, limit)
     if worst.empty:
         return []
-    return _records(worst, [*columns, "metric", "value", "lower", "upper", "sufficient"])
+    columns = _COHORT_COLUMNS[type(sli)]
+    return _records(
+        worst.assign(metric=metric),
+        ["cohort", *columns, "metric", "value", "lower", "upper", "sufficient", "beyond_objective"],
+    )
 
 
 def _window_coverage(engine: Engine, model_name: str, window: TrainingWindow) -> dict[str, Any]:
