@@ -9,7 +9,6 @@ in a fresh process and prints rows per second per stage and that process' peak m
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import resource
 import subprocess
@@ -19,7 +18,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 import yaml
 
@@ -35,28 +33,12 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _copy_append(engine: sa.Engine, table: str, frame: pd.DataFrame, *, create: bool) -> None:
-    with engine.begin() as conn:
-        if create:
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {SOURCE_SCHEMA}.{table}"))
-            frame.head(0).to_sql(table, conn, schema=SOURCE_SCHEMA, index=False)
-        buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, header=False, na_rep=r"\N")
-        buffer.seek(0)
-        cursor = conn.connection.driver_connection.cursor()
-        cursor.copy_expert(
-            f"COPY {SOURCE_SCHEMA}.{table} FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
-        )
-        cursor.close()
-
-
 def load_source(engine: sa.Engine, rows: int, seed: int) -> tuple[int, int]:
     """Generate and COPY the day chunk by chunk, so loading never holds the whole day."""
     from monitoring_pipeline.demo.generator import generate_traffic
+    from monitoring_pipeline.storage.sources import copy_into_source_table, index_source_table
 
     now = datetime.combine(DAY + timedelta(days=60), datetime.min.time(), tzinfo=UTC)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SOURCE_SCHEMA}"))
     predictions = labels = 0
     chunks = max(1, round(rows / GENERATOR_CHUNK))
     for index in range(chunks):
@@ -70,20 +52,16 @@ def load_source(engine: sa.Engine, rows: int, seed: int) -> tuple[int, int]:
         for name in EXTRA_FEATURES:
             frame[name] = rng.normal(0.0, 1.0, len(frame))
         label_rows = traffic.labels.assign(prediction_id=prefix + traffic.labels["prediction_id"])
-        _copy_append(engine, "predictions", frame, create=index == 0)
-        _copy_append(engine, "labels", label_rows, create=index == 0)
+        copy_into_source_table(engine, SOURCE_SCHEMA, "predictions", frame, create=index == 0)
+        copy_into_source_table(engine, SOURCE_SCHEMA, "labels", label_rows, create=index == 0)
         predictions += len(frame)
         labels += len(label_rows)
         _say(
             f"  loaded chunk {index + 1}/{chunks}: {predictions:,} predictions, {labels:,} label rows"
         )
-    with engine.begin() as conn:
-        # What a production log table has: an index on the scoring time and on the id.
-        conn.execute(sa.text(f"CREATE INDEX ON {SOURCE_SCHEMA}.predictions (scored_at)"))
-        conn.execute(sa.text(f"CREATE INDEX ON {SOURCE_SCHEMA}.labels (prediction_id)"))
-        conn.execute(
-            sa.text(f"ANALYZE {SOURCE_SCHEMA}.predictions; ANALYZE {SOURCE_SCHEMA}.labels")
-        )
+    # What a production log table has: an index on the scoring time and on the id.
+    index_source_table(engine, SOURCE_SCHEMA, "predictions", "scored_at")
+    index_source_table(engine, SOURCE_SCHEMA, "labels", "prediction_id")
     return predictions, labels
 
 
@@ -172,18 +150,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from monitoring_pipeline.settings import load_settings
-    from monitoring_pipeline.storage.database import create_engine, resolve_server, with_database
+    from monitoring_pipeline.storage.database import (
+        create_engine,
+        drop_database,
+        recreate_database,
+        resolve_server,
+        with_database,
+    )
     from monitoring_pipeline.storage.migrations import apply_migrations
 
     settings = load_settings()
     urls = resolve_server(settings)
-    admin = sa.create_engine(
-        urls.monitoring, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
-    )
     for rows in args.rows or [1_000_000]:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)"))
-            conn.execute(sa.text(f"CREATE DATABASE {SCRATCH_DATABASE}"))
+        recreate_database(urls.monitoring, SCRATCH_DATABASE)
         url = with_database(urls.monitoring, SCRATCH_DATABASE)
         engine = create_engine(url)
         apply_migrations(engine)
@@ -228,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{result['peak_rss_mib']:,.0f} MiB"
         )
     if not args.keep:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)"))
+        drop_database(urls.monitoring, SCRATCH_DATABASE)
     return 0
 
 

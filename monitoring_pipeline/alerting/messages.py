@@ -14,10 +14,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from monitoring_pipeline.alerting.health_signals import HEALTH_SOURCE
+from monitoring_pipeline.core.worst_cohorts import rank_worst_cohorts as rank_cohorts
 
 __all__ = [
     "links_line",
@@ -37,52 +37,27 @@ LINK_LABELS = (("runbook", "Runbook"), ("report", "Report"), ("dagster", "Dagste
 def rank_worst_cohorts(
     rows: pd.DataFrame, objective_op: str, objective_value: float, limit: int = WORST_COHORTS
 ) -> list[dict[str, Any]]:
-    """The ``limit`` cohorts furthest beyond the objective, clearest evidence first.
+    """The ``limit`` cohorts furthest beyond the objective, clearest evidence first, by the
+    one ranking of :mod:`monitoring_pipeline.core.worst_cohorts`, as the alert's evidence
+    shows them: ``cohort`` with its stored ``value, lower, upper`` (a gap keeps its sign),
+    ``sufficient``, and ``beyond_objective`` (the whole judged interval lies beyond the
+    objective).
 
-    ``rows``: one row per cohort with ``cohort, value, lower, upper, sufficient`` as stored,
-    and optionally ``judged_value, judged_lower, judged_upper``: the figure the objective is
-    compared with when it is not the stored one (the absolute value of a signed fairness
-    gap). For an upper objective (``<``, ``<=``) a cohort is as bad as its judged interval's
-    lower bound (its value when it has no interval); for a lower one, as its upper bound.
-    Sufficient cohorts come before insufficient ones, whose figures cannot raise an alert;
-    undefined values last. Each cohort is returned with its stored ``value, lower, upper``
-    (a gap keeps its sign); ``beyond_objective`` says whether the whole judged interval
-    lies beyond the objective.
+    ``rows``: one row per cohort with ``cohort, value, lower, upper, sufficient`` and
+    optionally ``judged_value, judged_lower, judged_upper`` (see ``sli_cohort_figures``).
     """
-    if rows.empty:
-        return []
-    upper_objective = objective_op in ("<", "<=")
-    judged = "judged_" if "judged_value" in rows.columns else ""
-    value = rows[f"{judged}value"].astype(float).to_numpy()
-    lower = rows[f"{judged}lower"].astype(float).to_numpy()
-    upper = rows[f"{judged}upper"].astype(float).to_numpy()
-    bound = np.where(
-        np.isnan(lower if upper_objective else upper), value, lower if upper_objective else upper
-    )
-    badness = bound - objective_value if upper_objective else objective_value - bound
-    point = value - objective_value if upper_objective else objective_value - value
-    ranked = rows.assign(
-        rank_badness=np.where(np.isnan(badness), -np.inf, badness),
-        rank_point=np.where(np.isnan(point), -np.inf, point),  # ties: the worse point value
-        rank_sufficient=rows["sufficient"].astype(bool),
-        rank_cohort=rows["cohort"].astype(str),
-    ).sort_values(
-        ["rank_sufficient", "rank_badness", "rank_point", "rank_cohort"],
-        ascending=[False, False, False, True],
-    )
-    out = []
-    for row in ranked.head(limit).itertuples(index=False):
-        out.append(
-            {
-                "cohort": str(row.cohort),
-                "value": _number(row.value),
-                "lower": _number(row.lower),
-                "upper": _number(row.upper),
-                "sufficient": bool(row.rank_sufficient),
-                "beyond_objective": bool(row.rank_sufficient and row.rank_badness > 0),
-            }
-        )
-    return out
+    ranked = rank_cohorts(rows, objective_op, objective_value, limit)
+    return [
+        {
+            "cohort": str(row.cohort),
+            "value": _number(row.value),
+            "lower": _number(row.lower),
+            "upper": _number(row.upper),
+            "sufficient": bool(row.sufficient),
+            "beyond_objective": bool(row.beyond_objective),
+        }
+        for row in ranked.itertuples(index=False)
+    ]
 
 
 def summary_line(evidence: Mapping[str, Any]) -> str:

@@ -6,18 +6,17 @@ Parquet file per day, so the demo exercises both kinds of source.
 
 from __future__ import annotations
 
-import io
 import sys
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
-import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.alerting.receiver import DEFAULT_PORT as RECEIVER_PORT
 from monitoring_pipeline.demo.generator import MODEL_SCHEMAS, DemoTraffic
+from monitoring_pipeline.storage.sources import copy_into_source_table
 
 DEMO_SCHEMA = "demo_source"
 POSTGRES_MODEL = "loan_approval"
@@ -45,20 +44,7 @@ def demo_runbook(slo_name: str) -> str:
 
 def write_postgres_table(engine: Engine, table: str, frame: pd.DataFrame) -> None:
     """Replace ``demo_source.<table>`` with ``frame`` (created from its dtypes, then COPY)."""
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {DEMO_SCHEMA}"))
-        frame.head(0).to_sql(table, conn, schema=DEMO_SCHEMA, if_exists="replace", index=False)
-        buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, header=False, na_rep=r"\N")
-        buffer.seek(0)
-        cursor = conn.connection.driver_connection.cursor()
-        quote = conn.dialect.identifier_preparer.quote
-        columns = ", ".join(quote(c) for c in frame.columns)
-        cursor.copy_expert(
-            f"COPY {DEMO_SCHEMA}.{quote(table)} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-            buffer,
-        )
-        cursor.close()
+    copy_into_source_table(engine, DEMO_SCHEMA, table, frame, create=True)
 
 
 def write_daily_files(frame: pd.DataFrame, time_column: str, directory: Path) -> int:

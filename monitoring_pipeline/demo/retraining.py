@@ -26,7 +26,12 @@ from monitoring_pipeline.demo.publish import publish_demo_sources
 from monitoring_pipeline.demo.retrainer import load_scorer
 from monitoring_pipeline.demo.scenario import simulated_clock
 from monitoring_pipeline.orchestrate import PartitionRun, days_between, run_days
-from monitoring_pipeline.storage.writes import read_frame
+from monitoring_pipeline.storage.cohorts import (
+    version_cohort_counts_between,
+    version_first_days,
+)
+from monitoring_pipeline.storage.retraining import requests_of_firing_alerts
+from monitoring_pipeline.storage.slo import paging_retrain_slos
 
 DEMO_MODELS = ("loan_approval", "job_screening")
 
@@ -75,13 +80,7 @@ def simulate(
 
 def slos_to_retrain(engine: Engine, day: date) -> list[tuple[str, str]]:
     """(model, SLO) pairs whose error budget pages on ``day`` and asks for retraining."""
-    frame = read_frame(
-        engine,
-        "SELECT model_name, slo_name FROM monitoring.error_budgets WHERE partition_date = :day "
-        "AND status = 'page' AND retrain_on_page ORDER BY model_name, slo_name",
-        {"day": day},
-    )
-    return list(zip(frame.model_name, frame.slo_name, strict=True))
+    return paging_retrain_slos(engine, day)
 
 
 def retraining_outcomes(
@@ -94,14 +93,7 @@ def retraining_outcomes(
     """The retraining requests the error-budget sensor's pages of ``as_of`` created (via
     retraining_job), each with a rollout of its new version from the next day when it
     completed. One rollout per model: a second request is suppressed by the cooldown."""
-    requests = read_frame(
-        engine,
-        "SELECT r.request_id, r.model_name, r.slo_name, r.status, r.status_reason, "
-        "r.result_version FROM monitoring.retraining_requests r "
-        "JOIN monitoring.alerts a ON a.dedupe_key = r.alert_dedupe_key AND a.kind = 'firing' "
-        "WHERE r.as_of = :day ORDER BY r.request_id",
-        {"day": as_of},
-    )
+    requests = requests_of_firing_alerts(engine, as_of)
     outcomes = []
     rolled_out: set[str] = set()
     for r in requests.itertuples(index=False):
@@ -187,22 +179,9 @@ def canary_window_comparison(
 
     if not days:
         return pd.DataFrame()
-    sums = ", ".join(f"sum({c})::bigint AS {c}" for c in COUNTS)
-    stats = read_frame(
-        engine,
-        f"SELECT model_version, cohort_attribute, cohort_value, {sums} FROM monitoring.cohort_stats "
-        "WHERE model_name = :model AND partition_date BETWEEN :start AND :end "
-        "AND model_version <> 'all' GROUP BY 1, 2, 3",
-        {"model": model_name, "start": min(days), "end": max(days)},
-    )
-    first_seen = read_frame(
-        engine,
-        "SELECT model_version, min(partition_date) AS first_day FROM monitoring.cohort_stats "
-        "WHERE model_name = :model AND model_version <> 'all' AND n > 0 GROUP BY 1",
-        {"model": model_name},
-    )
+    stats = version_cohort_counts_between(engine, model_name, min(days), max(days), COUNTS)
     return compare_versions(
         stats,
-        dict(zip(first_seen.model_version, first_seen.first_day, strict=True)),
+        version_first_days(engine, model_name),
         min_cohort_size=config.min_cohort_size(model_name),
     )

@@ -9,67 +9,20 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.storage.writes import read_frame
+from monitoring_pipeline.storage import summary_queries as queries
 
 
 def print_summary(
     engine: Engine, config: MonitoringConfig, runs: Sequence, *, start: date, end: date
 ) -> None:
-    params = {"start": start, "end": end}
     print("\nWhat the pipeline found (monitoring.* tables):")
-    ingestion = read_frame(
-        engine,
-        "SELECT model_name, count(*) AS days, sum(rows_read) AS read, sum(rows_written) AS written, "
-        "sum(rows_quarantined) AS quarantined, sum(labels_quarantined) AS labels_quarantined, "
-        "max(source_rows_without_time) AS without_time "
-        "FROM monitoring.ingestion_stats WHERE partition_date BETWEEN :start AND :end GROUP BY 1 ORDER BY 1",
-        params,
-    ).set_index("model_name")
-    coverage = read_frame(
-        engine,
-        "SELECT model_name, partition_date, coverage, label_lag_p50_hours FROM monitoring.label_status "
-        "WHERE partition_date BETWEEN :start AND :end ORDER BY 1, 2",
-        params,
-    )
-    reasons = read_frame(
-        engine,
-        "SELECT model_name, source, reason, count(*) AS n FROM monitoring.quarantined_rows "
-        "WHERE partition_date BETWEEN :start AND :end GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC",
-        params,
-    )
-    failures = read_frame(
-        engine,
-        "SELECT model_name, check_name, column_name, expectation, min(partition_date) AS first_day, "
-        "max(partition_date) AS last_day, count(*) AS days, max(unexpected_share) AS worst_share "
-        "FROM monitoring.quality_results WHERE NOT success AND partition_date BETWEEN :start AND :end "
-        "GROUP BY 1, 2, 3, 4 ORDER BY 1, 5",
-        params,
-    )
-    gaps = read_frame(
-        engine,
-        "SELECT model_name, cohort_attribute, cohort_value, reference_value, metric, count(*) AS days, "
-        "min(partition_date) AS first_day, max(partition_date) AS last_day, avg(value) AS mean_value "
-        "FROM monitoring.fairness_disparities WHERE model_version = 'all' AND sufficient "
-        "AND metric IN ('tpr_difference', 'fpr_difference') AND (lower > 0 OR upper < 0) "
-        "AND position('&' in cohort_attribute) = 0 AND partition_date BETWEEN :start AND :end "
-        "GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 3 ORDER BY 1, 6 DESC",
-        params,
-    )
-    budgets = read_frame(
-        engine,
-        "SELECT b.model_name, b.slo_name, b.status, b.bad_days, b.known_days, b.remaining_days, "
-        "b.burn_rate_long, (SELECT min(partition_date) FROM monitoring.error_budgets p "
-        "  WHERE p.model_name = b.model_name AND p.slo_name = b.slo_name AND p.status = 'page' "
-        "  AND p.partition_date BETWEEN :start AND :end) AS first_page "
-        "FROM monitoring.error_budgets b WHERE b.partition_date = :end ORDER BY 1, 2",
-        params,
-    )
-    health = read_frame(
-        engine,
-        "SELECT model_name, check_name, status, severity, message FROM monitoring.health_checks "
-        "WHERE partition_date = :end ORDER BY 1, 2",
-        params,
-    )
+    ingestion = queries.ingestion_totals(engine, start, end)
+    coverage = queries.label_coverage(engine, start, end)
+    reasons = queries.quarantine_reasons(engine, start, end)
+    failures = queries.quality_failures(engine, start, end)
+    gaps = queries.persistent_rate_gaps(engine, start, end)
+    budgets = queries.budgets_at_end(engine, start, end)
+    health = queries.health_on(engine, end)
     total_days = (end - start).days + 1
     for model in config.models:
         print(f"\n  {model}")
@@ -141,21 +94,10 @@ def print_summary(
 def alert_lines(engine: Engine, *, start: date, end: date) -> list[str]:
     """One line per alert about ``start..end``: severity, kind, subject, delivery status
     (with the last failed attempt's error) and the worst cohort with its interval."""
-    alerts = read_frame(
-        engine,
-        "SELECT dedupe_key, kind, severity, model_name, subject, as_of, delivery_status, "
-        "retraining_requested, worst_cohorts FROM monitoring.alerts "
-        "WHERE as_of BETWEEN :start AND :end ORDER BY decided_at, dedupe_key, kind",
-        {"start": start, "end": end},
-    )
+    alerts = queries.alerts_between(engine, start, end)
     if alerts.empty:
         return ["  no alerts"]
-    errors = read_frame(
-        engine,
-        "SELECT DISTINCT ON (dedupe_key, kind, destination) dedupe_key, kind, destination, "
-        "attempt, outcome, error FROM monitoring.alert_deliveries "
-        "ORDER BY dedupe_key, kind, destination, attempt DESC",
-    )
+    errors = queries.last_delivery_attempts(engine)
     lines = []
     for a in alerts.itertuples(index=False):
         label = a.severity.upper() if a.kind == "firing" else f"RESOLVED {a.severity}"
@@ -196,15 +138,7 @@ def print_retraining_summary(
     """The retraining requests, the fitted versions and the canary comparison."""
     from monitoring_pipeline.demo.retraining import canary_window_comparison
 
-    requests = read_frame(
-        engine,
-        "SELECT r.request_id, r.model_name, r.slo_name, r.as_of, r.status, r.status_reason, "
-        "r.result_version, r.alert_dedupe_key, "
-        "r.training_start, r.training_end, r.evidence, v.training_rows, v.holdout_log_loss, "
-        "v.incumbent_holdout_log_loss, v.incumbent_version, v.reweighted_by "
-        "FROM monitoring.retraining_requests r LEFT JOIN monitoring.model_versions v "
-        "ON v.model_name = r.model_name AND v.model_version = r.result_version ORDER BY 1",
-    )
+    requests = queries.retraining_requests_with_versions(engine)
     if requests.empty and not outcomes:
         return
     print("\nRetraining (monitoring.retraining_requests, model_versions, version_comparison):")
@@ -243,25 +177,13 @@ def print_retraining_summary(
             for i in range(((rollout.full_from or end) - rollout.canary_from).days)
         ]
         canary = [d for d in canary if d <= end]
-        served = read_frame(
-            engine,
-            "SELECT model_version, min(partition_date) AS first_day, max(partition_date) AS last_day, "
-            "max(n) FILTER (WHERE cohort_attribute = 'all') AS max_daily_n "
-            "FROM monitoring.cohort_stats WHERE model_name = :model AND model_version <> 'all' "
-            "AND partition_date > :as_of GROUP BY 1 ORDER BY 2",
-            {"model": outcome.model_name, "as_of": outcome.as_of},
-        )
+        served = queries.versions_served_after(engine, outcome.model_name, outcome.as_of)
         print(f"\n  {outcome.model_name} after the request:")
         for s in served.itertuples():
             print(f"    {s.model_version} served {s.first_day}..{s.last_day}")
         if not canary:
             continue
-        days = read_frame(
-            engine,
-            "SELECT count(DISTINCT partition_date) AS days, count(*) AS rows FROM monitoring.version_comparison "
-            "WHERE model_name = :model",
-            {"model": outcome.model_name},
-        ).iloc[0]
+        days = queries.version_comparison_size(engine, outcome.model_name)
         print(
             f"    version_comparison: {int(days.days)} canary day(s), {int(days.rows)} rows; "
             f"pooled over {canary[0]}..{canary[-1]} ({rollout.canary_share:.0%} canary), "

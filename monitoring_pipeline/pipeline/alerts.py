@@ -35,6 +35,7 @@ from monitoring_pipeline.alerting.messages import (
     summary_line,
 )
 from monitoring_pipeline.alerting.webhook import Attempt, deliver_webhook
+from monitoring_pipeline.alerting.worst_cohorts import sli_figures
 from monitoring_pipeline.config.models import (
     CohortMetricSLI,
     DriftSLI,
@@ -50,10 +51,11 @@ from monitoring_pipeline.pipeline.health_alerts import (
     build_health_evidence,
     decide_health_alerts,
 )
-from monitoring_pipeline.pipeline.slo import absolute_intervals
 from monitoring_pipeline.settings import load_settings
 from monitoring_pipeline.storage import alerts as store
-from monitoring_pipeline.storage.writes import read_frame
+from monitoring_pipeline.storage import slo as slo_store
+from monitoring_pipeline.storage.cohorts import cohort_metric_figures, fairness_figures
+from monitoring_pipeline.storage.drift import cohort_drift
 
 SOURCE = "error_budget"
 LOG_DESTINATION = "log"
@@ -424,12 +426,7 @@ def build_evidence(
     readings, and the worst cohorts of the SLI's source table on the last day with
     evidence; JSON-ready (dates as ISO strings, undefined numbers as null)."""
     model, day = request.model_name, request.as_of
-    budget_rows = read_frame(
-        engine,
-        "SELECT * FROM monitoring.error_budgets "
-        "WHERE model_name = :model AND slo_name = :slo AND partition_date = :day",
-        {"model": model, "slo": slo.name, "day": day},
-    )
+    budget_rows = slo_store.budget_row(engine, model, slo.name, day)
     budget: dict[str, Any] = {}
     if not budget_rows.empty:
         row = budget_rows.iloc[0]
@@ -446,13 +443,7 @@ def build_evidence(
         date.fromisoformat(budget["evidence_through"]) if budget.get("evidence_through") else day
     )
     start = day - timedelta(days=slo.compliance_period_days - 1)
-    evaluations = read_frame(
-        engine,
-        "SELECT partition_date, status, sli_subject, value, lower, upper, reason "
-        "FROM monitoring.slo_evaluations WHERE model_name = :model AND slo_name = :slo "
-        "AND partition_date BETWEEN :start AND :day ORDER BY partition_date",
-        {"model": model, "slo": slo.name, "start": start, "day": day},
-    )
+    evaluations = slo_store.slo_evaluations(engine, model, slo.name, start, day)
     bad = evaluations[evaluations.status == "bad"]
     affected = [
         {
@@ -497,60 +488,24 @@ def build_evidence(
     }
 
 
-def sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFrame:
-    """Every cohort's figure for the SLI's metric on ``day`` (model version 'all'), as
-    ``cohort, value, lower, upper, sufficient`` as stored; a signed fairness difference
-    also as ``judged_value, judged_lower, judged_upper``, its size, which the SLO judges."""
+def sli_rows(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFrame:
+    """The stored rows of the SLO's SLI figure on ``day`` (model version 'all'): every
+    group of a fairness SLI's attribute, every cohort of a cohort metric or a drift test."""
     sli = slo.sli
-    params = {"model": model, "day": day}
     if isinstance(sli, FairnessSLI):
-        rows = read_frame(
-            engine,
-            "SELECT cohort_attribute, cohort_value, reference_value, value, lower, upper, sufficient "
-            "FROM monitoring.fairness_disparities WHERE model_name = :model AND partition_date = :day "
-            "AND model_version = 'all' AND cohort_attribute = :attribute AND metric = :metric",
-            params | {"attribute": sli.attribute, "metric": sli.metric},
-        )
-        if sli.group is not None:
-            rows = rows[rows.cohort_value == sli.group]
-        if rows.empty:
-            return _empty_cohorts()
-        value, lower, upper = (rows[c].to_numpy(dtype=float) for c in ("value", "lower", "upper"))
-        cohort = rows.cohort_attribute + "=" + rows.cohort_value + " vs " + rows.reference_value
-        cohorts = pd.DataFrame(
-            {"cohort": cohort.to_numpy(), "value": value, "lower": lower, "upper": upper,
-             "sufficient": rows.sufficient.to_numpy(bool)}
-        )  # fmt: skip
-        if sli.metric in RATIO_METRICS:
-            return cohorts
-        # The SLO judges a difference by its size; the alert shows it with its sign as stored.
-        judged_value, judged_lower, judged_upper = absolute_intervals(value, lower, upper)
-        return cohorts.assign(
-            judged_value=judged_value, judged_lower=judged_lower, judged_upper=judged_upper
-        )
+        return fairness_figures(engine, model, day, attribute=sli.attribute, metric=sli.metric)
     if isinstance(sli, CohortMetricSLI):
-        rows = read_frame(
-            engine,
-            "SELECT cohort_attribute, cohort_value, value, lower, upper, sufficient "
-            "FROM monitoring.cohort_metrics WHERE model_name = :model AND partition_date = :day "
-            "AND model_version = 'all' AND metric = :metric",
-            params | {"metric": sli.metric},
-        )
-    else:
-        assert isinstance(sli, DriftSLI)
-        rows = read_frame(
-            engine,
-            "SELECT cohort_attribute, cohort_value, statistic AS value, lower, upper, sufficient "
-            "FROM monitoring.drift WHERE model_name = :model AND partition_date = :day "
-            "AND model_version = 'all' AND feature = :feature AND method = :method",
-            params | {"feature": sli.feature, "method": sli.method},
-        )
-    if rows.empty:
-        return _empty_cohorts()
-    cohort = np.where(
-        rows.cohort_attribute == "all", "all", rows.cohort_attribute + "=" + rows.cohort_value
-    )
-    return rows.assign(cohort=cohort)[["cohort", "value", "lower", "upper", "sufficient"]]
+        return cohort_metric_figures(engine, model, day, metric=sli.metric)
+    assert isinstance(sli, DriftSLI)
+    return cohort_drift(engine, model, day, feature=sli.feature, method=sli.method)
+
+
+def sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFrame:
+    """Every cohort that competes for the SLO's worst on ``day`` (see
+    :func:`~monitoring_pipeline.alerting.worst_cohorts.sli_figures`): ``cohort, value,
+    lower, upper, sufficient`` as stored; a signed fairness difference also as
+    ``judged_value, judged_lower, judged_upper``, its size, which the SLO judges."""
+    return sli_figures(sli_rows(engine, model, day, slo), slo)
 
 
 def objective_text(slo: SLOConfig) -> str:
@@ -596,10 +551,6 @@ def alert_context(
         "dagster_asset": "/".join(asset),
         "owners": model.slo_owners(slo) if slo is not None else list(model.owners),
     }
-
-
-def _empty_cohorts() -> pd.DataFrame:
-    return pd.DataFrame(columns=["cohort", "value", "lower", "upper", "sufficient"])
 
 
 def _slo(config: MonitoringConfig, model_name: str, slo_name: str) -> SLOConfig | None:

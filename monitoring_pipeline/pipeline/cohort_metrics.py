@@ -24,8 +24,9 @@ from monitoring_pipeline.core.sufficient_stats import (
     merge_stats,
     score_bin_columns,
 )
+from monitoring_pipeline.storage.cohorts import day_cohort_stats
 from monitoring_pipeline.storage.reads import iter_labeled_predictions
-from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
+from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
 SCORE_BINS = 10
 ALL_VERSIONS = "all"
@@ -142,11 +143,7 @@ def build_cohort_metrics(
 def build_fairness_disparities(
     engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
 ) -> DisparitiesResult:
-    rows = read_frame(
-        engine,
-        "SELECT * FROM monitoring.cohort_stats WHERE model_name = :model AND partition_date = :day",
-        {"model": model_name, "day": day},
-    )
+    rows = day_cohort_stats(engine, model_name, day)
     key = {"partition_date": day, "model_name": model_name}
     if rows.empty:
         replace_partitions(

@@ -39,8 +39,8 @@ Everything of the day (histograms and drift rows) is written by one
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
@@ -75,14 +75,15 @@ from monitoring_pipeline.core.sufficient_stats import (
     compute_feature_histograms,
     merge_stats,
 )
+from monitoring_pipeline.storage import drift as drift_store
+from monitoring_pipeline.storage.ingestion import count_labeled_rows, days_with_rows, ingested_days
 from monitoring_pipeline.storage.locks import lock_model_table
 from monitoring_pipeline.storage.reads import (
     CHUNK_ROWS,
     iter_feature_values,
     iter_window_feature_values,
-    labeled_values_source,
 )
-from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
+from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
 __all__ = [
     "DriftConfigError",
@@ -217,10 +218,7 @@ class BinsState:
 
 
 def _load_bins(conn: sa.Connection, model_name: str) -> dict[str, FeatureBins]:
-    rows = conn.execute(
-        sa.text("SELECT * FROM monitoring.feature_bins WHERE model_name = :model"),
-        {"model": model_name},
-    ).mappings()
+    rows = drift_store.load_bins(conn, model_name)
     out = {}
     for row in rows:
         numeric = row["feature_kind"] == "numeric"
@@ -240,16 +238,7 @@ def _load_bins(conn: sa.Connection, model_name: str) -> dict[str, FeatureBins]:
 
 def _missing_days(conn: sa.Connection, model_name: str, window: tuple[date, date]) -> list[date]:
     """Days of the window whose labeled_predictions partition has not been written."""
-    present = {
-        row[0]
-        for row in conn.execute(
-            sa.text(
-                "SELECT partition_date FROM monitoring.ingestion_stats "
-                "WHERE model_name = :model AND partition_date BETWEEN :first AND :last"
-            ),
-            {"model": model_name, "first": window[0], "last": window[1]},
-        )
-    }
+    present = ingested_days(conn, model_name, window[0], window[1])
     days = [window[0] + timedelta(days=i) for i in range((window[1] - window[0]).days + 1)]
     return [d for d in days if d not in present]
 
@@ -264,7 +253,6 @@ def _fit_bins(
 ) -> dict[str, FeatureBins]:
     """Fit the bins of ``kinds`` on the window's rows: numeric quantiles from the values
     streamed out (sampled above FIT_SAMPLE_ROWS), category counts by the database."""
-    base = {"model": model_name, "first": window[0], "last": window[1]}
     out: dict[str, FeatureBins] = {}
     common = {"fitted_from": window[0], "fitted_to": window[1]}
 
@@ -289,25 +277,7 @@ def _fit_bins(
 
     categorical = [f for f, k in kinds.items() if k == "categorical"]
     if categorical:
-        params: dict[str, object] = dict(base)
-        columns: list[str] = []
-        source = labeled_values_source(conn.engine, columns, params, {}, (), categorical, ())
-        quote = conn.dialect.identifier_preparer.quote
-        values = ", ".join(
-            f"(CAST(:categorical_{i} AS text), s.{quote(name)})"
-            for i, name in enumerate(categorical)
-        )
-        counts = pd.read_sql_query(
-            sa.text(
-                f"SELECT v.feature, v.value, count(*) AS n FROM (SELECT {', '.join(columns)} "
-                f"{source} WHERE r.model_name = :model "
-                "AND r.partition_date BETWEEN :first AND :last) AS s "
-                f"CROSS JOIN LATERAL (VALUES {values}) AS v(feature, value) "
-                "WHERE v.value IS NOT NULL GROUP BY v.feature, v.value"
-            ),
-            conn,
-            params=params,
-        )
+        counts = drift_store.category_counts(conn, model_name, categorical, window)
         for name in categorical:
             mine = counts[counts.feature == name]
             out[name] = FeatureBins(
@@ -341,13 +311,7 @@ def _numeric_fitting_values(
     """The window's values of ``numeric`` features (score included when listed), streamed
     out by COPY; every row up to FIT_SAMPLE_ROWS, else the rows whose id hash falls in one
     residue class (the same sample on every refit of unchanged rows)."""
-    rows = conn.execute(
-        sa.text(
-            "SELECT count(*) FROM monitoring.labeled_prediction_rows "
-            "WHERE model_name = :model AND partition_date BETWEEN :first AND :last"
-        ),
-        {"model": model_name, "first": window[0], "last": window[1]},
-    ).scalar_one()
+    rows = count_labeled_rows(conn, model_name, window[0], window[1])
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in numeric}
     for chunk in iter_window_feature_values(
         conn.engine,
@@ -367,25 +331,11 @@ def _numeric_fitting_values(
 def _save_bins(
     conn: sa.Connection, model_name: str, bins: dict[str, FeatureBins], audit: Audit
 ) -> None:
-    conn.execute(
-        sa.text(
-            "DELETE FROM monitoring.feature_bins "
-            "WHERE model_name = :model AND feature = ANY(:features)"
-        ),
-        {"model": model_name, "features": list(bins)},
-    )
-    conn.execute(
-        sa.text(
-            "INSERT INTO monitoring.feature_bins (model_name, feature, feature_kind, edges, "
-            "categories, n_bins_requested, max_categories, n_bins, fitted_from, fitted_to, "
-            "fitted_values, bins_checksum, run_id, produced_at) VALUES (:model, :feature, "
-            ":kind, CAST(:edges AS double precision[]), CAST(:categories AS text[]), "
-            ":n_bins_requested, :max_categories, :n_bins, :fitted_from, :fitted_to, "
-            ":fitted_values, :checksum, :run_id, :produced_at)"
-        ),
+    drift_store.save_bins(
+        conn,
+        model_name,
         [
             {
-                "model": model_name,
                 "feature": b.feature,
                 "kind": b.kind,
                 "edges": list(b.numeric.inner_edges) if b.numeric is not None else None,
@@ -510,13 +460,7 @@ def _valid_histogram_days(
     engine: Engine, model_name: str, window: tuple[date, date], bins: dict[str, FeatureBins]
 ) -> pd.DataFrame:
     """(partition_date, feature) pairs of the window stored on the current bins."""
-    stored = read_frame(
-        engine,
-        "SELECT DISTINCT partition_date, feature, bins_checksum FROM monitoring.feature_histograms "
-        "WHERE model_name = :model AND model_version = :version "
-        "AND partition_date BETWEEN :first AND :last",
-        {"model": model_name, "version": ALL_VERSIONS, "first": window[0], "last": window[1]},
-    )
+    stored = drift_store.histogram_checksums(engine, model_name, ALL_VERSIONS, window)
     checksums = {f: b.checksum for f, b in bins.items()}
     return stored[stored.bins_checksum == stored.feature.map(checksums)]
 
@@ -535,12 +479,7 @@ def fill_baseline_days(
     complete = {
         d for d, n in valid.groupby("partition_date").feature.nunique().items() if n == len(bins)
     }
-    with_rows = read_frame(
-        engine,
-        "SELECT partition_date FROM monitoring.ingestion_stats WHERE model_name = :model "
-        "AND partition_date BETWEEN :first AND :last AND rows_written > 0 ORDER BY 1",
-        {"model": model_name, "first": window[0], "last": window[1]},
-    ).partition_date.tolist()
+    with_rows = days_with_rows(engine, model_name, window[0], window[1])
     filled = [d for d in with_rows if d not in complete]
     for day in filled:
         histograms = compute_day_histograms(engine, model_name, day, bins, attributes)
@@ -566,14 +505,7 @@ def baseline_histograms(
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Sum of the window's stored histograms on the current bins (``merge_stats``), and
     the number of days found per feature."""
-    rows = read_frame(
-        engine,
-        "SELECT partition_date, cohort_attribute, cohort_value, feature, feature_kind, bin, "
-        "count, bins_checksum FROM monitoring.feature_histograms "
-        "WHERE model_name = :model AND model_version = :version "
-        "AND partition_date BETWEEN :first AND :last",
-        {"model": model_name, "version": ALL_VERSIONS, "first": window[0], "last": window[1]},
-    )
+    rows = drift_store.window_histograms(engine, model_name, ALL_VERSIONS, window)
     checksums = {f: b.checksum for f, b in bins.items()}
     rows = rows[rows.bins_checksum == rows.feature.map(checksums)]
     days = rows.groupby("feature").partition_date.nunique().to_dict()
@@ -693,24 +625,10 @@ class DriftResult:
         )
 
 
-@contextmanager
-def model_lock(engine: Engine, model_name: str) -> Iterator[None]:
+def model_lock(engine: Engine, model_name: str) -> AbstractContextManager[None]:
     """Hold a session advisory lock for ``model_name`` (released at exit, or by the server
     when the session dies)."""
-    params = {"namespace": LOCK_NAMESPACE, "model": model_name}
-    conn = engine.connect()
-    try:
-        conn.execute(sa.text("SELECT pg_advisory_lock(:namespace, hashtext(:model))"), params)
-        conn.commit()
-        yield
-    finally:
-        try:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:namespace, hashtext(:model))"), params)
-            conn.commit()
-        except sa.exc.DBAPIError:  # a dead session holds no lock; do not pool it
-            conn.invalidate()
-        finally:
-            conn.close()
+    return drift_store.model_lock(engine, LOCK_NAMESPACE, model_name)
 
 
 def build_drift(

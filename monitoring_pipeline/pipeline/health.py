@@ -30,7 +30,10 @@ from monitoring_pipeline.core.health import (
     mature_days,
     with_severity,
 )
-from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
+from monitoring_pipeline.storage.drift import baseline_row
+from monitoring_pipeline.storage.health import written_days
+from monitoring_pipeline.storage.ingestion import blocked_days, label_status_between
+from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
 __all__ = ["HealthResult", "build_pipeline_health", "label_window_start"]
 
@@ -38,33 +41,6 @@ HEALTH_COLUMNS = [
     "partition_date", "model_name", "check_name", "status", "severity", "observed",
     "threshold", "message", "details",
 ]  # fmt: skip
-
-# The drift row that describes the day's baseline: the score is always watched, and the
-# overall cohort is always binned when anything is.
-BASELINE_QUERY = """
-SELECT status, baseline_from, baseline_to, baseline_days, n_reference
-FROM monitoring.drift
-WHERE model_name = :model AND partition_date = :day
-  AND feature = 'score' AND cohort_attribute = 'all' AND model_version = 'all' AND method = 'psi'
-"""
-DAYS_QUERY = """
-SELECT partition_date FROM monitoring.{table}
-WHERE model_name = :model AND partition_date BETWEEN :first AND :last
-GROUP BY partition_date
-"""
-BLOCKED_QUERY = """
-SELECT partition_date, array_agg(DISTINCT check_name ORDER BY check_name) AS checks
-FROM monitoring.quality_results
-WHERE model_name = :model AND partition_date BETWEEN :first AND :last
-  AND blocking AND NOT success
-GROUP BY partition_date
-"""
-LABELS_QUERY = """
-SELECT partition_date, predictions, labelled, label_lag_p90_hours,
-       (produced_at AT TIME ZONE 'UTC')::date AS computed_on
-FROM monitoring.label_status
-WHERE model_name = :model AND partition_date BETWEEN :first AND :last
-"""
 
 
 @dataclass(frozen=True)
@@ -89,14 +65,8 @@ def label_window_start(day: date, lag_days: float, health: HealthConfig) -> date
     return mature_days(day, lag_days) - timedelta(days=reach - 1)
 
 
-def _days(engine: Engine, table: str, params: dict) -> frozenset[date]:
-    # The table name is one of a fixed set of constants, never input.
-    frame = read_frame(engine, DAYS_QUERY.format(table=table), params)
-    return frozenset(frame.partition_date)
-
-
 def _baseline(engine: Engine, model_name: str, day: date) -> BaselineObservation | None:
-    rows = read_frame(engine, BASELINE_QUERY, {"model": model_name, "day": day})
+    rows = baseline_row(engine, model_name, day)
     if rows.empty:
         return None
     row = rows.iloc[0]
@@ -112,20 +82,19 @@ def _baseline(engine: Engine, model_name: str, day: date) -> BaselineObservation
 def _presence(
     engine: Engine, config: MonitoringConfig, model_name: str, first: date, last: date
 ) -> PartitionPresence:
-    params = {"model": model_name, "first": first, "last": last}
-    blocked = read_frame(engine, BLOCKED_QUERY, params)
+    span = (model_name, first, last)
     has_slos = bool(config.models[model_name].slos)
     return PartitionPresence(
-        ingested=_days(engine, "ingestion_stats", params),
-        label_status=_days(engine, "label_status", params),
-        drift=_days(engine, "drift", params),
-        error_budgets=_days(engine, "error_budgets", params) if has_slos else None,
-        blocked={row.partition_date: list(row.checks) for row in blocked.itertuples()},
+        ingested=written_days(engine, "ingestion_stats", *span),
+        label_status=written_days(engine, "label_status", *span),
+        drift=written_days(engine, "drift", *span),
+        error_budgets=written_days(engine, "error_budgets", *span) if has_slos else None,
+        blocked=blocked_days(engine, *span),
     )
 
 
 def _labels(engine: Engine, model_name: str, first: date, last: date) -> list[DayLabels]:
-    frame = read_frame(engine, LABELS_QUERY, {"model": model_name, "first": first, "last": last})
+    frame = label_status_between(engine, model_name, first, last)
     return [
         DayLabels(
             day=row.partition_date,

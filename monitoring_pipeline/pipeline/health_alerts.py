@@ -33,7 +33,7 @@ from monitoring_pipeline.alerting.health_signals import (
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.core.health import CHECK_NAMES
 from monitoring_pipeline.storage import alerts as store
-from monitoring_pipeline.storage.writes import read_frame
+from monitoring_pipeline.storage import health as health_store
 
 __all__ = [
     "HEALTH_SUBJECTS",
@@ -46,18 +46,6 @@ __all__ = [
 
 # Every subject the health_check source alerts on.
 HEALTH_SUBJECTS: tuple[str, ...] = (*CHECK_NAMES, HEALTH_CHECKS_MISSING)
-
-FINDING_QUERY = """
-SELECT status, severity, observed, threshold, message, details, produced_at
-FROM monitoring.health_checks
-WHERE model_name = :model AND check_name = :check AND partition_date = :day
-"""
-EPISODE_QUERY = """
-SELECT partition_date, status, observed, message
-FROM monitoring.health_checks
-WHERE model_name = :model AND check_name = :check AND partition_date BETWEEN :first AND :last
-ORDER BY partition_date
-"""
 
 
 @dataclass(frozen=True)
@@ -181,8 +169,7 @@ def build_health_evidence(
     }
     if subject == HEALTH_CHECKS_MISSING:
         return base | _missing_evidence(engine, config, model_name, as_of)
-    params = {"model": model_name, "check": subject}
-    found = read_frame(engine, FINDING_QUERY, params | {"day": as_of})
+    found = health_store.check_finding(engine, model_name, subject, as_of)
     finding = None
     if not found.empty:
         row = found.iloc[0]
@@ -196,7 +183,7 @@ def build_health_evidence(
             "details": _details(row.details),
             "produced_at": pd.Timestamp(row.produced_at).isoformat(),
         }
-    days = read_frame(engine, EPISODE_QUERY, params | {"first": episode_start, "last": as_of})
+    days = health_store.check_episode(engine, model_name, subject, episode_start, as_of)
     episode = [
         {
             "day": r.partition_date.isoformat(),

@@ -8,22 +8,8 @@ from datetime import date
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
-
-# percentile_cont interpolates linearly between order statistics (numpy's default method).
-LABEL_STATUS_QUERY = """
-SELECT
-    count(*)                                            AS predictions,
-    count(label)                                        AS labelled,
-    count(*) FILTER (WHERE label_revisions > 1)         AS corrected,
-    count(*) FILTER (WHERE label = 1)                   AS positives,
-    percentile_cont(0.5)  WITHIN GROUP (ORDER BY label_lag_hours) AS label_lag_p50_hours,
-    percentile_cont(0.9)  WITHIN GROUP (ORDER BY label_lag_hours) AS label_lag_p90_hours,
-    percentile_cont(0.99) WITHIN GROUP (ORDER BY label_lag_hours) AS label_lag_p99_hours,
-    max(label_lag_hours)                                AS label_lag_max_hours
-FROM monitoring.labeled_prediction_rows
-WHERE model_name = :model AND partition_date = :day
-"""
+from monitoring_pipeline.storage.ingestion import label_status_figures
+from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
 
 @dataclass(frozen=True)
@@ -40,7 +26,7 @@ class LabelStatus:
 
 
 def build_label_status(engine: Engine, model_name: str, day: date, audit: Audit) -> LabelStatus:
-    row = read_frame(engine, LABEL_STATUS_QUERY, {"model": model_name, "day": day}).iloc[0]
+    row = label_status_figures(engine, model_name, day)
     predictions = int(row["predictions"])
     status = LabelStatus(
         predictions=predictions,

@@ -27,6 +27,7 @@ from monitoring_pipeline.quality.expectations import (
     summarize_checks,
 )
 from monitoring_pipeline.storage import streaming
+from monitoring_pipeline.storage.ingestion import rows_read_history
 from monitoring_pipeline.storage.labeled_rows import (
     JSONB_COLUMNS,
     LAYOUTS_TABLE,
@@ -35,7 +36,7 @@ from monitoring_pipeline.storage.labeled_rows import (
     layout_table,
 )
 from monitoring_pipeline.storage.streaming import match_key
-from monitoring_pipeline.storage.writes import Audit, json_column, partition_writer, read_frame
+from monitoring_pipeline.storage.writes import Audit, json_column, partition_writer
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +93,7 @@ def expected_row_count(
 ) -> tuple[tuple[int, int] | None, str]:
     """Allowed row-count range from the median rows read on comparable earlier days."""
     rule = config.quality(model_name).row_count
-    history = read_frame(
-        engine,
-        "SELECT partition_date, rows_read FROM monitoring.ingestion_stats WHERE model_name = :model "
-        "AND partition_date >= :start AND partition_date < :day",
-        {"model": model_name, "start": day - timedelta(days=rule.lookback_days), "day": day},
-    )
+    history = rows_read_history(engine, model_name, day - timedelta(days=rule.lookback_days), day)
     basis = "previous day(s)"
     if rule.seasonality == "weekly":
         history = history[[d.weekday() == day.weekday() for d in history["partition_date"]]]

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig, PostgresTableSource
-from monitoring_pipeline.storage import sources
-from monitoring_pipeline.storage.writes import read_frame
+from monitoring_pipeline.storage import ingestion, sources
 
 
 @dataclass(frozen=True)
@@ -37,31 +35,18 @@ class StalePartition:
         )
 
 
-def _used(engine: Engine, model_name: str, since: date) -> pd.DataFrame:
-    return read_frame(
-        engine,
-        "SELECT partition_date, count(*) AS predictions, sum(label_revisions) AS label_rows_used "
-        "FROM monitoring.labeled_prediction_rows WHERE model_name = :model AND partition_date >= :since "
-        "GROUP BY partition_date",
-        {"model": model_name, "since": since},
-    )
-
-
 def _now_from_table(
     engine: Engine, config: MonitoringConfig, model_name: str, since: date
 ) -> pd.DataFrame:
     model = config.models[model_name]
     assert isinstance(model.labels, PostgresTableSource)
-    schema, table = model.labels.table.split(".")
-    with engine.connect() as conn:
-        quote = conn.dialect.identifier_preparer.quote
-        query = (
-            "SELECT lp.partition_date, count(*) AS label_rows_now "
-            f"FROM monitoring.labeled_prediction_rows AS lp JOIN {quote(schema)}.{quote(table)} AS l "
-            f"ON l.{quote(model.columns.label_prediction_id)}::text = lp.prediction_id "
-            "WHERE lp.model_name = :model AND lp.partition_date >= :since GROUP BY lp.partition_date"
-        )
-        return pd.read_sql_query(sa.text(query), conn, params={"model": model_name, "since": since})
+    return ingestion.label_rows_in_table(
+        engine,
+        model_name,
+        since,
+        label_table=model.labels.table,
+        prediction_id_column=model.columns.label_prediction_id,
+    )
 
 
 def _now_from_files(
@@ -69,12 +54,7 @@ def _now_from_files(
 ) -> pd.DataFrame:
     model = config.models[model_name]
     labels = sources.read_label_rows(model, since)
-    ids = read_frame(
-        engine,
-        "SELECT partition_date, prediction_id FROM monitoring.labeled_prediction_rows "
-        "WHERE model_name = :model AND partition_date >= :since",
-        {"model": model_name, "since": since},
-    )
+    ids = ingestion.partition_prediction_ids(engine, model_name, since)
     delivered = labels["prediction_id"].astype("string").to_numpy(dtype=object)
     matched = ids.merge(pd.DataFrame({"prediction_id": delivered}), on="prediction_id")
     return matched.groupby("partition_date").size().rename("label_rows_now").reset_index()
@@ -86,7 +66,7 @@ def find_stale_partitions(
     """Materialized days of the lookback window whose label rows grew by ``min_change``."""
     settings = config.late_labels
     since = max(config.partitions_start, today - timedelta(days=settings.lookback_days))
-    used = _used(engine, model_name, since)
+    used = ingestion.label_rows_used(engine, model_name, since)
     if used.empty:
         return []
     source = config.models[model_name].labels

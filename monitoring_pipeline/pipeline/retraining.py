@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from monitoring_pipeline.alerting.worst_cohorts import worst_cohorts
 from monitoring_pipeline.config.models import (
     CohortMetricSLI,
     CommandAction,
@@ -28,9 +29,9 @@ from monitoring_pipeline.config.models import (
 )
 from monitoring_pipeline.core.retraining import (
     TrainingWindow,
-    rank_worst,
     suggest_training_window,
 )
+from monitoring_pipeline.pipeline.alerts import sli_rows
 from monitoring_pipeline.pipeline.retraining_actions import (
     ActionOutcome,
     command_argv,
@@ -40,7 +41,8 @@ from monitoring_pipeline.pipeline.retraining_actions import (
     webhook_url,
 )
 from monitoring_pipeline.storage import retraining as store
-from monitoring_pipeline.storage.writes import read_frame
+from monitoring_pipeline.storage import slo as slo_store
+from monitoring_pipeline.storage.ingestion import label_coverage_between
 
 DEFAULT_TRAINING_WINDOW_DAYS = 28
 
@@ -88,17 +90,10 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
 
 
 def _budget(engine: Engine, model_name: str, slo: SLOConfig, as_of: date) -> dict | None:
-    frame = read_frame(
-        engine,
-        "SELECT status, target, period_days, known_days, good_days, bad_days, unknown_days, "
-        "budget_days, remaining_days, remaining_fraction, burn_rate_short, burn_rate_long, "
-        "short_window_days, long_window_days, evidence_through FROM monitoring.error_budgets "
-        "WHERE model_name = :model AND slo_name = :slo AND partition_date = :day",
-        {"model": model_name, "slo": slo.name, "day": as_of},
-    )
+    frame = slo_store.budget_row(engine, model_name, slo.name, as_of)
     if frame.empty:
         return None
-    row = frame.iloc[0].to_dict()
+    row = frame.iloc[0][_BUDGET_KEYS].to_dict()
     budget: dict[str, Any] = {}
     for key, value in row.items():
         if key == "status":
@@ -112,6 +107,12 @@ def _budget(engine: Engine, model_name: str, slo: SLOConfig, as_of: date) -> dic
     return budget
 
 
+# The budget figures a request's evidence keeps, in this order.
+_BUDGET_KEYS = [
+    "status", "target", "period_days", "known_days", "good_days", "bad_days", "unknown_days",
+    "budget_days", "remaining_days", "remaining_fraction", "burn_rate_short", "burn_rate_long",
+    "short_window_days", "long_window_days", "evidence_through",
+]  # fmt: skip
 _COUNT_KEYS = {
     "period_days", "known_days", "good_days", "bad_days", "unknown_days",
     "short_window_days", "long_window_days",
@@ -119,81 +120,40 @@ _COUNT_KEYS = {
 
 
 def _bad_days(engine: Engine, model_name: str, slo: SLOConfig, as_of: date) -> pd.DataFrame:
-    return read_frame(
-        engine,
-        "SELECT partition_date, sli_subject, value, lower, upper FROM monitoring.slo_evaluations "
-        "WHERE model_name = :model AND slo_name = :slo AND status = 'bad' "
-        "AND partition_date > :start AND partition_date <= :day ORDER BY partition_date",
-        {
-            "model": model_name,
-            "slo": slo.name,
-            "start": as_of - timedelta(days=slo.compliance_period_days),
-            "day": as_of,
-        },
-    )
+    start = as_of - timedelta(days=slo.compliance_period_days - 1)
+    evaluations = slo_store.slo_evaluations(engine, model_name, slo.name, start, as_of)
+    bad = evaluations[evaluations.status == "bad"]
+    return bad[["partition_date", "sli_subject", "value", "lower", "upper"]]
+
+
+# What a request's evidence says of each worst cohort, beside its figure: who it is.
+_COHORT_COLUMNS = {
+    FairnessSLI: ["cohort_attribute", "cohort_value", "reference_value"],
+    CohortMetricSLI: ["cohort_attribute", "cohort_value", "n_labelled"],
+    DriftSLI: ["cohort_attribute", "cohort_value", "n_current"],
+}
 
 
 def _worst_cohorts(
     engine: Engine, model_name: str, slo: SLOConfig, day: date, limit: int
 ) -> list[dict[str, Any]]:
-    """The cohorts furthest from the objective on ``day`` (version 'all'), with intervals."""
+    """The cohorts furthest beyond the objective on ``day`` (version 'all'), with
+    intervals: the one ranking alerts and the report use
+    (:func:`~monitoring_pipeline.alerting.worst_cohorts.worst_cohorts`)."""
     sli = slo.sli
-    params: dict[str, Any] = {"model": model_name, "day": day}
-    if isinstance(sli, FairnessSLI):
-        frame = read_frame(
-            engine,
-            "SELECT cohort_attribute, cohort_value, reference_value, metric, value, lower, upper, "
-            "sufficient FROM monitoring.fairness_disparities WHERE model_name = :model "
-            "AND partition_date = :day AND model_version = 'all' AND metric = :metric "
-            "AND cohort_attribute = :attribute",
-            params | {"metric": sli.metric, "attribute": sli.attribute},
-        )
-        frame = frame[frame.cohort_value != frame.reference_value]
-        bad_when = "low" if sli.metric == "disparate_impact_ratio" else "far_from_zero"
-        columns = ["cohort_attribute", "cohort_value", "reference_value"]
-    elif isinstance(sli, CohortMetricSLI):
-        attribute = sli.cohort.partition("=")[0] if sli.cohort != "all" else None
-        frame = read_frame(
-            engine,
-            "SELECT cohort_attribute, cohort_value, metric, value, lower, upper, n_labelled, "
-            "sufficient FROM monitoring.cohort_metrics WHERE model_name = :model "
-            "AND partition_date = :day AND model_version = 'all' AND metric = :metric "
-            "AND cohort_attribute <> 'all' AND position('&' in cohort_attribute) = 0",
-            params | {"metric": sli.metric},
-        )
-        if attribute:
-            frame = frame[frame.cohort_attribute == attribute]
-        bad_when = "low" if slo.objective.op in (">=", ">") else "high"
-        columns = ["cohort_attribute", "cohort_value", "n_labelled"]
-    else:
-        assert isinstance(sli, DriftSLI)
-        frame = read_frame(
-            engine,
-            "SELECT cohort_attribute, cohort_value, method AS metric, statistic AS value, "
-            "drifted, n_current FROM monitoring.drift WHERE model_name = :model "
-            "AND partition_date = :day AND feature = :feature AND method = :method",
-            params | {"feature": sli.feature, "method": sli.method},
-        )
-        frame = frame.assign(
-            lower=float("nan"), upper=float("nan"), sufficient=frame.drifted.notna()
-        )
-        bad_when = "high"
-        columns = ["cohort_attribute", "cohort_value", "n_current"]
-    worst = rank_worst(frame, bad_when=bad_when, limit=limit)
+    metric = sli.method if isinstance(sli, DriftSLI) else sli.metric
+    worst = worst_cohorts(sli_rows(engine, model_name, day, slo), slo, limit)
     if worst.empty:
         return []
-    return _records(worst, [*columns, "metric", "value", "lower", "upper", "sufficient"])
+    columns = _COHORT_COLUMNS[type(sli)]
+    return _records(
+        worst.assign(metric=metric),
+        ["cohort", *columns, "metric", "value", "lower", "upper", "sufficient", "beyond_objective"],
+    )
 
 
 def _window_coverage(engine: Engine, model_name: str, window: TrainingWindow) -> dict[str, Any]:
-    frame = read_frame(
-        engine,
-        "SELECT count(*) AS days, coalesce(sum(predictions), 0) AS predictions, "
-        "coalesce(sum(labelled), 0) AS labelled FROM monitoring.label_status "
-        "WHERE model_name = :model AND partition_date BETWEEN :start AND :end",
-        {"model": model_name, "start": window.start, "end": window.end},
-    )
-    row = frame.iloc[0]
+    row = label_coverage_between(engine, model_name, window.start, window.end)
     predictions, labelled = int(row.predictions), int(row.labelled)
     return {
         "start": window.start.isoformat(),

@@ -13,7 +13,6 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import (
@@ -27,7 +26,8 @@ from monitoring_pipeline.config.models import (
 from monitoring_pipeline.core.disparities import RATIO_METRICS
 from monitoring_pipeline.core.slo import classify_day, classify_days, error_budget
 from monitoring_pipeline.core.verdicts import absolute_intervals
-from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
+from monitoring_pipeline.storage import slo as slo_store
+from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
 # "<" and "<=" are judged alike: a day is bad only when the interval lies wholly beyond.
 CORE_OP = {"<=": "<=", "<": "<=", ">=": ">=", ">": ">="}
@@ -162,13 +162,7 @@ def _f(value) -> float:
 
 
 def _published(engine: Engine, table: str, model_name: str, day: date) -> pd.DataFrame:
-    if not sa.inspect(engine).has_table(table, schema="monitoring"):
-        return pd.DataFrame()
-    frame = read_frame(
-        engine,
-        f"SELECT * FROM monitoring.{table} WHERE model_name = :model AND partition_date = :day",
-        {"model": model_name, "day": day},
-    )
+    frame = slo_store.day_rows(engine, table, model_name, day)
     if "model_version" in frame.columns:
         frame = frame[frame.model_version == "all"]
     return frame
@@ -245,12 +239,9 @@ def build_error_budgets(
     """
     model = config.models[model_name]
     longest = max((slo.compliance_period_days for slo in model.slos), default=1)
-    history = read_frame(
-        engine,
-        "SELECT partition_date, slo_name, status FROM monitoring.slo_evaluations "
-        "WHERE model_name = :model AND partition_date > :start AND partition_date <= :day",
-        # Twice the period: the alert may be judged as of an earlier day (see below).
-        {"model": model_name, "start": day - timedelta(days=2 * longest), "day": day},
+    # Twice the period: the alert may be judged as of an earlier day (see below).
+    history = slo_store.slo_statuses_after(
+        engine, model_name, day - timedelta(days=2 * longest), day
     )
     rows = []
     for slo in model.slos:

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.core.version_comparison import COUNTS, compare_versions
-from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
+from monitoring_pipeline.storage.cohorts import version_cohort_counts, version_first_days
+from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
 
 @dataclass(frozen=True)
@@ -26,23 +27,10 @@ def build_version_comparison(
     engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
 ) -> VersionComparisonResult:
     """Compare the versions that served ``day`` (none written when fewer than two did)."""
-    stats = read_frame(
-        engine,
-        f"SELECT model_version, cohort_attribute, cohort_value, {', '.join(COUNTS)} "
-        "FROM monitoring.cohort_stats WHERE model_name = :model AND partition_date = :day "
-        "AND model_version <> 'all'",
-        {"model": model_name, "day": day},
-    )
-    first_seen = read_frame(
-        engine,
-        "SELECT model_version, min(partition_date) AS first_day FROM monitoring.cohort_stats "
-        "WHERE model_name = :model AND model_version <> 'all' AND partition_date <= :day "
-        "AND n > 0 GROUP BY model_version",
-        {"model": model_name, "day": day},
-    )
+    stats = version_cohort_counts(engine, model_name, day, COUNTS)
     comparison = compare_versions(
         stats,
-        dict(zip(first_seen.model_version, first_seen.first_day, strict=True)),
+        version_first_days(engine, model_name, up_to=day),
         min_cohort_size=config.min_cohort_size(model_name),
     )
     replace_partitions(

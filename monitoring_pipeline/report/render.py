@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from monitoring_pipeline.alerting.worst_cohorts import worst_cohorts
 from monitoring_pipeline.config.models import (
     CohortMetricSLI,
     DriftSLI,
@@ -32,7 +33,6 @@ from monitoring_pipeline.report.summaries import (
     is_ratio,
     label_lag_days,
     reliability_curves,
-    worst_cohorts,
 )
 from monitoring_pipeline.storage.report_queries import RATE_METRICS, ReportFrames
 
@@ -42,6 +42,9 @@ PAGES = {
     "debug": "Debug",
 }
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+
+# How many cohorts the on-call page draws per SLO, worst first.
+REPORT_WORST_COHORTS = 8
 
 
 @dataclass(frozen=True)
@@ -383,8 +386,9 @@ def _oncall(page, frames, current, slos, key: KeyFigures, *, model_name, links) 
 
 
 def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.DataFrame, date]:
-    """Every cohort's figure of the SLO's metric on ``day``, worst first, as ``cohort,
-    value, lower, upper, sufficient``; drift figures come from the drift day."""
+    """Every cohort's figure of the SLO's metric on ``day``, worst first by the one ranking
+    alerts and retraining requests use, as ``cohort, value, lower, upper, sufficient``
+    (and ``reference_value`` for a gap); drift figures come from the drift day."""
     sli = slo.sli
     if isinstance(sli, FairnessSLI):
         rows = frames.disparities[
@@ -392,40 +396,20 @@ def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.Da
             & (frames.disparities.cohort_attribute == sli.attribute)
             & (frames.disparities.metric == sli.metric)
         ]
-        if sli.group is not None:
-            rows = rows[rows.cohort_value == sli.group]
-        rows = rows.assign(
-            cohort=rows.cohort_attribute + "=" + rows.cohort_value + " vs " + rows.reference_value
-        )
     elif isinstance(sli, CohortMetricSLI):
         rows = frames.metrics[
             (frames.metrics.partition_date == day) & (frames.metrics.metric == sli.metric)
-        ]
-        rows = rows.assign(cohort=_cohort_label(rows)).drop(
-            columns=["reference_value"], errors="ignore"
-        )
+        ].drop(columns=["reference_value"], errors="ignore")
     else:
         assert isinstance(sli, DriftSLI)
         day = frames.drift_day or day
         rows = frames.drift[
             (frames.drift.feature == sli.feature) & (frames.drift.method == sli.method)
-        ]
-        rows = rows.assign(
-            cohort=_cohort_label(rows), value=rows.statistic, lower=float("nan"), upper=float("nan")
-        )
+        ].rename(columns={"statistic": "value"})
     columns = ["cohort", "value", "lower", "upper", "sufficient"]
     if "reference_value" in rows:
         columns.append("reference_value")
-    ranked = worst_cohorts(
-        rows[columns], ratio=is_ratio(getattr(sli, "metric", "")), objective_op=slo.objective.op
-    )
-    return ranked, day
-
-
-def _cohort_label(rows: pd.DataFrame) -> pd.Series:
-    return rows.cohort_attribute.where(
-        rows.cohort_attribute == "all", rows.cohort_attribute + "=" + rows.cohort_value
-    )
+    return worst_cohorts(rows, slo, limit=REPORT_WORST_COHORTS)[columns], day
 
 
 def _debug(page, frames: ReportFrames, model: ModelConfig, key: KeyFigures, *, min_size) -> None:

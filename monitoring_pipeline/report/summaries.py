@@ -12,7 +12,6 @@ import pandas as pd
 
 from monitoring_pipeline.core.calibration import reliability_curve, sum_bins
 from monitoring_pipeline.core.disparities import RATIO_METRICS
-from monitoring_pipeline.core.retraining import rank_worst
 
 BURNING = ("ticket", "page")
 
@@ -71,26 +70,6 @@ def gap_bounds(frame: pd.DataFrame) -> pd.DataFrame:
     lower, upper = frame.lower.notna(), frame.upper.notna()
     defined = frame.value.notna() & (lower == upper)
     return frame.assign(plotted=frame.sufficient.fillna(False).astype(bool) & defined)
-
-
-def worst_cohorts(
-    rows: pd.DataFrame, *, ratio: bool, objective_op: str, limit: int = 8
-) -> pd.DataFrame:
-    """The ``limit`` cohorts furthest from the objective's good side, sufficient first.
-
-    ``ratio``: a ratio metric (bad when low, as the disparate-impact ratio); otherwise a
-    difference is bad far from zero, and a plain figure is bad on the side the
-    objective's ``op`` forbids (``<=``/``<``: high, ``>=``/``>``: low).
-    """
-    if rows.empty:
-        return rows
-    if ratio:
-        bad_when = "low"
-    elif "reference_value" in rows:
-        bad_when = "far_from_zero"
-    else:
-        bad_when = "high" if objective_op in ("<=", "<") else "low"
-    return rank_worst(rows, bad_when=bad_when, limit=limit).reset_index(drop=True)
 
 
 def is_ratio(metric: str) -> bool:

@@ -219,6 +219,23 @@ def create_database_if_missing(admin_url: str, database: str) -> None:
         engine.dispose()
 
 
+def drop_database(admin_url: str, database: str) -> None:
+    """Drop ``database`` if it exists, ending its sessions (``WITH (FORCE)``)."""
+    engine = sa.create_engine(admin_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            quoted = conn.dialect.identifier_preparer.quote(database)
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+    finally:
+        engine.dispose()
+
+
+def recreate_database(admin_url: str, database: str) -> None:
+    """An empty ``database``: dropped first (sessions ended) when it exists."""
+    drop_database(admin_url, database)
+    create_database_if_missing(admin_url, database)
+
+
 def close_databases_to_public(admin_url: str, databases: list[str]) -> None:
     """Revoke CONNECT and TEMPORARY on ``databases`` from PUBLIC: the reader (any role but
     the superuser) can then neither enter them nor write temporary tables there."""

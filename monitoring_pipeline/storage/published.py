@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from monitoring_pipeline.storage.writes import read_frame
+from monitoring_pipeline.storage.reads import read_frame
 
 EvidenceTable = Literal["cohort_metrics", "fairness_disparities"]
 

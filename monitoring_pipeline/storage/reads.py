@@ -21,6 +21,14 @@ CHUNK_ROWS = 250_000
 COPY_BLOCK_BYTES = 8 << 20
 
 
+def read_frame(
+    engine: Engine, query: str, params: Mapping[str, object] | None = None
+) -> pd.DataFrame:
+    """Run a read query with bound parameters and return a DataFrame."""
+    with engine.connect() as conn:
+        return pd.read_sql_query(sa.text(query), conn, params=dict(params or {}))
+
+
 def iter_copy_query(
     engine: Engine,
     query: sa.TextClause,

@@ -116,7 +116,7 @@ def load_report_frames(
         drift = _frame(
             conn,
             "SELECT partition_date, cohort_attribute, cohort_value, feature, method, statistic, "
-            "threshold, drifted, sufficient, status "
+            "lower, upper, threshold, drifted, sufficient, status "
             "FROM monitoring.drift WHERE model_name = :model AND model_version = 'all' "
             "AND partition_date = :day ORDER BY cohort_attribute, cohort_value, feature, method",
             {"model": model_name, "day": drift_day},

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
+
+from monitoring_pipeline.storage.reads import read_frame
 
 SCHEMA = "monitoring"
 _metadata = sa.MetaData(schema=SCHEMA)
@@ -348,3 +351,16 @@ def load_model_version(engine: Engine, model_name: str, model_version: str) -> d
     if row is None:
         raise LookupError(f"no fitted version {model_version!r} of {model_name}")
     return dict(row._mapping)
+
+
+def requests_of_firing_alerts(engine: Engine, as_of: date) -> pd.DataFrame:
+    """``request_id, model_name, slo_name, status, status_reason, result_version`` of the
+    requests made as of ``as_of`` for a firing alert, in request order."""
+    return read_frame(
+        engine,
+        "SELECT r.request_id, r.model_name, r.slo_name, r.status, r.status_reason, "
+        "r.result_version FROM monitoring.retraining_requests r "
+        "JOIN monitoring.alerts a ON a.dedupe_key = r.alert_dedupe_key AND a.kind = 'firing' "
+        "WHERE r.as_of = :day ORDER BY r.request_id",
+        {"day": as_of},
+    )

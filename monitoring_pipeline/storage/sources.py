@@ -7,6 +7,7 @@ the source gave them, so data-quality checks see the source as it is.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -272,3 +273,42 @@ def read_label_rows(model: ModelConfig, since: date) -> pd.DataFrame:
     if raw.empty:
         return pd.DataFrame(columns=list(mapping.values()))
     return raw[list(mapping)].rename(columns=mapping)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing source tables (the demo's and the benchmark's simulated logs)
+# --------------------------------------------------------------------------------------------
+
+
+def copy_into_source_table(
+    engine: Engine, schema: str, table: str, frame: pd.DataFrame, *, create: bool
+) -> None:
+    """COPY ``frame`` into ``schema.table`` in one transaction. ``create``: first (re)create
+    the schema if missing and the table from ``frame``'s dtypes, replacing one that exists;
+    otherwise the rows are appended."""
+    with engine.begin() as conn:
+        quote = conn.dialect.identifier_preparer.quote
+        if create:
+            conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}"))
+            frame.head(0).to_sql(table, conn, schema=schema, if_exists="replace", index=False)
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, header=False, na_rep=r"\N")
+        buffer.seek(0)
+        cursor = conn.connection.driver_connection.cursor()
+        columns = ", ".join(quote(c) for c in frame.columns)
+        cursor.copy_expert(
+            f"COPY {quote(schema)}.{quote(table)} ({columns}) FROM STDIN "
+            "WITH (FORMAT csv, NULL '\\N')",
+            buffer,
+        )
+        cursor.close()
+
+
+def index_source_table(engine: Engine, schema: str, table: str, column: str) -> None:
+    """Index ``schema.table`` on ``column`` and refresh its planner statistics, as a
+    production log table would be indexed on its scoring time or its id."""
+    with engine.begin() as conn:
+        quote = conn.dialect.identifier_preparer.quote
+        qualified = f"{quote(schema)}.{quote(table)}"
+        conn.execute(sa.text(f"CREATE INDEX ON {qualified} ({quote(column)})"))
+        conn.execute(sa.text(f"ANALYZE {qualified}"))

@@ -381,11 +381,5 @@ def replace_partitions(
     return writer.written
 
 
-def read_frame(engine: Engine, query: str, params: dict | None = None) -> pd.DataFrame:
-    """Run a read query with bound parameters and return a DataFrame."""
-    with engine.connect() as conn:
-        return pd.read_sql_query(sa.text(query), conn, params=params or {})
-
-
 def dumps(value: object) -> str:
     return json.dumps(value, default=str, sort_keys=True)

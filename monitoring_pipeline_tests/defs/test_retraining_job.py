@@ -19,7 +19,8 @@ from monitoring_pipeline.config import load_config
 from monitoring_pipeline.defs.definitions import build_definitions
 from monitoring_pipeline.defs.retraining import RETRAINING_JOB, retraining_run_config
 from monitoring_pipeline.demo.publish import demo_config
-from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
+from monitoring_pipeline.storage.reads import read_frame
+from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
 AS_OF = date(2026, 10, 20)
 PERIOD_START = date(2026, 10, 1)

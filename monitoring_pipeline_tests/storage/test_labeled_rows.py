@@ -14,7 +14,7 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from monitoring_pipeline.storage.database import create_engine, with_database
+from monitoring_pipeline.storage.database import create_engine, recreate_database, with_database
 from monitoring_pipeline.storage.labeled_rows import (
     JSONB_COLUMNS,
     LAYOUTS_TABLE,
@@ -148,22 +148,24 @@ def test_reads_follow_each_days_layout_when_the_config_changes(engine):
     assert sorted(as_text.x) == ["1.5", "2"]
 
 
-def test_rows_written_as_json_before_the_migration_move_over_intact(pg_admin_url, tmp_path):
-    """Apply sql/ up to 011, write JSON rows the old way, then migrate: the view gives back
-    the same objects and the reads the same values."""
-    name = "migrate_labeled_rows"
-    admin = sa.create_engine(pg_admin_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+def _migrated_before(pg_admin_url: str, tmp_path, name: str, first_left_out: str):
+    """A fresh database ``name`` with the migrations of sql/ applied up to, not including,
+    the one whose file name starts with ``first_left_out``."""
+    recreate_database(pg_admin_url, name)
     engine = create_engine(with_database(pg_admin_url, name))
     before = tmp_path / "sql"
     before.mkdir()
     for path in sorted(sql_directory().glob("*.sql")):
-        if path.name < "012":
+        if path.name < first_left_out:
             shutil.copy(path, before / path.name)
     apply_migrations(engine, before)
+    return engine
+
+
+def test_rows_written_as_json_before_the_migration_move_over_intact(pg_admin_url, tmp_path):
+    """Apply sql/ up to 011, write JSON rows the old way, then migrate: the view gives back
+    the same objects and the reads the same values."""
+    engine = _migrated_before(pg_admin_url, tmp_path, "migrate_labeled_rows", "012")
     rows = [
         ({"sex": "female", "region": "west"}, {"income": 52000, "ratio": 0.25, "purpose": "car"}),
         ({"sex": "male", "region": "east"}, {"income": None, "ratio": 1e-9, "purpose": None}),
@@ -230,19 +232,7 @@ def test_the_key_rejects_a_second_row_of_one_prediction_and_day(engine):
 def test_rows_doubled_before_the_key_keep_the_newest_runs_copy(pg_admin_url, tmp_path):
     """A day stored twice by two concurrent runs before sql/014 (issue 14): the migration
     keeps one row per id, the newest run's, and then creates the key."""
-    name = "migrate_doubled_rows"
-    admin = sa.create_engine(pg_admin_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = create_engine(with_database(pg_admin_url, name))
-    before = tmp_path / "sql"
-    before.mkdir()
-    for path in sorted(sql_directory().glob("*.sql")):
-        if path.name < "014":
-            shutil.copy(path, before / path.name)
-    apply_migrations(engine, before)
+    engine = _migrated_before(pg_admin_url, tmp_path, "migrate_doubled_rows", "014")
     older = Audit(run_id="run-older", produced_at=datetime(2026, 10, 2, 8, tzinfo=UTC))
     newer = Audit(run_id="run-newer", produced_at=datetime(2026, 10, 2, 9, tzinfo=UTC))
     frame = _frame(3)

@@ -1,0 +1,48 @@
+"""An SLO's worst cohorts: the stored rows of its SLI's figure on one day, ranked by the
+one rule of :mod:`monitoring_pipeline.core.worst_cohorts`. Alerts, asset checks,
+retraining requests and the report all call :func:`worst_cohorts`, so they name the same
+cohorts in the same order (they differ only in how many they show)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from monitoring_pipeline.config.models import DriftSLI, FairnessSLI, SLOConfig
+from monitoring_pipeline.core.disparities import RATIO_METRICS
+from monitoring_pipeline.core.worst_cohorts import (
+    SLISource,
+    rank_worst_cohorts,
+    sli_cohort_figures,
+)
+
+__all__ = ["sli_figures", "sli_source", "worst_cohorts"]
+
+
+def sli_source(slo: SLOConfig) -> SLISource:
+    """The table the SLO's figure is read from."""
+    if isinstance(slo.sli, FairnessSLI):
+        return "fairness_disparities"
+    if isinstance(slo.sli, DriftSLI):
+        return "drift"
+    return "cohort_metrics"
+
+
+def sli_figures(rows: pd.DataFrame, slo: SLOConfig) -> pd.DataFrame:
+    """The cohorts that compete for the SLO's worst, from ``rows``: the stored rows of its
+    SLI's figure on one day (``value`` the figure: a drift row's ``statistic``), with
+    ``cohort`` and, for a signed fairness difference, the ``judged_*`` size the SLO
+    judges."""
+    sli = slo.sli
+    fairness = isinstance(sli, FairnessSLI)
+    return sli_cohort_figures(
+        rows,
+        source=sli_source(slo),
+        signed=fairness and sli.metric not in RATIO_METRICS,
+        group=sli.group if fairness else None,
+    )
+
+
+def worst_cohorts(rows: pd.DataFrame, slo: SLOConfig, limit: int | None = None) -> pd.DataFrame:
+    """The SLO's cohorts from ``rows`` (see :func:`sli_figures`) worst first, at most
+    ``limit``, with ``beyond_objective``."""
+    return rank_worst_cohorts(sli_figures(rows, slo), slo.objective.op, slo.objective.value, limit)

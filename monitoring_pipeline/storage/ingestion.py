@@ -1,0 +1,170 @@
+"""Reads of the ingestion tables (``sql/003``, ``012``): ``labeled_prediction_rows``,
+``ingestion_stats``, ``quality_results`` and ``label_status``. Bound parameters only."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from monitoring_pipeline.storage.reads import read_frame
+
+__all__ = [
+    "blocked_days",
+    "count_labeled_rows",
+    "days_with_rows",
+    "ingested_days",
+    "label_coverage_between",
+    "label_rows_in_table",
+    "label_rows_used",
+    "label_status_between",
+    "label_status_figures",
+    "partition_prediction_ids",
+    "rows_read_history",
+]
+
+# percentile_cont interpolates linearly between order statistics (numpy's default method).
+_LABEL_STATUS_FIGURES = """
+SELECT
+    count(*)                                            AS predictions,
+    count(label)                                        AS labelled,
+    count(*) FILTER (WHERE label_revisions > 1)         AS corrected,
+    count(*) FILTER (WHERE label = 1)                   AS positives,
+    percentile_cont(0.5)  WITHIN GROUP (ORDER BY label_lag_hours) AS label_lag_p50_hours,
+    percentile_cont(0.9)  WITHIN GROUP (ORDER BY label_lag_hours) AS label_lag_p90_hours,
+    percentile_cont(0.99) WITHIN GROUP (ORDER BY label_lag_hours) AS label_lag_p99_hours,
+    max(label_lag_hours)                                AS label_lag_max_hours
+FROM monitoring.labeled_prediction_rows
+WHERE model_name = :model AND partition_date = :day
+"""
+
+
+def label_status_figures(engine: Engine, model_name: str, day: date) -> pd.Series:
+    """Counts and label-lag quantiles of one written partition (one row: ``predictions,
+    labelled, corrected, positives, label_lag_p50_hours, ..._p90_, ..._p99_, ..._max_``)."""
+    return read_frame(engine, _LABEL_STATUS_FIGURES, {"model": model_name, "day": day}).iloc[0]
+
+
+def rows_read_history(engine: Engine, model_name: str, start: date, day: date) -> pd.DataFrame:
+    """``partition_date, rows_read`` of the days from ``start`` up to (not including) ``day``."""
+    return read_frame(
+        engine,
+        "SELECT partition_date, rows_read FROM monitoring.ingestion_stats WHERE model_name = :model "
+        "AND partition_date >= :start AND partition_date < :day",
+        {"model": model_name, "start": start, "day": day},
+    )
+
+
+def days_with_rows(engine: Engine, model_name: str, first: date, last: date) -> list[date]:
+    """Days from ``first`` to ``last`` whose ingestion wrote at least one row, in order."""
+    return read_frame(
+        engine,
+        "SELECT partition_date FROM monitoring.ingestion_stats WHERE model_name = :model "
+        "AND partition_date BETWEEN :first AND :last AND rows_written > 0 ORDER BY 1",
+        {"model": model_name, "first": first, "last": last},
+    ).partition_date.tolist()
+
+
+def ingested_days(conn: sa.Connection, model_name: str, first: date, last: date) -> set[date]:
+    """Days from ``first`` to ``last`` whose labeled predictions were written (on ``conn``,
+    inside its transaction)."""
+    return {
+        row[0]
+        for row in conn.execute(
+            sa.text(
+                "SELECT partition_date FROM monitoring.ingestion_stats "
+                "WHERE model_name = :model AND partition_date BETWEEN :first AND :last"
+            ),
+            {"model": model_name, "first": first, "last": last},
+        )
+    }
+
+
+def count_labeled_rows(conn: sa.Connection, model_name: str, first: date, last: date) -> int:
+    """Labeled prediction rows of the model from ``first`` to ``last`` (on ``conn``)."""
+    return conn.execute(
+        sa.text(
+            "SELECT count(*) FROM monitoring.labeled_prediction_rows "
+            "WHERE model_name = :model AND partition_date BETWEEN :first AND :last"
+        ),
+        {"model": model_name, "first": first, "last": last},
+    ).scalar_one()
+
+
+def label_rows_used(engine: Engine, model_name: str, since: date) -> pd.DataFrame:
+    """Per written day since ``since``: ``partition_date, predictions, label_rows_used``
+    (the label rows the partition was built from, corrections included)."""
+    return read_frame(
+        engine,
+        "SELECT partition_date, count(*) AS predictions, sum(label_revisions) AS label_rows_used "
+        "FROM monitoring.labeled_prediction_rows WHERE model_name = :model AND partition_date >= :since "
+        "GROUP BY partition_date",
+        {"model": model_name, "since": since},
+    )
+
+
+def label_rows_in_table(
+    engine: Engine, model_name: str, since: date, *, label_table: str, prediction_id_column: str
+) -> pd.DataFrame:
+    """Per written day since ``since``: ``partition_date, label_rows_now``, the label rows
+    the source table ``label_table`` (``schema.table``) holds now for the day's predictions."""
+    schema, table = label_table.split(".")
+    with engine.connect() as conn:
+        quote = conn.dialect.identifier_preparer.quote
+        query = (
+            "SELECT lp.partition_date, count(*) AS label_rows_now "
+            f"FROM monitoring.labeled_prediction_rows AS lp JOIN {quote(schema)}.{quote(table)} AS l "
+            f"ON l.{quote(prediction_id_column)}::text = lp.prediction_id "
+            "WHERE lp.model_name = :model AND lp.partition_date >= :since GROUP BY lp.partition_date"
+        )
+        return pd.read_sql_query(sa.text(query), conn, params={"model": model_name, "since": since})
+
+
+def partition_prediction_ids(engine: Engine, model_name: str, since: date) -> pd.DataFrame:
+    """``partition_date, prediction_id`` of every written prediction since ``since``."""
+    return read_frame(
+        engine,
+        "SELECT partition_date, prediction_id FROM monitoring.labeled_prediction_rows "
+        "WHERE model_name = :model AND partition_date >= :since",
+        {"model": model_name, "since": since},
+    )
+
+
+def label_coverage_between(engine: Engine, model_name: str, start: date, end: date) -> pd.Series:
+    """One row: ``days`` with a label_status row from ``start`` to ``end``, and the sums of
+    their ``predictions`` and ``labelled`` (0 without any)."""
+    return read_frame(
+        engine,
+        "SELECT count(*) AS days, coalesce(sum(predictions), 0) AS predictions, "
+        "coalesce(sum(labelled), 0) AS labelled FROM monitoring.label_status "
+        "WHERE model_name = :model AND partition_date BETWEEN :start AND :end",
+        {"model": model_name, "start": start, "end": end},
+    ).iloc[0]
+
+
+def label_status_between(engine: Engine, model_name: str, first: date, last: date) -> pd.DataFrame:
+    """``partition_date, predictions, labelled, label_lag_p90_hours, computed_on`` (the UTC
+    day the row was produced) of each day from ``first`` to ``last``."""
+    return read_frame(
+        engine,
+        "SELECT partition_date, predictions, labelled, label_lag_p90_hours, "
+        "(produced_at AT TIME ZONE 'UTC')::date AS computed_on FROM monitoring.label_status "
+        "WHERE model_name = :model AND partition_date BETWEEN :first AND :last",
+        {"model": model_name, "first": first, "last": last},
+    )
+
+
+def blocked_days(engine: Engine, model_name: str, first: date, last: date) -> dict[date, list[str]]:
+    """Days from ``first`` to ``last`` where a blocking quality check failed, with the
+    failed checks' names (sorted)."""
+    frame = read_frame(
+        engine,
+        "SELECT partition_date, array_agg(DISTINCT check_name ORDER BY check_name) AS checks "
+        "FROM monitoring.quality_results WHERE model_name = :model "
+        "AND partition_date BETWEEN :first AND :last AND blocking AND NOT success "
+        "GROUP BY partition_date",
+        {"model": model_name, "first": first, "last": last},
+    )
+    return {row.partition_date: list(row.checks) for row in frame.itertuples()}
