@@ -1,4 +1,7 @@
-"""Shared fixtures: one real embedded PostgreSQL per test session, a fresh database per test.
+"""Shared fixtures: one real embedded PostgreSQL per test session (per pytest-xdist worker:
+each worker is a session with its own temporary folders, so its own server), a fresh
+database per test, or per module for the ``module_*`` fixtures (an expensive world built once
+and read by every test of the module).
 
 Nothing here is mocked: if the server cannot start, every database test errors.
 """
@@ -13,8 +16,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from monitoring_pipeline_tests.helpers.databases import TEMPLATE, create_database_from_template
+
 _counter = itertools.count()
-TEMPLATE = "monitoring_template"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -77,20 +81,13 @@ def reader_url(database_url: str, pg_credentials) -> str:
     return with_login(database_url, READER_ROLE, pg_credentials.reader_password)
 
 
-def _create_database_from_template(admin_url: str, name: str) -> None:
-    engine = sa.create_engine(admin_url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
-    engine.dispose()
-
-
 @pytest.fixture
 def database_url(pg_admin_url: str) -> str:
     """URL of a fresh, migrated database for this test."""
     from monitoring_pipeline.storage.database import with_database
 
     name = f"test_{os.getpid()}_{next(_counter)}"
-    _create_database_from_template(pg_admin_url, name)
+    create_database_from_template(pg_admin_url, name)
     return with_database(pg_admin_url, name)
 
 
@@ -101,7 +98,7 @@ def make_database_url(pg_admin_url: str) -> Callable[[], str]:
 
     def make() -> str:
         name = f"test_{os.getpid()}_{next(_counter)}"
-        _create_database_from_template(pg_admin_url, name)
+        create_database_from_template(pg_admin_url, name)
         return with_database(pg_admin_url, name)
 
     return make
@@ -132,5 +129,36 @@ def dagster_instance(dagster_storage_url: str, tmp_path: Path):
     with dg.instance_for_test(
         overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}},
         temp_dir=str(tmp_path),
+    ) as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def module_database_url(pg_admin_url: str) -> str:
+    """URL of a fresh, migrated database shared by the tests of one module."""
+    from monitoring_pipeline.storage.database import with_database
+
+    name = f"test_{os.getpid()}_{next(_counter)}"
+    create_database_from_template(pg_admin_url, name)
+    return with_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="module")
+def module_engine(module_database_url: str) -> Iterator[sa.Engine]:
+    from monitoring_pipeline.storage.database import create_engine
+
+    engine = create_engine(module_database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def module_dagster_instance(dagster_storage_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """A Postgres-backed Dagster instance shared by the tests of one module."""
+    import dagster as dg
+
+    with dg.instance_for_test(
+        overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}},
+        temp_dir=str(tmp_path_factory.mktemp("dagster")),
     ) as instance:
         yield instance

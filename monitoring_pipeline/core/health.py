@@ -588,9 +588,12 @@ def check_label_lag(
     threshold; ``observed``: the highest p90, in days.
 
     Example:
-        >>> rows = [DayLabels(date(2026, 1, 1), 100, 90, 40 * 24.0)]
-        >>> check_label_lag(date(2026, 2, 15), rows, expected_label_lag_days=30).status
+        >>> rows = [DayLabels(date(2026, 1, 1), 100, 90, 40 * 24.0)]  # p90 of 40 days
+        >>> check_label_lag(date(2026, 1, 31), rows, expected_label_lag_days=30).status
         'fail'
+        >>> # Six weeks on, that day is older than the window: nothing left to judge.
+        >>> check_label_lag(date(2026, 2, 15), rows, expected_label_lag_days=30).observed is None
+        True
     """
     threshold = expected_label_lag_days * max_ratio
     oldest = mature_days(day, expected_label_lag_days) - timedelta(days=window_days - 1)

@@ -1,6 +1,18 @@
-"""Per-model daily assets: source logs -> labeled_predictions (+ quality checks) ->
-label_status, cohort_metrics -> fairness_disparities, drift -> slo_evaluations ->
-error_budgets (one check per SLO), pipeline_health."""
+"""The daily asset chain of one model (``build_model_assets``), keyed ``<model>/<asset>``:
+
+- ``predictions_log``, ``labels_log``: the external sources (specs, never materialized);
+- ``labeled_predictions`` (+ blocking quality checks) <- both logs;
+- ``label_status`` <- labeled_predictions;
+- ``cohort_metrics`` <- labeled_predictions; ``fairness_disparities`` <- cohort_metrics;
+- ``drift`` <- labeled_predictions (``defs/drift_assets.py``);
+- ``slo_evaluations`` <- cohort_metrics, fairness_disparities, drift;
+- ``error_budgets`` (one check per SLO) <- slo_evaluations;
+- ``pipeline_health`` <- label_status, drift (``defs/health_assets.py``; never blocking).
+
+``definitions.build_definitions`` adds two more per model: ``version_comparison`` <-
+cohort_metrics (``defs/version_comparison.py``) and ``report`` <- error_budgets, drift
+(``defs/report_assets.py``).
+"""
 
 from datetime import date
 

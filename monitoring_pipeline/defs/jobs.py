@@ -1,4 +1,5 @@
-"""Jobs over every model's assets."""
+"""monitor_models_job: every model's assets for one day (alert_job and retraining_job are
+built in ``defs/alerts.py`` and ``defs/retraining.py``)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,15 @@ RESPONSE_PRIORITY = "10"
 def build_monitor_models_job(
     partitions_def: dg.PartitionsDefinition,
 ) -> dg.UnresolvedAssetJobDefinition:
-    """Materialize every model's chain for one day."""
+    """Materialize every model's whole chain for one day (the ten assets listed in
+    ``defs/assets.py``, report included)."""
     return dg.define_asset_job(
         MONITOR_MODELS_JOB,
         selection=dg.AssetSelection.all(),  # external source specs are not materializable
         partitions_def=partitions_def,
-        description="Label backfill, data quality and label status of every monitored model for one day.",
+        description=(
+            "One day of every monitored model: label backfill and quality checks, label "
+            "status, cohort metrics, fairness disparities, drift, SLO evaluations, error "
+            "budgets, pipeline health, version comparison and the HTML report."
+        ),
     )

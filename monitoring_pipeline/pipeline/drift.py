@@ -5,11 +5,12 @@ Steps, under a per-model advisory lock (drift runs of one model serialize; each 
 seconds, and concurrent backfill partitions then never write the same rows twice):
 
 1. **Bins** (``monitoring.feature_bins``): each watched feature and the score get bins
-   fitted once on the raw rows of the fitting window (``core.drift_baseline``), by the
-   database: numeric edges are ``percentile_cont`` at ``fit_numeric_bins``' quantile
-   levels (the same linear interpolation, duplicates removed), categories are counted
-   and ordered as ``fit_categories`` orders them. The window's rows never load into
-   Python. Until every day of the fitting window is materialized (``ingestion_stats``
+   fitted once on the rows of the fitting window (``core.drift_baseline``). Numeric
+   values stream out of the database by COPY into numpy, every row up to
+   ``FIT_SAMPLE_ROWS`` (above it, a deterministic sample by id hash), and the edges are
+   ``np.quantile`` at ``quantile_levels(n_bins)``, duplicates removed
+   (``numeric_bins_from_quantiles``); categories are counted by the database and ordered
+   by ``order_categories``, so only one count per category reaches Python. Until every day of the fitting window is materialized (``ingestion_stats``
    has its row, written with ``labeled_predictions``) nothing can be fitted. Bins are
    refitted only when what they were fitted with changes: the kind, ``baseline.bins``
    (numeric), the category cap (categorical) or the fitting window.

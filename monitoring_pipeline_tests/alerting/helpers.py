@@ -1,5 +1,6 @@
 """Shared by the alerting tests: a config, hand-made budget and health days in the real
-database, and a scripted webhook receiver on 127.0.0.1."""
+database, a scripted webhook receiver on 127.0.0.1, and what the daemon does with a sensor
+tick (``Daemon``)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 import yaml
+from dagster._core.storage.tags import RUN_KEY_TAG
 
 from monitoring_pipeline.config import load_config
 from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.defs.alerts import ERROR_BUDGET_SENSOR
+from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.demo.publish import demo_config
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
@@ -225,3 +230,52 @@ def scripted_receiver(statuses: Sequence[int]) -> Iterator[ScriptedReceiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+WORLD_TAG = "test_world"
+
+
+class Daemon:
+    """What the Dagster daemon does with a tick's result: launch each run request whose run
+    key has no run yet (looked up in the instance, so it survives a 'restart').
+
+    The test session shares one Dagster instance; ``world`` (one per test) scopes run keys
+    the way the daemon scopes them to one sensor of one code location.
+    """
+
+    def __init__(self, defs: dg.Definitions, instance, database_url: str, world: str):
+        self.defs, self.instance, self.database_url = defs, instance, database_url
+        self.world = world
+
+    def tick(self, cursor: str | None):
+        sensor = self.defs.resolve_sensor_def(ERROR_BUDGET_SENSOR)
+        with dg.build_sensor_context(
+            instance=self.instance,
+            cursor=cursor,
+            definitions=self.defs,
+            resources={"monitoring_db": MonitoringDatabase(database_url=self.database_url)},
+        ) as context:
+            return sensor.evaluate_tick(context)
+
+    def launch(self, result) -> list[str]:
+        launched = []
+        for request in result.run_requests:
+            existing = self.instance.get_runs(
+                filters=dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key, WORLD_TAG: self.world})
+            )
+            if existing:
+                continue
+            job = self.defs.resolve_job_def(request.job_name)
+            run = job.execute_in_process(
+                run_config=request.run_config,
+                instance=self.instance,
+                tags={**request.tags, RUN_KEY_TAG: request.run_key, WORLD_TAG: self.world},
+                raise_on_error=False,
+            )
+            assert run.success, request.run_key
+            launched.append(request.run_key)
+        return launched
+
+
+def keys(result) -> list[str]:
+    return sorted(r.run_key for r in result.run_requests)

@@ -5,7 +5,6 @@ none, run keys, escalation, recovery, retraining requests."""
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-from dagster._core.storage.tags import RUN_KEY_TAG
 
 from monitoring_pipeline.defs.alerts import (
     ALERT_JOB,
@@ -14,15 +13,17 @@ from monitoring_pipeline.defs.alerts import (
     build_error_budget_sensor,
 )
 from monitoring_pipeline.defs.definitions import build_definitions
-from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.pipeline.alerts import evaluate_error_budgets
 from monitoring_pipeline_tests.alerting.helpers import (
     ACCURACY_SLO,
     GAP_SLO,
     MODEL,
     START,
+    WORLD_TAG,
+    Daemon,
     alert_config,
     hook,
+    keys,
     rows,
     scripted_receiver,
     write_budget_day,
@@ -38,55 +39,6 @@ class RetrainingRequest(dg.Config):
     slo_name: str
     as_of: str
     alert_dedupe_key: str
-
-
-WORLD_TAG = "test_world"
-
-
-class Daemon:
-    """What the Dagster daemon does with a tick's result: launch each run request whose run
-    key has no run yet (looked up in the instance, so it survives a 'restart').
-
-    The test session shares one Dagster instance; ``world`` (one per test) scopes run keys
-    the way the daemon scopes them to one sensor of one code location.
-    """
-
-    def __init__(self, defs: dg.Definitions, instance, database_url: str, world: str):
-        self.defs, self.instance, self.database_url = defs, instance, database_url
-        self.world = world
-
-    def tick(self, cursor: str | None):
-        sensor = self.defs.resolve_sensor_def(ERROR_BUDGET_SENSOR)
-        with dg.build_sensor_context(
-            instance=self.instance,
-            cursor=cursor,
-            definitions=self.defs,
-            resources={"monitoring_db": MonitoringDatabase(database_url=self.database_url)},
-        ) as context:
-            return sensor.evaluate_tick(context)
-
-    def launch(self, result) -> list[str]:
-        launched = []
-        for request in result.run_requests:
-            existing = self.instance.get_runs(
-                filters=dg.RunsFilter(tags={RUN_KEY_TAG: request.run_key, WORLD_TAG: self.world})
-            )
-            if existing:
-                continue
-            job = self.defs.resolve_job_def(request.job_name)
-            run = job.execute_in_process(
-                run_config=request.run_config,
-                instance=self.instance,
-                tags={**request.tags, RUN_KEY_TAG: request.run_key, WORLD_TAG: self.world},
-                raise_on_error=False,
-            )
-            assert run.success, request.run_key
-            launched.append(request.run_key)
-        return launched
-
-
-def keys(result) -> list[str]:
-    return sorted(r.run_key for r in result.run_requests)
 
 
 def test_pages_escalate_resolve_and_survive_restarts(

@@ -12,13 +12,15 @@ from monitoring_pipeline.defs.retraining import build_retraining_job
 from monitoring_pipeline_tests.alerting.helpers import (
     MODEL,
     START,
+    WORLD_TAG,
+    Daemon,
     alert_config,
     hook,
+    keys,
     rows,
     scripted_receiver,
     write_health_day,
 )
-from monitoring_pipeline_tests.alerting.test_error_budget_sensor import WORLD_TAG, Daemon, keys
 
 DAYS = [START + timedelta(days=i) for i in range(8)]
 OVERDUE_MESSAGE = f"1 overdue day(s): not materialized: {DAYS[0]} (re-run monitor_models_job)"

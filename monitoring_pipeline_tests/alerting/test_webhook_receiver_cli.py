@@ -9,6 +9,10 @@ import sys
 import urllib.error
 import urllib.request
 
+import pytest
+
+pytestmark = pytest.mark.e2e
+
 
 def post(url: str, body: bytes) -> int:
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})

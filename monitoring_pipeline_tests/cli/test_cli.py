@@ -8,6 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pytest
 import yaml
 
 from monitoring_pipeline.demo.publish import demo_config
@@ -71,6 +72,7 @@ def test_missing_config_says_how_to_get_one(tmp_path: Path):
     assert "Run `monitoring-pipeline demo`" in done.stderr
 
 
+@pytest.mark.e2e
 def test_materialize_a_day_on_a_real_database(tmp_path: Path, database_url: str, engine):
     from datetime import UTC, datetime
 

@@ -17,6 +17,8 @@ import pytest
 from monitoring_pipeline.cli import psql_executable
 from monitoring_pipeline.storage.credentials import Credentials, load_credentials
 
+pytestmark = pytest.mark.e2e
+
 
 def cli(*args: str, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import pytest
 import yaml
 
 from monitoring_pipeline.config import load_config
@@ -14,7 +15,9 @@ from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.defs.sensors import LATE_LABELS_SENSOR
 from monitoring_pipeline.demo.generator import generate_traffic
 from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
-from monitoring_pipeline_tests.pipeline.test_monitor_job import START, table
+from monitoring_pipeline_tests.helpers.worlds import START, table
+
+pytestmark = pytest.mark.e2e
 
 DAYS = [START + timedelta(days=i) for i in range(4)]
 

@@ -10,6 +10,7 @@ import socket
 from datetime import timedelta
 
 import dagster as dg
+import pytest
 import yaml
 from dagster._core.storage.tags import PRIORITY_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG
 
@@ -26,7 +27,7 @@ from monitoring_pipeline.demo.retraining import retraining_outcomes, simulated_c
 from monitoring_pipeline.demo.summary import alert_lines
 from monitoring_pipeline.orchestrate import days_between, run_days
 from monitoring_pipeline_tests.alerting.helpers import rows
-from monitoring_pipeline_tests.pipeline.test_monitor_job import START
+from monitoring_pipeline_tests.helpers.worlds import START
 
 MODEL = "loan_approval"
 END = START + timedelta(days=2)
@@ -51,6 +52,7 @@ def short_incident_config(tmp_path, port: int):
     return load_config(path)
 
 
+@pytest.mark.e2e
 def test_in_demo_sensor_tick_pages_once_per_violated_slo_and_requests_retraining(
     engine, database_url, dagster_instance, tmp_path, monkeypatch
 ):

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 import yaml
 
@@ -101,6 +102,7 @@ def play(tmp_path: Path, database_url: str, dagster_url: str, run_date: datetime
         engine.dispose()
 
 
+@pytest.mark.e2e
 def test_the_same_scenario_tells_the_same_story_on_any_run_date(tmp_path, make_database_url):
     before, after = (
         play(tmp_path / str(i), make_database_url(), make_database_url(), run_date)

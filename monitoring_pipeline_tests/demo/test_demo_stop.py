@@ -24,6 +24,8 @@ from monitoring_pipeline.storage.database import (
     with_database,
 )
 
+pytestmark = pytest.mark.e2e
+
 DAYS = 3
 DAY_LINE = re.compile(r"^\s+\[\s*(\d+)/(\d+)\] (\d{4}-\d\d-\d\d) ")
 # Every table a day's run writes, keyed by (model, day); each is replaced in one transaction.

@@ -22,7 +22,9 @@ from monitoring_pipeline.demo.retraining import (
 )
 from monitoring_pipeline.orchestrate import QUIET_LOGGERS, days_between, run_days
 from monitoring_pipeline.storage.retraining import get_request
-from monitoring_pipeline_tests.pipeline.test_monitor_job import START, table
+from monitoring_pipeline_tests.helpers.worlds import START, table
+
+pytestmark = pytest.mark.e2e
 
 RETRAIN_DAY = START + timedelta(days=3)
 CANARY_DAY = RETRAIN_DAY + timedelta(days=1)

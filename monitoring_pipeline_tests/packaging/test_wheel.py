@@ -23,6 +23,8 @@ import yaml
 from monitoring_pipeline.demo.generator import generate_traffic
 from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
 
+pytestmark = pytest.mark.e2e
+
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 

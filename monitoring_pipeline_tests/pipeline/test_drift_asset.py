@@ -42,7 +42,7 @@ from monitoring_pipeline.pipeline.drift import (
 from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predictions
 from monitoring_pipeline.storage.database import create_engine, with_database
 from monitoring_pipeline.storage.writes import Audit
-from monitoring_pipeline_tests.conftest import _create_database_from_template
+from monitoring_pipeline_tests.helpers.databases import create_database_from_template
 
 MODEL = "loan_approval"
 START = date(2026, 10, 1)
@@ -66,7 +66,7 @@ class World:
 
 def _fresh_database(admin_url: str) -> str:
     name = f"drift_{os.getpid()}_{next(_names)}"
-    _create_database_from_template(admin_url, name)
+    create_database_from_template(admin_url, name)
     return with_database(admin_url, name)
 
 

@@ -17,11 +17,10 @@ import sqlalchemy as sa
 import yaml
 
 from monitoring_pipeline.config import load_config
-from monitoring_pipeline.defs.definitions import build_definitions
-from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
 from monitoring_pipeline.demo.generator import generate_traffic
 from monitoring_pipeline.demo.incidents import LabelOutage, MalformedRows
 from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
+from monitoring_pipeline_tests.helpers import worlds
 
 START = date(2026, 10, 1)
 END = date(2026, 10, 10)
@@ -73,10 +72,9 @@ def build_world(engine, tmp_path: Path):
 
 
 def run_day(config, database_url: str, instance, day: date):
-    job = build_definitions(config, database_url=database_url).resolve_job_def(MONITOR_MODELS_JOB)
-    return job.execute_in_process(
-        partition_key=day.isoformat(), instance=instance, raise_on_error=False
-    )
+    # Without the HTML report assets: health reads the tables, and rendering is most of a
+    # small day's cost.
+    return worlds.run_day(config, database_url, instance, day, reports=False)
 
 
 def health_rows(engine, day: date) -> pd.DataFrame:
@@ -88,6 +86,7 @@ def health_rows(engine, day: date) -> pd.DataFrame:
         )
 
 
+@pytest.mark.e2e
 def test_health_of_a_healthy_and_a_faulty_model(engine, database_url, dagster_instance, tmp_path):
     config = build_world(engine, tmp_path)
     results = {}

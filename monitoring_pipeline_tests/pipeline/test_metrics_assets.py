@@ -11,17 +11,28 @@ import pytest
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from monitoring_pipeline.demo.incidents import MinorityDegradation
-from monitoring_pipeline_tests.pipeline.test_monitor_job import START, build_world, run_day, table
+from monitoring_pipeline_tests.helpers.worlds import START, build_world, run_day, table
+
+pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def day_tables(engine, database_url, dagster_instance, tmp_path):
+@pytest.fixture(scope="module")
+def day_tables(module_engine, module_database_url, module_dagster_instance, tmp_path_factory):
+    """One day of both models, built once for the module (every test only reads it)."""
+    engine, tmp_path = module_engine, tmp_path_factory.mktemp("metrics_world")
     day = START + timedelta(days=1)
     incident = MinorityDegradation(
         model="loan_approval", start=day, end=day, attribute="region", group="west", severity=0.9
     )
     config, _ = build_world(engine, tmp_path, incidents=[incident], volume=1500)
-    assert run_day(config, database_url, dagster_instance, day).success
+    assert run_day(
+        config,
+        module_database_url,
+        module_dagster_instance,
+        day,
+        models=["loan_approval"],
+        reports=False,
+    ).success
     return {
         name: table(engine, name)
         for name in (

@@ -3,8 +3,7 @@ Dagster instance: label backfill, quality checks, quarantine, label status, idem
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -13,16 +12,12 @@ import sqlalchemy as sa
 import yaml
 
 from monitoring_pipeline.config import load_config
-from monitoring_pipeline.defs.definitions import build_definitions
-from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
-from monitoring_pipeline.demo.generator import generate_traffic
 from monitoring_pipeline.demo.incidents import MalformedRows
-from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
 from monitoring_pipeline.pipeline.labeled_predictions import DOWNSTREAM_TABLES
+from monitoring_pipeline_tests.helpers.worlds import END, START, build_world, run_day, table
 
-START = date(2026, 10, 1)
-END = date(2026, 10, 10)
-NOW = datetime(2026, 10, 11, 6, tzinfo=UTC)
+pytestmark = pytest.mark.e2e
+
 TABLES = [
     "labeled_predictions",
     "quarantined_rows",
@@ -30,38 +25,6 @@ TABLES = [
     "ingestion_stats",
     "label_status",
 ]
-
-
-def build_world(
-    engine, tmp_path: Path, *, incidents=(), tolerance: float = 0.03, volume: int = 150
-):
-    """Simulated logs in the test database and files, and a config pointing at them."""
-    traffic = {
-        model: generate_traffic(
-            model, START, END, now=NOW, seed=11, incidents=incidents, daily_volume=volume
-        )
-        for model in ("loan_approval", "job_screening")
-    }
-    publish_demo_sources(engine, traffic, tmp_path / "data")
-    raw = demo_config(START, tmp_path / "data")
-    raw["models"]["loan_approval"]["quality"]["max_malformed_share"] = tolerance
-    raw["models"]["job_screening"]["quality"] = {"max_malformed_share": 0.03}
-    raw["models"]["loan_approval"]["cohorts"]["min_size"] = 10
-    path = tmp_path / "monitored_models.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return load_config(path), traffic
-
-
-def run_day(config, database_url: str, instance, day: date):
-    job = build_definitions(config, database_url=database_url).resolve_job_def(MONITOR_MODELS_JOB)
-    return job.execute_in_process(
-        partition_key=day.isoformat(), instance=instance, raise_on_error=False
-    )
-
-
-def table(engine, name: str) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return pd.read_sql_query(sa.text(f"SELECT * FROM monitoring.{name}"), conn)
 
 
 def snapshot(engine) -> dict[str, pd.DataFrame]:
@@ -82,7 +45,7 @@ def test_job_writes_every_table_and_nothing_is_lost(
     config, traffic = build_world(engine, tmp_path)
     days = [START + timedelta(days=i) for i in range(10)]
     for day in days:
-        assert run_day(config, database_url, dagster_instance, day).success
+        assert run_day(config, database_url, dagster_instance, day, reports=False).success
 
     stats = table(engine, "ingestion_stats")
     assert sorted(stats.groupby("model_name").size().items()) == [
@@ -142,10 +105,10 @@ def test_rerunning_a_partition_leaves_every_table_unchanged(
     )
     config, _ = build_world(engine, tmp_path, incidents=[incident])
     for day in (START, START + timedelta(days=1)):
-        run_day(config, database_url, dagster_instance, day)
+        run_day(config, database_url, dagster_instance, day, reports=False)
     before = snapshot(engine)
     first_runs = set(table(engine, "labeled_predictions").run_id)
-    run_day(config, database_url, dagster_instance, START + timedelta(days=1))
+    run_day(config, database_url, dagster_instance, START + timedelta(days=1), reports=False)
     after = snapshot(engine)
     for name in TABLES:
         pd.testing.assert_frame_equal(before[name], after[name], obj=name)
@@ -160,7 +123,7 @@ def test_dirty_rows_are_quarantined_with_reasons(engine, database_url, dagster_i
         for model in ("loan_approval", "job_screening")
     ]
     config, traffic = build_world(engine, tmp_path, incidents=incidents, volume=400)
-    result = run_day(config, database_url, dagster_instance, day)
+    result = run_day(config, database_url, dagster_instance, day, reports=False)
     assert result.success
     quarantined = table(engine, "quarantined_rows")
     stats = table(engine, "ingestion_stats").set_index("model_name")
@@ -203,12 +166,12 @@ def test_failed_blocking_check_stops_downstream_of_that_partition(
     incident = MalformedRows(model="loan_approval", start=day, end=day, share=0.3)
     # First the day passes (a tolerant threshold) and its whole chain publishes...
     tolerant, _ = build_world(engine, tmp_path, incidents=[incident], tolerance=0.5)
-    assert run_day(tolerant, database_url, dagster_instance, day).success
+    assert run_day(tolerant, database_url, dagster_instance, day, reports=False).success
     published = {t: _rows_of(engine, t, "loan_approval", day) for t in DOWNSTREAM_TABLES}
     assert all(published[t] > 0 for t in ("label_status", "cohort_metrics", "error_budgets"))
     # ...then a re-run under the real threshold is blocked.
     config, _ = build_world(engine, tmp_path, incidents=[incident], tolerance=0.01)
-    result = run_day(config, database_url, dagster_instance, day)
+    result = run_day(config, database_url, dagster_instance, day, reports=False)
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     assert "loan_approval__label_status" not in started
     assert {"loan_approval__labeled_predictions", "job_screening__label_status"} <= started
@@ -261,7 +224,7 @@ def test_csv_day_files_and_a_missing_day_file(engine, database_url, dagster_inst
         raw["models"]["job_screening"][kind]["path"] = str(data / kind / "{date}.csv")
     (tmp_path / "monitored_models.yaml").write_text(yaml.safe_dump(raw))
     config = load_config(tmp_path / "monitored_models.yaml")
-    assert run_day(config, database_url, dagster_instance, START).success
+    assert run_day(config, database_url, dagster_instance, START, reports=False).success
     stats = table(engine, "ingestion_stats").set_index("model_name")
     expected = (traffic["job_screening"].predictions.scored_at.dt.date == START).sum()
     assert stats.loc["job_screening", "rows_written"] == expected
@@ -269,7 +232,7 @@ def test_csv_day_files_and_a_missing_day_file(engine, database_url, dagster_inst
     assert labeled[labeled.model_name == "job_screening"].label.notna().sum() > 0
 
     (data / "predictions" / f"{END}.csv").unlink()
-    result = run_day(config, database_url, dagster_instance, END)
+    result = run_day(config, database_url, dagster_instance, END, reports=False)
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert [e.step_key for e in failures] == ["job_screening__labeled_predictions"]
     assert (

@@ -19,8 +19,8 @@ from monitoring_pipeline.demo.incidents import MinorityDegradation
 from monitoring_pipeline.pipeline.slo import absolute_interval, read_sli
 from monitoring_pipeline.pipeline.verdicts import cohort_view, fairness_view
 from monitoring_pipeline.storage.database import create_engine, with_database
-from monitoring_pipeline_tests.conftest import _create_database_from_template
-from monitoring_pipeline_tests.pipeline.test_monitor_job import START, build_world, run_day, table
+from monitoring_pipeline_tests.helpers.databases import create_database_from_template
+from monitoring_pipeline_tests.helpers.worlds import START, build_world, run_day, table
 
 DAYS = [START + timedelta(days=i) for i in range(10)]
 MODEL = "loan_approval"
@@ -38,7 +38,7 @@ class IncidentWorld:
 @pytest.fixture(scope="module")
 def incident_world(pg_admin_url, dagster_storage_url, tmp_path_factory):
     name = f"slo_world_{os.getpid()}"
-    _create_database_from_template(pg_admin_url, name)
+    create_database_from_template(pg_admin_url, name)
     url = with_database(pg_admin_url, name)
     engine = create_engine(url)
     directory = tmp_path_factory.mktemp("slo_world")
@@ -50,7 +50,7 @@ def incident_world(pg_admin_url, dagster_storage_url, tmp_path_factory):
         temp_dir=str(directory),
     ) as instance:
         config, _ = build_world(engine, directory, incidents=[incident], volume=2500)
-        results = {day: run_day(config, url, instance, day) for day in DAYS}
+        results = {day: run_day(config, url, instance, day, reports=False) for day in DAYS}
         yield IncidentWorld(engine, config, results)
     engine.dispose()
 
@@ -118,6 +118,7 @@ def test_read_sli_picks_worst_group_and_named_group(tmp_path):
     assert read_sli(frames, model, drift_slo).reason == "drift not computed"
 
 
+@pytest.mark.e2e
 def test_incident_burns_the_budget_to_page_while_healthy_slos_stay_ok(incident_world):
     engine, days = incident_world.engine, DAYS
     assert all(result.success for result in incident_world.results.values())
@@ -180,6 +181,7 @@ def _first_day(budgets: pd.DataFrame, slo: str, status: str) -> date:
     return rows.partition_date.min()
 
 
+@pytest.mark.e2e
 def test_each_slo_is_a_check_on_error_budgets_red_on_page_warn_on_ticket(incident_world):
     budgets = table(incident_world.engine, "error_budgets")
     budgets = budgets[budgets.model_name == MODEL]
@@ -229,6 +231,7 @@ def test_each_slo_is_a_check_on_error_budgets_red_on_page_warn_on_ticket(inciden
     )
 
 
+@pytest.mark.e2e
 def test_metadata_tables_put_the_burning_slo_and_the_worst_gap_first(incident_world):
     budgets = table(incident_world.engine, "error_budgets")
     page_day = _first_day(budgets[budgets.model_name == MODEL], "tpr_gap_region", "page")
@@ -266,6 +269,7 @@ def test_metadata_tables_put_the_burning_slo_and_the_worst_gap_first(incident_wo
     assert drift.passed == flagged.empty
 
 
+@pytest.mark.e2e
 def test_figures_fall_back_to_the_newest_day_with_sufficient_evidence(incident_world):
     engine, last = incident_world.engine, DAYS[-1]
     with engine.connect() as conn:

@@ -30,7 +30,9 @@ from monitoring_pipeline.storage.database import (
     with_database,
 )
 from monitoring_pipeline.storage.migrations import apply_migrations
-from monitoring_pipeline_tests.pipeline.test_monitor_job import START, build_world, run_day
+from monitoring_pipeline_tests.helpers.worlds import START, build_world, run_day
+
+pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -48,8 +50,9 @@ LAST = DAYS[-1]
 
 @pytest.fixture(scope="module")
 def world(pg_admin_url, dagster_storage_url, tmp_path_factory):
-    """Ten days of both demo models, west's TPR degraded from day 5 so that
-    tpr_gap_region burns; every day through monitor_models_job (report asset included)."""
+    """Ten days of loan_approval, west's TPR degraded from day 5 so that tpr_gap_region
+    burns; every day through monitor_models_job, its report asset on the last day only (the
+    report reads the tables of its window, never an earlier report)."""
     tmp = tmp_path_factory.mktemp("report_world")
     url = with_database(pg_admin_url, "report_browser")
     create_database_if_missing(pg_admin_url, "report_browser")
@@ -69,7 +72,7 @@ def world(pg_admin_url, dagster_storage_url, tmp_path_factory):
         temp_dir=str(tmp / "dagster"),
     ) as instance:
         for day in DAYS:
-            assert run_day(config, url, instance, day).success
+            assert run_day(config, url, instance, day, models=[MODEL], reports=day == LAST).success
         materialization = instance.get_latest_materialization_event(
             dg.AssetKey([MODEL, "report"])
         ).asset_materialization

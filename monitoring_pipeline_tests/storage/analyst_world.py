@@ -23,7 +23,7 @@ from monitoring_pipeline.alerting.webhook import Attempt
 from monitoring_pipeline.storage import alerts as alert_store
 from monitoring_pipeline.storage.database import create_engine, with_database
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
-from monitoring_pipeline_tests.conftest import _create_database_from_template
+from monitoring_pipeline_tests.helpers.databases import create_database_from_template
 
 LOAN, JOBS = "loan_approval", "job_screening"
 START = date(2026, 11, 1)  # a Sunday: ISO week 2026-W44 has one day here
@@ -422,7 +422,7 @@ _databases = itertools.count()
 def world_engine(admin_url: str) -> Iterator[sa.Engine]:
     """An engine on a fresh migrated database holding the world (dropped with the session)."""
     name = f"views_{os.getpid()}_{next(_databases)}"
-    _create_database_from_template(admin_url, name)
+    create_database_from_template(admin_url, name)
     engine = create_engine(with_database(admin_url, name))
     try:
         build_world(engine)
