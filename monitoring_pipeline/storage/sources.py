@@ -84,11 +84,26 @@ def read_predictions(engine: Engine, model: ModelConfig, day: date) -> RawDay:
         )
     missing = [column for column in mapping if column not in raw.columns]
     if missing:
-        raise SchemaError(f"predictions source {_describe(source)} lacks column(s) {missing}")
+        raise SchemaError(
+            missing_columns_message("predictions", source, missing, raw.columns, mapping)
+        )
     mapped = raw[list(mapping)].rename(columns=mapping)
     if model.columns.decision is None:
         mapped["decision"] = pd.NA
     return RawDay(raw=raw, mapped=mapped, rows_without_time=rows_without_time)
+
+
+def missing_columns_message(
+    kind: str, source: PostgresTableSource | FileSource, missing: list[str], present, mapped=()
+) -> str:
+    """What a source lacks, and which of its columns nothing maps (a renamed column shows
+    up there: map it under ``columns:`` in the config)."""
+    message = f"{kind} source {_describe(source)} lacks column(s) {missing}"
+    unmapped = [c for c in present if c not in set(mapped)]
+    if unmapped:
+        shown = unmapped[:10] + (["..."] if len(unmapped) > 10 else [])
+        message += f"; unmapped column(s) {shown} (a renamed column? map it under columns:)"
+    return message
 
 
 def _describe(source: PostgresTableSource | FileSource) -> str:

@@ -46,6 +46,7 @@ from monitoring_pipeline.storage.sources import (
     _iter_label_files,
     _table,
     label_columns,
+    missing_columns_message,
     prediction_columns,
 )
 
@@ -180,7 +181,7 @@ def _check_columns(model: ModelConfig, source, columns: Sequence[str]) -> dict[s
     mapping = prediction_columns(model)
     missing = [column for column in mapping if column not in columns]
     if missing:
-        raise SchemaError(f"predictions source {_describe(source)} lacks column(s) {missing}")
+        raise SchemaError(missing_columns_message("predictions", source, missing, columns, mapping))
     return mapping
 
 
@@ -236,9 +237,7 @@ def _open_table_day(
     time_column = model.columns.scored_at
     catalog = _catalog(engine, source)
     types = {name: _arrow_type(column_type) for name, column_type in catalog.items()}
-    if time_column not in types:
-        raise SchemaError(f"predictions source {source.table} lacks column(s) ['{time_column}']")
-    mapping = _check_columns(model, source, list(types))
+    mapping = _check_columns(model, source, list(types))  # the time column among them
     selected = [c for c in prediction_columns(model) if c in types]
     start, end = day_bounds(day)
     in_day = (
