@@ -294,7 +294,7 @@ def nul_and_invalid_bytes_spelled_out(world, result, case):
 
 def truncated_line_is_quarantined(world, result, case):
     quarantine = stored(world.engine, "quarantined_rows", case.name)
-    assert quarantine["row_data"].iloc[0]["csv_line"].startswith("p6,")
+    assert quarantine["row_data"].iloc[0]["source_line"].startswith("p6,2026-10-03")
 
 
 # --- file rewrites ---------------------------------------------------------------------------
@@ -447,7 +447,7 @@ CASES = [
     Case("missing_file", "parquet", raw_file=remove_file,
          error=(SourceUnavailableError, r"no file for this day: .*2026-10-03\.parquet")),
     Case("truncated_csv", "csv", raw_file=cut_mid_line,
-         quarantined={"CSV line 7 has 3 field(s), expected 8": 1}, written=5,
+         quarantined={"CSV row with 2 field(s) where the header has 8": 1}, written=5,
          check=truncated_line_is_quarantined),
     Case("truncated_parquet", "parquet", raw_file=cut_parquet,
          error=(SourceUnavailableError, r"cannot read .*2026-10-03\.parquet: ")),
