@@ -714,7 +714,11 @@ class DayLabels:
             if id_column in frame.columns and day_ids is not None:
                 frame = frame.loc[is_in(frame[id_column].astype("string"), day_ids)]
             frames.append(frame)
-        raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if not frames:  # no label delivered yet: an ordinary state, not a schema problem
+            return pd.DataFrame(
+                {name: pd.Series([], dtype=object) for name in self._mapping.values()}
+            )
+        raw = pd.concat(frames, ignore_index=True)
         missing = [column for column in needed if column not in raw.columns]
         if missing:
             raise SchemaError(f"labels source {_describe(source)} lacks column(s) {missing}")

@@ -143,6 +143,12 @@ class World:
 def world(pg_admin_url, tmp_path_factory):
     name = f"bad_input_{os.getpid()}"
     _create_database_from_template(pg_admin_url, name)
+    # Sessions of this database print times in UTC+05:45: table sources must read the
+    # instants, whatever the server's zone (COPY writes times with the session's offset).
+    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"ALTER DATABASE \"{name}\" SET timezone TO 'Asia/Kathmandu'"))
+    admin.dispose()
     engine = create_engine(with_database(pg_admin_url, name))
     yield World(engine, tmp_path_factory.mktemp("bad_input"))
     engine.dispose()
@@ -268,6 +274,12 @@ def ids_on_other_days_are_counted(world, result, case):
     stats = stored(world.engine, "ingestion_stats", case.name).iloc[0]
     assert stats.ids_on_other_days == 6
     assert result.ids_on_other_days == 6
+    # A re-run of the day does not count the day's own earlier rows.
+    config = load_config(world.directory / f"{case.name}.yaml")
+    assert (
+        build_labeled_predictions(world.engine, config, case.name, DAY, AUDIT).ids_on_other_days
+        == 6
+    )
     # Both days keep their rows: which copy is the right one is not knowable here.
     for day in (DAY, DAY - timedelta(days=1)):
         assert len(stored(world.engine, "labeled_predictions", case.name, day)) == 6
@@ -281,6 +293,16 @@ def orphans_are_counted(world, result, case):
 def times_are_utc(world, result, case):
     rows = stored(world.engine, "labeled_predictions", case.name).set_index("prediction_id")
     assert rows.loc["p2", "scored_at"] == at(3)  # given as 08:00+05:00
+
+
+def edge_times_stay_on_their_utc_day(world, result, case):
+    rows = stored(world.engine, "labeled_predictions", case.name).set_index("prediction_id")
+    assert rows.loc["p1", "scored_at"] == at(0.25) and rows.loc["p6", "scored_at"] == at(23.75)
+    assert rows.loc["p1", "labelled_at"] == at(30)
+
+
+def no_labels_yet(world, result, case):
+    assert (result.labels_read, result.labelled, result.labels_orphaned) == (0, 0, 0)
 
 
 def empty_day(world, result, case):
@@ -343,6 +365,19 @@ def naive_and_offset_times(frame: pd.DataFrame) -> pd.DataFrame:
         "2026-10-03T21:00:00.123456+00:00",
     ]
     return frame
+
+
+def near_midnight(frame: pd.DataFrame) -> pd.DataFrame:
+    """Two predictions 15 minutes from the day's UTC edges (another day in UTC+05:45)."""
+    frame = frame.copy()
+    frame.loc[0, "scored_at"] = at(0.25)
+    frame.loc[5, "scored_at"] = at(23.75)
+    return frame
+
+
+def naive_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """A `timestamp without time zone` column: its values are taken as UTC."""
+    return near_midnight(frame).assign(scored_at=lambda f: f["scored_at"].dt.tz_localize(None))
 
 
 def duplicate_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -437,6 +472,11 @@ CASES = [
          label_reasons={"labelled before the prediction was scored": 1}, written=6),
     Case("odd_time_zones", "csv", predictions=naive_and_offset_times,
          quarantined={"scored_at outside the partition day": 2}, written=4, check=times_are_utc),
+    Case("odd_session_time_zone_table", "table", predictions=near_midnight, written=6,
+         check=edge_times_stay_on_their_utc_day),
+    Case("naive_times_table", "table", predictions=naive_times, written=6,
+         check=edge_times_stay_on_their_utc_day),
+    Case("no_labels_yet", "parquet", labels=empty, written=6, check=no_labels_yet),
     Case("empty_day_table", "table", predictions=empty, written=0, check=empty_day),
     Case("empty_day_csv_header_only", "csv", predictions=empty, written=0, check=empty_day),
     Case("empty_csv_file", "csv", raw_file=empty_file,
