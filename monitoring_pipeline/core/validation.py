@@ -31,6 +31,11 @@ PREDICTION_COLUMNS = ("prediction_id", "scored_at", "model_version", "score", "d
 LABEL_COLUMNS = ("prediction_id", "label", "labelled_at")
 REASON_SEPARATOR = "; "
 NUL = "\x00"
+# Ids are a key of the stored rows; PostgreSQL's b-tree takes index entries up to ~2,700
+# bytes, and a UTF-8 character takes at most 4: longer ids would fail the day's write.
+MAX_ID_CHARACTERS = 500
+# A value quoted in a reason is cut to this many characters (the raw row keeps it whole).
+MAX_QUOTED_CHARACTERS = 60
 
 
 class SchemaError(ValueError):
@@ -77,6 +82,19 @@ def coerce_labels(frame: pd.DataFrame) -> pd.DataFrame:
         out["labelled_at"], utc=True, errors="coerce", format="mixed"
     )
     return out
+
+
+def quoted(values: pd.Series) -> pd.Series:
+    """Values as a reason quotes them: in single quotes, cut to ``MAX_QUOTED_CHARACTERS``
+    with the full length said, so a 100,000-character value makes a short reason.
+
+    >>> quoted(pd.Series(["x", "y" * 100])).tolist()
+    ["'x'", "'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy...' (100 characters)"]
+    """
+    text = values.astype("string")
+    long = text.str.len() > MAX_QUOTED_CHARACTERS
+    cut = "'" + text.str.slice(0, MAX_QUOTED_CHARACTERS) + "...' ("
+    return ("'" + text + "'").where(~long, cut + text.str.len().astype("string") + " characters)")
 
 
 def clean_text(series: pd.Series) -> pd.Series:
@@ -133,6 +151,7 @@ def split_malformed_predictions(
     day: date,
     cohort_values: Mapping[str, Sequence[str]],
     decision_from_threshold: float | None = None,
+    read_problems: pd.Series | None = None,
 ) -> Split:
     """Separate usable predictions from malformed ones.
 
@@ -143,6 +162,8 @@ def split_malformed_predictions(
     cohort_values: allowed values per cohort attribute.
     decision_from_threshold: when set, ``decision`` is recomputed as ``score >= threshold``
         instead of being read.
+    read_problems: reasons found while reading the source (e.g. bytes that are not UTF-8),
+        indexed like ``frame``; their rows are malformed too.
 
     Duplicated ids: exact copies are a logging retry, so the first copy is kept and the
     others quarantined; copies that disagree cannot be resolved, so all are quarantined.
@@ -155,8 +176,14 @@ def split_malformed_predictions(
             frame["score"].isna(), np.nan, (frame["score"] >= decision_from_threshold) * 1.0
         )
     reasons = _Reasons(frame.index)
+    if read_problems is not None:
+        reasons.add(frame.index.isin(read_problems.index), read_problems)
     ids = frame["prediction_id"]
     reasons.add(ids.isna(), "prediction_id missing")
+    reasons.add(
+        ids.str.len().fillna(0).to_numpy() > MAX_ID_CHARACTERS,
+        f"prediction_id longer than {MAX_ID_CHARACTERS} characters",
+    )
     start, end = day_bounds(day)
     scored = frame["scored_at"]
     reasons.add(scored.isna(), "scored_at missing or not a time")
@@ -174,7 +201,7 @@ def split_malformed_predictions(
         reasons.add(values.isna(), f"{attribute} missing")
         unknown = values.notna() & ~values.isin(list(allowed))
         if unknown.any():
-            reasons.add(unknown, f"{attribute} value '" + values[unknown] + "' not allowed")
+            reasons.add(unknown, f"{attribute} value " + quoted(values[unknown]) + " not allowed")
         frame[attribute] = values
 
     _flag_nul_bytes(frame, reasons)

@@ -110,6 +110,11 @@ def build_model_assets(
                 f"{result.source_rows_without_time} row(s) of the predictions table have no "
                 "scored_at: no day can claim them (see ingestion_stats.source_rows_without_time)"
             )
+        if result.ids_on_other_days:
+            context.log.warning(
+                f"{model_name} {day}: {result.ids_on_other_days} prediction id(s) of the day are "
+                "also stored on another day (kept on both; see ingestion_stats.ids_on_other_days)"
+            )
         if result.stale_rows_removed:
             context.log.warning(
                 f"{model_name} {day}: blocked by a failed blocking check; the day's earlier "
@@ -139,7 +144,10 @@ def build_model_assets(
                 "rows_quarantined": result.rows_quarantined,
                 "labels_read": result.labels_read,
                 "labels_quarantined": result.labels_quarantined,
-                "labels_orphaned": result.labels_orphaned,
+                "labels_orphaned": result.labels_orphaned
+                if result.labels_orphaned is not None
+                else "n/a (labelled_at is not a timestamp column)",
+                "ids_on_other_days": result.ids_on_other_days,
                 "source_rows_without_time": result.source_rows_without_time
                 if result.source_rows_without_time is not None
                 else "n/a (file source)",

@@ -35,6 +35,10 @@ from monitoring_pipeline.storage.labeled_rows import (
     labeled_rows,
     layout_table,
 )
+from monitoring_pipeline.storage.prediction_ids import (
+    count_ids_on_other_days,
+    count_labels_without_prediction,
+)
 from monitoring_pipeline.storage.streaming import match_key
 from monitoring_pipeline.storage.writes import Audit, json_column, partition_writer
 
@@ -55,8 +59,12 @@ class LabeledPredictionsResult:
     rows_quarantined: int
     labels_read: int
     labels_quarantined: int
-    labels_orphaned: int
+    # Label rows delivered on the day for no written prediction (None: a table source whose
+    # labelled_at is not a timestamp, so the delivery day is unknown).
+    labels_orphaned: int | None
     source_rows_without_time: int | None
+    # Prediction ids of the day also stored on another day (kept on both, counted).
+    ids_on_other_days: int
     labelled: int
     quarantine_reasons: dict[str, int]
     outcomes: list[ExpectationOutcome]
@@ -144,23 +152,45 @@ def build_labeled_predictions(
     with partition_writer(
         engine, model_name=model_name, partition_date=day, tables=PARTITION_TABLES, audit=audit
     ) as writer:
-        held: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = []
+        held: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Series]] = []
         for chunk in day_source.chunks():
             step.rows_read += len(chunk.raw)
             quality.add(chunk.mapped)
             coerced = coerce_predictions(chunk.mapped)
+            problems = chunk.read_problems
+            if problems is None:
+                problems = pd.Series([], dtype="string")
             repeated = is_in(
                 match_key(chunk.mapped["prediction_id"]), day_source.scan.held_back_keys
             )
             if repeated.any():
-                held.append((chunk.raw[repeated], chunk.mapped[repeated], coerced[repeated]))
+                rows = chunk.raw.index[repeated]
+                held.append(
+                    (
+                        chunk.raw[repeated],
+                        chunk.mapped[repeated],
+                        coerced[repeated],
+                        problems[problems.index.isin(rows)],
+                    )
+                )
                 keep = ~repeated
-                step.run(writer, chunk.raw[keep], chunk.mapped[keep], coerced[keep])
+                step.run(writer, chunk.raw[keep], chunk.mapped[keep], coerced[keep], problems)
             else:
-                step.run(writer, chunk.raw, chunk.mapped, coerced)
+                step.run(writer, chunk.raw, chunk.mapped, coerced, problems)
         if held:
-            raw, mapped, coerced = (pd.concat(parts) for parts in zip(*held, strict=True))
-            step.run(writer, raw, mapped, coerced)
+            raw, mapped, coerced, problems = (pd.concat(parts) for parts in zip(*held, strict=True))
+            step.run(writer, raw, mapped, coerced, problems)
+        step.set_aside(writer, day_source.unparsable_rows)
+        # Questions no single row answers, asked once the day's rows are in: ids also
+        # stored on other days (kept, counted), labels delivered today for no prediction.
+        stored = writer.connection()
+        ids_on_other_days = count_ids_on_other_days(stored, model_name, day)
+        delivered = labels.delivered_ids()
+        labels_orphaned = (
+            None if delivered is None else count_labels_without_prediction(
+                stored, model_name, delivered
+            )
+        )  # fmt: skip
         outcomes = quality.finish(duplicated_id_rows=day_source.scan.duplicated_id_rows)
         results = (
             pd.DataFrame([vars(o) for o in outcomes])
@@ -177,11 +207,12 @@ def build_labeled_predictions(
                     "rows_written": step.rows_written,
                     "labels_read": step.labels_read,
                     "labels_quarantined": step.labels_quarantined,
-                    "labels_orphaned": step.labels_orphaned,
+                    "labels_orphaned": labels_orphaned,
                     "source_rows_without_time": day_source.rows_without_time,
+                    "ids_on_other_days": ids_on_other_days,
                 }
             ]
-        ).astype({"source_rows_without_time": "Int64"})
+        ).astype({"source_rows_without_time": "Int64", "labels_orphaned": "Int64"})
         if step.rows_read != step.rows_quarantined + step.rows_written:
             raise RuntimeError(  # a bug, never bad input: refuse to commit an inconsistent day
                 f"rows_read {step.rows_read} != quarantined {step.rows_quarantined} + "
@@ -201,8 +232,9 @@ def build_labeled_predictions(
         rows_quarantined=step.rows_quarantined,
         labels_read=step.labels_read,
         labels_quarantined=step.labels_quarantined,
-        labels_orphaned=step.labels_orphaned,
+        labels_orphaned=labels_orphaned,
         source_rows_without_time=day_source.rows_without_time,
+        ids_on_other_days=ids_on_other_days,
         labelled=step.labelled,
         quarantine_reasons=reason_counts,
         outcomes=outcomes,
@@ -221,22 +253,31 @@ class _ChunkStep:
         self.day = day
         self.labels = labels
         self.rows_read = self.rows_written = self.rows_quarantined = 0
-        self.labels_read = self.labels_quarantined = self.labels_orphaned = 0
+        self.labels_read = self.labels_quarantined = 0
         self.labelled = 0
         self.reasons: Counter[str] = Counter()
         self.label_reasons: Counter[str] = Counter()
         self.preview = pd.DataFrame(columns=PREVIEW_COLUMNS)
 
-    def run(self, writer, raw: pd.DataFrame, mapped: pd.DataFrame, coerced: pd.DataFrame) -> None:
+    def run(
+        self,
+        writer,
+        raw: pd.DataFrame,
+        mapped: pd.DataFrame,
+        coerced: pd.DataFrame,
+        read_problems: pd.Series,
+    ) -> None:
         """``raw`` (source names), ``mapped`` (standard names) and ``coerced`` (typed) are the
         same rows; every id repeated in the day is either absent or present with all its
-        copies, so validation's duplicate rules give what they give on the whole day."""
+        copies, so validation's duplicate rules give what they give on the whole day.
+        ``read_problems``: reasons the reader found, by row (may hold other rows too)."""
         model = self.model
         split = split_malformed_predictions(
             coerced,
             day=self.day,
             cohort_values=model.cohorts.attributes,
             decision_from_threshold=model.threshold if model.columns.decision is None else None,
+            read_problems=read_problems[read_problems.index.isin(coerced.index)],
         )
         valid = split.valid
         raw_labels = self.labels.for_ids(valid["prediction_id"])
@@ -266,7 +307,6 @@ class _ChunkStep:
         self.rows_quarantined += len(split.quarantined)
         self.labels_read += len(raw_labels)
         self.labels_quarantined += len(label_split.quarantined)
-        self.labels_orphaned += joined.labels_orphaned
         self.labelled += int(labeled["label"].notna().sum())
         self.reasons.update(_reason_counts(split.reasons))
         self.label_reasons.update(_reason_counts(label_split.reasons))
@@ -275,6 +315,28 @@ class _ChunkStep:
             head = head.assign(cohorts=json_column(head, list(model.cohorts.attributes)))
             head = head[PREVIEW_COLUMNS]
             self.preview = head if self.preview.empty else pd.concat([self.preview, head])
+
+    def set_aside(self, writer, rows: list[tuple[str, str]]) -> None:
+        """Quarantine source rows that never became a row of fields (``(text, reason)``):
+        they count as read and quarantined, their text kept as ``{"source_line": ...}``."""
+        if not rows:
+            return
+        texts, reasons = zip(*rows, strict=True)
+        frame = pd.DataFrame({"source_line": list(texts)})
+        writer.write(
+            "quarantined_rows",
+            pd.DataFrame(
+                {
+                    "source": "predictions",
+                    "prediction_id": None,
+                    "reason": list(reasons),
+                    "row_data": json_column(frame, ["source_line"]).to_numpy(),
+                }
+            ).assign(partition_date=self.day, model_name=self.model_name),
+        )
+        self.rows_read += len(rows)
+        self.rows_quarantined += len(rows)
+        self.reasons.update(reasons)
 
     def _layout(self) -> dict[str, list[str]]:
         return {

@@ -94,7 +94,14 @@ def check_connection(url: str) -> None:
 
 
 def create_engine(url: str) -> Engine:
-    return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    """An engine whose sessions run in UTC, the zone partition days are cut in: a source's
+    `timestamp without time zone` values are then taken as UTC (in another session zone a
+    day's bounds would shift by its offset), and COPY prints every time with +00."""
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 10, "options": "-c timezone=UTC"},
+    )
 
 
 @dataclass(frozen=True)

@@ -36,11 +36,14 @@ class RawDay:
     Both share one index, so a quarantined mapped row points back at its raw row.
     ``rows_without_time``: for a table source, its rows with no scoring time at all, which
     no day's query can select (None for file sources, whose day comes from the file).
+    ``read_problems``: for rows the reader had to repair, why they are malformed.
     """
 
     raw: pd.DataFrame
     mapped: pd.DataFrame
     rows_without_time: int | None = None
+    #: Reasons found while reading (a value that was not UTF-8), indexed like ``raw``.
+    read_problems: pd.Series | None = None
 
 
 def prediction_columns(model: ModelConfig) -> dict[str, str]:
@@ -85,11 +88,26 @@ def read_predictions(engine: Engine, model: ModelConfig, day: date) -> RawDay:
         )
     missing = [column for column in mapping if column not in raw.columns]
     if missing:
-        raise SchemaError(f"predictions source {_describe(source)} lacks column(s) {missing}")
+        raise SchemaError(
+            missing_columns_message("predictions", source, missing, raw.columns, mapping)
+        )
     mapped = raw[list(mapping)].rename(columns=mapping)
     if model.columns.decision is None:
         mapped["decision"] = pd.NA
     return RawDay(raw=raw, mapped=mapped, rows_without_time=rows_without_time)
+
+
+def missing_columns_message(
+    kind: str, source: PostgresTableSource | FileSource, missing: list[str], present, mapped=()
+) -> str:
+    """What a source lacks, and which of its columns nothing maps (a renamed column shows
+    up there: map it under ``columns:`` in the config)."""
+    message = f"{kind} source {_describe(source)} lacks column(s) {missing}"
+    unmapped = [c for c in present if c not in set(mapped)]
+    if unmapped:
+        shown = unmapped[:10] + (["..."] if len(unmapped) > 10 else [])
+        message += f"; unmapped column(s) {shown} (a renamed column? map it under columns:)"
+    return message
 
 
 def _describe(source: PostgresTableSource | FileSource) -> str:
@@ -244,7 +262,7 @@ def _read_file(
 
 def _read_label_files(source: FileSource, day: date, id_column: str) -> pd.DataFrame:
     """Labels arrive after scoring: read the files of ``day`` and every later day present."""
-    frames = list(_iter_label_files(source, day, id_column=id_column))
+    frames = [frame for _, frame in _iter_label_files(source, day, id_column=id_column)]
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
@@ -252,17 +270,46 @@ def _read_label_files(source: FileSource, day: date, id_column: str) -> pd.DataF
 
 def _iter_label_files(
     source: FileSource, day: date, columns: Sequence[str] | None = None, *, id_column: str
-) -> Iterator[pd.DataFrame]:
-    """One frame per label file dated ``day`` or later; only ``columns`` (those of them a
-    file has) when given."""
+) -> Iterator[tuple[date, pd.DataFrame]]:
+    """(file date, frame) per label file dated ``day`` or later; only ``columns`` (those of
+    them a file has) when given."""
     pattern = re.escape(Path(source.path).name).replace(re.escape("{date}"), r"(\d{4}-\d{2}-\d{2})")
     directory = Path(source.path.replace("{date}", "0000-00-00")).parent
     if "{date}" in str(Path(source.path).parent):
         raise SourceUnavailableError(f"{source.path}: put {{date}} in the file name, not a folder")
     for path in sorted(directory.glob("*")):
         match = re.fullmatch(pattern, path.name)
-        if match and date.fromisoformat(match.group(1)) >= day:
-            yield _read_file(path, source, required=True, columns=columns, text_columns=[id_column])
+        file_day = date.fromisoformat(match.group(1)) if match else None
+        if file_day is not None and file_day >= day:
+            frame = _read_file(
+                path, source, required=True, columns=columns, text_columns=[id_column]
+            )
+            yield file_day, frame
+
+
+def label_ids_delivered(
+    engine: Engine, source: PostgresTableSource, id_column: str, time_column: str, day: date
+) -> pd.Series | None:
+    """The id (as text) of every label row of a table source whose ``time_column`` falls on
+    ``day`` (UTC); None when that column is not a timestamp (no delivery day in SQL)."""
+    schema, name = source.table.split(".")
+    existing = {
+        column["name"]: column["type"]
+        for column in sa.inspect(engine).get_columns(name, schema=schema)
+    }
+    if not isinstance(existing.get(time_column), sa.DateTime) or id_column not in existing:
+        return None
+    start, end = day_bounds(day)
+    query = (
+        sa.select(sa.cast(sa.column(id_column), sa.Text))
+        .select_from(_table(source))
+        .where(
+            sa.column(time_column) >= start.to_pydatetime(),
+            sa.column(time_column) < end.to_pydatetime(),
+        )
+    )
+    with engine.connect() as conn:
+        return pd.Series(conn.execute(query).scalars().all(), dtype="string")
 
 
 def read_label_rows(model: ModelConfig, since: date) -> pd.DataFrame:

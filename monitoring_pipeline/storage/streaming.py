@@ -46,6 +46,8 @@ from monitoring_pipeline.storage.sources import (
     _iter_label_files,
     _table,
     label_columns,
+    label_ids_delivered,
+    missing_columns_message,
     prediction_columns,
 )
 
@@ -111,6 +113,8 @@ class PredictionDay:
         rows_without_time: int | None,
         float_columns: Sequence[str] = (),
         empty_as_object: bool = False,
+        bytes_columns: Sequence[str] = (),
+        unparsable_rows: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.model = model
         self.mapping = mapping
@@ -120,6 +124,10 @@ class PredictionDay:
         self._batches = batches
         self._float_columns = list(float_columns)
         self._empty_as_object = empty_as_object
+        self._bytes_columns = list(bytes_columns)
+        #: (text, reason) of each source row that could not be split into the header's
+        #: fields (CSV): never in a chunk, quarantined as they are.
+        self.unparsable_rows = list(unparsable_rows)
 
     @property
     def mapped_columns(self) -> list[str]:
@@ -132,6 +140,13 @@ class PredictionDay:
         for table in self._batches():
             if table.num_rows == 0 and offset:
                 continue
+            problems = []
+            for name in self._bytes_columns:
+                text, invalid = _decoded(table.column(name).combine_chunks())
+                table = table.set_column(table.schema.get_field_index(name), name, text)
+                if invalid is not None:
+                    rows = np.flatnonzero(invalid) + offset
+                    problems.append(pd.Series(f"{name} holds bytes that are not UTF-8", rows))
             raw = table.to_pandas().reset_index(drop=True)
             for column in self._float_columns:
                 # An integer column that has nulls somewhere in the day is float in every
@@ -142,7 +157,15 @@ class PredictionDay:
                 raw = pd.DataFrame(columns=list(raw.columns))
             raw.index = pd.RangeIndex(offset, offset + len(raw))
             offset += len(raw)
-            yield RawDay(raw=raw, mapped=self._mapped(raw), rows_without_time=None)
+            read_problems = (
+                pd.concat(problems).groupby(level=0).agg("; ".join) if problems else None
+            )
+            yield RawDay(
+                raw=raw,
+                mapped=self._mapped(raw),
+                rows_without_time=None,
+                read_problems=read_problems,
+            )
 
     def _mapped(self, raw: pd.DataFrame) -> pd.DataFrame:
         mapped = raw[list(self.mapping)].rename(columns=self.mapping)
@@ -180,7 +203,7 @@ def _check_columns(model: ModelConfig, source, columns: Sequence[str]) -> dict[s
     mapping = prediction_columns(model)
     missing = [column for column in mapping if column not in columns]
     if missing:
-        raise SchemaError(f"predictions source {_describe(source)} lacks column(s) {missing}")
+        raise SchemaError(missing_columns_message("predictions", source, missing, columns, mapping))
     return mapping
 
 
@@ -236,9 +259,7 @@ def _open_table_day(
     time_column = model.columns.scored_at
     catalog = _catalog(engine, source)
     types = {name: _arrow_type(column_type) for name, column_type in catalog.items()}
-    if time_column not in types:
-        raise SchemaError(f"predictions source {source.table} lacks column(s) ['{time_column}']")
-    mapping = _check_columns(model, source, list(types))
+    mapping = _check_columns(model, source, list(types))  # the time column among them
     selected = [c for c in prediction_columns(model) if c in types]
     start, end = day_bounds(day)
     in_day = (
@@ -481,7 +502,11 @@ class _CsvColumn:
 
 
 def _csv_header(path: Path) -> list[str]:
-    reader = pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=1 << 20))
+    reader = pa_csv.open_csv(
+        path,
+        read_options=pa_csv.ReadOptions(block_size=1 << 20),
+        parse_options=pa_csv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+    )
     return list(reader.schema.names)
 
 
@@ -491,21 +516,37 @@ def _open_csv_day(
     header = _csv_header(path)
     mapping = _check_columns(model, source, header)
     id_column = model.columns.prediction_id
-    as_text = pa_csv.ConvertOptions(
-        column_types={name: pa.string() for name in header},
+    # Read as bytes first: a value that is not UTF-8 is then one bad row, not a failed day.
+    as_bytes = pa_csv.ConvertOptions(
+        column_types={name: pa.binary() for name in header},
         null_values=PANDAS_NA_VALUES,
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
+    # Rows whose field count differs from the header's (a file cut mid-line, a stray
+    # separator) are set aside with their text and quarantined; the others read on.
+    unparsable: list[str] = []
+
+    def set_aside(row) -> str:
+        fields = f"CSV row with {row.actual_columns} field(s) where the header has"
+        unparsable.append((row.text, f"{fields} {row.expected_columns} (cut short?)"))
+        return "skip"
+
     # First pass: each column's type over the whole file, and the raw ids.
     kinds = {name: _CsvColumn() for name in header}
+    not_utf8: set[str] = set()
     id_parts = []
-    for batch in pa_csv.open_csv(path, convert_options=as_text):
+    parse = pa_csv.ParseOptions(invalid_row_handler=set_aside)
+    for batch in pa_csv.open_csv(path, convert_options=as_bytes, parse_options=parse):
         for name in header:
-            values = batch.column(name)
+            values, invalid = _decoded(batch.column(name))
+            if invalid is not None:
+                not_utf8.add(name)
             kind = kinds[name]
             kind.has_null |= values.null_count > 0
             present = values.drop_null()
+            if name == id_column:
+                id_parts.append(values)
             if not len(present):
                 continue
             kind.seen = True
@@ -517,7 +558,6 @@ def _open_csv_day(
                 kind.can_bool = bool(
                     pc.all(pc.is_in(present, pa.array(PANDAS_TRUE + PANDAS_FALSE))).as_py()
                 )
-        id_parts.append(batch.column(id_column))
     types = {name: kind.decide() for name, kind in kinds.items()}
     # An id is a name, not a number: "00042" must stay "00042" (read as a number it would
     # become 42, no longer match upstream, and collide with "042").
@@ -527,7 +567,9 @@ def _open_csv_day(
         if id_parts
         else pa.chunked_array([], pa.string())
     )
-    raw_ids = pd.Series(ids.cast(types[id_column]).to_pandas())
+    raw_ids = pd.Series(ids.to_pandas())
+    for name in not_utf8:  # text with escapes (\xff), decoded chunk by chunk
+        types[name] = pa.binary()
     convert = pa_csv.ConvertOptions(
         column_types=types,
         null_values=PANDAS_NA_VALUES,
@@ -536,9 +578,10 @@ def _open_csv_day(
         true_values=PANDAS_TRUE,
         false_values=PANDAS_FALSE,
     )
+    skip = pa_csv.ParseOptions(invalid_row_handler=lambda row: "skip")  # counted above
 
     def batches() -> Iterator[pa.Table]:
-        reader = pa_csv.open_csv(path, convert_options=convert)
+        reader = pa_csv.open_csv(path, convert_options=convert, parse_options=skip)
         yield from rebatch(reader, chunk_rows, reader.schema)
 
     return PredictionDay(
@@ -549,7 +592,30 @@ def _open_csv_day(
         batches,
         rows_without_time=None,
         empty_as_object=True,
+        bytes_columns=sorted(not_utf8),
+        unparsable_rows=unparsable,
     )
+
+
+def _decoded(values: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
+    """Bytes as text; values that are not UTF-8 keep their other characters and show each
+    bad byte as ``\\xNN``. Returns the text and which values were not UTF-8 (None: all were)."""
+    try:
+        return values.cast(pa.string()), None
+    except pa.ArrowInvalid:
+        pass
+    raw = values.to_pylist()
+    invalid = np.array([value is not None and not _is_utf8(value) for value in raw])
+    text = [None if v is None else v.decode("utf-8", "backslashreplace") for v in raw]
+    return pa.array(text, type=pa.string()), invalid
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _casts(values: pa.Array, to: pa.DataType) -> bool:
@@ -577,6 +643,10 @@ class DayLabels:
         self._source = model.labels
         self._file_rows: pd.DataFrame | None = None
         self._table: TableIdReader | None = None
+        #: Ids of the label rows delivered on the day (file sources: the file dated that
+        #: day), cleaned; None when the source cannot tell (see :meth:`delivered_ids`).
+        self._delivered: pd.Series | None = None
+        self._engine, self._model, self._day = engine, model, day
         if isinstance(self._source, FileSource):
             self._file_rows = self._read_files(model, day, scan.day_ids)
             ids = self._file_rows["prediction_id"].astype("string")
@@ -592,6 +662,20 @@ class DayLabels:
                 raise SchemaError(
                     f"labels source {_describe(self._source)} lacks column(s) {missing}"
                 )
+
+    def delivered_ids(self) -> pd.Series | None:
+        """The (cleaned) id of every label row delivered on the day, to find labels without a
+        prediction: a file source's file dated that day; a table source's rows whose
+        ``labelled_at`` falls on that UTC day (None if that column is not a timestamp)."""
+        if self._table is not None:
+            assert isinstance(self._source, PostgresTableSource)
+            columns = self._model.columns
+            ids = label_ids_delivered(
+                self._engine, self._source, columns.label_prediction_id, columns.labelled_at,
+                self._day,
+            )  # fmt: skip
+            return None if ids is None else clean_text(ids)
+        return self._delivered
 
     def for_ids(self, prediction_ids: pd.Series) -> pd.DataFrame:
         """Every label row of ``prediction_ids`` (valid, unique ids of one chunk)."""
@@ -623,11 +707,18 @@ class DayLabels:
         needed = list(self._mapping)
         id_column = model.columns.label_prediction_id
         frames = []
-        for frame in _iter_label_files(source, day, columns=needed, id_column=id_column):
+        self._delivered = pd.Series([], dtype="string")
+        for file_day, frame in _iter_label_files(source, day, columns=needed, id_column=id_column):
+            if file_day == day and id_column in frame.columns:
+                self._delivered = clean_text(frame[id_column])
             if id_column in frame.columns and day_ids is not None:
                 frame = frame.loc[is_in(frame[id_column].astype("string"), day_ids)]
             frames.append(frame)
-        raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if not frames:  # no label delivered yet: an ordinary state, not a schema problem
+            return pd.DataFrame(
+                {name: pd.Series([], dtype=object) for name in self._mapping.values()}
+            )
+        raw = pd.concat(frames, ignore_index=True)
         missing = [column for column in needed if column not in raw.columns]
         if missing:
             raise SchemaError(f"labels source {_describe(source)} lacks column(s) {missing}")

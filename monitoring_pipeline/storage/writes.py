@@ -279,6 +279,12 @@ class PartitionWriter:
         )
         self.written[table] += rows.num_rows
 
+    def connection(self) -> sa.Connection:
+        """The transaction's connection once every COPY submitted so far has run: a query on
+        it sees the partition as written so far (and the other partitions as committed)."""
+        self._worker.finish_pending()
+        return self._conn
+
     def clear(self, tables: Sequence[str]) -> dict[str, int]:
         """Delete this partition's rows from ``tables`` (other tables than the ones written)
         in the same transaction; returns the rows removed per table. Used when a day's

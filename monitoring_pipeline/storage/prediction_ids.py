@@ -1,0 +1,67 @@
+"""Questions about a model's stored prediction ids across days: ids written on more than
+one day, and label ids that match no written prediction.
+
+Both run inside a day's write transaction (after its rows are COPYed), so the day's own
+rows count as stored; the index ``labeled_prediction_rows_id_idx`` (sql/018) answers them
+per id, whatever the number of days stored.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+
+from monitoring_pipeline.storage.sources import text_array_literal
+
+__all__ = ["count_ids_on_other_days", "count_labels_without_prediction"]
+
+_IDS_ON_OTHER_DAYS = sa.text(
+    """
+    SELECT count(*)
+    FROM monitoring.labeled_prediction_rows AS day_row
+    WHERE day_row.model_name = :model_name
+      AND day_row.partition_date = :partition_date
+      AND EXISTS (
+          SELECT 1
+          FROM monitoring.labeled_prediction_rows AS other
+          WHERE other.model_name = :model_name
+            AND other.prediction_id = day_row.prediction_id
+            AND other.partition_date <> :partition_date
+      )
+    """
+)
+
+_LABELS_WITHOUT_PREDICTION = sa.text(
+    """
+    SELECT count(*)
+    FROM unnest(CAST(:ids AS text[])) AS label(prediction_id)
+    WHERE NOT EXISTS (
+        SELECT 1
+        FROM monitoring.labeled_prediction_rows AS stored
+        WHERE stored.model_name = :model_name
+          AND stored.prediction_id = label.prediction_id
+    )
+    """
+)
+
+
+def count_ids_on_other_days(conn: sa.Connection, model_name: str, partition_date: date) -> int:
+    """Prediction ids stored for ``partition_date`` that are also stored on another day
+    (each id once: the day holds at most one row per id)."""
+    params = {"model_name": model_name, "partition_date": partition_date}
+    return int(conn.execute(_IDS_ON_OTHER_DAYS, params).scalar_one())
+
+
+def count_labels_without_prediction(
+    conn: sa.Connection, model_name: str, label_ids: pd.Series
+) -> int:
+    """Label rows (one per element of ``label_ids``, cleaned ids) whose id matches no
+    stored prediction of the model on any day; a missing id counts as matching none."""
+    missing = int(label_ids.isna().sum())
+    ids = label_ids.dropna()
+    if ids.empty:
+        return missing
+    params = {"model_name": model_name, "ids": text_array_literal(ids)}
+    return missing + int(conn.execute(_LABELS_WITHOUT_PREDICTION, params).scalar_one())
