@@ -14,8 +14,6 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from monitoring_pipeline.config import load_config
-from monitoring_pipeline.orchestrate import run_days
 from monitoring_pipeline.pipeline.labeled_predictions import DOWNSTREAM_TABLES, PARTITION_TABLES
 from monitoring_pipeline.run_workers import WORKER_TAG
 from monitoring_pipeline.storage.database import create_engine
@@ -23,7 +21,7 @@ from monitoring_pipeline.storage.locks import lock_model_table, lock_partitions
 from monitoring_pipeline_tests.faults.world import (
     DAY,
     MODEL,
-    VOLUME,
+    Fingerprints,
     cli,
     fingerprints,
     materialize_args,
@@ -34,9 +32,6 @@ from monitoring_pipeline_tests.faults.world import (
 pytestmark = pytest.mark.e2e
 
 ROWS = "monitoring.labeled_prediction_rows"
-
-
-Fingerprints = dict[str, tuple[int, str]]
 
 
 @dataclass(frozen=True)
@@ -96,18 +91,10 @@ def _waiting_for_a_lock(conn: sa.Connection) -> bool:
 
 
 @pytest.fixture(scope="module")
-def world(module_database, module_dir, module_dagster_instance, dagster_storage_url):
-    """A clean run's fingerprints, then three killed runs and a re-run on another database
-    holding the same sources."""
-    clean_url, faulty_url = module_database(), module_database()
-    config_path = publish_day(clean_url, module_dir / "clean")
-    publish_day(faulty_url, module_dir / "faulty")
-    (clean_run,) = run_days(
-        load_config(config_path), module_dagster_instance, [DAY], database_url=clean_url
-    )
-    assert clean_run.success, clean_run.errors
-    clean = fingerprints(clean_url)
-    assert clean["labeled_prediction_rows"][0] > 0.9 * VOLUME  # the day was really written
+def world(faults_database, module_dir, clean_day, dagster_storage_url):
+    """Three killed runs and a re-run of the clean run's day, on a database of its own."""
+    faulty_url = faults_database()
+    config_path = publish_day(faulty_url, module_dir / "faulty")
     before = fingerprints(faulty_url)
     env = {
         "MONITORING_HOME": str(module_dir / "home"),
@@ -148,7 +135,7 @@ def world(module_database, module_dir, module_dagster_instance, dagster_storage_
     rerun = cli(materialize_args(), env)
     out, err = rerun.communicate(timeout=240)
     assert rerun.returncode == 0, out + err
-    return World(clean, before, kills, fingerprints(faulty_url), rerun.pid, err, started)
+    return World(clean_day, before, kills, fingerprints(faulty_url), rerun.pid, err, started)
 
 
 def test_each_kill_leaves_every_table_as_it_was_or_whole(world):
@@ -169,9 +156,9 @@ def test_a_rerun_after_the_kills_equals_a_clean_run(world):
     assert "Traceback" not in world.rerun_stderr
 
 
-def test_killed_runs_are_marked_failed_by_the_next_command(world, module_dagster_instance):
+def test_killed_runs_are_marked_failed_by_the_next_command(world, faults_dagster_instance):
     host = socket.gethostname()
-    runs = module_dagster_instance.get_runs(
+    runs = faults_dagster_instance.get_runs(
         filters=dg.RunsFilter(tags={"dagster/partition": str(DAY)}, created_after=world.started)
     )
     by_pid = {}
@@ -186,7 +173,7 @@ def test_killed_runs_are_marked_failed_by_the_next_command(world, module_dagster
         assert run.status == dg.DagsterRunStatus.FAILURE, kill.point
         (failure,) = [
             e
-            for e in module_dagster_instance.all_logs(run.run_id)
+            for e in faults_dagster_instance.all_logs(run.run_id)
             if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_FAILURE"
         ]
         assert failure.dagster_event.message.startswith(

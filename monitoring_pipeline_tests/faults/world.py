@@ -50,7 +50,10 @@ def publish_day(database_url: str, directory: Path) -> Path:
     return config
 
 
-def fingerprints(database_url: str) -> dict[str, tuple[int, str]]:
+Fingerprints = dict[str, tuple[int, str]]
+
+
+def fingerprints(database_url: str) -> Fingerprints:
     """Every table of schema ``monitoring``: (rows, md5 of its rows sorted), without the
     columns in ``STAMP_COLUMNS``."""
     engine = create_engine(database_url)
