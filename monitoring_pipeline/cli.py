@@ -12,6 +12,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -79,24 +81,69 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_materialize(args: argparse.Namespace) -> int:
     from monitoring_pipeline.orchestrate import dagster_instance, days_between, run_days
+    from monitoring_pipeline.outage import watch_connections
+    from monitoring_pipeline.stopping import StopRequest, run_in_worker, stop_on_signals
 
     settings = load_settings()
     config = load_config(settings.config_path)
     end = args.end or (datetime.now(UTC).date() - timedelta(days=1))
     start = args.start or end
+    days = days_between(start, end)
     urls = _connect(settings)
     _print_lock_waits()
-    with dagster_instance(settings, urls) as instance:
-        runs = run_days(config, instance, days_between(start, end), progress=_progress)
+    done: list[str] = []
+
+    def progress(index: int, total: int, run) -> None:
+        done.append(run.partition_key)
+        _progress(index, total, run)
+
+    # SIGINT / SIGTERM: the day in flight finishes (or, failing, rolls back), no other starts.
+    stop = StopRequest()
+    with (
+        dagster_instance(settings, urls) as instance,
+        stop_on_signals(stop),
+        watch_connections([urls.monitoring, urls.dagster]) as watch,
+    ):
+        try:
+            runs = run_in_worker(
+                lambda: run_days(
+                    config, instance, days, progress=progress, should_stop=lambda: stop.requested
+                ),
+                name="materialize",
+                watch=watch.check,
+            )
+        except DatabaseUnavailableError as exc:
+            in_flight = days[len(done)].isoformat()
+            print(
+                f"monitoring-pipeline: {exc} (lost while materializing {in_flight}: its writes "
+                "rolled back; run it again once the server is back)",
+                file=sys.stderr,
+                flush=True,
+            )
+            # Nothing left to do can reach the server: exit now, not after a minute of
+            # Dagster's storage retrying (and printing) each event of the abandoned run.
+            sys.stdout.flush()
+            os._exit(2)
+    if stop.requested:
+        where = f"after {done[-1]}" if done else "before any day finished"
+        _say(
+            f"monitoring-pipeline materialize: stopped by {stop.signal_name} {where}: "
+            f"{len(done)} of {len(days)} days materialized, each whole; no further day started"
+        )
+        return stop.exit_code
     return 0 if all(run.success for run in runs) else 1
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.orchestrate import dagster_instance
     from monitoring_pipeline.runtime import DAGSTER_HOME, dagster_environment
+    from monitoring_pipeline.stopping import StopRequest, stop_on_signals, stop_process_group
 
     settings = load_settings()
     load_config(settings.config_path)  # fail here, readably, rather than inside the UI
     urls = _connect(settings)
+    with dagster_instance(settings, urls):
+        pass  # marks failed the runs a killed `materialize` left STARTED, before the UI shows them
     env = os.environ | dagster_environment(settings, urls)
     settings.dagster_artifacts_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(DAGSTER_HOME / "workspace.yaml")]
@@ -104,18 +151,26 @@ def cmd_ui(args: argparse.Namespace) -> int:
     _say(
         f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it and the embedded database)"
     )
-    # dagster dev must not inherit an ignored SIGINT, or it would ignore Ctrl-C and SIGTERM.
-    process = subprocess.Popen(
-        command,
-        env=env,
-        cwd=DAGSTER_HOME,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
-        return process.wait()
+    stop = StopRequest()
+    with stop_on_signals(stop):
+        # Its own session: its webserver, daemon and code servers are found (and stopped) as
+        # one group, and a terminal's Ctrl-C reaches this process, which passes it on.
+        # dagster dev must not inherit an ignored SIGINT, or it would ignore SIGINT and SIGTERM.
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=DAGSTER_HOME,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        while process.poll() is None and not stop.wait(0.2):
+            pass
+        # SIGINT is what dagster dev shuts its webserver, daemon and code servers down on.
+        stop_process_group(process, signal.SIGINT)
+    if stop.requested:
+        _say(f"monitoring-pipeline ui: stopped by {stop.signal_name}")
+        return stop.exit_code
+    return process.returncode
 
 
 def cmd_demo_retrain(args: argparse.Namespace) -> int:
@@ -187,6 +242,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_webhook_receiver(args: argparse.Namespace) -> int:
     from monitoring_pipeline.alerting.receiver import make_receiver
+    from monitoring_pipeline.stopping import StopRequest, stop_on_signals
 
     out = args.out.expanduser().resolve() if args.out else None
     if out is not None:
@@ -205,13 +261,15 @@ def cmd_webhook_receiver(args: argparse.Namespace) -> int:
         return 2
     where = f", appending to {out}" if out else ""
     _say(f"Webhook receiver on http://{args.host}:{args.port}/ (Ctrl-C to stop){where}")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
+    stop = StopRequest()
+    with stop_on_signals(stop):
+        serving = threading.Thread(target=server.serve_forever, name="receiver", daemon=True)
+        serving.start()
+        while serving.is_alive() and not stop.wait(0.2):
+            pass
+        server.shutdown()  # a message being received is finished first
         server.server_close()
-    return 0
+    return stop.exit_code if stop.requested else 1
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
@@ -415,6 +473,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Dagster's beta notices (e.g. `owners` on a sensor) speak to this code's authors, not to
+    # whoever runs a command; on stderr they would drown the one line a failure prints.
+    warnings.filterwarnings("ignore", message=r".* is currently in beta")
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:

@@ -19,6 +19,7 @@ from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.definitions import build_definitions
 from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
 from monitoring_pipeline.defs.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
+from monitoring_pipeline.run_workers import WORKER_TAG, fail_orphaned_runs, this_worker
 from monitoring_pipeline.runtime import dagster_environment
 from monitoring_pipeline.settings import Settings
 from monitoring_pipeline.storage.database import ServerUrls
@@ -61,13 +62,17 @@ QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 @contextmanager
 def dagster_instance(settings: Settings, urls: ServerUrls) -> Iterator[dg.DagsterInstance]:
-    """The persistent instance of dagster.yaml, with this process' environment pointed at it."""
+    """The persistent instance of dagster.yaml, with this process' environment pointed at it.
+
+    Runs a killed process of this host left in progress are marked failed first (see
+    :mod:`monitoring_pipeline.run_workers`)."""
     environment = dagster_environment(settings, urls)
     previous = {key: os.environ.get(key) for key in environment}
     os.environ.update(environment)
     settings.dagster_artifacts_dir.mkdir(parents=True, exist_ok=True)
     try:
         with dg.DagsterInstance.get() as instance:
+            fail_orphaned_runs(instance)
             yield instance
     finally:
         for key, value in previous.items():
@@ -116,6 +121,7 @@ def _run_days(
     should_stop: Callable[[], bool] | None,
 ) -> list[PartitionRun]:
     runs = []
+    worker = {WORKER_TAG: this_worker().tag}  # a killed process' run is failed later
     for index, day in enumerate(days, start=1):
         if should_stop is not None and should_stop():
             break
@@ -124,6 +130,7 @@ def _run_days(
             partition_key=day.isoformat(),
             instance=instance,
             raise_on_error=False,
+            tags=worker,
             # Failures are reported by the caller in one line each; the events keep the details.
             run_config=QUIET_LOGGERS,
         )
@@ -196,7 +203,12 @@ def tick_sensor(
         data = sensor.evaluate_tick(context)
     runs = []
     for request in data.run_requests:
-        tags = {**request.tags, SENSOR_NAME_TAG: sensor.name, RUN_KEY_TAG: request.run_key}
+        tags = {
+            **request.tags,
+            SENSOR_NAME_TAG: sensor.name,
+            RUN_KEY_TAG: request.run_key,
+            WORKER_TAG: this_worker().tag,
+        }
         existing = instance.get_runs(
             filters=dg.RunsFilter(
                 tags={RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: sensor.name}

@@ -11,7 +11,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
-from monitoring_pipeline.settings import DAGSTER_DATABASE, MONITORING_DATABASE, Settings
+from monitoring_pipeline.settings import (
+    DAGSTER_DATABASE,
+    DAGSTER_DATABASE_URL_VAR,
+    DATABASE_URL_VAR,
+    MONITORING_DATABASE,
+    Settings,
+)
 from monitoring_pipeline.storage.credentials import (
     READER_ROLE,
     SUPERUSER,
@@ -32,9 +38,18 @@ class DatabaseUnavailableError(RuntimeError):
     """The configured server cannot be reached or refuses us; the message is one line."""
 
 
-def normalize_url(url: str) -> str:
-    """Return ``url`` with the psycopg2 driver (``postgres://`` and ``postgresql://`` accepted)."""
-    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+def normalize_url(url: str, *, name: str = "the database URL") -> str:
+    """Return ``url`` with the psycopg2 driver (``postgres://`` and ``postgresql://`` accepted).
+
+    An unparsable URL is refused in one line naming it by ``name`` (e.g. the environment
+    variable it came from), not by its text: its password could not be told apart to mask."""
+    try:
+        parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+        parsed.port  # noqa: B018 (a port that is not a number may raise only when read)
+    except (sa.exc.ArgumentError, ValueError):
+        raise DatabaseUnavailableError(
+            f"{name} is not a database URL; expected postgresql://user:password@host:port/database"
+        ) from None
     if parsed.get_backend_name() != "postgresql":
         raise DatabaseUnavailableError(f"{redact(url)}: not a PostgreSQL URL")
     return parsed.set(drivername=DRIVER).render_as_string(hide_password=False)
@@ -263,8 +278,11 @@ def resolve_server(settings: Settings, *, keep_running: bool = False) -> ServerU
     before anything is written.
     """
     if settings.database_url:
-        monitoring = normalize_url(settings.database_url)
-        dagster = normalize_url(settings.dagster_database_url or settings.database_url)
+        monitoring = normalize_url(settings.database_url, name=DATABASE_URL_VAR)
+        dagster = normalize_url(
+            settings.dagster_database_url or settings.database_url,
+            name=DAGSTER_DATABASE_URL_VAR if settings.dagster_database_url else DATABASE_URL_VAR,
+        )
         check_connection(monitoring)
         if dagster != monitoring:
             check_connection(dagster)

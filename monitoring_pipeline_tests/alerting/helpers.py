@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -187,10 +188,15 @@ def rows(engine, query: str, **params) -> list[dict]:
         return [dict(r._mapping) for r in conn.execute(sa.text(query), params)]
 
 
+HANG = 0  # a scripted "status": hold the request past the client's timeout, never answer
+HANG_SECONDS = 2.0
+
+
 @dataclass
 class ScriptedReceiver:
     """A webhook on 127.0.0.1 answering with ``statuses`` in turn (then the last one
-    forever); ``received`` holds every JSON body, ``accepted`` those answered 2xx."""
+    forever; ``HANG``: no answer within ``HANG_SECONDS``, then the connection closes);
+    ``received`` holds every JSON body, ``accepted`` those answered 2xx."""
 
     statuses: list[int]
     received: list[dict] = field(default_factory=list)
@@ -206,13 +212,17 @@ class ScriptedReceiver:
 
 
 @contextmanager
-def scripted_receiver(statuses: Sequence[int]) -> Iterator[ScriptedReceiver]:
+def scripted_receiver(statuses: Sequence[int], *, port: int = 0) -> Iterator[ScriptedReceiver]:
+    """A :class:`ScriptedReceiver` on ``port`` (default: any free one)."""
     receiver = ScriptedReceiver(list(statuses))
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             status = receiver.respond(body)
+            if status == HANG:
+                time.sleep(HANG_SECONDS)
+                return
             self.send_response(status)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -221,7 +231,7 @@ def scripted_receiver(statuses: Sequence[int]) -> Iterator[ScriptedReceiver]:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

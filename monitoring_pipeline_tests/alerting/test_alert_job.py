@@ -4,6 +4,7 @@ retries with every attempt recorded, a receiver that never recovers, re-executio
 from __future__ import annotations
 
 import html
+import socket
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from monitoring_pipeline.defs.definitions import build_definitions
 from monitoring_pipeline_tests.alerting.helpers import (
     ACCURACY_SLO,
     GAP_SLO,
+    HANG,
     MODEL,
     START,
     alert_config,
@@ -171,6 +173,38 @@ def test_receiver_that_never_recovers_fails_the_run_and_reexecution_delivers_onc
     assert html.unescape(message["text"].split("\n")[0]) == alert["summary"]
     assert attempts(engine, "oncall")[-1] == (3, "delivered", 200, None)
     assert attempts(engine, "log") == [(1, "delivered", None, None)]  # logged once only
+    (alert,) = rows(engine, "SELECT delivery_status FROM monitoring.alerts")
+    assert alert["delivery_status"] == "delivered"
+
+
+def test_receiver_down_then_hanging_then_failing_then_back_gets_the_alert_exactly_once(
+    engine, database_url, dagster_instance, tmp_path
+):
+    """One URL throughout: nothing listening (connection refused), then a receiver that
+    hangs past the timeout, answers 500, and at last 200; a re-execution sends nothing."""
+    seed(engine)
+    with socket.socket() as probe:  # a port nobody listens on, for now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/hook"
+    down = run_alert(
+        alert_config(tmp_path, [hook(url, max_attempts=2)]), database_url, dagster_instance
+    )
+    assert not down.success
+    with scripted_receiver([HANG, 500, 200], port=port) as receiver:
+        config = alert_config(tmp_path, [hook(url, max_attempts=3, timeout_seconds=1)])
+        assert run_alert(config, database_url, dagster_instance).success
+        assert run_alert(config, database_url, dagster_instance).success  # nothing more
+    made = attempts(engine, "oncall")
+    assert [(a, outcome, status) for a, outcome, status, _ in made] == [
+        (1, "retry", None), (2, "failed", None),
+        (3, "retry", None), (4, "retry", 500), (5, "delivered", 200),
+    ]  # fmt: skip
+    assert all(error.startswith("cannot connect: ") for *_, error in made[:2])
+    assert made[2][3] == "no response within 1s"
+    assert len(receiver.received) == 3 and len(receiver.accepted) == 1  # the hang never answered
+    assert receiver.accepted[0]["text"].startswith(f"[PAGE] {MODEL}/{GAP_SLO}: new page episode")
+    assert attempts(engine, "log") == [(1, "delivered", None, None)]
     (alert,) = rows(engine, "SELECT delivery_status FROM monitoring.alerts")
     assert alert["delivery_status"] == "delivered"
 
