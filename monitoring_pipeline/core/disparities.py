@@ -32,9 +32,13 @@ calibration_gap                calibration-in-the-large_g - ..._ref       Welch 
   ``diff +/- z * sqrt(var_g / n_g + var_ref / n_ref)`` costs nothing and needs no
   bootstrap, while a difference of ECEs is biased upward for small cohorts and has no
   cheap interval. Positive means the group is over-predicted relative to the reference.
-* ``sufficient``: both groups are sufficient (``n_labelled >= min_cohort_size``).
-  A configured reference missing from the data gives NaN figures and ``sufficient``
-  False rather than a silent switch to another reference.
+* ``sufficient``: both groups have at least ``min_cohort_size`` in the denominators the
+  metric is taken over (the ``<metric>_sufficient`` flags of ``derive_cohort_metrics``):
+  predictions for demographic_parity_difference and disparate_impact_ratio, actual
+  positives for tpr_difference, actual negatives for fpr_difference, both of those for
+  equalized_odds_difference, labelled rows for calibration_gap. A configured reference
+  missing from the data gives NaN figures and ``sufficient`` False rather than a silent
+  switch to another reference.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from monitoring_pipeline.core.cohort_metrics import wide_key_columns
+from monitoring_pipeline.core.cohort_metrics import sufficient_column, wide_key_columns
 from monitoring_pipeline.core.intervals import (
     katz_ratio_interval,
     newcombe_difference_interval,
@@ -57,6 +61,7 @@ __all__ = [
     "DISPARITY_METRICS",
     "FOUR_FIFTHS",
     "RATIO_METRICS",
+    "SUFFICIENCY_METRICS",
     "compute_disparities",
     "worst_disparities",
 ]
@@ -79,7 +84,20 @@ DISPARITY_METRICS: tuple[str, ...] = (
     "calibration_gap",
 )
 _NEEDED = ("n", "n_labelled", "positives", "pred_pos", "tp", "fp", "tn", "fn", "score_sum")
-_NEEDED_ALL = (*_NEEDED, "brier_sum", "sufficient", "cohort_attribute", "cohort_value")
+# The cohort metrics whose denominators each disparity is taken over: a comparison is
+# sufficient when both groups' flags of every listed metric are.
+SUFFICIENCY_METRICS: dict[str, tuple[str, ...]] = {
+    "demographic_parity_difference": ("selection_rate",),
+    "disparate_impact_ratio": ("selection_rate",),
+    "tpr_difference": ("tpr",),
+    "fpr_difference": ("fpr",),
+    "equalized_odds_difference": ("tpr", "fpr"),
+    "calibration_gap": ("calibration_in_the_large",),
+}
+_SUFFICIENT = tuple(
+    sufficient_column(m) for m in ("selection_rate", "tpr", "fpr", "calibration_in_the_large")
+)
+_NEEDED_ALL = (*_NEEDED, "brier_sum", *_SUFFICIENT, "cohort_attribute", "cohort_value")
 
 ERROR_NOT_METRICS = "metrics_wide lacks columns {columns}: pass derive_cohort_metrics output"
 
@@ -167,7 +185,9 @@ def compute_disparities(
         ...     "cohort_value": ["f", "m"], "n": [100, 200], "n_labelled": [100, 200],
         ...     "positives": [50, 100], "pred_pos": [30, 80], "tp": [25, 60], "fp": [5, 20],
         ...     "tn": [45, 80], "fn": [25, 40], "score_sum": [50.0, 100.0],
-        ...     "brier_sum": [20.0, 40.0], "sufficient": [True, True]})
+        ...     "brier_sum": [20.0, 40.0], "selection_rate_sufficient": [True, True],
+        ...     "tpr_sufficient": [True, True], "fpr_sufficient": [True, True],
+        ...     "calibration_in_the_large_sufficient": [True, True]})
         >>> d = compute_disparities(wide).set_index("metric")
         >>> round(float(d.loc["disparate_impact_ratio", "value"]), 2)
         0.75
@@ -186,7 +206,7 @@ def compute_disparities(
     references = _reference_table(groups, keys, reference or {})
     comparisons = groups.merge(references, on=by, how="left")
     comparisons = comparisons[comparisons["cohort_value"] != comparisons["reference_value"]]
-    reference_rows = groups[[*by, "cohort_value", *_NEEDED, "brier_sum", "sufficient"]].rename(
+    reference_rows = groups[[*by, "cohort_value", *_NEEDED, "brier_sum", *_SUFFICIENT]].rename(
         columns={"cohort_value": "reference_value"}
     )
     comparisons = comparisons.merge(
@@ -194,6 +214,15 @@ def compute_disparities(
     ).reset_index(drop=True)
     if comparisons.empty:
         return _empty_result(metrics_wide, keys)
+    return _compare(comparisons, by, "reference_value", confidence)
+
+
+def _compare(
+    comparisons: pd.DataFrame, by: list[str], against: str, confidence: float
+) -> pd.DataFrame:
+    """Every disparity metric of each row's group (plain columns) against its comparison
+    group (the same columns suffixed ``_ref``); ``against`` names the comparison column
+    kept in the result (``reference_value``), or is empty when there is none."""
 
     def col(name: str) -> np.ndarray:
         return comparisons[name].to_numpy(dtype=np.float64)
@@ -244,10 +273,16 @@ def compute_disparities(
         half = normal_quantile(confidence) * np.sqrt(var_g / n_g + var_r / n_r)
     results["calibration_gap"] = (gap, gap - half, gap + half)
 
-    sufficient = comparisons["sufficient"].to_numpy(dtype=bool) & comparisons[
-        "sufficient_ref"
-    ].fillna(False).to_numpy(dtype=bool)
-    base = comparisons[[*by, "cohort_value", "reference_value"]]
+    def both_sufficient(metric: str) -> np.ndarray:
+        flags = np.ones(len(comparisons), dtype=bool)
+        for rate in SUFFICIENCY_METRICS[metric]:
+            column = sufficient_column(rate)
+            flags &= comparisons[column].to_numpy(dtype=bool)
+            # A missing reference merges as NaN: never sufficient.
+            flags &= comparisons[f"{column}_ref"].fillna(False).to_numpy(dtype=bool)
+        return flags
+
+    base = comparisons[[*by, "cohort_value", *([against] if against else [])]]
     pieces = []
     for order, metric in enumerate(DISPARITY_METRICS):
         value, lower, upper = results[metric]
@@ -256,7 +291,7 @@ def compute_disparities(
         piece["value"] = value
         piece["lower"] = lower
         piece["upper"] = upper
-        piece["sufficient"] = sufficient
+        piece["sufficient"] = both_sufficient(metric)
         if metric == "disparate_impact_ratio":
             four_fifths = pd.array(value >= FOUR_FIFTHS, dtype="boolean")
             four_fifths[np.isnan(value)] = pd.NA
@@ -271,9 +306,12 @@ def compute_disparities(
     return result.drop(columns="__order").reset_index(drop=True)
 
 
-def _empty_result(metrics_wide: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def _empty_result(
+    metrics_wide: pd.DataFrame, keys: list[str], against: str = "reference_value"
+) -> pd.DataFrame:
     frame = metrics_wide[[*keys, "cohort_attribute", "cohort_value"]].iloc[0:0].copy()
-    frame["reference_value"] = pd.Series(dtype="str")
+    if against:
+        frame[against] = pd.Series(dtype="str")
     frame["metric"] = pd.Series(dtype="str")
     for column in ("value", "lower", "upper"):
         frame[column] = pd.Series(dtype="float64")

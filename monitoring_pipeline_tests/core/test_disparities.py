@@ -180,6 +180,41 @@ def test_configured_reference_and_missing_reference(wide):
     assert set(sex["reference_value"]) == {"nobody"}
 
 
+def test_sufficiency_follows_each_metrics_own_denominators():
+    # "few_pos" has 400 predictions and 400 labelled rows but 20 actual positives: with a
+    # minimum size of 50 its selection-rate and FPR gaps are judged, its TPR gap is not.
+    rows = []
+    for value, n, positives in (("big", 1000, 500), ("few_pos", 400, 20)):
+        rows.append(
+            pd.DataFrame(
+                {
+                    "model_version": "v1",
+                    "score": np.linspace(0.01, 0.99, n),
+                    "decision": np.arange(n) % 2,
+                    "label": (np.arange(n) < positives).astype(float),
+                    "g": value,
+                }
+            )
+        )
+    stats = compute_confusion_stats(pd.concat(rows, ignore_index=True), CohortSpec(["g"]))
+    wide = derive_cohort_metrics(stats, min_cohort_size=50)
+    few = wide.set_index("cohort_value").loc["few_pos"]
+    assert (few["tpr_n"], few["fpr_n"], few["n"]) == (20, 380, 400)
+    flags = compute_disparities(wide).set_index("metric")["sufficient"].to_dict()
+    assert flags == {
+        "demographic_parity_difference": True,
+        "disparate_impact_ratio": True,
+        "tpr_difference": False,
+        "fpr_difference": True,
+        "equalized_odds_difference": False,  # needs both TPR and FPR
+        "calibration_gap": True,
+    }
+    # The reference's denominators count as well: "big" (500 actual positives) against
+    # "few_pos" as the reference has an insufficient TPR gap.
+    reversed_flags = compute_disparities(wide, reference={"g": "few_pos"})
+    assert reversed_flags.set_index("metric")["sufficient"].to_dict() == flags
+
+
 def test_four_fifths_flag():
     wide = pd.DataFrame(
         {
@@ -195,7 +230,10 @@ def test_four_fifths_flag():
             "fn": [200, 30, 30],
             "score_sum": [500.0, 50.0, 50.0],
             "brier_sum": [200.0, 20.0, 20.0],
-            "sufficient": [True, True, True],
+            "selection_rate_sufficient": [True, True, True],
+            "tpr_sufficient": [True, True, True],
+            "fpr_sufficient": [True, True, True],
+            "calibration_in_the_large_sufficient": [True, True, True],
         }
     )
     ratio = compute_disparities(wide)
