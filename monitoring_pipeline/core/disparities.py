@@ -1,10 +1,18 @@
-"""Fairness disparities: every cohort group against a reference group of its attribute.
+"""Fairness disparities: every cohort group against a reference group of its attribute,
+and against everyone else of its attribute.
 
 Per (group keys such as ``model_version``, cohort attribute) each group is compared with
 one reference group: the one named in ``reference`` for that attribute, else the group
-with the largest ``n`` (ties broken by the smaller value, so the choice is stable).
-Intersection attributes (``"sex&age_band"``) are attributes like any other; the
-``"all"`` cohort is never compared. The reference group gets no row of its own.
+with the largest ``n`` of the frame (ties broken by the smaller value). The pipeline
+passes references fixed over the baseline window (:func:`choose_reference_groups`), so
+that the reference does not flip between days. Intersection attributes
+(``"sex&age_band"``) are attributes like any other; the ``"all"`` cohort is never
+compared. The reference group gets no row of its own.
+
+:func:`compute_disparities_against_rest` compares each group with the pooled
+complement of its attribute (all other groups together) with the same metrics and
+intervals: a change of the reference group itself (say a threshold moved for the
+largest group) shows there as a gap of that group, where reference gaps only shrink.
 
 Metrics (group minus / over reference) and their intervals:
 
@@ -62,7 +70,9 @@ __all__ = [
     "FOUR_FIFTHS",
     "RATIO_METRICS",
     "SUFFICIENCY_METRICS",
+    "choose_reference_groups",
     "compute_disparities",
+    "compute_disparities_against_rest",
     "worst_disparities",
 ]
 
@@ -304,6 +314,105 @@ def _compare(
     result["metric"] = result["metric"].astype("str")
     result = result.sort_values([*by, "cohort_value", "__order"], na_position="last", kind="stable")
     return result.drop(columns="__order").reset_index(drop=True)
+
+
+def compute_disparities_against_rest(
+    metrics_wide: pd.DataFrame, *, min_cohort_size: int, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Each cohort group against everyone else of its attribute (the pooled complement).
+
+    The complement of group ``g`` of attribute ``A`` sums the counts of every other group
+    of ``A`` under the same group keys (``__missing__`` included), so each row of the day
+    is in exactly one of the two. The metrics, their intervals and ``passes_four_fifths``
+    are those of :func:`compute_disparities`, with the complement in the reference's
+    place; ``sufficient`` asks the same of the complement's denominators (computed here
+    against ``min_cohort_size``, since the complement has no row of its own). Unlike a
+    reference group, which is never compared with itself, every group gets rows; a group
+    alone in its attribute has an empty complement and NaN figures.
+
+    Parameters:
+        metrics_wide: ``derive_cohort_metrics`` output (needs its count columns).
+        min_cohort_size: the denominator the complement needs for each metric.
+        confidence: two-sided confidence level of the intervals.
+
+    Returns:
+        Long frame, one row per (group keys, cohort_attribute, cohort_value, metric) with
+        ``value, lower, upper, sufficient, passes_four_fifths``: the columns of
+        :func:`compute_disparities` without ``reference_value``.
+
+    Example:
+        >>> wide = pd.DataFrame({"cohort_attribute": ["sex"] * 3,
+        ...     "cohort_value": ["f", "m", "x"], "n": [100, 150, 50],
+        ...     "n_labelled": [100, 150, 50], "positives": [50, 75, 25],
+        ...     "pred_pos": [30, 60, 20], "tp": [25, 45, 15], "fp": [5, 15, 5],
+        ...     "tn": [45, 60, 20], "fn": [25, 30, 10], "score_sum": [50.0, 75.0, 25.0],
+        ...     "brier_sum": [20.0, 30.0, 10.0], "selection_rate_sufficient": [True] * 3,
+        ...     "tpr_sufficient": [True] * 3, "fpr_sufficient": [True] * 3,
+        ...     "calibration_in_the_large_sufficient": [True] * 3})
+        >>> d = compute_disparities_against_rest(wide, min_cohort_size=10)
+        >>> f = d[(d.cohort_value == "f") & (d.metric == "demographic_parity_difference")]
+        >>> round(float(f["value"].iloc[0]), 2)  # 30/100 - (60 + 20)/(150 + 50)
+        -0.1
+    """
+    if min_cohort_size < 1:
+        raise ValueError(f"min_cohort_size must be >= 1, got {min_cohort_size}")
+    missing = [c for c in _NEEDED_ALL if c not in metrics_wide.columns]
+    if missing:
+        raise ValueError(ERROR_NOT_METRICS.format(columns=missing))
+    keys = _group_keys(metrics_wide)
+    groups = metrics_wide[metrics_wide["cohort_attribute"] != ALL_COHORT].reset_index(drop=True)
+    by = [*keys, "cohort_attribute"]
+    if groups.empty:
+        return _empty_result(metrics_wide, keys, against="")
+    counts = [*_NEEDED, "brier_sum"]
+    totals = groups.groupby(by, sort=False, dropna=False, observed=True)[counts].transform("sum")
+    rest = pd.DataFrame(
+        {f"{c}_ref": totals[c].to_numpy() - groups[c].to_numpy() for c in counts},
+        index=groups.index,
+    )
+    denominators = {
+        "selection_rate": rest["n_ref"],
+        "tpr": rest["tp_ref"] + rest["fn_ref"],
+        "fpr": rest["fp_ref"] + rest["tn_ref"],
+        "calibration_in_the_large": rest["n_labelled_ref"],
+    }
+    for metric, denominator in denominators.items():
+        rest[f"{sufficient_column(metric)}_ref"] = denominator.to_numpy() >= min_cohort_size
+    comparisons = pd.concat([groups, rest], axis=1)
+    return _compare(comparisons, by, "", confidence)
+
+
+def choose_reference_groups(
+    group_sizes: pd.DataFrame, configured: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The reference group of each attribute: configured, else the largest group.
+
+    Meant for sizes summed over a fixed window (the baseline), so that the reference
+    does not move from day to day with the day's traffic.
+
+    Parameters:
+        group_sizes: columns ``cohort_attribute, cohort_value, n``, one row per group
+            (rows of the ``"all"`` cohort are ignored).
+        configured: attribute -> reference value; these win over the sizes.
+
+    Returns:
+        attribute -> reference value, for every attribute of ``group_sizes`` and of
+        ``configured``; among equally large groups the smaller value wins.
+
+    Example:
+        >>> sizes = pd.DataFrame({"cohort_attribute": ["sex", "sex", "race", "race"],
+        ...     "cohort_value": ["f", "m", "a", "b"], "n": [300, 500, 40, 40]})
+        >>> choose_reference_groups(sizes, {"sex": "f"})
+        {'race': 'a', 'sex': 'f'}
+    """
+    groups = group_sizes[group_sizes["cohort_attribute"] != ALL_COHORT]
+    ordered = groups.sort_values(
+        ["cohort_attribute", "n", "cohort_value"], ascending=[True, False, True], kind="stable"
+    )
+    largest = ordered.drop_duplicates("cohort_attribute", keep="first")
+    chosen = dict(zip(largest["cohort_attribute"], largest["cohort_value"], strict=True))
+    chosen.update(configured or {})
+    return {attribute: str(value) for attribute, value in sorted(chosen.items())}
 
 
 def _empty_result(

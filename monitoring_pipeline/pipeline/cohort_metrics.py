@@ -3,6 +3,13 @@
 ``cohort_metrics`` streams the day's labeled predictions once into additive statistics
 (``cohort_stats``) and derives every metric from them; ``fairness_disparities`` reads
 only those statistics, never the raw rows.
+
+Reference groups are fixed, not chosen per day: the configured ``reference_groups``
+(attributes and intersections), else the largest group (most predictions, all versions)
+over the model's baseline fitting window (the drift baseline's first window: a fixed
+``start..end``, or the first ``preceding_days`` days from ``partitions_start``), the
+same window for every day. The window's ``cohort_stats`` are summed, so every day that
+has been run by then counts; until none has, a day falls back to its own largest group.
 """
 
 from __future__ import annotations
@@ -16,7 +23,12 @@ from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics, to_long_format
-from monitoring_pipeline.core.disparities import compute_disparities, worst_disparities
+from monitoring_pipeline.core.disparities import (
+    choose_reference_groups,
+    compute_disparities,
+    worst_disparities,
+)
+from monitoring_pipeline.core.drift_baseline import fitting_window
 from monitoring_pipeline.core.sufficient_stats import (
     CONFUSION_COUNT_COLUMNS,
     CohortSpec,
@@ -24,6 +36,7 @@ from monitoring_pipeline.core.sufficient_stats import (
     merge_stats,
     score_bin_columns,
 )
+from monitoring_pipeline.storage.cohort_windows import group_sizes_between
 from monitoring_pipeline.storage.reads import iter_labeled_predictions
 from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
 
@@ -139,6 +152,20 @@ def build_cohort_metrics(
     return CohortMetricsResult(rows=len(long), cohorts=len(wide), overall=overall)
 
 
+def reference_groups(engine: Engine, config: MonitoringConfig, model_name: str) -> dict[str, str]:
+    """Attribute -> reference group: configured, else the largest over the baseline
+    fitting window (see the module docstring)."""
+    baseline = config.models[model_name].baseline
+    start, end = fitting_window(
+        config.partitions_start,
+        preceding_days=baseline.preceding_days,
+        start=baseline.start,
+        end=baseline.end,
+    )
+    sizes = group_sizes_between(engine, model_name, start, end)
+    return choose_reference_groups(sizes, config.models[model_name].cohorts.reference_groups)
+
+
 def build_fairness_disparities(
     engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
 ) -> DisparitiesResult:
@@ -157,9 +184,7 @@ def build_fairness_disparities(
     wide = derive_cohort_metrics(
         rows_to_stats(rows), min_cohort_size=config.min_cohort_size(model_name)
     )
-    disparities = compute_disparities(
-        wide, reference=config.models[model_name].cohorts.reference_groups
-    )
+    disparities = compute_disparities(wide, reference=reference_groups(engine, config, model_name))
     worst = worst_disparities(disparities)
     worst_keys = set(
         map(

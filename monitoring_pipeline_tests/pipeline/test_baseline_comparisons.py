@@ -1,0 +1,143 @@
+"""Reference groups fixed over the baseline window, gaps against everyone else, and each
+cohort's change from its baseline, as the pipeline steps write them: days of
+``cohort_stats`` are written from hand-made rows (no Dagster run needed: these steps
+read only ``cohort_stats``), and the published rows are checked against independent
+computations on those rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from monitoring_pipeline.config import load_config
+from monitoring_pipeline.core.sufficient_stats import compute_confusion_stats, merge_stats
+from monitoring_pipeline.demo.publish import demo_config
+from monitoring_pipeline.pipeline.cohort_metrics import (
+    ALL_VERSIONS,
+    SCORE_BINS,
+    build_fairness_disparities,
+    cohort_spec,
+    stats_to_rows,
+)
+from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
+
+MODEL = "loan_approval"
+START = date(2026, 10, 1)
+BASELINE = (START, START + timedelta(days=1))
+AUDIT = Audit(run_id="test", produced_at=datetime(2026, 10, 20, tzinfo=UTC))
+
+
+def load(tmp_path, references: dict[str, str]):
+    raw = demo_config(START, tmp_path / "data")
+    loan = raw["models"][MODEL]
+    loan["cohorts"]["reference_groups"] = references
+    loan["cohorts"]["min_size"] = 20
+    loan["baseline"] = {"start": BASELINE[0].isoformat(), "end": BASELINE[1].isoformat()}
+    path = tmp_path / "monitored_models.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return load_config(path)
+
+
+@pytest.fixture
+def config(tmp_path):
+    return load(tmp_path, {})
+
+
+def day_rows(config, seed: int, sexes: dict[str, int], *, tpr_drop: str = "") -> pd.DataFrame:
+    """Rows of one day: ``sexes`` gives the rows per sex; other attributes are drawn
+    uniformly; ``tpr_drop`` names a sex whose actual positives are mostly declined."""
+    rng = np.random.default_rng(seed)
+    attributes = config.models[MODEL].cohorts.attributes
+    sex = np.concatenate([np.full(n, value, dtype=object) for value, n in sexes.items()])
+    n = sex.size
+    score = rng.uniform(0.02, 0.98, n)
+    label = (rng.random(n) < score).astype(float)
+    decision = (score >= 0.5).astype(np.int64)
+    if tpr_drop:
+        decision[(sex == tpr_drop) & (label == 1) & (rng.random(n) < 0.6)] = 0
+    frame = pd.DataFrame(
+        {"model_version": "v1", "score": score, "decision": decision, "label": label, "sex": sex}
+    )
+    for name, values in attributes.items():
+        if name != "sex":
+            frame[name] = rng.choice(np.asarray(values, dtype=object), n)
+    return frame
+
+
+def write_day(engine, config, day: date, frame: pd.DataFrame) -> None:
+    stats = compute_confusion_stats(frame, cohort_spec(config, MODEL), score_bins=SCORE_BINS)
+    stats = merge_stats([stats, stats.assign(model_version=ALL_VERSIONS)])
+    replace_partitions(
+        engine,
+        model_name=MODEL,
+        partition_date=day,
+        rows=[
+            TableRows(
+                "cohort_stats",
+                stats_to_rows(stats).assign(partition_date=day, model_name=MODEL),
+            )
+        ],
+        audit=AUDIT,
+    )
+
+
+def published(engine, table: str, day: date) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql_query(
+            sa.text(
+                f"SELECT * FROM monitoring.{table} WHERE model_name = :m AND partition_date = :d"
+            ),
+            conn,
+            params={"m": MODEL, "d": day},
+        )
+
+
+def largest_group(frames: list[pd.DataFrame], columns: list[str]) -> str:
+    rows = pd.concat(frames, ignore_index=True)
+    sizes = rows.groupby(columns).size().reset_index(name="n")
+    sizes["value"] = sizes[columns].astype(str).agg("&".join, axis=1)
+    return sizes.sort_values(["n", "value"], ascending=[False, True]).iloc[0]["value"]
+
+
+def test_reference_is_fixed_by_the_baseline_window_not_by_the_day(engine, config):
+    baseline_frames = [day_rows(config, seed, {"female": 300, "male": 200}) for seed in (1, 2)]
+    for day, frame in zip(BASELINE, baseline_frames, strict=True):
+        write_day(engine, config, day, frame)
+    # The largest sex flips between the two measured days.
+    male_day, female_day = START + timedelta(days=5), START + timedelta(days=6)
+    write_day(engine, config, male_day, day_rows(config, 3, {"female": 100, "male": 500}))
+    write_day(engine, config, female_day, day_rows(config, 4, {"female": 500, "male": 100}))
+
+    references = {}
+    for day in (male_day, female_day):
+        build_fairness_disparities(engine, config, MODEL, day, AUDIT)
+        rows = published(engine, "fairness_disparities", day)
+        references[day] = rows.groupby("cohort_attribute")["reference_value"].unique()
+    for attribute in references[male_day].index:
+        assert (
+            references[male_day][attribute].tolist() == references[female_day][attribute].tolist()
+        ), attribute
+        assert len(references[male_day][attribute]) == 1, attribute
+    assert references[male_day]["sex"].tolist() == ["female"]  # largest over the baseline
+    assert references[male_day]["sex&age_band"].tolist() == [
+        largest_group(baseline_frames, ["sex", "age_band"])
+    ]
+    assert references[male_day]["region"].tolist() == [largest_group(baseline_frames, ["region"])]
+
+
+def test_configured_intersection_reference_is_used(engine, tmp_path):
+    config = load(tmp_path, {"sex&age_band": "male&26-40"})
+    day = START + timedelta(days=5)
+    write_day(engine, config, day, day_rows(config, 3, {"female": 300, "male": 300}))
+    build_fairness_disparities(engine, config, MODEL, day, AUDIT)
+    rows = published(engine, "fairness_disparities", day)
+    intersection = rows[rows.cohort_attribute == "sex&age_band"]
+    assert set(intersection.reference_value) == {"male&26-40"}
+    assert "male&26-40" not in set(intersection.cohort_value)
+    # Without any baseline day, the other attributes fall back to the day's largest group.
+    assert set(rows[rows.cohort_attribute == "sex"].reference_value) == {"female"}  # tie
