@@ -2,7 +2,9 @@
 
 ``cohort_metrics`` streams the day's labeled predictions once into additive statistics
 (``cohort_stats``) and derives every metric from them; ``fairness_disparities`` reads
-only those statistics, never the raw rows.
+only those statistics, never the raw rows, and writes each group's gaps against its
+reference group (``fairness_disparities``) and against the rest of its attribute
+(``fairness_disparities_vs_rest``) in one transaction.
 
 Reference groups are fixed, not chosen per day: the configured ``reference_groups``
 (attributes and intersections), else the largest group (most predictions, all versions)
@@ -26,6 +28,7 @@ from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics, to_lo
 from monitoring_pipeline.core.disparities import (
     choose_reference_groups,
     compute_disparities,
+    compute_disparities_against_rest,
     worst_disparities,
 )
 from monitoring_pipeline.core.drift_baseline import fitting_window
@@ -45,6 +48,7 @@ ALL_VERSIONS = "all"
 STATS_KEYS = ["model_version", "cohort_attribute", "cohort_value"]
 COUNT_COLUMNS = list(CONFUSION_COUNT_COLUMNS)
 BIN_KINDS = ("n", "score_sum", "label_sum")
+VS_REST_TABLE = "fairness_disparities_vs_rest"
 
 
 @dataclass(frozen=True)
@@ -178,36 +182,50 @@ def build_fairness_disparities(
     if rows.empty:
         replace_partitions(
             engine, model_name=model_name, partition_date=day,
-            rows=[TableRows("fairness_disparities", pd.DataFrame())], audit=audit,
+            rows=[TableRows("fairness_disparities", pd.DataFrame()),
+                  TableRows(VS_REST_TABLE, pd.DataFrame())], audit=audit,
         )  # fmt: skip
         return DisparitiesResult(0, pd.DataFrame())
     wide = derive_cohort_metrics(
         rows_to_stats(rows), min_cohort_size=config.min_cohort_size(model_name)
     )
     disparities = compute_disparities(wide, reference=reference_groups(engine, config, model_name))
-    worst = worst_disparities(disparities)
-    worst_keys = set(
-        map(
-            tuple, worst[["model_version", "cohort_attribute", "cohort_value", "metric"]].to_numpy()
-        )
+    worst = _mark_worst(disparities)
+    against_rest = compute_disparities_against_rest(
+        wide, min_cohort_size=config.min_cohort_size(model_name)
     )
-    disparities["is_worst"] = [
-        tuple(k) in worst_keys
-        for k in disparities[
-            ["model_version", "cohort_attribute", "cohort_value", "metric"]
-        ].to_numpy()
-    ]
-    disparities["passes_four_fifths"] = disparities["passes_four_fifths"].astype("boolean")
+    _mark_worst(against_rest)
+    against_rest = against_rest.merge(_rest_sizes(wide), on=STATS_KEYS, how="left")
     replace_partitions(
         engine,
         model_name=model_name,
         partition_date=day,
-        rows=[TableRows("fairness_disparities", disparities.assign(**key))],
+        rows=[
+            TableRows("fairness_disparities", disparities.assign(**key)),
+            TableRows(VS_REST_TABLE, against_rest.assign(**key)),
+        ],
         audit=audit,
     )
     return DisparitiesResult(
         rows=len(disparities), worst=worst[worst.model_version == ALL_VERSIONS]
     )
+
+
+def _mark_worst(disparities: pd.DataFrame) -> pd.DataFrame:
+    """Set ``is_worst`` (and a nullable ``passes_four_fifths``) in place; return the worst."""
+    worst = worst_disparities(disparities)
+    key = ["model_version", "cohort_attribute", "cohort_value", "metric"]
+    worst_keys = set(map(tuple, worst[key].to_numpy()))
+    disparities["is_worst"] = [tuple(k) in worst_keys for k in disparities[key].to_numpy()]
+    disparities["passes_four_fifths"] = disparities["passes_four_fifths"].astype("boolean")
+    return worst
+
+
+def _rest_sizes(wide: pd.DataFrame) -> pd.DataFrame:
+    """``rest_n`` per group: predictions of the other groups of its attribute."""
+    groups = wide.loc[wide.cohort_attribute != "all", STATS_KEYS + ["n"]]
+    totals = groups.groupby(["model_version", "cohort_attribute"])["n"].transform("sum")
+    return groups.assign(rest_n=(totals - groups["n"]).astype("int64")).drop(columns="n")
 
 
 def _number(value) -> float | None:

@@ -120,7 +120,8 @@ PARTITION_TABLES = [
 # never as the previous run's figures passing for current ones.
 DOWNSTREAM_TABLES = [
     "label_status", "cohort_stats", "cohort_metrics", "fairness_disparities",
-    "feature_histograms", "drift", "slo_evaluations", "error_budgets",
+    "fairness_disparities_vs_rest", "feature_histograms", "drift", "slo_evaluations",
+    "error_budgets",
 ]  # fmt: skip
 
 

@@ -141,3 +141,35 @@ def test_configured_intersection_reference_is_used(engine, tmp_path):
     assert "male&26-40" not in set(intersection.cohort_value)
     # Without any baseline day, the other attributes fall back to the day's largest group.
     assert set(rows[rows.cohort_attribute == "sex"].reference_value) == {"female"}  # tie
+
+
+def test_gaps_against_the_rest_see_a_change_of_the_reference_group(engine, config):
+    # The reference (female, the largest) loses 60% of its true positives: its reference
+    # gaps cannot show it (it has none), while its gap against the rest does.
+    for day, seed in zip(BASELINE, (1, 2), strict=True):
+        write_day(engine, config, day, day_rows(config, seed, {"female": 300, "male": 200}))
+    day = START + timedelta(days=5)
+    frame = day_rows(config, 7, {"female": 600, "male": 400}, tpr_drop="female")
+    write_day(engine, config, day, frame)
+    build_fairness_disparities(engine, config, MODEL, day, AUDIT)
+
+    gaps = published(engine, "fairness_disparities", day)
+    assert gaps[(gaps.cohort_attribute == "sex") & (gaps.cohort_value == "female")].empty
+    rest = published(engine, "fairness_disparities_vs_rest", day)
+    assert set(rest.model_version) == {"v1", "all"}
+    (row,) = rest[
+        (rest.model_version == "all")
+        & (rest.cohort_attribute == "sex")
+        & (rest.cohort_value == "female")
+        & (rest.metric == "tpr_difference")
+    ].itertuples()
+    labelled = frame.dropna(subset=["label"])
+    positives = labelled[labelled.label == 1]
+    female, male = positives[positives.sex == "female"], positives[positives.sex == "male"]
+    assert row.value == pytest.approx(female.decision.mean() - male.decision.mean())
+    assert row.upper < 0 and row.sufficient  # clearly below the rest
+    assert row.rest_n == 400
+    # Every group of every attribute has its rows, and the largest gap per metric is marked.
+    sexes = rest[(rest.model_version == "all") & (rest.cohort_attribute == "sex")]
+    assert set(sexes.cohort_value) == {"female", "male"}
+    assert sexes.groupby("metric").is_worst.sum().max() == 1
