@@ -47,3 +47,45 @@ COMMENT ON COLUMN monitoring.fairness_disparities_vs_rest.sufficient IS 'The gro
 COMMENT ON COLUMN monitoring.fairness_disparities_vs_rest.passes_four_fifths IS 'disparate_impact_ratio rows: ratio >= 0.8 against the rest; NULL on other metrics or when undefined.';
 COMMENT ON COLUMN monitoring.fairness_disparities_vs_rest.is_worst IS 'The worst sufficient group of the attribute for this metric (largest absolute difference, smallest ratio).';
 COMMENT ON COLUMN monitoring.fairness_disparities_vs_rest.rest_n IS 'Predictions of the rest (every other group of the attribute).';
+
+-- 4. Each cohort's own figures on the day against the same cohort over its baseline
+--    window (cohort_stats of the window summed: additive, never raw rows).
+CREATE TABLE IF NOT EXISTS monitoring.cohort_changes (
+    partition_date        date             NOT NULL,
+    model_name            text             NOT NULL,
+    model_version         text             NOT NULL,
+    cohort_attribute      text             NOT NULL,
+    cohort_value          text             NOT NULL,
+    metric                text             NOT NULL,
+    value                 double precision,
+    baseline_value        double precision,
+    difference            double precision,
+    lower                 double precision,
+    upper                 double precision,
+    denominator           bigint           NOT NULL,
+    baseline_denominator  bigint           NOT NULL,
+    sufficient            boolean          NOT NULL,
+    baseline_from         date             NOT NULL,
+    baseline_to           date             NOT NULL,
+    baseline_days         integer          NOT NULL,
+    run_id                text             NOT NULL,
+    produced_at           timestamptz      NOT NULL,
+    PRIMARY KEY (model_name, partition_date, model_version, cohort_attribute, cohort_value, metric)
+);
+COMMENT ON TABLE monitoring.cohort_changes IS
+    'Change from baseline: each cohort''s selection_rate, tpr, fpr, precision and calibration_in_the_large on the day against the same cohort (and model version) over the day''s drift baseline window (the preceding_days days before it, or the fixed start..end), from the summed cohort_stats of that window. No rows for days without a baseline window (inside the fitting window) or without statistics in it. Written by the cohort_metrics step; a late-label re-run of a baseline day reaches a day''s changes when that day is re-run.';
+COMMENT ON COLUMN monitoring.cohort_changes.model_version IS 'Model version, or ''all''; compared with the same version over the window.';
+COMMENT ON COLUMN monitoring.cohort_changes.cohort_attribute IS '''all'', an attribute or an intersection (''sex&age_band'').';
+COMMENT ON COLUMN monitoring.cohort_changes.cohort_value IS '''all'', a value or an intersection value.';
+COMMENT ON COLUMN monitoring.cohort_changes.metric IS 'selection_rate, tpr, fpr, precision or calibration_in_the_large (defined as in cohort_metrics).';
+COMMENT ON COLUMN monitoring.cohort_changes.value IS 'The metric on the day; NULL when undefined.';
+COMMENT ON COLUMN monitoring.cohort_changes.baseline_value IS 'The metric over the baseline window; NULL when undefined or the cohort is absent from it.';
+COMMENT ON COLUMN monitoring.cohort_changes.difference IS 'value - baseline_value; NULL when either is undefined.';
+COMMENT ON COLUMN monitoring.cohort_changes.lower IS 'Lower bound of the 95% interval of the difference: Newcombe hybrid score for rates, Welch normal for calibration_in_the_large.';
+COMMENT ON COLUMN monitoring.cohort_changes.upper IS 'Upper bound of the 95% interval of the difference.';
+COMMENT ON COLUMN monitoring.cohort_changes.denominator IS 'The metric''s denominator on the day (predictions, actual positives, actual negatives, labelled predicted positives, labelled predictions).';
+COMMENT ON COLUMN monitoring.cohort_changes.baseline_denominator IS 'The same denominator over the baseline window (0 when the cohort is absent from it).';
+COMMENT ON COLUMN monitoring.cohort_changes.sufficient IS 'Both denominators reach the model''s minimum cohort size.';
+COMMENT ON COLUMN monitoring.cohort_changes.baseline_from IS 'First day of the baseline window.';
+COMMENT ON COLUMN monitoring.cohort_changes.baseline_to IS 'Last day of the baseline window.';
+COMMENT ON COLUMN monitoring.cohort_changes.baseline_days IS 'Days of the window that have statistics (fewer than the window when days are missing).';

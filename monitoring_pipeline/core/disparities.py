@@ -70,6 +70,7 @@ __all__ = [
     "FOUR_FIFTHS",
     "RATIO_METRICS",
     "SUFFICIENCY_METRICS",
+    "calibration_moments",
     "choose_reference_groups",
     "compute_disparities",
     "compute_disparities_against_rest",
@@ -155,10 +156,11 @@ def _abs_interval(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.
     return np.where(nan, np.nan, low), np.where(nan, np.nan, high)
 
 
-def _calibration_moments(
+def calibration_moments(
     frame: pd.DataFrame, suffix: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and sample variance of (score - label) over labelled rows, and the count."""
+    """Mean and sample variance of (score - label) over labelled rows, and the count, from
+    the columns ``n_labelled, score_sum, positives, brier_sum`` (each + ``suffix``)."""
     n = frame[f"n_labelled{suffix}"].to_numpy(dtype=np.float64)
     total = frame[f"score_sum{suffix}"].to_numpy(np.float64) - frame[f"positives{suffix}"].to_numpy(
         np.float64
@@ -276,8 +278,8 @@ def _compare(
         np.maximum(tpr_high, fpr_high),
     )
 
-    mean_g, var_g, n_g = _calibration_moments(comparisons, "")
-    mean_r, var_r, n_r = _calibration_moments(comparisons, "_ref")
+    mean_g, var_g, n_g = calibration_moments(comparisons, "")
+    mean_r, var_r, n_r = calibration_moments(comparisons, "_ref")
     gap = mean_g - mean_r
     with np.errstate(divide="ignore", invalid="ignore"):
         half = normal_quantile(confidence) * np.sqrt(var_g / n_g + var_r / n_r)

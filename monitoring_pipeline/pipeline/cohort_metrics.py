@@ -12,6 +12,11 @@ over the model's baseline fitting window (the drift baseline's first window: a f
 ``start..end``, or the first ``preceding_days`` days from ``partitions_start``), the
 same window for every day. The window's ``cohort_stats`` are summed, so every day that
 has been run by then counts; until none has, a day falls back to its own largest group.
+
+``cohort_metrics`` also writes ``cohort_changes``: each cohort's rates and calibration on
+the day against the same cohort over the day's drift baseline window (the window's
+``cohort_stats`` summed: additive, no raw rows). A baseline day re-run later (late
+labels) changes the window; the day's changes follow when the day itself is re-run.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.core.cohort_changes import compute_cohort_changes
 from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics, to_long_format
 from monitoring_pipeline.core.disparities import (
     choose_reference_groups,
@@ -31,7 +37,7 @@ from monitoring_pipeline.core.disparities import (
     compute_disparities_against_rest,
     worst_disparities,
 )
-from monitoring_pipeline.core.drift_baseline import fitting_window
+from monitoring_pipeline.core.drift_baseline import baseline_window, fitting_window
 from monitoring_pipeline.core.sufficient_stats import (
     CONFUSION_COUNT_COLUMNS,
     CohortSpec,
@@ -39,7 +45,7 @@ from monitoring_pipeline.core.sufficient_stats import (
     merge_stats,
     score_bin_columns,
 )
-from monitoring_pipeline.storage.cohort_windows import group_sizes_between
+from monitoring_pipeline.storage.cohort_windows import cohort_stats_between, group_sizes_between
 from monitoring_pipeline.storage.reads import iter_labeled_predictions
 from monitoring_pipeline.storage.writes import Audit, TableRows, read_frame, replace_partitions
 
@@ -49,6 +55,7 @@ STATS_KEYS = ["model_version", "cohort_attribute", "cohort_value"]
 COUNT_COLUMNS = list(CONFUSION_COUNT_COLUMNS)
 BIN_KINDS = ("n", "score_sum", "label_sum")
 VS_REST_TABLE = "fairness_disparities_vs_rest"
+CHANGES_TABLE = "cohort_changes"
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,7 @@ def build_cohort_metrics(
             rows=[
                 TableRows("cohort_stats", pd.DataFrame()),
                 TableRows("cohort_metrics", pd.DataFrame()),
+                TableRows(CHANGES_TABLE, pd.DataFrame()),
             ],
             audit=audit,
         )
@@ -144,6 +152,7 @@ def build_cohort_metrics(
         rows=[
             TableRows("cohort_stats", stats_to_rows(stats).assign(**key)),
             TableRows("cohort_metrics", long.assign(**key)),
+            TableRows(CHANGES_TABLE, changes_from_baseline(engine, config, model_name, day, wide)),
         ],
         audit=audit,
     )
@@ -154,6 +163,35 @@ def build_cohort_metrics(
         m: _number(overall_row[m]) for m in ("accuracy", "tpr", "fpr", "selection_rate", "ece")
     }
     return CohortMetricsResult(rows=len(long), cohorts=len(wide), overall=overall)
+
+
+def changes_from_baseline(
+    engine: Engine, config: MonitoringConfig, model_name: str, day: date, wide: pd.DataFrame
+) -> pd.DataFrame:
+    """``cohort_changes`` rows of the day: each cohort's figures against the same cohort
+    over the drift baseline window of the day (its ``cohort_stats`` summed); no rows when
+    the day has no window (inside the fitting window) or the window no statistics."""
+    baseline = config.models[model_name].baseline
+    window = baseline_window(
+        day,
+        config.partitions_start,
+        preceding_days=baseline.preceding_days,
+        start=baseline.start,
+        end=baseline.end,
+    )
+    rows = cohort_stats_between(engine, model_name, *window) if window else pd.DataFrame()
+    if rows.empty:
+        return pd.DataFrame()
+    summed = merge_stats([rows_to_stats(rows)])
+    reference = derive_cohort_metrics(summed, min_cohort_size=config.min_cohort_size(model_name))
+    changes = compute_cohort_changes(wide, reference)
+    return changes.assign(
+        baseline_from=window[0],
+        baseline_to=window[1],
+        baseline_days=rows["partition_date"].nunique(),
+        partition_date=day,
+        model_name=model_name,
+    )
 
 
 def reference_groups(engine: Engine, config: MonitoringConfig, model_name: str) -> dict[str, str]:

@@ -13,15 +13,19 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml
+from statsmodels.stats.proportion import confint_proportions_2indep
 
 from monitoring_pipeline.config import load_config
+from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics
 from monitoring_pipeline.core.sufficient_stats import compute_confusion_stats, merge_stats
 from monitoring_pipeline.demo.publish import demo_config
 from monitoring_pipeline.pipeline.cohort_metrics import (
     ALL_VERSIONS,
     SCORE_BINS,
     build_fairness_disparities,
+    changes_from_baseline,
     cohort_spec,
+    rows_to_stats,
     stats_to_rows,
 )
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
@@ -173,3 +177,51 @@ def test_gaps_against_the_rest_see_a_change_of_the_reference_group(engine, confi
     sexes = rest[(rest.model_version == "all") & (rest.cohort_attribute == "sex")]
     assert set(sexes.cohort_value) == {"female", "male"}
     assert sexes.groupby("metric").is_worst.sum().max() == 1
+
+
+def test_cohort_changes_against_the_summed_baseline_window(engine, config):
+    baseline_frames = [day_rows(config, seed, {"female": 300, "male": 200}) for seed in (1, 2)]
+    for day, frame in zip(BASELINE, baseline_frames, strict=True):
+        write_day(engine, config, day, frame)
+    day = START + timedelta(days=5)
+    frame = day_rows(config, 7, {"female": 300, "male": 200}, tpr_drop="male")
+    write_day(engine, config, day, frame)
+    # build_cohort_metrics reads labeled predictions; its changes step reads cohort_stats.
+    wide = derive_cohort_metrics(
+        rows_to_stats(published(engine, "cohort_stats", day)),
+        min_cohort_size=config.min_cohort_size(MODEL),
+    )
+    changes = changes_from_baseline(engine, config, MODEL, day, wide)
+    assert (changes.baseline_from == BASELINE[0]).all() and (changes.baseline_days == 2).all()
+    indexed = changes.set_index(["model_version", "cohort_attribute", "cohort_value", "metric"])
+    baseline = pd.concat(baseline_frames, ignore_index=True)
+
+    def tpr(rows):
+        positives = rows[rows.label == 1]
+        return int(positives.decision.sum()), len(positives)
+
+    for sex in ("female", "male"):
+        (k1, n1), (k2, n2) = tpr(frame[frame.sex == sex]), tpr(baseline[baseline.sex == sex])
+        lower, upper = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb")
+        row = indexed.loc[("all", "sex", sex, "tpr")]
+        assert row["difference"] == pytest.approx(k1 / n1 - k2 / n2)
+        assert (row["lower"], row["upper"]) == (pytest.approx(lower), pytest.approx(upper))
+        assert row["baseline_denominator"] == n2
+    assert indexed.loc[("all", "sex", "male", "tpr"), "upper"] < 0  # the drop is seen
+    assert (
+        indexed.loc[("all", "sex", "female", "tpr"), "lower"]
+        < 0
+        < indexed.loc[("all", "sex", "female", "tpr"), "upper"]
+    )
+    # Inside the fitting window there is no baseline, hence no rows.
+    assert changes_from_baseline(engine, config, MODEL, BASELINE[1], wide).empty
+    # The rows fit the published table as they are (the step writes them unchanged).
+    replace_partitions(
+        engine,
+        model_name=MODEL,
+        partition_date=day,
+        rows=[TableRows("cohort_changes", changes)],
+        audit=AUDIT,
+    )
+    stored = published(engine, "cohort_changes", day)
+    assert len(stored) == len(changes) and stored.sufficient.any()
