@@ -89,3 +89,15 @@ COMMENT ON COLUMN monitoring.cohort_changes.sufficient IS 'Both denominators rea
 COMMENT ON COLUMN monitoring.cohort_changes.baseline_from IS 'First day of the baseline window.';
 COMMENT ON COLUMN monitoring.cohort_changes.baseline_to IS 'Last day of the baseline window.';
 COMMENT ON COLUMN monitoring.cohort_changes.baseline_days IS 'Days of the window that have statistics (fewer than the window when days are missing).';
+
+-- 5. Discrete numeric features (at most 20 distinct values in the fitting rows) are
+--    binned one bin per value and tested by chi-square on the value counts, not by KS.
+--    Bins stored before this migration have discrete NULL and are refitted once.
+ALTER TABLE monitoring.feature_bins ADD COLUMN IF NOT EXISTS discrete boolean;
+COMMENT ON COLUMN monitoring.feature_bins.discrete IS
+    'Numeric: true when the fitting rows hold at most 20 distinct finite values; the edges are then those values (one bin per value, a value never seen counts in the bin of the nearest smaller one) and the drift test is chi2 on the value counts instead of ks. false for other numeric and for categorical features; NULL for bins fitted before migration 020 (refitted on the next drift run).';
+COMMENT ON COLUMN monitoring.feature_bins.n_bins IS
+    'Value bins actually in use (numeric: edges + 1, fewer than requested when the baseline has ties, distinct values + 1 for a discrete feature; categorical: categories + 1 for __other__). The null bin is not counted.';
+COMMENT ON TABLE monitoring.drift IS
+    'Each watched feature (and the score) of a day against the baseline, overall and per cohort. Numeric: psi, ks, js, null_rate_change, with chi2 in place of ks for a discrete numeric feature (at most 20 distinct values in the fitting rows: feature_bins.discrete); categorical: psi, js, chi2, null_rate_change. Baseline: a fixed start..end, or the preceding_days days before the day, summed from feature_histograms; days inside the bins'' fitting window (or before bins exist) have status no_baseline and no figures. psi = sum((q - p) ln(q / p)) over value bins, a proportion of 0 replaced by 1e-4 and both sides renormalised; js = Jensen-Shannon distance, natural log, in [0, sqrt(ln 2)]; ks = two-sample Kolmogorov-Smirnov on the ordered bins (CDFs at bin edges, asymptotic p-value); chi2 = Pearson chi-square of homogeneity on the bin (category or value) counts, no Yates correction; null_rate_change = current minus baseline null share with a 95% Newcombe interval. p-values are adjusted with Benjamini-Hochberg across all sufficient ks and chi2 tests of the model and day (features x cohorts).';
+COMMENT ON COLUMN monitoring.drift.method IS 'psi, ks, js (Jensen-Shannon distance), chi2 (categorical features, and discrete numeric ones in place of ks) or null_rate_change (see the table comment).';
