@@ -124,7 +124,12 @@ class ColumnMapping(Strict):
 
 
 class CohortConfig(Strict):
-    """Cohort attributes with their allowed values, and which intersections to compute."""
+    """Cohort attributes with their allowed values, and which intersections to compute.
+
+    ``reference_groups`` fixes the reference group of an attribute or of a configured
+    intersection (``{"sex&age_band": "male&26-40"}``, values in the intersection's
+    order); an attribute not listed takes the largest group of the baseline window.
+    """
 
     attributes: dict[str, list[str]]
     intersections: list[list[str]] = []
@@ -174,9 +179,30 @@ class CohortConfig(Strict):
             unknown = [a for a in combo if a not in self.attributes]
             if unknown:
                 raise ValueError(f"intersection {combo} names unknown attribute(s) {unknown}")
+        intersections = {INTERSECTION_SEPARATOR.join(combo): combo for combo in self.intersections}
         for attribute, group in self.reference_groups.items():
+            if attribute in intersections:
+                parts = str(group).split(INTERSECTION_SEPARATOR)
+                combo = intersections[attribute]
+                if len(parts) != len(combo):
+                    raise ValueError(
+                        f"reference group {group!r} of intersection {attribute!r} must give "
+                        f"one value per attribute, joined by {INTERSECTION_SEPARATOR!r} "
+                        f"(e.g. {INTERSECTION_SEPARATOR.join(self.attributes[a][0] for a in combo)!r})"
+                    )
+                for name, part in zip(combo, parts, strict=True):
+                    if part not in self.attributes[name]:
+                        raise ValueError(
+                            f"reference group {group!r} of intersection {attribute!r}: "
+                            f"{part!r} is not an allowed value of {name!r}"
+                        )
+                continue
             if attribute not in self.attributes:
-                raise ValueError(f"reference_groups names unknown attribute {attribute!r}")
+                raise ValueError(
+                    f"reference_groups names unknown attribute {attribute!r} (an intersection "
+                    f"must be listed in intersections, attributes joined by "
+                    f"{INTERSECTION_SEPARATOR!r} in that order)"
+                )
             if group not in self.attributes[attribute]:
                 raise ValueError(
                     f"reference group {group!r} is not an allowed value of {attribute!r}"

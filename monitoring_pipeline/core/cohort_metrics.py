@@ -24,10 +24,17 @@ calibration_in_the_large      mean(score - label) over     normal, from brier_su
 ============================  ===========================  ============================
 
 A metric whose denominator is 0 is NaN, never 0: a cohort without actual positives has
-no TPR. ``sufficient`` is ``n_labelled >= min_cohort_size``: one flag per cohort, on the
-labelled count because most metrics need labels. Rates with a small denominator inside a
-sufficient cohort (say 3 positives) are still flagged honestly by their wide interval,
-which is what the SLO classification looks at.
+no TPR.
+
+Sufficiency is judged per metric, on that metric's own denominator (the ``_n`` column):
+``<metric>_sufficient`` is ``<metric>_n >= min_cohort_size``. So TPR needs
+``min_cohort_size`` actual positives, FPR as many actual negatives, precision as many
+labelled predicted positives, selection_rate as many predictions (labelled or not), and
+prevalence, accuracy, ece, brier and calibration_in_the_large as many labelled rows. A
+cohort with 1,859 labelled rows but 82 predicted positives has a sufficient accuracy and
+an insufficient precision. The cohort-level ``sufficient`` column of the wide frame
+(``n_labelled >= min_cohort_size``) remains for readers that rank whole cohorts; the long
+format's ``sufficient`` is the per-metric flag.
 
 ``calibration_in_the_large`` uses ``sum(score - label) = score_sum - label_pos`` and
 ``sum((score - label)^2) = brier_sum``: its sample variance is
@@ -54,6 +61,7 @@ __all__ = [
     "METRICS",
     "RATE_METRICS",
     "derive_cohort_metrics",
+    "sufficient_column",
     "metric_columns",
     "to_long_format",
     "wide_key_columns",
@@ -97,6 +105,11 @@ def metric_columns(metric: str) -> list[str]:
     return [metric, f"{metric}_lower", f"{metric}_upper", f"{metric}_n"]
 
 
+def sufficient_column(metric: str) -> str:
+    """Wide-format column flagging ``<metric>_n >= min_cohort_size``."""
+    return f"{metric}_sufficient"
+
+
 def _score_bins(stats: pd.DataFrame) -> int:
     indexes = {int(m.group(2)) for c in stats.columns if (m := _BIN_PATTERN.match(c))}
     return len(indexes)
@@ -109,15 +122,16 @@ def derive_cohort_metrics(
 
     Parameters:
         stats: ``compute_confusion_stats`` output, possibly merged (``merge_stats``).
-        min_cohort_size: labelled rows a cohort needs to be ``sufficient``.
+        min_cohort_size: the denominator each metric needs to be sufficient (labelled
+            rows for the cohort-level ``sufficient``).
         confidence: two-sided confidence level of every interval.
 
     Returns:
         One row per key of ``stats`` (same key columns, same order) with the counts
         ``COUNT_COLUMNS`` (``positives`` = ``label_pos``; ``score_sum`` = sum of scores
-        over labelled rows), ``sufficient``, and for each metric of ``METRICS`` the
-        columns ``<metric>, <metric>_lower, <metric>_upper, <metric>_n``. Undefined
-        values are NaN.
+        over labelled rows), ``sufficient`` (cohort level), and for each metric of
+        ``METRICS`` the columns ``<metric>, <metric>_lower, <metric>_upper, <metric>_n,
+        <metric>_sufficient``. Undefined values are NaN.
 
     Example:
         >>> from monitoring_pipeline.core.sufficient_stats import (
@@ -188,6 +202,8 @@ def derive_cohort_metrics(
     out["calibration_in_the_large_lower"] = np.where(enough_for_variance, bias - half_width, np.nan)
     out["calibration_in_the_large_upper"] = np.where(enough_for_variance, bias + half_width, np.nan)
     out["calibration_in_the_large_n"] = n_labelled
+    for metric in METRICS:
+        out[sufficient_column(metric)] = np.asarray(out[f"{metric}_n"]) >= min_cohort_size
 
     wide = pd.DataFrame(out, index=stats.index).reset_index(drop=True)
     for key in keys:
@@ -200,6 +216,7 @@ def wide_key_columns(wide: pd.DataFrame) -> list[str]:
     known = {"sufficient", *COUNT_COLUMNS}
     for metric in METRICS:
         known.update(metric_columns(metric))
+        known.add(sufficient_column(metric))
     return [c for c in wide.columns if c not in known]
 
 
@@ -210,8 +227,9 @@ def to_long_format(wide: pd.DataFrame) -> pd.DataFrame:
         wide: ``derive_cohort_metrics`` output.
 
     Returns:
-        Columns ``*keys, metric, value, lower, upper, denominator (int64), sufficient``,
-        ordered by the wide rows then ``METRICS`` order.
+        Columns ``*keys, metric, value, lower, upper, denominator (int64), sufficient``
+        (the metric's own flag: ``denominator >= min_cohort_size``), ordered by the wide
+        rows then ``METRICS`` order.
 
     Example:
         >>> from monitoring_pipeline.core.sufficient_stats import (
@@ -240,5 +258,5 @@ def to_long_format(wide: pd.DataFrame) -> pd.DataFrame:
     long["lower"] = stacked("_lower")
     long["upper"] = stacked("_upper")
     long["denominator"] = stacked("_n").astype(np.int64)
-    long["sufficient"] = wide["sufficient"].to_numpy(dtype=bool).repeat(n_metrics)
+    long["sufficient"] = wide[[sufficient_column(m) for m in METRICS]].to_numpy(dtype=bool).ravel()
     return long

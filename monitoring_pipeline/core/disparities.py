@@ -1,10 +1,18 @@
-"""Fairness disparities: every cohort group against a reference group of its attribute.
+"""Fairness disparities: every cohort group against a reference group of its attribute,
+and against everyone else of its attribute.
 
 Per (group keys such as ``model_version``, cohort attribute) each group is compared with
 one reference group: the one named in ``reference`` for that attribute, else the group
-with the largest ``n`` (ties broken by the smaller value, so the choice is stable).
-Intersection attributes (``"sex&age_band"``) are attributes like any other; the
-``"all"`` cohort is never compared. The reference group gets no row of its own.
+with the largest ``n`` of the frame (ties broken by the smaller value). The pipeline
+passes references fixed over the baseline window (:func:`choose_reference_groups`), so
+that the reference does not flip between days. Intersection attributes
+(``"sex&age_band"``) are attributes like any other; the ``"all"`` cohort is never
+compared. The reference group gets no row of its own.
+
+:func:`compute_disparities_against_rest` compares each group with the pooled
+complement of its attribute (all other groups together) with the same metrics and
+intervals: a change of the reference group itself (say a threshold moved for the
+largest group) shows there as a gap of that group, where reference gaps only shrink.
 
 Metrics (group minus / over reference) and their intervals:
 
@@ -32,9 +40,13 @@ calibration_gap                calibration-in-the-large_g - ..._ref       Welch 
   ``diff +/- z * sqrt(var_g / n_g + var_ref / n_ref)`` costs nothing and needs no
   bootstrap, while a difference of ECEs is biased upward for small cohorts and has no
   cheap interval. Positive means the group is over-predicted relative to the reference.
-* ``sufficient``: both groups are sufficient (``n_labelled >= min_cohort_size``).
-  A configured reference missing from the data gives NaN figures and ``sufficient``
-  False rather than a silent switch to another reference.
+* ``sufficient``: both groups have at least ``min_cohort_size`` in the denominators the
+  metric is taken over (the ``<metric>_sufficient`` flags of ``derive_cohort_metrics``):
+  predictions for demographic_parity_difference and disparate_impact_ratio, actual
+  positives for tpr_difference, actual negatives for fpr_difference, both of those for
+  equalized_odds_difference, labelled rows for calibration_gap. A configured reference
+  missing from the data gives NaN figures and ``sufficient`` False rather than a silent
+  switch to another reference.
 """
 
 from __future__ import annotations
@@ -44,7 +56,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from monitoring_pipeline.core.cohort_metrics import wide_key_columns
+from monitoring_pipeline.core.cohort_metrics import sufficient_column, wide_key_columns
 from monitoring_pipeline.core.intervals import (
     katz_ratio_interval,
     newcombe_difference_interval,
@@ -57,7 +69,11 @@ __all__ = [
     "DISPARITY_METRICS",
     "FOUR_FIFTHS",
     "RATIO_METRICS",
+    "SUFFICIENCY_METRICS",
+    "calibration_moments",
+    "choose_reference_groups",
     "compute_disparities",
+    "compute_disparities_against_rest",
     "worst_disparities",
 ]
 
@@ -79,7 +95,20 @@ DISPARITY_METRICS: tuple[str, ...] = (
     "calibration_gap",
 )
 _NEEDED = ("n", "n_labelled", "positives", "pred_pos", "tp", "fp", "tn", "fn", "score_sum")
-_NEEDED_ALL = (*_NEEDED, "brier_sum", "sufficient", "cohort_attribute", "cohort_value")
+# The cohort metrics whose denominators each disparity is taken over: a comparison is
+# sufficient when both groups' flags of every listed metric are.
+SUFFICIENCY_METRICS: dict[str, tuple[str, ...]] = {
+    "demographic_parity_difference": ("selection_rate",),
+    "disparate_impact_ratio": ("selection_rate",),
+    "tpr_difference": ("tpr",),
+    "fpr_difference": ("fpr",),
+    "equalized_odds_difference": ("tpr", "fpr"),
+    "calibration_gap": ("calibration_in_the_large",),
+}
+_SUFFICIENT = tuple(
+    sufficient_column(m) for m in ("selection_rate", "tpr", "fpr", "calibration_in_the_large")
+)
+_NEEDED_ALL = (*_NEEDED, "brier_sum", *_SUFFICIENT, "cohort_attribute", "cohort_value")
 
 ERROR_NOT_METRICS = "metrics_wide lacks columns {columns}: pass derive_cohort_metrics output"
 
@@ -127,10 +156,11 @@ def _abs_interval(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.
     return np.where(nan, np.nan, low), np.where(nan, np.nan, high)
 
 
-def _calibration_moments(
+def calibration_moments(
     frame: pd.DataFrame, suffix: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and sample variance of (score - label) over labelled rows, and the count."""
+    """Mean and sample variance of (score - label) over labelled rows, and the count, from
+    the columns ``n_labelled, score_sum, positives, brier_sum`` (each + ``suffix``)."""
     n = frame[f"n_labelled{suffix}"].to_numpy(dtype=np.float64)
     total = frame[f"score_sum{suffix}"].to_numpy(np.float64) - frame[f"positives{suffix}"].to_numpy(
         np.float64
@@ -167,7 +197,9 @@ def compute_disparities(
         ...     "cohort_value": ["f", "m"], "n": [100, 200], "n_labelled": [100, 200],
         ...     "positives": [50, 100], "pred_pos": [30, 80], "tp": [25, 60], "fp": [5, 20],
         ...     "tn": [45, 80], "fn": [25, 40], "score_sum": [50.0, 100.0],
-        ...     "brier_sum": [20.0, 40.0], "sufficient": [True, True]})
+        ...     "brier_sum": [20.0, 40.0], "selection_rate_sufficient": [True, True],
+        ...     "tpr_sufficient": [True, True], "fpr_sufficient": [True, True],
+        ...     "calibration_in_the_large_sufficient": [True, True]})
         >>> d = compute_disparities(wide).set_index("metric")
         >>> round(float(d.loc["disparate_impact_ratio", "value"]), 2)
         0.75
@@ -186,7 +218,7 @@ def compute_disparities(
     references = _reference_table(groups, keys, reference or {})
     comparisons = groups.merge(references, on=by, how="left")
     comparisons = comparisons[comparisons["cohort_value"] != comparisons["reference_value"]]
-    reference_rows = groups[[*by, "cohort_value", *_NEEDED, "brier_sum", "sufficient"]].rename(
+    reference_rows = groups[[*by, "cohort_value", *_NEEDED, "brier_sum", *_SUFFICIENT]].rename(
         columns={"cohort_value": "reference_value"}
     )
     comparisons = comparisons.merge(
@@ -194,6 +226,15 @@ def compute_disparities(
     ).reset_index(drop=True)
     if comparisons.empty:
         return _empty_result(metrics_wide, keys)
+    return _compare(comparisons, by, "reference_value", confidence)
+
+
+def _compare(
+    comparisons: pd.DataFrame, by: list[str], against: str, confidence: float
+) -> pd.DataFrame:
+    """Every disparity metric of each row's group (plain columns) against its comparison
+    group (the same columns suffixed ``_ref``); ``against`` names the comparison column
+    kept in the result (``reference_value``), or is empty when there is none."""
 
     def col(name: str) -> np.ndarray:
         return comparisons[name].to_numpy(dtype=np.float64)
@@ -237,17 +278,23 @@ def compute_disparities(
         np.maximum(tpr_high, fpr_high),
     )
 
-    mean_g, var_g, n_g = _calibration_moments(comparisons, "")
-    mean_r, var_r, n_r = _calibration_moments(comparisons, "_ref")
+    mean_g, var_g, n_g = calibration_moments(comparisons, "")
+    mean_r, var_r, n_r = calibration_moments(comparisons, "_ref")
     gap = mean_g - mean_r
     with np.errstate(divide="ignore", invalid="ignore"):
         half = normal_quantile(confidence) * np.sqrt(var_g / n_g + var_r / n_r)
     results["calibration_gap"] = (gap, gap - half, gap + half)
 
-    sufficient = comparisons["sufficient"].to_numpy(dtype=bool) & comparisons[
-        "sufficient_ref"
-    ].fillna(False).to_numpy(dtype=bool)
-    base = comparisons[[*by, "cohort_value", "reference_value"]]
+    def both_sufficient(metric: str) -> np.ndarray:
+        flags = np.ones(len(comparisons), dtype=bool)
+        for rate in SUFFICIENCY_METRICS[metric]:
+            column = sufficient_column(rate)
+            flags &= comparisons[column].to_numpy(dtype=bool)
+            # A missing reference merges as NaN: never sufficient.
+            flags &= comparisons[f"{column}_ref"].fillna(False).to_numpy(dtype=bool)
+        return flags
+
+    base = comparisons[[*by, "cohort_value", *([against] if against else [])]]
     pieces = []
     for order, metric in enumerate(DISPARITY_METRICS):
         value, lower, upper = results[metric]
@@ -256,7 +303,7 @@ def compute_disparities(
         piece["value"] = value
         piece["lower"] = lower
         piece["upper"] = upper
-        piece["sufficient"] = sufficient
+        piece["sufficient"] = both_sufficient(metric)
         if metric == "disparate_impact_ratio":
             four_fifths = pd.array(value >= FOUR_FIFTHS, dtype="boolean")
             four_fifths[np.isnan(value)] = pd.NA
@@ -271,9 +318,111 @@ def compute_disparities(
     return result.drop(columns="__order").reset_index(drop=True)
 
 
-def _empty_result(metrics_wide: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def compute_disparities_against_rest(
+    metrics_wide: pd.DataFrame, *, min_cohort_size: int, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Each cohort group against everyone else of its attribute (the pooled complement).
+
+    The complement of group ``g`` of attribute ``A`` sums the counts of every other group
+    of ``A`` under the same group keys (``__missing__`` included), so each row of the day
+    is in exactly one of the two. The metrics, their intervals and ``passes_four_fifths``
+    are those of :func:`compute_disparities`, with the complement in the reference's
+    place; ``sufficient`` asks the same of the complement's denominators (computed here
+    against ``min_cohort_size``, since the complement has no row of its own). Unlike a
+    reference group, which is never compared with itself, every group gets rows; a group
+    alone in its attribute has an empty complement and NaN figures.
+
+    Parameters:
+        metrics_wide: ``derive_cohort_metrics`` output (needs its count columns).
+        min_cohort_size: the denominator the complement needs for each metric.
+        confidence: two-sided confidence level of the intervals.
+
+    Returns:
+        Long frame, one row per (group keys, cohort_attribute, cohort_value, metric) with
+        ``value, lower, upper, sufficient, passes_four_fifths``: the columns of
+        :func:`compute_disparities` without ``reference_value``.
+
+    Example:
+        >>> wide = pd.DataFrame({"cohort_attribute": ["sex"] * 3,
+        ...     "cohort_value": ["f", "m", "x"], "n": [100, 150, 50],
+        ...     "n_labelled": [100, 150, 50], "positives": [50, 75, 25],
+        ...     "pred_pos": [30, 60, 20], "tp": [25, 45, 15], "fp": [5, 15, 5],
+        ...     "tn": [45, 60, 20], "fn": [25, 30, 10], "score_sum": [50.0, 75.0, 25.0],
+        ...     "brier_sum": [20.0, 30.0, 10.0], "selection_rate_sufficient": [True] * 3,
+        ...     "tpr_sufficient": [True] * 3, "fpr_sufficient": [True] * 3,
+        ...     "calibration_in_the_large_sufficient": [True] * 3})
+        >>> d = compute_disparities_against_rest(wide, min_cohort_size=10)
+        >>> f = d[(d.cohort_value == "f") & (d.metric == "demographic_parity_difference")]
+        >>> round(float(f["value"].iloc[0]), 2)  # 30/100 - (60 + 20)/(150 + 50)
+        -0.1
+    """
+    if min_cohort_size < 1:
+        raise ValueError(f"min_cohort_size must be >= 1, got {min_cohort_size}")
+    missing = [c for c in _NEEDED_ALL if c not in metrics_wide.columns]
+    if missing:
+        raise ValueError(ERROR_NOT_METRICS.format(columns=missing))
+    keys = _group_keys(metrics_wide)
+    groups = metrics_wide[metrics_wide["cohort_attribute"] != ALL_COHORT].reset_index(drop=True)
+    by = [*keys, "cohort_attribute"]
+    if groups.empty:
+        return _empty_result(metrics_wide, keys, against="")
+    counts = [*_NEEDED, "brier_sum"]
+    totals = groups.groupby(by, sort=False, dropna=False, observed=True)[counts].transform("sum")
+    rest = pd.DataFrame(
+        {f"{c}_ref": totals[c].to_numpy() - groups[c].to_numpy() for c in counts},
+        index=groups.index,
+    )
+    denominators = {
+        "selection_rate": rest["n_ref"],
+        "tpr": rest["tp_ref"] + rest["fn_ref"],
+        "fpr": rest["fp_ref"] + rest["tn_ref"],
+        "calibration_in_the_large": rest["n_labelled_ref"],
+    }
+    for metric, denominator in denominators.items():
+        rest[f"{sufficient_column(metric)}_ref"] = denominator.to_numpy() >= min_cohort_size
+    comparisons = pd.concat([groups, rest], axis=1)
+    return _compare(comparisons, by, "", confidence)
+
+
+def choose_reference_groups(
+    group_sizes: pd.DataFrame, configured: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The reference group of each attribute: configured, else the largest group.
+
+    Meant for sizes summed over a fixed window (the baseline), so that the reference
+    does not move from day to day with the day's traffic.
+
+    Parameters:
+        group_sizes: columns ``cohort_attribute, cohort_value, n``, one row per group
+            (rows of the ``"all"`` cohort are ignored).
+        configured: attribute -> reference value; these win over the sizes.
+
+    Returns:
+        attribute -> reference value, for every attribute of ``group_sizes`` and of
+        ``configured``; among equally large groups the smaller value wins.
+
+    Example:
+        >>> sizes = pd.DataFrame({"cohort_attribute": ["sex", "sex", "race", "race"],
+        ...     "cohort_value": ["f", "m", "a", "b"], "n": [300, 500, 40, 40]})
+        >>> choose_reference_groups(sizes, {"sex": "f"})
+        {'race': 'a', 'sex': 'f'}
+    """
+    groups = group_sizes[group_sizes["cohort_attribute"] != ALL_COHORT]
+    ordered = groups.sort_values(
+        ["cohort_attribute", "n", "cohort_value"], ascending=[True, False, True], kind="stable"
+    )
+    largest = ordered.drop_duplicates("cohort_attribute", keep="first")
+    chosen = dict(zip(largest["cohort_attribute"], largest["cohort_value"], strict=True))
+    chosen.update(configured or {})
+    return {attribute: str(value) for attribute, value in sorted(chosen.items())}
+
+
+def _empty_result(
+    metrics_wide: pd.DataFrame, keys: list[str], against: str = "reference_value"
+) -> pd.DataFrame:
     frame = metrics_wide[[*keys, "cohort_attribute", "cohort_value"]].iloc[0:0].copy()
-    frame["reference_value"] = pd.Series(dtype="str")
+    if against:
+        frame[against] = pd.Series(dtype="str")
     frame["metric"] = pd.Series(dtype="str")
     for column in ("value", "lower", "upper"):
         frame[column] = pd.Series(dtype="float64")

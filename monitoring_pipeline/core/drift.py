@@ -29,6 +29,10 @@ Choices:
   current counts, columns empty on both sides dropped, without Yates' correction (so
   the statistic is the same Pearson statistic for every k); one non-empty column means
   no evidence (statistic 0, p 1).
+* Discrete numeric features (``count_test_features`` of ``evaluate_drift``, binned one
+  bin per value): the Pearson chi-square test on the value counts replaces KS (the row
+  says ``chi_square``), since KS's p-value assumes a continuous distribution and is
+  very conservative with ties.
 * null_rate_change: current null share minus reference null share with Newcombe's
   hybrid score interval; drift when the whole interval lies above the threshold (default
   0.05 = 5 percentage points): missingness rose, and tiny samples cannot flag it. A fall
@@ -42,7 +46,7 @@ Choices:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -448,6 +452,7 @@ def evaluate_drift(
     epsilon: float = PSI_EPSILON,
     confidence: float = 0.95,
     fdr_by: Sequence[str] = (),
+    count_test_features: Collection[str] = (),
 ) -> pd.DataFrame:
     """Run every applicable drift test on every (keys, feature) histogram at once.
 
@@ -463,6 +468,9 @@ def evaluate_drift(
         confidence: level of the null-rate interval.
         fdr_by: columns within which Benjamini-Hochberg adjusts; default ``()`` adjusts
             across all sufficient p-value tests of the call (call it once per day).
+        count_test_features: numeric features binned one bin per value: where ``ks`` is
+            asked for, they get ``chi_square`` on their bin counts instead (with the
+            ``chi_square`` threshold).
 
     The histogram key columns are every column but ``bin`` and ``count``. The current
     frame's keys define the rows; baseline and current are matched on the key columns
@@ -529,6 +537,7 @@ def evaluate_drift(
     ref_nulls = _totals(seg_all[is_null], ref_all[is_null], n_units)
     cur_nulls = _totals(seg_all[is_null], cur_all[is_null], n_units)
     kinds = units["feature_kind"].to_numpy()
+    counted = (kinds == "numeric") & units["feature"].isin(list(count_test_features)).to_numpy()
 
     nan = np.full(n_units, np.nan)
     pieces = []
@@ -542,6 +551,10 @@ def evaluate_drift(
             statistic = _js_segments(seg, ref, cur, n_units)
         elif name == "ks":
             statistic, p_value, _, _ = _ks_segments(seg, ref, cur, n_units)
+            if counted.any():
+                chi_statistic, chi_p_value = _chi_square_segments(seg, ref, cur, n_units)
+                statistic = np.where(counted, chi_statistic, statistic)
+                p_value = np.where(counted, chi_p_value, p_value)
         elif name == "chi_square":
             statistic, p_value = _chi_square_segments(seg, ref, cur, n_units)
         else:  # null_rate_change
@@ -551,12 +564,20 @@ def evaluate_drift(
         applies = np.isin(kinds, method.kinds)
         piece = units.loc[applies, [*unit_columns, "__unit"]].copy()
         piece["method"] = name
+        threshold = float(thresholds.get(name, method.default_threshold))
+        piece["threshold"] = threshold
+        if name == "ks":
+            # KS and chi-square share direction and decision (adjusted p-value < alpha).
+            swapped = counted[applies]
+            piece.loc[swapped, "method"] = CHI_SQUARE.name
+            piece.loc[swapped, "threshold"] = float(
+                thresholds.get(CHI_SQUARE.name, CHI_SQUARE.default_threshold)
+            )
         piece["__method_order"] = len(pieces)
         piece["statistic"] = statistic[applies]
         piece["p_value"] = p_value[applies]
         piece["lower"] = lower[applies]
         piece["upper"] = upper[applies]
-        piece["threshold"] = float(thresholds.get(name, method.default_threshold))
         piece["direction"] = method.direction
         piece["n_reference"] = n_ref[applies].astype(np.int64)
         piece["n_current"] = n_cur[applies].astype(np.int64)

@@ -22,6 +22,15 @@ Stored method names are those of the config's ``DriftMethodName`` (``psi``, ``ks
 interval of the change lies wholly above the threshold: direction ``higher_is_drift``,
 decided on the interval. (Rows written before migration 013 flagged a fall too and say
 ``abs_higher_is_drift``.)
+
+Discrete numeric features
+-------------------------
+A numeric feature with at most ``DISCRETE_MAX_VALUES`` (20) distinct finite values in
+the fitting window is *discrete*: its bins are its values (``discrete_value_bins``: one
+bin per baseline value, a value never seen falls in the bin of the nearest smaller
+one), and it gets a count-based test, chi-square on the value counts (``chi2``), in place
+of KS. KS assumes a continuous distribution: with ties its asymptotic p-value is very
+conservative, and on a handful of quantile bins most of its power is lost.
 """
 
 from __future__ import annotations
@@ -40,6 +49,8 @@ from monitoring_pipeline.core.drift import DRIFT_METHODS
 from monitoring_pipeline.core.sufficient_stats import NULL_BIN, OTHER_BIN, NumericBins
 
 __all__ = [
+    "DISCRETE_MAX_VALUES",
+    "discrete_value_bins",
     "CORE_METHOD_NAMES",
     "DEFAULT_MAX_CATEGORIES",
     "DEFAULT_MIN_COUNT",
@@ -284,6 +295,30 @@ def quantile_levels(n_bins: int) -> list[float]:
         [0.25, 0.5, 0.75]
     """
     return np.linspace(0.0, 1.0, n_bins + 1)[1:-1].tolist()
+
+
+DISCRETE_MAX_VALUES = 20
+
+
+def discrete_value_bins(
+    finite_values: np.ndarray, *, max_values: int = DISCRETE_MAX_VALUES
+) -> NumericBins | None:
+    """One bin per distinct value when there are at most ``max_values`` of them, else None.
+
+    The inner edges are the values themselves: bin ``[v_i, v_{i+1})`` holds exactly
+    ``v_i`` in the baseline (the first bin, below the smallest value, stays empty there).
+
+    Example:
+        >>> discrete_value_bins(np.array([0.0, 1.0, 1.0, 3.0])).inner_edges
+        (0.0, 1.0, 3.0)
+        >>> discrete_value_bins(np.arange(30.0)) is None
+        True
+    """
+    distinct = np.unique(np.asarray(finite_values, dtype=np.float64))
+    distinct = distinct[np.isfinite(distinct)]
+    if distinct.size == 0 or distinct.size > max_values:
+        return None
+    return NumericBins(tuple(distinct.tolist()))
 
 
 def numeric_bins_from_quantiles(quantiles: Sequence[float | None] | None) -> NumericBins:

@@ -200,7 +200,7 @@ def build_model_assets(
         group_name=model_name,
         kinds={"postgres"},
         **properties,
-        description="Per cohort and intersection: n, rates with 95% Wilson intervals, calibration; from additive statistics.",
+        description="Per cohort and intersection: n, rates with 95% Wilson intervals, calibration, and their change from the baseline window (cohort_changes); from additive statistics.",
     )
     def cohort_metrics(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
         day, (result, view) = run_step(
@@ -236,7 +236,7 @@ def build_model_assets(
                 description=fairness_check_description(),
             )
         ],
-        description="Each group against its attribute's reference group: parity, equal opportunity, equalized odds, calibration gaps with intervals.",
+        description="Each group against its attribute's reference group (fixed over the baseline window) and against the rest of its attribute (fairness_disparities_vs_rest): parity, equal opportunity, equalized odds, calibration gaps with intervals.",
     )
     def fairness_disparities(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
         day, (result, view) = run_step(

@@ -2,7 +2,21 @@
 
 ``cohort_metrics`` streams the day's labeled predictions once into additive statistics
 (``cohort_stats``) and derives every metric from them; ``fairness_disparities`` reads
-only those statistics, never the raw rows.
+only those statistics, never the raw rows, and writes each group's gaps against its
+reference group (``fairness_disparities``) and against the rest of its attribute
+(``fairness_disparities_vs_rest``) in one transaction.
+
+Reference groups are fixed, not chosen per day: the configured ``reference_groups``
+(attributes and intersections), else the largest group (most predictions, all versions)
+over the model's baseline fitting window (the drift baseline's first window: a fixed
+``start..end``, or the first ``preceding_days`` days from ``partitions_start``), the
+same window for every day. The window's ``cohort_stats`` are summed, so every day that
+has been run by then counts; until none has, a day falls back to its own largest group.
+
+``cohort_metrics`` also writes ``cohort_changes``: each cohort's rates and calibration on
+the day against the same cohort over the day's drift baseline window (the window's
+``cohort_stats`` summed: additive, no raw rows). A baseline day re-run later (late
+labels) changes the window; the day's changes follow when the day itself is re-run.
 """
 
 from __future__ import annotations
@@ -15,8 +29,15 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.core.cohort_changes import compute_cohort_changes
 from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics, to_long_format
-from monitoring_pipeline.core.disparities import compute_disparities, worst_disparities
+from monitoring_pipeline.core.disparities import (
+    choose_reference_groups,
+    compute_disparities,
+    compute_disparities_against_rest,
+    worst_disparities,
+)
+from monitoring_pipeline.core.drift_baseline import baseline_window, fitting_window
 from monitoring_pipeline.core.sufficient_stats import (
     CONFUSION_COUNT_COLUMNS,
     CohortSpec,
@@ -24,6 +45,7 @@ from monitoring_pipeline.core.sufficient_stats import (
     merge_stats,
     score_bin_columns,
 )
+from monitoring_pipeline.storage.cohort_windows import cohort_stats_between, group_sizes_between
 from monitoring_pipeline.storage.cohorts import day_cohort_stats
 from monitoring_pipeline.storage.reads import iter_labeled_predictions
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
@@ -33,6 +55,8 @@ ALL_VERSIONS = "all"
 STATS_KEYS = ["model_version", "cohort_attribute", "cohort_value"]
 COUNT_COLUMNS = list(CONFUSION_COUNT_COLUMNS)
 BIN_KINDS = ("n", "score_sum", "label_sum")
+VS_REST_TABLE = "fairness_disparities_vs_rest"
+CHANGES_TABLE = "cohort_changes"
 
 
 @dataclass(frozen=True)
@@ -115,6 +139,7 @@ def build_cohort_metrics(
             rows=[
                 TableRows("cohort_stats", pd.DataFrame()),
                 TableRows("cohort_metrics", pd.DataFrame()),
+                TableRows(CHANGES_TABLE, pd.DataFrame()),
             ],
             audit=audit,
         )
@@ -128,6 +153,7 @@ def build_cohort_metrics(
         rows=[
             TableRows("cohort_stats", stats_to_rows(stats).assign(**key)),
             TableRows("cohort_metrics", long.assign(**key)),
+            TableRows(CHANGES_TABLE, changes_from_baseline(engine, config, model_name, day, wide)),
         ],
         audit=audit,
     )
@@ -140,6 +166,49 @@ def build_cohort_metrics(
     return CohortMetricsResult(rows=len(long), cohorts=len(wide), overall=overall)
 
 
+def changes_from_baseline(
+    engine: Engine, config: MonitoringConfig, model_name: str, day: date, wide: pd.DataFrame
+) -> pd.DataFrame:
+    """``cohort_changes`` rows of the day: each cohort's figures against the same cohort
+    over the drift baseline window of the day (its ``cohort_stats`` summed); no rows when
+    the day has no window (inside the fitting window) or the window no statistics."""
+    baseline = config.models[model_name].baseline
+    window = baseline_window(
+        day,
+        config.partitions_start,
+        preceding_days=baseline.preceding_days,
+        start=baseline.start,
+        end=baseline.end,
+    )
+    rows = cohort_stats_between(engine, model_name, *window) if window else pd.DataFrame()
+    if rows.empty:
+        return pd.DataFrame()
+    summed = merge_stats([rows_to_stats(rows)])
+    reference = derive_cohort_metrics(summed, min_cohort_size=config.min_cohort_size(model_name))
+    changes = compute_cohort_changes(wide, reference)
+    return changes.assign(
+        baseline_from=window[0],
+        baseline_to=window[1],
+        baseline_days=rows["partition_date"].nunique(),
+        partition_date=day,
+        model_name=model_name,
+    )
+
+
+def reference_groups(engine: Engine, config: MonitoringConfig, model_name: str) -> dict[str, str]:
+    """Attribute -> reference group: configured, else the largest over the baseline
+    fitting window (see the module docstring)."""
+    baseline = config.models[model_name].baseline
+    start, end = fitting_window(
+        config.partitions_start,
+        preceding_days=baseline.preceding_days,
+        start=baseline.start,
+        end=baseline.end,
+    )
+    sizes = group_sizes_between(engine, model_name, start, end)
+    return choose_reference_groups(sizes, config.models[model_name].cohorts.reference_groups)
+
+
 def build_fairness_disparities(
     engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
 ) -> DisparitiesResult:
@@ -148,38 +217,50 @@ def build_fairness_disparities(
     if rows.empty:
         replace_partitions(
             engine, model_name=model_name, partition_date=day,
-            rows=[TableRows("fairness_disparities", pd.DataFrame())], audit=audit,
+            rows=[TableRows("fairness_disparities", pd.DataFrame()),
+                  TableRows(VS_REST_TABLE, pd.DataFrame())], audit=audit,
         )  # fmt: skip
         return DisparitiesResult(0, pd.DataFrame())
     wide = derive_cohort_metrics(
         rows_to_stats(rows), min_cohort_size=config.min_cohort_size(model_name)
     )
-    disparities = compute_disparities(
-        wide, reference=config.models[model_name].cohorts.reference_groups
+    disparities = compute_disparities(wide, reference=reference_groups(engine, config, model_name))
+    worst = _mark_worst(disparities)
+    against_rest = compute_disparities_against_rest(
+        wide, min_cohort_size=config.min_cohort_size(model_name)
     )
-    worst = worst_disparities(disparities)
-    worst_keys = set(
-        map(
-            tuple, worst[["model_version", "cohort_attribute", "cohort_value", "metric"]].to_numpy()
-        )
-    )
-    disparities["is_worst"] = [
-        tuple(k) in worst_keys
-        for k in disparities[
-            ["model_version", "cohort_attribute", "cohort_value", "metric"]
-        ].to_numpy()
-    ]
-    disparities["passes_four_fifths"] = disparities["passes_four_fifths"].astype("boolean")
+    _mark_worst(against_rest)
+    against_rest = against_rest.merge(_rest_sizes(wide), on=STATS_KEYS, how="left")
     replace_partitions(
         engine,
         model_name=model_name,
         partition_date=day,
-        rows=[TableRows("fairness_disparities", disparities.assign(**key))],
+        rows=[
+            TableRows("fairness_disparities", disparities.assign(**key)),
+            TableRows(VS_REST_TABLE, against_rest.assign(**key)),
+        ],
         audit=audit,
     )
     return DisparitiesResult(
         rows=len(disparities), worst=worst[worst.model_version == ALL_VERSIONS]
     )
+
+
+def _mark_worst(disparities: pd.DataFrame) -> pd.DataFrame:
+    """Set ``is_worst`` (and a nullable ``passes_four_fifths``) in place; return the worst."""
+    worst = worst_disparities(disparities)
+    key = ["model_version", "cohort_attribute", "cohort_value", "metric"]
+    worst_keys = set(map(tuple, worst[key].to_numpy()))
+    disparities["is_worst"] = [tuple(k) in worst_keys for k in disparities[key].to_numpy()]
+    disparities["passes_four_fifths"] = disparities["passes_four_fifths"].astype("boolean")
+    return worst
+
+
+def _rest_sizes(wide: pd.DataFrame) -> pd.DataFrame:
+    """``rest_n`` per group: predictions of the other groups of its attribute."""
+    groups = wide.loc[wide.cohort_attribute != "all", STATS_KEYS + ["n"]]
+    totals = groups.groupby(["model_version", "cohort_attribute"])["n"].transform("sum")
+    return groups.assign(rest_n=(totals - groups["n"]).astype("int64")).drop(columns="n")
 
 
 def _number(value) -> float | None:

@@ -13,7 +13,10 @@ seconds, and concurrent backfill partitions then never write the same rows twice
    by ``order_categories``, so only one count per category reaches Python. Until every day of the fitting window is materialized (``ingestion_stats``
    has its row, written with ``labeled_predictions``) nothing can be fitted. Bins are
    refitted only when what they were fitted with changes: the kind, ``baseline.bins``
-   (numeric), the category cap (categorical) or the fitting window.
+   (numeric), the category cap (categorical) or the fitting window. A numeric feature
+   with at most ``DISCRETE_MAX_VALUES`` (20) distinct values in the fitting rows is
+   discrete: one bin per value (``feature_bins.discrete``; bins stored before that rule
+   are refitted once).
 2. **Histograms** (``monitoring.feature_histograms``): the day's rows stream from
    ``labeled_predictions`` in chunks into ``compute_feature_histograms`` (cohort ``all``
    and each single cohort attribute), merged by ``merge_stats``.
@@ -26,8 +29,9 @@ seconds, and concurrent backfill partitions then never write the same rows twice
    missing: the rest is used (``partial_baseline``) and ``baseline_days`` says how many.
 4. **Tests** (``monitoring.drift``): ``evaluate_drift`` twice over every (cohort,
    feature): psi and js need ``min_count_distance`` observations per side; ks, chi2 and
-   null_rate_change need ``min_count``. Benjamini-Hochberg runs across every sufficient
-   ks and chi2 test of the model and day (one family, all features and cohorts).
+   null_rate_change need ``min_count``. A discrete numeric feature gets chi2 on its
+   value counts in place of ks. Benjamini-Hochberg runs across every sufficient ks and
+   chi2 test of the model and day (one family, all features and cohorts).
 
 Without a baseline (the day lies inside the fitting window, or no bins yet) the day's
 rows have ``status = 'no_baseline'``, NULL figures and ``drifted`` NULL: one row per
@@ -61,6 +65,7 @@ from monitoring_pipeline.core.drift_baseline import (
     DriftSettings,
     baseline_window,
     bins_checksum,
+    discrete_value_bins,
     drift_status,
     fitting_window,
     method_descriptor,
@@ -188,6 +193,9 @@ class FeatureBins:
     fitted_from: date
     fitted_to: date
     fitted_values: int
+    # Numeric: one bin per baseline value (a discrete feature, tested by chi-square);
+    # None for bins stored before that rule existed, which are refitted once.
+    discrete: bool | None = None
 
     @property
     def checksum(self) -> str:
@@ -206,7 +214,7 @@ class FeatureBins:
         if (self.kind, self.fitted_from, self.fitted_to) != (kind, *window):
             return False
         if kind == "numeric":
-            return self.n_bins_requested == n_bins
+            return self.n_bins_requested == n_bins and self.discrete is not None
         return self.max_categories == max_categories
 
 
@@ -233,6 +241,7 @@ def _load_bins(conn: sa.Connection, model_name: str) -> dict[str, FeatureBins]:
             fitted_from=row["fitted_from"],
             fitted_to=row["fitted_to"],
             fitted_values=row["fitted_values"],
+            discrete=row["discrete"],
         )
     return out
 
@@ -263,16 +272,19 @@ def _fit_bins(
         levels = quantile_levels(n_bins)
         for name in numeric:
             finite = values[name][np.isfinite(values[name])]
+            value_bins = discrete_value_bins(finite)
             out[name] = FeatureBins(
                 feature=name,
                 kind="numeric",
-                numeric=numeric_bins_from_quantiles(
+                numeric=value_bins
+                or numeric_bins_from_quantiles(
                     np.quantile(finite, levels).tolist() if finite.size else None
                 ),
                 categories=None,
                 n_bins_requested=n_bins,
                 max_categories=None,
                 fitted_values=int(finite.size),
+                discrete=value_bins is not None,
                 **common,
             )
 
@@ -295,6 +307,7 @@ def _fit_bins(
                 n_bins_requested=None,
                 max_categories=max_categories,
                 fitted_values=int(mine.n.sum()),
+                discrete=False,
                 **common,
             )
     return out
@@ -347,6 +360,7 @@ def _save_bins(
                 "fitted_from": b.fitted_from,
                 "fitted_to": b.fitted_to,
                 "fitted_values": b.fitted_values,
+                "discrete": b.discrete,
                 "checksum": b.checksum,
                 "run_id": audit.run_id,
                 "produced_at": audit.produced_at,
@@ -522,9 +536,13 @@ def baseline_histograms(
 
 
 def evaluate_day(
-    current: pd.DataFrame, baseline: pd.DataFrame, settings: DriftSettings
+    current: pd.DataFrame,
+    baseline: pd.DataFrame,
+    settings: DriftSettings,
+    discrete_features: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Every drift test of the day, stored method names, one BH family for ks and chi2."""
+    """Every drift test of the day, stored method names, one BH family for ks and chi2.
+    ``discrete_features`` (numeric, one bin per value) get chi2 in place of ks."""
     distance = list(DISTANCE_METHODS)
     tests = [m for m in CORE_METHOD_NAMES if m not in DISTANCE_METHODS]
     frames = [
@@ -535,6 +553,7 @@ def evaluate_day(
             thresholds=settings.core_thresholds(names),
             min_count=min_count,
             epsilon=PSI_EPSILON,
+            count_test_features=discrete_features,
         )
         for names, min_count in (
             (distance, settings.min_count_distance),
@@ -659,7 +678,8 @@ def build_drift(
             )
             baseline, baseline_days = baseline_histograms(engine, model_name, window, state.bins)
 
-        drift = evaluate_day(current, baseline, settings)
+        discrete = [f for f, b in state.bins.items() if b.discrete]
+        drift = evaluate_day(current, baseline, settings, discrete_features=discrete)
         found = drift["feature"].map(baseline_days).fillna(0).astype(np.int64)
         drift["baseline_days"] = found
         drift["status"] = [drift_status(int(n), window_days) for n in found]

@@ -123,8 +123,9 @@ PARTITION_TABLES = [
 # the same transaction: a blocked day shows as missing (and pipeline_health names it),
 # never as the previous run's figures passing for current ones.
 DOWNSTREAM_TABLES = [
-    "label_status", "cohort_stats", "cohort_metrics", "fairness_disparities",
-    "feature_histograms", "drift", "slo_evaluations", "error_budgets",
+    "label_status", "cohort_stats", "cohort_metrics", "cohort_changes", "fairness_disparities",
+    "fairness_disparities_vs_rest", "feature_histograms", "drift", "slo_evaluations",
+    "error_budgets",
 ]  # fmt: skip
 
 

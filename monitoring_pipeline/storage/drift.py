@@ -38,8 +38,8 @@ def load_bins(conn: sa.Connection, model_name: str) -> list[Mapping[str, object]
 def save_bins(conn: sa.Connection, model_name: str, rows: Sequence[Mapping[str, object]]) -> None:
     """Replace the model's bins of the features in ``rows`` (on ``conn``, in its
     transaction). Each row: ``feature, kind, edges, categories, n_bins_requested,
-    max_categories, n_bins, fitted_from, fitted_to, fitted_values, checksum, run_id,
-    produced_at``."""
+    max_categories, n_bins, fitted_from, fitted_to, fitted_values, discrete, checksum,
+    run_id, produced_at``."""
     conn.execute(
         sa.text(
             "DELETE FROM monitoring.feature_bins "
@@ -51,10 +51,10 @@ def save_bins(conn: sa.Connection, model_name: str, rows: Sequence[Mapping[str, 
         sa.text(
             "INSERT INTO monitoring.feature_bins (model_name, feature, feature_kind, edges, "
             "categories, n_bins_requested, max_categories, n_bins, fitted_from, fitted_to, "
-            "fitted_values, bins_checksum, run_id, produced_at) VALUES (:model, :feature, "
-            ":kind, CAST(:edges AS double precision[]), CAST(:categories AS text[]), "
+            "fitted_values, bins_checksum, run_id, produced_at, discrete) VALUES (:model, "
+            ":feature, :kind, CAST(:edges AS double precision[]), CAST(:categories AS text[]), "
             ":n_bins_requested, :max_categories, :n_bins, :fitted_from, :fitted_to, "
-            ":fitted_values, :checksum, :run_id, :produced_at)"
+            ":fitted_values, :checksum, :run_id, :produced_at, :discrete)"
         ),
         [{"model": model_name, **row} for row in rows],
     )

@@ -94,6 +94,26 @@ def test_references_are_checked(tmp_path, demo_raw):
     )
 
 
+def test_reference_group_of_an_intersection_is_validated(tmp_path, demo_raw):
+    cohorts = demo_raw["models"]["loan_approval"]["cohorts"]
+    assert ["sex", "age_band"] in cohorts["intersections"]
+    cohorts["reference_groups"] = {"sex": "male", "sex&age_band": "male&26-40"}
+    config = load_config(write(tmp_path, demo_raw))
+    assert config.models["loan_approval"].cohorts.reference_groups["sex&age_band"] == "male&26-40"
+    cohorts["reference_groups"] = {"sex&age_band": "male&99+"}
+    assert (
+        "reference group 'male&99+' of intersection 'sex&age_band': '99+' is not an allowed "
+        "value of 'age_band'" in error_for(tmp_path, demo_raw)
+    )
+    cohorts["reference_groups"] = {"sex&age_band": "male"}
+    assert "must give one value per attribute" in error_for(tmp_path, demo_raw)
+    # An intersection that is not computed (or in another order) has no groups to pick.
+    cohorts["reference_groups"] = {"age_band&sex": "26-40&male"}
+    assert "reference_groups names unknown attribute 'age_band&sex'" in error_for(
+        tmp_path, demo_raw
+    )
+
+
 def test_slo_on_unknown_feature(tmp_path, demo_raw):
     demo_raw["models"]["loan_approval"]["slos"][2]["sli"]["feature"] = "salary"
     assert "SLO 'income_psi': unknown feature 'salary'" in error_for(tmp_path, demo_raw)

@@ -170,6 +170,32 @@ def test_sufficient_is_labelled_count_at_least_min_size(frame):
         derive_cohort_metrics(stats, min_cohort_size=0)
 
 
+def test_each_metric_is_sufficient_on_its_own_denominator():
+    # 200 labelled rows, 30 actual positives, 40 predicted positives among labelled,
+    # plus 100 unlabelled rows: with a minimum of 50, rates over labelled rows and over
+    # negatives are judged, TPR (30 positives), FNR and precision (40) are not.
+    labelled = 200
+    label = np.r_[np.ones(30), np.zeros(labelled - 30), np.full(100, np.nan)]
+    decision = np.r_[np.ones(20), np.zeros(10), np.ones(20), np.zeros(150), np.ones(100)]
+    frame = pd.DataFrame(
+        {"model_version": "v1", "score": 0.4, "decision": decision.astype(int), "label": label}
+    )
+    row = derive_cohort_metrics(compute_confusion_stats(frame, CohortSpec()), min_cohort_size=50)
+    flags = to_long_format(row).set_index("metric")[["denominator", "sufficient"]]
+    assert flags.loc["tpr"].tolist() == [30, False]
+    assert flags.loc["fnr"].tolist() == [30, False]
+    assert flags.loc["precision"].tolist() == [40, False]
+    assert flags.loc["fpr"].tolist() == [170, True]
+    assert flags.loc["selection_rate"].tolist() == [300, True]
+    for metric in ("accuracy", "prevalence", "ece", "brier", "calibration_in_the_large"):
+        assert flags.loc[metric].tolist() == [200, True], metric
+    # The cohort-level flag stays on the labelled count.
+    assert bool(row["sufficient"].iloc[0]) is True
+    row = derive_cohort_metrics(compute_confusion_stats(frame, CohortSpec()), min_cohort_size=250)
+    flags = to_long_format(row).set_index("metric")["sufficient"]
+    assert flags[flags].index.tolist() == ["selection_rate"]  # 300 predictions >= 250
+
+
 def test_metrics_of_merged_days_equal_metrics_of_the_window(frame):
     days = [frame.iloc[:1000], frame.iloc[1000:2200], frame.iloc[2200:]]
     merged = merge_stats(compute_confusion_stats(d, SPEC) for d in days)
@@ -226,7 +252,7 @@ def test_long_format_has_one_row_per_cohort_and_metric(wide):
                 [got["value"], got["lower"], got["upper"]], [value, lower, upper]
             )
             assert got["denominator"] == n
-            assert got["sufficient"] == row["sufficient"]
+            assert got["sufficient"] == (n >= 30)  # the wide fixture's minimum size
 
 
 def test_docstring_examples_run():

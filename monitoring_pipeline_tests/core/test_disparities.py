@@ -9,7 +9,9 @@ from monitoring_pipeline.core import disparities
 from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics
 from monitoring_pipeline.core.disparities import (
     DISPARITY_METRICS,
+    choose_reference_groups,
     compute_disparities,
+    compute_disparities_against_rest,
     worst_disparities,
 )
 from monitoring_pipeline.core.intervals import normal_quantile
@@ -180,6 +182,151 @@ def test_configured_reference_and_missing_reference(wide):
     assert set(sex["reference_value"]) == {"nobody"}
 
 
+def test_sufficiency_follows_each_metrics_own_denominators():
+    # "few_pos" has 400 predictions and 400 labelled rows but 20 actual positives: with a
+    # minimum size of 50 its selection-rate and FPR gaps are judged, its TPR gap is not.
+    rows = []
+    for value, n, positives in (("big", 1000, 500), ("few_pos", 400, 20)):
+        rows.append(
+            pd.DataFrame(
+                {
+                    "model_version": "v1",
+                    "score": np.linspace(0.01, 0.99, n),
+                    "decision": np.arange(n) % 2,
+                    "label": (np.arange(n) < positives).astype(float),
+                    "g": value,
+                }
+            )
+        )
+    stats = compute_confusion_stats(pd.concat(rows, ignore_index=True), CohortSpec(["g"]))
+    wide = derive_cohort_metrics(stats, min_cohort_size=50)
+    few = wide.set_index("cohort_value").loc["few_pos"]
+    assert (few["tpr_n"], few["fpr_n"], few["n"]) == (20, 380, 400)
+    flags = compute_disparities(wide).set_index("metric")["sufficient"].to_dict()
+    assert flags == {
+        "demographic_parity_difference": True,
+        "disparate_impact_ratio": True,
+        "tpr_difference": False,
+        "fpr_difference": True,
+        "equalized_odds_difference": False,  # needs both TPR and FPR
+        "calibration_gap": True,
+    }
+    # The reference's denominators count as well: "big" (500 actual positives) against
+    # "few_pos" as the reference has an insufficient TPR gap.
+    reversed_flags = compute_disparities(wide, reference={"g": "few_pos"})
+    assert reversed_flags.set_index("metric")["sufficient"].to_dict() == flags
+
+
+def _wilson(k: float, n: float, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score bounds written out (independent of the code under test)."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def test_gap_against_rest_hand_worked():
+    # Three groups; "f" against "m" + "x" pooled: selection 30/100 vs 80/200, TPR 25/50 vs
+    # 60/100, calibration means (50 - 50)/100 vs (100 - 100)/200.
+    wide = pd.DataFrame(
+        {
+            "cohort_attribute": ["sex"] * 3,
+            "cohort_value": ["f", "m", "x"],
+            "n": [100, 150, 50],
+            "n_labelled": [100, 150, 50],
+            "positives": [50, 75, 25],
+            "pred_pos": [30, 60, 20],
+            "tp": [25, 45, 15],
+            "fp": [5, 15, 5],
+            "tn": [45, 60, 20],
+            "fn": [25, 30, 10],
+            "score_sum": [50.0, 75.0, 25.0],
+            "brier_sum": [20.0, 30.0, 10.0],
+            "selection_rate_sufficient": [True] * 3,
+            "tpr_sufficient": [True] * 3,
+            "fpr_sufficient": [True] * 3,
+            "calibration_in_the_large_sufficient": [True] * 3,
+        }
+    )
+    rest = compute_disparities_against_rest(wide, min_cohort_size=80)
+    assert "reference_value" not in rest.columns
+    assert set(rest.cohort_value) == {"f", "m", "x"}  # every group, the largest included
+    f = rest[rest.cohort_value == "f"].set_index("metric")
+
+    def newcombe(k1, n1, k2, n2):
+        l1, u1 = _wilson(k1, n1)
+        l2, u2 = _wilson(k2, n2)
+        p1, p2 = k1 / n1, k2 / n2
+        d = p1 - p2
+        return d, d - np.hypot(p1 - l1, u2 - p2), d + np.hypot(u1 - p1, p2 - l2)
+
+    for metric, counts in (
+        ("demographic_parity_difference", (30, 100, 80, 200)),
+        ("tpr_difference", (25, 50, 60, 100)),
+        ("fpr_difference", (5, 50, 20, 100)),
+    ):
+        expected = newcombe(*counts)
+        got = f.loc[metric, ["value", "lower", "upper"]].to_numpy(dtype=float)
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    ratio = (30 / 100) / (80 / 200)
+    se = np.sqrt(1 / 30 - 1 / 100 + 1 / 80 - 1 / 200)
+    np.testing.assert_allclose(
+        f.loc["disparate_impact_ratio", ["value", "lower", "upper"]].to_numpy(dtype=float),
+        [ratio, ratio * np.exp(-1.959963984540054 * se), ratio * np.exp(1.959963984540054 * se)],
+        rtol=1e-12,
+    )
+    # Calibration: both means 0; variances (20 - 0)/99 and (40 - 0)/199.
+    half = 1.959963984540054 * np.sqrt(20 / 99 / 100 + 40 / 199 / 200)
+    np.testing.assert_allclose(
+        f.loc["calibration_gap", ["value", "lower", "upper"]].to_numpy(dtype=float),
+        [0.0, -half, half],
+        atol=1e-12,
+    )
+    # Sufficiency asks the rest too: "m"'s rest (f + x) has 75 actual positives < 80.
+    m = rest[rest.cohort_value == "m"].set_index("metric")["sufficient"]
+    assert not m["tpr_difference"] and m["demographic_parity_difference"]
+
+
+def test_gap_against_rest_matches_statsmodels_on_the_rows(frame, wide):
+    rest = compute_disparities_against_rest(wide, min_cohort_size=50).set_index(
+        ["model_version", "cohort_attribute", "cohort_value", "metric"]
+    )
+    checked = 0
+    for version, attribute, value in {k[:3] for k in rest.index}:
+        mine = group_rows(frame, version, attribute, value)
+        same_version = frame[frame.model_version == version]
+        others = same_version.drop(index=mine.index)
+        got = rest.loc[(version, attribute, value)]
+        k1, n1 = mine.decision.sum(), len(mine)
+        k2, n2 = others.decision.sum(), len(others)
+        lower, upper = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb")
+        assert got.loc["demographic_parity_difference", "value"] == pytest.approx(k1 / n1 - k2 / n2)
+        assert got.loc["demographic_parity_difference", "lower"] == pytest.approx(lower)
+        assert got.loc["demographic_parity_difference", "upper"] == pytest.approx(upper)
+        positives, rest_positives = mine[mine.label == 1], others[others.label == 1]
+        if len(positives) and len(rest_positives):
+            k1, n1 = positives.decision.sum(), len(positives)
+            k2, n2 = rest_positives.decision.sum(), len(rest_positives)
+            lower, upper = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb")
+            assert got.loc["tpr_difference", "lower"] == pytest.approx(lower)
+            assert got.loc["tpr_difference", "upper"] == pytest.approx(upper)
+        checked += 1
+    assert checked == 17  # v1: 3 sexes, 2 races, 5 cells; v2: 2, 2, 3 (every group)
+
+
+def test_reference_groups_from_sizes_configured_first():
+    sizes = pd.DataFrame(
+        {
+            "cohort_attribute": ["all", "sex", "sex", "sex&age", "sex&age"],
+            "cohort_value": ["all", "f", "m", "f&young", "m&old"],
+            "n": [1000, 600, 400, 300, 300],
+        }
+    )
+    assert choose_reference_groups(sizes) == {"sex": "f", "sex&age": "f&young"}  # tie: smaller
+    assert choose_reference_groups(sizes, {"sex&age": "m&old"})["sex&age"] == "m&old"
+    assert choose_reference_groups(sizes.iloc[0:0], {"race": "a"}) == {"race": "a"}
+
+
 def test_four_fifths_flag():
     wide = pd.DataFrame(
         {
@@ -195,7 +342,10 @@ def test_four_fifths_flag():
             "fn": [200, 30, 30],
             "score_sum": [500.0, 50.0, 50.0],
             "brier_sum": [200.0, 20.0, 20.0],
-            "sufficient": [True, True, True],
+            "selection_rate_sufficient": [True, True, True],
+            "tpr_sufficient": [True, True, True],
+            "fpr_sufficient": [True, True, True],
+            "calibration_in_the_large_sufficient": [True, True, True],
         }
     )
     ratio = compute_disparities(wide)

@@ -342,3 +342,36 @@ def test_fdr_by_adjusts_within_groups(drift_inputs):
 def test_docstring_examples_run():
     result = doctest.testmod(drift)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_discrete_numeric_features_get_chi_square_instead_of_ks():
+    from scipy import stats as sps
+
+    from monitoring_pipeline.core.drift import evaluate_drift
+
+    ref_counts, cur_counts = [0, 300, 250, 150, 60], [0, 240, 260, 190, 80]
+    bins = ["000", "001", "002", "003", "004"]
+
+    def hist(feature, counts):
+        return pd.DataFrame(
+            {"feature": feature, "feature_kind": "numeric", "bin": bins, "count": counts}
+        )
+
+    base = pd.concat([hist("kids", ref_counts), hist("income", ref_counts)])
+    cur = pd.concat([hist("kids", cur_counts), hist("income", cur_counts)])
+    out = evaluate_drift(
+        base,
+        cur,
+        methods=["ks", "null_rate_change"],
+        thresholds={"chi_square": 0.01},
+        count_test_features=["kids"],
+    ).set_index(["feature", "method"])
+    assert set(out.loc["kids"].index) == {"chi_square", "null_rate_change"}
+    assert set(out.loc["income"].index) == {"ks", "null_rate_change"}
+    expected = sps.chi2_contingency(np.array([ref_counts[1:], cur_counts[1:]]), correction=False)
+    row = out.loc[("kids", "chi_square")]
+    assert row["statistic"] == pytest.approx(expected.statistic, rel=1e-12)
+    assert row["p_value"] == pytest.approx(expected.pvalue, rel=1e-12)
+    assert row["threshold"] == 0.01 and row["direction"] == "lower_is_drift"
+    # A value-count test sees this shift; KS on the same counts is far less sure.
+    assert row["p_value"] < out.loc[("income", "ks"), "p_value"]

@@ -567,7 +567,9 @@ def test_fixed_baseline_refit_rule_and_run_order(pg_admin_url, tmp_path):
         bins = read(engine, "SELECT * FROM monitoring.feature_bins")
         numeric = bins[bins.feature_kind == "numeric"]
         assert set(numeric.n_bins_requested) == {4}
-        assert (numeric.edges.map(len) <= 3).all()
+        # Discrete features keep one bin per value whatever the bins count.
+        assert (numeric[~numeric.discrete].edges.map(len) <= 3).all()
+        assert (numeric[numeric.discrete].edges.map(len) > 3).all()
         histograms = read(
             engine,
             "SELECT h.partition_date, count(*) AS n FROM monitoring.feature_histograms h "
@@ -612,3 +614,41 @@ def test_drift_settings_come_from_the_validated_config_block(tmp_path):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="'score' is watched for drift already"):
         load_config(path)
+
+
+def test_discrete_numeric_feature_gets_value_bins_and_chi_square(world):
+    discrete = "num_open_accounts"  # 17 distinct values in the demo's traffic
+    bins = read(
+        world.engine, "SELECT * FROM monitoring.feature_bins WHERE model_name = :m", m=MODEL
+    ).set_index("feature")
+    raw = raw_rows(world, START, date(2026, 10, 3))
+    values = raw.features.map(lambda f: f.get(discrete)).astype(float).dropna()
+    assert values.nunique() <= 20
+    assert bins.loc[discrete, "discrete"]
+    np.testing.assert_array_equal(bins.loc[discrete, "edges"], np.unique(values))
+    assert not bins.loc["income", "discrete"] and not bins.loc["loan_purpose", "discrete"]
+
+    day = SHIFT_DAYS[0]
+    rows = drift_rows(world, day)
+    methods = set(rows[rows.feature == discrete].method)
+    assert methods == {"psi", "js", "chi2", "null_rate_change"}  # chi2 in place of ks
+    assert "ks" in set(rows[rows.feature == "income"].method)
+    # The test against scipy on the raw values of the baseline window and the day, each
+    # value in its bin: itself, or the nearest smaller baseline value for a value the
+    # fitting rows never held.
+    row = one(rows, discrete, "chi2")
+    window = raw_rows(world, row.baseline_from, day)
+    window_values = window.features.map(lambda f: f.get(discrete)).astype(float)
+    present = window_values.notna().to_numpy()
+    value_bin = np.searchsorted(np.unique(values), window_values[present], side="right")
+    is_day = (window.partition_date == day).to_numpy()[present]
+    table = pd.crosstab(is_day, value_bin).to_numpy()
+    expected = sps.chi2_contingency(table, correction=False)
+    assert row.statistic == pytest.approx(expected.statistic, rel=1e-9)
+    assert row.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+    # And on the stored counts, as for categorical features.
+    ref, cur, _, _ = aligned(world, day, discrete)
+    keep = (ref + cur) > 0
+    stored = sps.chi2_contingency(np.vstack([ref[keep], cur[keep]]), correction=False)
+    assert row.statistic == pytest.approx(stored.statistic, rel=1e-9)
+    assert row.p_value_adjusted >= row.p_value and row.threshold == pytest.approx(0.05)

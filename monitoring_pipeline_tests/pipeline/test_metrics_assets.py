@@ -107,10 +107,15 @@ def test_intersection_and_version_rollup(day_tables):
     assert set(versions.model_version) == {"all", *loan.model_version.unique()}
 
 
-def test_sufficiency_follows_min_cohort_size(day_tables):
+def test_sufficiency_follows_each_metrics_own_denominator(day_tables):
     metrics = day_tables["cohort_metrics"]
     loan = metrics[metrics.model_name == "loan_approval"]
-    assert (loan.sufficient == (loan.n_labelled >= 10)).all()  # build_world sets min_size 10
+    assert (loan.sufficient == (loan.denominator >= 10)).all()  # build_world sets min_size 10
+    # The denominators differ within a cohort, so the flags can too.
+    tpr = loan[loan.metric == "tpr"].set_index(
+        ["model_version", "cohort_attribute", "cohort_value"]
+    )
+    assert (tpr.denominator < tpr.n_labelled).all()
 
 
 def test_disparity_against_reference_with_newcombe_interval(day_tables):
