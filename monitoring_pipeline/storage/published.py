@@ -1,6 +1,6 @@
 """Reads of the published figures that asset metadata and asset checks show: the newest
-day with sufficient evidence, a day's cohort metrics and disparities (model version
-``all``), an SLO's evaluations over a window. Bound parameters only; no Dagster."""
+day with sufficient evidence, a day's cohort metrics, disparities and cohort statistics
+(model version ``all``), an SLO's evaluations over a window. Bound parameters only; no Dagster."""
 
 from __future__ import annotations
 
@@ -60,6 +60,18 @@ def day_disparities(engine: Engine, model_name: str, day: date) -> pd.DataFrame:
         "SELECT cohort_attribute, cohort_value, reference_value, metric, value, lower, upper, "
         "sufficient, passes_four_fifths FROM monitoring.fairness_disparities "
         "WHERE model_name = :model AND partition_date = :day AND model_version = 'all'",
+        {"model": model_name, "day": day},
+    )
+
+
+def day_cohort_stats(engine: Engine, model_name: str, day: date) -> pd.DataFrame:
+    """``cohort_stats`` rows of one day over all model versions (version ``all``): the
+    additive counts every interval of ``cohort_metrics`` and ``fairness_disparities``
+    derives from."""
+    return read_frame(
+        engine,
+        "SELECT * FROM monitoring.cohort_stats WHERE model_name = :model "
+        "AND partition_date = :day AND model_version = 'all'",
         {"model": model_name, "day": day},
     )
 

@@ -94,16 +94,32 @@ def test_read_sli_picks_worst_group_and_named_group(tmp_path):
     }
     reading = read_sli(frames, model, slo)
     assert reading.subject == "region=west vs north"
+    assert reading.status == "bad" and reading.bad_members == ("region=west vs north",)
     assert reading.value == pytest.approx(0.3)  # |gap|
-    assert (reading.lower, reading.upper) == (pytest.approx(0.2), pytest.approx(0.4))
-    assert reading.sufficient
-    # West healthy, east too small to judge: no verdict, since east may hide a violation.
+    # Three members with intervals and no statistics to recompute them from: the published
+    # 95% intervals widened by z(1 - 0.05/3) / z(0.95) around the value (Bonferroni).
+    scale = 2.393980 / 1.959964
+    assert reading.confidence == pytest.approx(1 - 0.05 / 3)
+    assert (reading.lower, reading.upper) == (
+        pytest.approx(0.3 - 0.1 * scale, rel=1e-5),
+        pytest.approx(0.3 + 0.1 * scale, rel=1e-5),
+    )
+    assert reading.sufficient and reading.members == 3
+    # West healthy, east too small and its interval straddles the objective: good on the
+    # members that can be judged, east named as not judged.
     healthy_west = disparities.assign(
-        value=[-0.02, 0.05, 0.9], lower=[-0.06, -0.02, 0.1], upper=[0.03, 0.12, 1.0]
+        value=[-0.02, 0.05, 0.9], lower=[-0.06, -0.02, 0.05], upper=[0.03, 0.12, 1.0]
     )
     reading = read_sli({**frames, "fairness_disparities": healthy_west}, model, slo)
-    assert not reading.sufficient
-    assert reading.reason == "cannot judge east: below the minimum size or undefined"
+    assert reading.status == "good" and reading.subject == "region=south vs north"
+    assert reading.unknown_members == ("region=east vs north",)
+    assert "cannot judge region=east vs north" in reading.reason
+    # East's gap is clearly beyond the objective though it is below the minimum size: bad,
+    # and east is the subject, judged on its interval.
+    clear_east = healthy_west.assign(lower=[-0.06, -0.02, 0.7])
+    reading = read_sli({**frames, "fairness_disparities": clear_east}, model, slo)
+    assert reading.status == "bad" and reading.subject == "region=east vs north"
+    assert not reading.sufficient and "judged on its interval" in reading.reason
     # Every group sufficient and within the objective: good, reported on the worst group.
     all_fine = healthy_west.assign(
         sufficient=True,
@@ -114,8 +130,53 @@ def test_read_sli_picks_worst_group_and_named_group(tmp_path):
     reading = read_sli({**frames, "fairness_disparities": all_fine}, model, slo)
     assert reading.sufficient and reading.subject == "region=south vs north"
     assert reading.value == pytest.approx(0.05) and reading.lower == 0.0
+    assert reading.status == "good" and reading.bad_members == ()
     drift_slo = model.slos[2]
     assert read_sli(frames, model, drift_slo).reason == "drift not computed"
+
+
+def test_small_minority_from_the_issue_is_bad_on_day_one(tmp_path):
+    """77 labelled rows (minimum 100), TPR gap -0.51 [-0.64, -0.35], objective 0.15."""
+    model = _demo_model(tmp_path)
+    slo = model.slos[0].model_copy(
+        update={
+            "sli": model.slos[0].sli.model_copy(update={"group": "west"}),
+            "objective": model.slos[0].objective.model_copy(update={"value": 0.15}),
+        }
+    )
+    frames = {
+        "cohort_metrics": pd.DataFrame(),
+        "drift": pd.DataFrame(),
+        "fairness_disparities": pd.DataFrame(
+            {
+                "cohort_attribute": ["region"],
+                "cohort_value": ["west"],
+                "reference_value": ["north"],
+                "metric": ["tpr_difference"],
+                "value": [-0.51],
+                "lower": [-0.64],
+                "upper": [-0.35],
+                "sufficient": [False],
+            }
+        ),  # fmt: skip
+    }
+    reading = read_sli(frames, model, slo, min_cohort_size=100)
+    assert reading.status == "bad" and reading.subject == "region=west vs north"
+    assert (reading.lower, reading.upper) == (pytest.approx(0.35), pytest.approx(0.64))
+    assert reading.reason == (
+        "interval wholly beyond <= 0.15; judged on its interval: n below the minimum size 100"
+    )
+
+
+def _demo_model(tmp_path):
+    import yaml
+
+    from monitoring_pipeline.config import load_config
+    from monitoring_pipeline.demo.publish import demo_config
+
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(demo_config(date(2026, 10, 1), tmp_path)))
+    return load_config(path).models["loan_approval"]
 
 
 def test_incident_burns_the_budget_to_page_while_healthy_slos_stay_ok(incident_world):
