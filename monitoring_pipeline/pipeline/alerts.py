@@ -36,6 +36,7 @@ from monitoring_pipeline.alerting.messages import (
 )
 from monitoring_pipeline.alerting.webhook import Attempt, deliver_webhook
 from monitoring_pipeline.config.models import (
+    ANY,
     CohortMetricSLI,
     DriftSLI,
     FairnessSLI,
@@ -448,8 +449,8 @@ def build_evidence(
     start = day - timedelta(days=slo.compliance_period_days - 1)
     evaluations = read_frame(
         engine,
-        "SELECT partition_date, status, sli_subject, value, lower, upper, reason "
-        "FROM monitoring.slo_evaluations WHERE model_name = :model AND slo_name = :slo "
+        "SELECT partition_date, status, sli_subject, value, lower, upper, reason, bad_members, "
+        "members FROM monitoring.slo_evaluations WHERE model_name = :model AND slo_name = :slo "
         "AND partition_date BETWEEN :start AND :day ORDER BY partition_date",
         {"model": model, "slo": slo.name, "start": start, "day": day},
     )
@@ -461,6 +462,7 @@ def build_evidence(
             "value": _json(r.value),
             "lower": _json(r.lower),
             "upper": _json(r.upper),
+            "bad_members": list(r.bad_members),
         }
         for r in bad.itertuples(index=False)
     ]
@@ -487,6 +489,8 @@ def build_evidence(
             "lower": _json(reading.lower.iloc[0]),
             "upper": _json(reading.upper.iloc[0]),
             "reason": reading.reason.iloc[0],
+            "bad_members": list(reading.bad_members.iloc[0]),
+            "members": int(reading.members.iloc[0]),
         }
         if len(reading)
         else None,
@@ -508,7 +512,8 @@ def sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.Dat
             engine,
             "SELECT cohort_attribute, cohort_value, reference_value, value, lower, upper, sufficient "
             "FROM monitoring.fairness_disparities WHERE model_name = :model AND partition_date = :day "
-            "AND model_version = 'all' AND cohort_attribute = :attribute AND metric = :metric",
+            "AND model_version = 'all' AND (cohort_attribute = :attribute OR :attribute = '*') "
+            "AND metric = :metric",
             params | {"attribute": sli.attribute, "metric": sli.metric},
         )
         if sli.group is not None:
@@ -540,9 +545,10 @@ def sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.Dat
         assert isinstance(sli, DriftSLI)
         rows = read_frame(
             engine,
-            "SELECT cohort_attribute, cohort_value, statistic AS value, lower, upper, sufficient "
-            "FROM monitoring.drift WHERE model_name = :model AND partition_date = :day "
-            "AND model_version = 'all' AND feature = :feature AND method = :method",
+            "SELECT cohort_attribute, cohort_value, statistic AS value, lower, upper, sufficient, "
+            "feature FROM monitoring.drift WHERE model_name = :model AND partition_date = :day "
+            "AND model_version = 'all' AND (feature = :feature OR :feature = '*') "
+            "AND method = :method",
             params | {"feature": sli.feature, "method": sli.method},
         )
     if rows.empty:
@@ -550,6 +556,8 @@ def sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.Dat
     cohort = np.where(
         rows.cohort_attribute == "all", "all", rows.cohort_attribute + "=" + rows.cohort_value
     )
+    if isinstance(sli, DriftSLI) and sli.feature == ANY:  # name each figure's feature
+        cohort = (rows.feature + " @ " + pd.Series(cohort, index=rows.index)).to_numpy()
     return rows.assign(cohort=cohort)[["cohort", "value", "lower", "upper", "sufficient"]]
 
 
