@@ -86,8 +86,8 @@ def rank_worst_cohorts(
 
 
 def summary_line(evidence: Mapping[str, Any]) -> str:
-    """One line: level, model/SLO, burn and budget, the bad members of a set SLO (else the
-    worst cohort, a gap with its sign as stored), the owners; for a health alert, level, model/check, the finding's message
+    """One line: level, model/SLO, burn and budget, the worst cohort (a gap with its sign
+    as stored), a set SLO's bad members when there are several, the owners; for a health alert, level, model/check, the finding's message
     with its figure and limit, the owners."""
     if evidence.get("source") == HEALTH_SOURCE:
         return _health_summary(evidence) + _owners_suffix(evidence)
@@ -110,11 +110,11 @@ def summary_line(evidence: Mapping[str, Any]) -> str:
             f" of {_fixed(budget.get('budget_days'))} days"
         )
     worst = evidence.get("worst_cohorts") or []
-    bad_members = _bad_members(evidence)
-    if bad_members and evidence["kind"] == "firing":
-        text += f"; bad members {_members_text(bad_members)}"
-    elif worst and evidence["kind"] == "firing":
+    if worst and evidence["kind"] == "firing":
         text += f"; worst {_cohort(worst[0])}"
+    bad_members = _bad_members(evidence)
+    if len(bad_members) > 1 and evidence["kind"] == "firing":
+        text += f"; {len(bad_members)} bad members {_members_text(bad_members)}"
     if objective:
         text += f" (objective {objective})"
     return text + _owners_suffix(evidence)

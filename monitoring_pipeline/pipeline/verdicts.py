@@ -134,7 +134,7 @@ def slo_verdicts(
 def _own_cohort(slo: SLOConfig, reading: Mapping[str, Any] | None) -> str | None:
     """The cohort an SLO judges, named as ``sli_cohorts`` names it."""
     sli = slo.sli
-    if isinstance(sli, FairnessSLI):
+    if isinstance(sli, FairnessSLI) or sli.is_set:  # a set: the member it named that day
         return reading["sli_subject"] if reading else None
     assert isinstance(sli, CohortMetricSLI | DriftSLI)
     return sli.cohort

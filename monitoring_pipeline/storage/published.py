@@ -82,8 +82,8 @@ def slo_evaluations_between(
     """Every SLO evaluation of the model from ``start`` to ``end`` (inclusive)."""
     return read_frame(
         engine,
-        "SELECT partition_date, slo_name, status, sli_subject, value, lower, upper, reason "
-        "FROM monitoring.slo_evaluations WHERE model_name = :model "
+        "SELECT partition_date, slo_name, status, sli_subject, value, lower, upper, reason, "
+        "bad_members FROM monitoring.slo_evaluations WHERE model_name = :model "
         "AND partition_date BETWEEN :start AND :end ORDER BY partition_date",
         {"model": model_name, "start": start, "end": end},
     )

@@ -267,6 +267,17 @@ def test_each_slo_is_a_check_on_error_budgets_red_on_page_warn_on_ticket(inciden
     assert metadata["page_burn_rate_threshold"] == 2.0
     assert (metadata["bad_days"], metadata["known_days"]) == (row.bad_days, row.known_days)
     assert metadata["evidence_day"] == row.evidence_through.isoformat()
+    # The set's bad members that day, as slo_evaluations stores them, subject first.
+    evaluations = table(incident_world.engine, "slo_evaluations")
+    reading = evaluations[
+        (evaluations.model_name == MODEL)
+        & (evaluations.slo_name == "tpr_gap_region")
+        & (evaluations.partition_date == row.evidence_through)
+    ].iloc[0]
+    assert metadata["bad_members"] == (", ".join(reading.bad_members) or "none")
+    assert metadata["sli_subject"] == reading.sli_subject
+    if reading.status == "bad":
+        assert metadata["bad_members"].split(", ")[0] == reading.sli_subject
     # The worst cohort is region west, clearly beyond the objective, with its interval.
     assert metadata["worst_cohort"].startswith("region=west vs ")
     # Gaps keep the sign fairness_disparities stores (west's TPR is below north's).
