@@ -62,7 +62,7 @@ def rank_worst_cohorts(
 
 def summary_line(evidence: Mapping[str, Any]) -> str:
     """One line: level, model/SLO, burn and budget, the worst cohort (a gap with its sign
-    as stored), the owners; for a health alert, level, model/check, the finding's message
+    as stored), a set SLO's bad members when there are several, the owners; for a health alert, level, model/check, the finding's message
     with its figure and limit, the owners."""
     if evidence.get("source") == HEALTH_SOURCE:
         return _health_summary(evidence) + _owners_suffix(evidence)
@@ -87,9 +87,26 @@ def summary_line(evidence: Mapping[str, Any]) -> str:
     worst = evidence.get("worst_cohorts") or []
     if worst and evidence["kind"] == "firing":
         text += f"; worst {_cohort(worst[0])}"
+    bad_members = _bad_members(evidence)
+    if len(bad_members) > 1 and evidence["kind"] == "firing":
+        text += f"; {len(bad_members)} bad members {_members_text(bad_members)}"
     if objective:
         text += f" (objective {objective})"
     return text + _owners_suffix(evidence)
+
+
+def _bad_members(evidence: Mapping[str, Any]) -> list[str]:
+    """The bad members of a set SLO on the evidence day (its ``reading``), clearest
+    violation first; empty for an SLO on one cohort or feature."""
+    reading = evidence.get("reading") or {}
+    if (reading.get("members") or 1) <= 1:
+        return []
+    return list(reading.get("bad_members") or [])
+
+
+def _members_text(members: list[str], limit: int = WORST_COHORTS) -> str:
+    more = f" (+{len(members) - limit} more)" if len(members) > limit else ""
+    return ", ".join(members[:limit]) + more
 
 
 def links_line(evidence: Mapping[str, Any], *, mrkdwn: bool = False) -> str:
@@ -201,6 +218,15 @@ def slack_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any
         ]
         blocks.append(
             {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]}
+        )
+    bad_members = _bad_members(evidence)
+    if bad_members:
+        lines = "\n".join(f"• {_escape(m)}" for m in bad_members[:SHOWN_DAYS])
+        more = f"\n(+{len(bad_members) - SHOWN_DAYS} more)" if len(bad_members) > SHOWN_DAYS else ""
+        reading = evidence.get("reading") or {}
+        head = f"*Bad members ({evidence.get('evidence_day')}, {reading.get('members')} judged)*"
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"{head}\n{lines}{more}"[:3000]}}
         )
     worst = evidence.get("worst_cohorts") or []
     if worst:

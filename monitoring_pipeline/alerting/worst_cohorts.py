@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from monitoring_pipeline.config.models import DriftSLI, FairnessSLI, SLOConfig
+from monitoring_pipeline.config.models import ANY, DriftSLI, FairnessSLI, SLOConfig
 from monitoring_pipeline.core.disparities import RATIO_METRICS
 from monitoring_pipeline.core.worst_cohorts import (
     SLISource,
@@ -39,6 +39,7 @@ def sli_figures(rows: pd.DataFrame, slo: SLOConfig) -> pd.DataFrame:
         source=sli_source(slo),
         signed=fairness and sli.metric not in RATIO_METRICS,
         group=sli.group if fairness else None,
+        name_features=isinstance(sli, DriftSLI) and sli.feature == ANY,
     )
 
 

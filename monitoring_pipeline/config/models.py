@@ -315,24 +315,51 @@ class DriftConfig(Strict):
         return value
 
 
+# A set SLO names its members with this wildcard (see SLOConfig and the README).
+ANY = "*"
+
+
 class CohortMetricSLI(Strict):
     source: Literal["cohort_metrics"]
     metric: CohortMetricName
-    cohort: str = "all"  # "all", "<attribute>=<value>"
+    # "all", "<attribute>=<value>", or a set: "<attribute>=*" (every group of an attribute
+    # or intersection) or "*" (every group of every attribute and intersection).
+    cohort: str = "all"
+
+    @property
+    def is_set(self) -> bool:
+        return self.cohort == ANY or self.cohort.endswith(f"={ANY}")
 
 
 class FairnessSLI(Strict):
     source: Literal["fairness_disparities"]
     metric: FairnessMetricName
+    # An attribute or intersection ("sex&race"), or "*": every attribute and intersection.
     attribute: str
-    group: str | None = None  # None: the worst group of the attribute
+    # A group of the attribute; None or "*": every group (a set SLO).
+    group: str | None = None
+
+    @field_validator("group")
+    @classmethod
+    def _any_group(cls, value: str | None) -> str | None:
+        return None if value == ANY else value
+
+    @property
+    def is_set(self) -> bool:
+        return self.group is None
 
 
 class DriftSLI(Strict):
     source: Literal["drift"]
     method: DriftMethodName
+    # A watched feature, "score", or "*": every configured feature (not the score).
     feature: str
+    # As CohortMetricSLI.cohort; drift is computed for "all" and each attribute's groups.
     cohort: str = "all"
+
+    @property
+    def is_set(self) -> bool:
+        return self.feature == ANY or self.cohort == ANY or self.cohort.endswith(f"={ANY}")
 
 
 SLI = Annotated[CohortMetricSLI | FairnessSLI | DriftSLI, Field(discriminator="source")]
@@ -343,12 +370,21 @@ class Objective(Strict):
     value: float
 
 
+Severity = Literal["ticket", "page"]
+SLISource = Literal["cohort_metrics", "fairness_disparities", "drift"]
+# Built-in ``defaults.max_severity``: drift is a cause, not harm done to anyone, so a drift
+# SLO raises a ticket at most unless configured otherwise; other SLIs may page.
+BUILTIN_MAX_SEVERITY: dict[str, Severity] = {"drift": "ticket"}
+
+
 class SLOConfig(Strict):
     """An objective on a published figure, evaluated per day, with an error budget.
 
     ``runbook_url``: what the on-call should do when it burns (linked from its alerts).
     ``owner``: who answers for it, one or a list of e-mail addresses / ``team:<name>``;
     unset, its alerts name the model's ``owners``.
+    ``max_severity``: the most its error budget may raise (``ticket``: never pages); unset,
+    ``defaults.max_severity`` of its SLI source, else ``BUILTIN_MAX_SEVERITY``, else page.
     """
 
     name: str
@@ -360,6 +396,7 @@ class SLOConfig(Strict):
     retrain_on_page: bool = False
     runbook_url: str | None = None
     owner: list[str] | None = None
+    max_severity: Severity | None = None
 
     @field_validator("name")
     @classmethod
@@ -391,9 +428,6 @@ class SLOConfig(Strict):
             )
         check_owner_forms(value)
         return value
-
-
-Severity = Literal["ticket", "page"]
 
 
 class HealthCheckConfig(Strict):
@@ -608,14 +642,43 @@ class ModelConfig(Strict):
         sli = slo.sli
         where = f"SLO {slo.name!r}"
         if isinstance(sli, FairnessSLI):
-            if sli.attribute not in self.cohort_attribute_names:
+            if sli.attribute == ANY:
+                if sli.group is not None:
+                    raise ValueError(
+                        f"{where}: attribute '*' covers every group; a group "
+                        f"({sli.group!r}) needs a named attribute"
+                    )
+            elif sli.attribute not in self.cohort_attribute_names:
                 raise ValueError(f"{where}: unknown cohort attribute {sli.attribute!r}")
-            if sli.group is not None and sli.group not in self.cohort_values(sli.attribute):
+            elif sli.group is not None and sli.group not in self.cohort_values(sli.attribute):
                 raise ValueError(f"{where}: {sli.group!r} is not a group of {sli.attribute!r}")
-        if isinstance(sli, DriftSLI) and sli.feature not in [*self.features.all, "score"]:
-            raise ValueError(f"{where}: unknown feature {sli.feature!r}")
+        if isinstance(sli, DriftSLI):
+            if sli.feature == ANY and not self.features.all:
+                raise ValueError(f"{where}: feature '*' but the model lists no features")
+            if sli.feature not in [*self.features.all, "score", ANY]:
+                raise ValueError(f"{where}: unknown feature {sli.feature!r}")
         if isinstance(sli, CohortMetricSLI | DriftSLI):
-            self.parse_cohort(sli.cohort, where=where)
+            self.cohort_members(sli.cohort, where=where)
+            attribute = sli.cohort.partition("=")[0]
+            if isinstance(sli, DriftSLI) and INTERSECTION_SEPARATOR in attribute:
+                raise ValueError(
+                    f"{where}: drift is computed per attribute, not for the intersection "
+                    f"cohort {sli.cohort!r}"
+                )
+
+    def cohort_members(self, cohort: str, *, where: str) -> list[tuple[str, str]]:
+        """The (attribute, value) cohorts ``cohort`` names: one, or a set for ``"*"`` (every
+        group of every attribute and intersection, not ``all``) and ``"<attribute>=*"``."""
+        if cohort == ANY:
+            return [(a, v) for a in self.cohort_attribute_names for v in self.cohort_values(a)]
+        attribute, sep, value = cohort.partition("=")
+        if sep and value == ANY:
+            if attribute not in self.cohort_attribute_names:
+                raise ValueError(
+                    f"{where}: cohort '<attribute>=*' names unknown attribute {attribute!r}"
+                )
+            return [(attribute, v) for v in self.cohort_values(attribute)]
+        return [self.parse_cohort(cohort, where=where)]
 
     # Intersections are named like "sex&age_band"; their values like "female&18-25".
     @property
@@ -641,7 +704,8 @@ class ModelConfig(Strict):
         attribute, sep, value = cohort.partition("=")
         if not sep or attribute not in self.cohort_attribute_names:
             raise ValueError(
-                f"{where}: cohort must be 'all' or '<attribute>=<value>', got {cohort!r}"
+                f"{where}: cohort must be 'all', '<attribute>=<value>', '<attribute>=*' or "
+                f"'*', got {cohort!r}"
             )
         if value not in self.cohort_values(attribute):
             raise ValueError(f"{where}: {value!r} is not a value of {attribute!r}")
@@ -819,6 +883,9 @@ class Defaults(Strict):
     # memory of that step grows with it, not with the day. Larger chunks were measured
     # slower and hungrier (1.13M-row day: 100k 37 s / 0.97 GiB, 500k 46 s / 1.79 GiB).
     ingest_chunk_rows: int = Field(default=100_000, ge=1)
+    # The most an SLO of each SLI source may raise when it sets no max_severity of its own;
+    # sources not listed keep BUILTIN_MAX_SEVERITY (drift: ticket), others page.
+    max_severity: dict[SLISource, Severity] = {}
 
 
 class MonitoringConfig(Strict):
@@ -843,6 +910,14 @@ class MonitoringConfig(Strict):
             if not IDENTIFIER.match(name):
                 raise ValueError(f"model name {name!r} must be lower_snake_case")
         return value
+
+    def slo_max_severity(self, slo: SLOConfig) -> Severity:
+        """The most ``slo`` may raise: its own ``max_severity``, else ``defaults.max_severity``
+        of its SLI source, else ``BUILTIN_MAX_SEVERITY``, else page."""
+        if slo.max_severity is not None:
+            return slo.max_severity
+        source = slo.sli.source
+        return self.defaults.max_severity.get(source) or BUILTIN_MAX_SEVERITY.get(source, "page")
 
     def min_cohort_size(self, model_name: str) -> int:
         return self.models[model_name].cohorts.min_size or self.defaults.min_cohort_size

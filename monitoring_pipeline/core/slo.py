@@ -6,9 +6,17 @@ slices (the SRE workbook counts requests or minutes; we count days).
 
 Day classification: a day is ``bad`` only on clear evidence, i.e. when its whole
 confidence interval lies beyond the objective (for ``<=``: ``lower > x``; for ``>=``:
-``upper < x``); ``unknown`` when the cohort is insufficient or the value is NaN;
-``good`` otherwise. A metric without an interval (NaN bounds, e.g. ECE or PSI) is judged
-on its point value.
+``upper < x``); ``unknown`` when the value is NaN; ``good`` otherwise. A metric without an
+interval (NaN bounds, e.g. ECE or PSI) is judged on its point value.
+
+Evidence decides sufficiency: a cell below the minimum size (``sufficient`` False) is
+judged on its interval alone: ``bad`` when it lies wholly beyond the objective, ``good``
+when it lies wholly within it (for ``<=``: ``upper <= x``; for ``>=``: ``lower >= x``),
+``unknown`` when it straddles the objective or there is no interval (a point value of a
+small cell proves nothing). A tiny cell (n = 3) has an interval so wide that it straddles
+any useful objective, so it stays unknown either way; a minority group whose gap is
+-0.51 [-0.64, -0.35] against a 0.15 objective is bad on its first day whatever its size.
+The minimum size still guards the point estimates shown to people (tables, reports).
 
 Error budget: unknown days are left out of both sides, never counted as bad (nor as
 good): over the period, ``budget = (1 - target) * known_days`` allowed bad days,
@@ -35,6 +43,9 @@ The short window is 2 days rather than 1 so that a bad day still alerts the day 
 (labels and re-runs arrive late) instead of flapping. At target 0.9 one bad day in the
 last 2 raises a ticket and two bad days within a week (one in the last 2) page; at
 target 0.95 one bad day already pages (a single day is 71% of a 1.4-day budget).
+
+Severity cap: an SLO's ``max_severity`` (``ticket``: it never pages) lowers a firing page
+rule to a ticket; below the cap the rules are unchanged.
 """
 
 from __future__ import annotations
@@ -86,6 +97,9 @@ def classify_days(
         >>> classify_days([0.1, 0.3, 0.3, np.nan], [0.05, 0.25, 0.15, np.nan],
         ...     [0.15, 0.35, 0.45, np.nan], "<=", 0.2, [True, True, True, True]).tolist()
         ['good', 'bad', 'good', 'unknown']
+        >>> classify_days([0.3, 0.1, 0.3], [0.25, 0.05, 0.0], [0.35, 0.15, 0.9], "<=", 0.2,
+        ...     [False, False, False]).tolist()  # small cells: judged on their interval
+        ['bad', 'good', 'unknown']
     """
     if objective_op not in ("<=", ">="):
         raise ValueError(ERROR_OP.format(op=objective_op))
@@ -95,12 +109,18 @@ def classify_days(
         np.asarray(uppers, dtype=np.float64),
         np.asarray(sufficient, dtype=bool),
     )
+    has_interval = ~np.isnan(lower) & ~np.isnan(upper)
     # Metrics without an interval (NaN bounds) are judged on their point value.
     lower = np.where(np.isnan(lower), value, lower)
     upper = np.where(np.isnan(upper), value, upper)
     with np.errstate(invalid="ignore"):
-        clearly_bad = lower > objective_value if objective_op == "<=" else upper < objective_value
-    unknown = ~enough | np.isnan(value)
+        if objective_op == "<=":
+            clearly_bad, clearly_within = lower > objective_value, upper <= objective_value
+        else:
+            clearly_bad, clearly_within = upper < objective_value, lower >= objective_value
+    # Below the minimum size only the interval may decide, and only when it is clear.
+    undecided_small = ~enough & ~(has_interval & (clearly_bad | clearly_within))
+    unknown = np.isnan(value) | undecided_small
     return np.select([unknown, clearly_bad], ["unknown", "bad"], "good").astype(object)
 
 
@@ -122,14 +142,17 @@ def classify_day(
         sufficient: whether the cohort had enough data that day.
 
     Returns:
-        ``"bad"`` only when the whole interval lies beyond the objective, ``"unknown"``
-        when insufficient or NaN, else ``"good"``.
+        ``"bad"`` only when the whole interval lies beyond the objective; ``"unknown"``
+        when NaN, or when insufficient and the interval (if any) neither lies wholly
+        beyond nor wholly within the objective; else ``"good"``.
 
     Example:
         >>> classify_day(0.25, 0.18, 0.32, "<=", 0.2, True)
         'good'
         >>> classify_day(0.25, 0.21, 0.29, "<=", 0.2, True)
         'bad'
+        >>> classify_day(0.25, 0.18, 0.32, "<=", 0.2, False)  # small cell, unclear
+        'unknown'
     """
     status = classify_days([value], [lower], [upper], objective_op, objective_value, [sufficient])
     return status[0]
@@ -248,6 +271,7 @@ def error_budget(
     rules: Sequence[BurnRateRule] = DEFAULT_BURN_RATE_RULES,
     short_window_days: int = PAGE_RULE.short_window_days,
     long_window_days: int = PAGE_RULE.long_window_days,
+    max_severity: Literal["ticket", "page"] = "page",
 ) -> ErrorBudget:
     """Error budget and burn-rate alert status as of the last day of the history.
 
@@ -259,6 +283,8 @@ def error_budget(
         period_days: rolling compliance period (the last ``period_days`` entries).
         rules: alert rules; the most severe one that fires sets ``status``.
         short_window_days, long_window_days: windows of the reported burn rates.
+        max_severity: the most the status may be: ``"ticket"`` turns a firing page rule
+            into a ticket (the rules themselves are unchanged).
 
     Returns:
         ``ErrorBudget``.
@@ -273,6 +299,8 @@ def error_budget(
         raise ValueError(ERROR_TARGET.format(target=target))
     if period_days < 1 or not 1 <= short_window_days <= long_window_days:
         raise ValueError(ERROR_WINDOW)
+    if max_severity not in _SEVERITY_ORDER:
+        raise ValueError(f"max_severity must be 'page' or 'ticket', got {max_severity!r}")
     statuses = _normalise_statuses(day_statuses)
     period = statuses[-period_days:]
     bad_days = int(np.sum(period == "bad"))
@@ -293,6 +321,8 @@ def error_budget(
         if long_rate >= rule.threshold and short_rate >= rule.threshold:
             status = rule.severity
             break
+    if status == "page" and max_severity == "ticket":
+        status = "ticket"
 
     return ErrorBudget(
         target=target,

@@ -39,7 +39,12 @@ FIGURE_COLUMNS = ["cohort", "value", "lower", "upper", "sufficient"]
 
 
 def sli_cohort_figures(
-    rows: pd.DataFrame, *, source: SLISource, signed: bool = False, group: str | None = None
+    rows: pd.DataFrame,
+    *,
+    source: SLISource,
+    signed: bool = False,
+    group: str | None = None,
+    name_features: bool = False,
 ) -> pd.DataFrame:
     """The cohorts that compete for "worst" (step 1 of the module's rule), one row each.
 
@@ -52,6 +57,8 @@ def sli_cohort_figures(
         signed: a signed difference the objective judges by its size (adds
             ``judged_value, judged_lower, judged_upper``, the absolute value and interval).
         group: a fairness SLI's named group (None: every group of the attribute).
+        name_features: the rows span several drift features (a set SLO over ``*``): each
+            cohort is named ``feature @ cohort``.
 
     Returns:
         ``rows`` filtered, with ``cohort`` (``region=west vs north``, ``region=west``,
@@ -75,6 +82,8 @@ def sli_cohort_figures(
     else:
         keep = pd.Series(True, index=rows.index)
         cohort = (attribute + "=" + value).where(attribute != "all", "all")
+        if name_features:
+            cohort = rows["feature"].astype(str) + " @ " + cohort
     out = rows.assign(cohort=cohort, sufficient=rows["sufficient"].fillna(False).astype(bool)).loc[
         keep
     ]

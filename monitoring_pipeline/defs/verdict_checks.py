@@ -80,6 +80,10 @@ def slo_check_result(verdict: SLOVerdict) -> dg.AssetCheckResult:
         "page_burn_rate_threshold": PAGE_RULE.threshold,
         "ticket_burn_rate_threshold": TICKET_RULE.threshold,
         "sli_subject": reading["sli_subject"] if reading else "none",
+        # A set SLO's every bad member on evidence_day, clearest violation first.
+        "bad_members": ", ".join(reading["bad_members"])
+        if reading and len(reading["bad_members"])
+        else "none",
         "sli_reading": _interval(reading["value"], reading["lower"], reading["upper"])
         if reading
         else "none",

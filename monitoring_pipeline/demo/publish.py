@@ -205,8 +205,9 @@ def demo_config(
                     {
                         "name": "fpr_gap_gender",
                         "runbook_url": demo_runbook("fpr_gap_gender"),
-                        # nonbinary (~4% of traffic) rarely reaches min_size on one day, and a
-                        # worst-group SLO is never good while a group cannot be judged.
+                        # One named group: the demo's story follows women against men.
+                        # (Without `group` it would be a set SLO over every gender, judging
+                        # nonbinary, ~4% of traffic and rarely min_size a day, on its interval.)
                         "description": "Women and men are wrongly shortlisted at similar rates.",
                         "sli": {
                             "source": "fairness_disparities",

@@ -452,6 +452,7 @@ def build_evidence(
             "value": _json(r.value),
             "lower": _json(r.lower),
             "upper": _json(r.upper),
+            "bad_members": list(r.bad_members),
         }
         for r in bad.itertuples(index=False)
     ]
@@ -478,6 +479,8 @@ def build_evidence(
             "lower": _json(reading.lower.iloc[0]),
             "upper": _json(reading.upper.iloc[0]),
             "reason": reading.reason.iloc[0],
+            "bad_members": list(reading.bad_members.iloc[0]),
+            "members": int(reading.members.iloc[0]),
         }
         if len(reading)
         else None,

@@ -1,8 +1,11 @@
 """SLO evaluation of one (model, day), and error budgets over the compliance period.
 
 ``slo_evaluations`` reads the day's published figures (cohort_metrics,
-fairness_disparities, drift), never raw rows; ``error_budgets`` reads only
-``slo_evaluations`` of the period, so both are cheap to re-run when late labels arrive.
+fairness_disparities, drift; for a set SLO also the additive cohort_stats, to recompute
+its members' intervals at the Bonferroni-adjusted confidence, see ``core.slo_sets``),
+never raw rows; ``error_budgets`` reads only ``slo_evaluations`` of the period, so both
+are cheap to re-run when late labels arrive. Each SLO's budget status is capped at its
+``max_severity`` (``MonitoringConfig.slo_max_severity``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import (
+    ANY,
     CohortMetricSLI,
     DriftSLI,
     FairnessSLI,
@@ -23,29 +27,61 @@ from monitoring_pipeline.config.models import (
     MonitoringConfig,
     SLOConfig,
 )
-from monitoring_pipeline.core.disparities import RATIO_METRICS
-from monitoring_pipeline.core.slo import classify_day, classify_days, error_budget
+from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics, to_long_format
+from monitoring_pipeline.core.disparities import RATIO_METRICS, compute_disparities
+from monitoring_pipeline.core.intervals import normal_quantile
+from monitoring_pipeline.core.slo import error_budget
+from monitoring_pipeline.core.slo_sets import bonferroni_confidence, judge_set
 from monitoring_pipeline.core.verdicts import absolute_intervals
+from monitoring_pipeline.pipeline.cohort_metrics import rows_to_stats
 from monitoring_pipeline.storage import slo as slo_store
+from monitoring_pipeline.storage.published import day_cohort_stats
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
 # "<" and "<=" are judged alike: a day is bad only when the interval lies wholly beyond.
 CORE_OP = {"<=": "<=", "<": "<=", ">=": ">=", ">": ">="}
+PUBLISHED_CONFIDENCE = 0.95
+MEMBER_COLUMNS = ["member", "attribute", "group", "reference", "value", "lower", "upper",
+                  "sufficient", "n_labelled"]  # fmt: skip
+NO_FIGURE = {
+    "cohort_metrics": "no figure published for the day",
+    "fairness_disparities": "no comparison published",
+    "drift": "drift not computed",
+}
+
+
+@dataclass(frozen=True)
+class Members:
+    """The figures of an SLO's members on one day, as the SLO judges them.
+
+    ``frame``: one row per member (``MEMBER_COLUMNS``): ``member`` its name (``"all"``,
+    ``"sex=female"``, ``"sex=female vs male"``, ``"income @ sex=female"``), ``value, lower,
+    upper`` the judged figure (a fairness difference by its size) and its interval at
+    ``confidence``; ``sufficient`` as published; ``n_labelled`` when known.
+    ``confidence``: two-sided level of the intervals (Bonferroni-adjusted for a set with
+    more than one interval); None when no member has one.
+    """
+
+    frame: pd.DataFrame
+    confidence: float | None
+    is_set: bool
 
 
 @dataclass(frozen=True)
 class SLIReading:
-    """The day's figure for one SLO, ready to be judged."""
+    """The day's verdict on one SLO, ready to be written to ``slo_evaluations``."""
 
     subject: str
     value: float
     lower: float
     upper: float
     sufficient: bool
+    status: str
     reason: str
-
-
-NO_DATA = SLIReading("-", math.nan, math.nan, math.nan, False, "no figure published for the day")
+    bad_members: tuple[str, ...] = ()
+    unknown_members: tuple[str, ...] = ()
+    members: int = 0
+    confidence: float | None = None
 
 
 def absolute_interval(value: float, lower: float, upper: float) -> tuple[float, float, float]:
@@ -57,108 +93,294 @@ def absolute_interval(value: float, lower: float, upper: float) -> tuple[float, 
     return abs(value), min(abs(lower), abs(upper)), max(abs(lower), abs(upper))
 
 
-def read_sli(frames: dict[str, pd.DataFrame], model: ModelConfig, slo: SLOConfig) -> SLIReading:
-    """Pick the SLO's figure out of the day's published rows (model version 'all')."""
-    sli = slo.sli
-    if isinstance(sli, CohortMetricSLI):
-        attribute, value = model.parse_cohort(sli.cohort, where=slo.name)
-        rows = frames["cohort_metrics"]
-        rows = rows[
-            (rows.cohort_attribute == attribute)
-            & (rows.cohort_value == value)
-            & (rows.metric == sli.metric)
-        ]
-        if rows.empty:
-            return NO_DATA
-        row = rows.iloc[0]
-        reason = "figure published" if row.sufficient else "cohort below the minimum size"
-        return SLIReading(
-            sli.cohort, _f(row.value), _f(row.lower), _f(row.upper), bool(row.sufficient), reason
-        )
-    if isinstance(sli, FairnessSLI):
-        rows = frames["fairness_disparities"]
-        rows = rows[(rows.cohort_attribute == sli.attribute) & (rows.metric == sli.metric)]
-        if sli.group is None:
-            return _worst_group_reading(rows, slo)
-        rows = rows[rows.cohort_value == sli.group]
-        if rows.empty:
-            return NO_DATA
-        row = rows.iloc[0]
-        subject = f"{sli.attribute}={row.cohort_value} vs {row.reference_value}"
-        value, lower, upper = _f(row.value), _f(row.lower), _f(row.upper)
-        if sli.metric not in RATIO_METRICS:
-            value, lower, upper = absolute_interval(value, lower, upper)
-        reason = "figure published" if row.sufficient else "a group below the minimum size"
-        return SLIReading(subject, value, lower, upper, bool(row.sufficient), reason)
-    assert isinstance(sli, DriftSLI)
-    not_computed = SLIReading(
-        f"{sli.feature} @ {sli.cohort}", math.nan, math.nan, math.nan, False, "drift not computed"
-    )
-    rows = frames["drift"]
-    if rows.empty:
-        return not_computed
-    attribute, value = model.parse_cohort(sli.cohort, where=slo.name)
-    rows = rows[
-        (rows.cohort_attribute == attribute)
-        & (rows.cohort_value == value)
-        & (rows.feature == sli.feature)
-        & (rows.method == sli.method)
-    ]
-    if rows.empty:
-        return not_computed
-    row = rows.iloc[0]
-    sufficient = not pd.isna(row.drifted)
-    reason = "figure published" if sufficient else "baseline or day too small"
-    return SLIReading(
-        f"{sli.feature} @ {sli.cohort}", _f(row.statistic), math.nan, math.nan, sufficient, reason
-    )
+def sli_members(
+    frames: dict[str, pd.DataFrame],
+    model: ModelConfig,
+    slo: SLOConfig,
+    *,
+    min_cohort_size: int | None = None,
+) -> Members:
+    """The SLO's members among the day's published rows (model version 'all').
 
-
-def _worst_group_reading(rows: pd.DataFrame, slo: SLOConfig) -> SLIReading:
-    """An SLO over every group of an attribute.
-
-    Bad when any sufficient group is clearly beyond the objective (the clearest one is
-    reported); good only when every group is sufficient and none is; unknown otherwise,
-    because a group too small to judge may hide the violation.
+    A set with more than one member that has an interval gets every interval recomputed at
+    the Bonferroni-adjusted confidence (``core.slo_sets``) from ``frames["cohort_stats"]``
+    with the same core functions that published them; a member that cannot be recomputed
+    (no statistics, a reference group missing from them) has its published 95% interval
+    widened around its value by the ratio of the normal quantiles, which is exact for the
+    normal (Welch) intervals and close for the score intervals.
     """
     sli = slo.sli
-    if rows.empty:
-        return SLIReading(
-            sli.attribute, math.nan, math.nan, math.nan, False, "no comparison published"
-        )
-    values, lowers, uppers = (rows[c].to_numpy(dtype=float) for c in ("value", "lower", "upper"))
-    if sli.metric not in RATIO_METRICS:
-        values, lowers, uppers = absolute_intervals(values, lowers, uppers)
-    op = CORE_OP[slo.objective.op]
-    statuses = classify_days(
-        values, lowers, uppers, op, slo.objective.value, rows.sufficient.to_numpy(bool)
-    )
-    # Severity: how far the evidence lies beyond the objective (NaN last).
-    evidence = lowers if op == "<=" else -uppers
-    point = values if op == "<=" else -values
-    if (statuses == "bad").any():
-        pick = int(np.nanargmax(np.where(statuses == "bad", evidence, -np.inf)))
-        reason = "figure published"
-    elif (statuses == "unknown").any():
-        small = sorted(rows.cohort_value[statuses == "unknown"].astype(str))
-        known = statuses != "unknown"
-        pick = int(np.nanargmax(np.where(known, point, -np.inf))) if known.any() else 0
-        row = rows.iloc[pick]
-        return SLIReading(
-            f"{sli.attribute}={row.cohort_value} vs {row.reference_value}",
-            values[pick], lowers[pick], uppers[pick], False,
-            f"cannot judge {', '.join(small)}: below the minimum size or undefined",
-        )  # fmt: skip
+    if isinstance(sli, CohortMetricSLI):
+        members = _cohort_metric_members(frames["cohort_metrics"], model, slo)
+    elif isinstance(sli, FairnessSLI):
+        members = _fairness_members(frames["fairness_disparities"], slo)
     else:
-        pick = int(np.nanargmax(point))
-        reason = "figure published"
-    row = rows.iloc[pick]
-    subject = f"{sli.attribute}={row.cohort_value} vs {row.reference_value}"
-    return SLIReading(subject, values[pick], lowers[pick], uppers[pick], True, reason)
+        assert isinstance(sli, DriftSLI)
+        members = _drift_members(frames["drift"], model, slo)
+    with_interval = int((members.lower.notna() & members.upper.notna()).sum())
+    if with_interval == 0:
+        return Members(members, None, sli.is_set)
+    confidence = bonferroni_confidence(with_interval, PUBLISHED_CONFIDENCE)
+    if with_interval > 1:
+        members = _adjusted_intervals(frames, members, slo, confidence, min_cohort_size)
+    return Members(members, confidence, sli.is_set)
 
 
-def _f(value) -> float:
-    return math.nan if value is None or pd.isna(value) else float(value)
+def _cohort_metric_members(rows: pd.DataFrame, model: ModelConfig, slo: SLOConfig) -> pd.DataFrame:
+    sli = slo.sli
+    wanted = set(model.cohort_members(sli.cohort, where=slo.name))
+    if rows.empty:
+        return _no_members()
+    rows = rows[rows.metric == sli.metric]
+    keep = [(a, v) in wanted for a, v in zip(rows.cohort_attribute, rows.cohort_value, strict=True)]
+    rows = rows[keep]
+    return pd.DataFrame(
+        {
+            "member": _cohort_names(rows.cohort_attribute, rows.cohort_value),
+            "attribute": rows.cohort_attribute.to_numpy(),
+            "group": rows.cohort_value.to_numpy(),
+            "reference": None,
+            "value": rows.value.to_numpy(dtype=float),
+            "lower": rows.lower.to_numpy(dtype=float),
+            "upper": rows.upper.to_numpy(dtype=float),
+            "sufficient": rows.sufficient.to_numpy(dtype=bool),
+            "n_labelled": rows.n_labelled.to_numpy(dtype=float),
+        },
+        columns=MEMBER_COLUMNS,
+    )
+
+
+def _fairness_members(rows: pd.DataFrame, slo: SLOConfig) -> pd.DataFrame:
+    sli = slo.sli
+    if rows.empty:
+        return _no_members()
+    rows = rows[rows.metric == sli.metric]
+    if sli.attribute != ANY:
+        rows = rows[rows.cohort_attribute == sli.attribute]
+    if sli.group is not None:
+        rows = rows[rows.cohort_value == sli.group]
+    members = pd.DataFrame(
+        {
+            "member": (
+                rows.cohort_attribute + "=" + rows.cohort_value + " vs " + rows.reference_value
+            ).to_numpy(),
+            "attribute": rows.cohort_attribute.to_numpy(),
+            "group": rows.cohort_value.to_numpy(),
+            "reference": rows.reference_value.to_numpy(),
+            "value": rows.value.to_numpy(dtype=float),
+            "lower": rows.lower.to_numpy(dtype=float),
+            "upper": rows.upper.to_numpy(dtype=float),
+            "sufficient": rows.sufficient.to_numpy(dtype=bool),
+            "n_labelled": np.nan,
+        },
+        columns=MEMBER_COLUMNS,
+    )
+    return _judged_sizes(members, sli.metric)
+
+
+def _drift_members(rows: pd.DataFrame, model: ModelConfig, slo: SLOConfig) -> pd.DataFrame:
+    sli = slo.sli
+    if rows.empty:
+        return _no_members()
+    wanted = set(model.cohort_members(sli.cohort, where=slo.name))
+    features = set(model.features.all) if sli.feature == ANY else {sli.feature}
+    rows = rows[(rows.method == sli.method) & rows.feature.isin(features)]
+    keep = [(a, v) in wanted for a, v in zip(rows.cohort_attribute, rows.cohort_value, strict=True)]
+    rows = rows[keep]
+    cohort = _cohort_names(rows.cohort_attribute, rows.cohort_value)
+    return pd.DataFrame(
+        {
+            "member": (rows.feature + " @ " + cohort).to_numpy(),
+            "attribute": rows.cohort_attribute.to_numpy(),
+            "group": rows.cohort_value.to_numpy(),
+            "reference": None,
+            "value": rows.statistic.to_numpy(dtype=float),
+            # Drift figures are judged on their values (the published intervals of
+            # null_rate_change aside, none has one).
+            "lower": np.nan,
+            "upper": np.nan,
+            "sufficient": rows.drifted.notna().to_numpy(dtype=bool),
+            "n_labelled": np.nan,
+        },
+        columns=MEMBER_COLUMNS,
+    )
+
+
+def _cohort_names(attributes: pd.Series, values: pd.Series) -> np.ndarray:
+    return np.where(attributes == "all", "all", attributes + "=" + values).astype(object)
+
+
+def _no_members() -> pd.DataFrame:
+    return pd.DataFrame(columns=MEMBER_COLUMNS)
+
+
+def _judged_sizes(members: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """A fairness difference is judged by its size whatever its sign; a ratio as it is."""
+    if metric in RATIO_METRICS or members.empty:
+        return members
+    value, lower, upper = absolute_intervals(
+        members.value.to_numpy(float), members.lower.to_numpy(float), members.upper.to_numpy(float)
+    )
+    nan = np.isnan(members.lower.to_numpy(float)) | np.isnan(members.upper.to_numpy(float))
+    return members.assign(
+        value=value, lower=np.where(nan, np.nan, lower), upper=np.where(nan, np.nan, upper)
+    )
+
+
+def _adjusted_intervals(
+    frames: dict[str, pd.DataFrame],
+    members: pd.DataFrame,
+    slo: SLOConfig,
+    confidence: float,
+    min_cohort_size: int | None,
+) -> pd.DataFrame:
+    """``members`` with every interval at ``confidence`` (see :func:`sli_members`)."""
+    sli = slo.sli
+    recomputed = pd.DataFrame(columns=["attribute", "group", "reference", "lower", "upper"])
+    stats = frames.get("cohort_stats", pd.DataFrame())
+    if not stats.empty and min_cohort_size is not None:
+        wide = derive_cohort_metrics(
+            rows_to_stats(stats), min_cohort_size=min_cohort_size, confidence=confidence
+        )
+        if isinstance(sli, CohortMetricSLI):
+            long = to_long_format(wide)
+            long = long[long.metric == sli.metric]
+            recomputed = pd.DataFrame(
+                {
+                    "attribute": long.cohort_attribute.to_numpy(),
+                    "group": long.cohort_value.to_numpy(),
+                    "reference": None,
+                    "lower": long.lower.to_numpy(float),
+                    "upper": long.upper.to_numpy(float),
+                }
+            )
+        elif isinstance(sli, FairnessSLI):
+            # The published reference of each attribute, whichever rule chose it.
+            references = dict(zip(members.attribute, members.reference, strict=True))
+            gaps = compute_disparities(wide, reference=references, confidence=confidence)
+            gaps = gaps[gaps.metric == sli.metric]
+            gaps = _judged_sizes(
+                pd.DataFrame(
+                    {
+                        "attribute": gaps.cohort_attribute.to_numpy(),
+                        "group": gaps.cohort_value.to_numpy(),
+                        "reference": gaps.reference_value.to_numpy(),
+                        "value": gaps.value.to_numpy(float),
+                        "lower": gaps.lower.to_numpy(float),
+                        "upper": gaps.upper.to_numpy(float),
+                    }
+                ),
+                sli.metric,
+            )
+            recomputed = gaps.drop(columns="value")
+    keys = ["attribute", "group"] + (["reference"] if isinstance(sli, FairnessSLI) else [])
+    merged = members.merge(
+        recomputed[[*keys, "lower", "upper"]].astype({k: object for k in keys}),
+        on=keys,
+        how="left",
+        suffixes=("", "_adjusted"),
+    )
+    scale = normal_quantile(confidence) / normal_quantile(PUBLISHED_CONFIDENCE)
+    value = merged.value.to_numpy(float)
+    widened_lower = value - (value - merged.lower.to_numpy(float)) * scale
+    widened_upper = value + (merged.upper.to_numpy(float) - value) * scale
+    if isinstance(sli, FairnessSLI) and sli.metric not in RATIO_METRICS:
+        widened_lower = np.maximum(widened_lower, 0.0)  # a size is never below 0
+    have = merged.lower_adjusted.notna() & merged.upper_adjusted.notna()
+    return merged.assign(
+        lower=np.where(have, merged.lower_adjusted, widened_lower),
+        upper=np.where(have, merged.upper_adjusted, widened_upper),
+    )[MEMBER_COLUMNS]
+
+
+def judge_members(members: Members, slo: SLOConfig, min_cohort_size: int | None) -> SLIReading:
+    """The SLO's verdict on the day from its members (``core.slo_sets.judge_set``)."""
+    frame = members.frame
+    objective = f"{slo.objective.op} {slo.objective.value:g}"
+    if frame.empty:
+        subject = _empty_subject(slo)
+        return SLIReading(
+            subject, math.nan, math.nan, math.nan, False, "unknown", NO_FIGURE[slo.sli.source]
+        )
+    verdict = judge_set(
+        frame.value.to_numpy(float),
+        frame.lower.to_numpy(float),
+        frame.upper.to_numpy(float),
+        frame.sufficient.to_numpy(bool),
+        CORE_OP[slo.objective.op],
+        slo.objective.value,
+    )
+    row = frame.iloc[verdict.subject]
+    names = frame.member.astype(str).to_numpy()
+    bad = tuple(names[i] for i in verdict.bad)
+    unknown = tuple(names[i] for i in verdict.unknown)
+    own = verdict.statuses[verdict.subject]
+    if verdict.status == "bad":
+        reason = f"interval wholly beyond {objective}"
+    elif verdict.status == "good" and own == "good" and not row.sufficient:
+        reason = f"interval wholly within {objective}"
+    elif verdict.status == "good":
+        reason = (
+            f"interval reaches {objective}" if len(frame) == 1 else f"no member beyond {objective}"
+        )
+    elif math.isnan(row.value):
+        reason = "figure undefined (zero denominator)"
+    else:
+        reason = "below the minimum size and its interval straddles the objective"
+        if members.confidence is None:
+            reason = "below the minimum size, without an interval to judge on"
+    if own in ("good", "bad") and not row.sufficient:
+        size = "" if math.isnan(row.n_labelled) else f" {int(row.n_labelled)}"
+        floor = "" if min_cohort_size is None else f" {min_cohort_size}"
+        reason += f"; judged on its interval: n{size} below the minimum size{floor}"
+    if members.is_set:
+        reason += f"; {len(bad)} of {len(frame)} members bad"
+        if unknown:
+            shown = ", ".join(unknown[:SHOWN_MEMBERS])
+            more = (
+                f" and {len(unknown) - SHOWN_MEMBERS} more" if len(unknown) > SHOWN_MEMBERS else ""
+            )
+            reason += f"; cannot judge {shown}{more}"
+        if members.confidence is not None and members.confidence != PUBLISHED_CONFIDENCE:
+            reason += f" (intervals at {members.confidence:.4g}, Bonferroni)"
+    return SLIReading(
+        subject=str(row.member),
+        value=float(row.value),
+        lower=float(row.lower),
+        upper=float(row.upper),
+        sufficient=bool(row.sufficient),
+        status=verdict.status,
+        reason=reason,
+        bad_members=bad,
+        unknown_members=unknown,
+        members=len(frame),
+        confidence=members.confidence if not math.isnan(float(row.lower)) else None,
+    )
+
+
+SHOWN_MEMBERS = 5
+
+
+def _empty_subject(slo: SLOConfig) -> str:
+    sli = slo.sli
+    if isinstance(sli, FairnessSLI):
+        return sli.attribute if sli.group is None else f"{sli.attribute}={sli.group}"
+    if isinstance(sli, DriftSLI):
+        return f"{sli.feature} @ {sli.cohort}"
+    return sli.cohort
+
+
+def read_sli(
+    frames: dict[str, pd.DataFrame],
+    model: ModelConfig,
+    slo: SLOConfig,
+    *,
+    min_cohort_size: int | None = None,
+) -> SLIReading:
+    """Judge the SLO on the day's published rows (``frames`` by table name; a set SLO's
+    intervals are recomputed from ``frames["cohort_stats"]`` when given)."""
+    members = sli_members(frames, model, slo, min_cohort_size=min_cohort_size)
+    return judge_members(members, slo, min_cohort_size)
 
 
 def _published(engine: Engine, table: str, model_name: str, day: date) -> pd.DataFrame:
@@ -166,6 +388,35 @@ def _published(engine: Engine, table: str, model_name: str, day: date) -> pd.Dat
     if "model_version" in frame.columns:
         frame = frame[frame.model_version == "all"]
     return frame
+
+
+def slo_evaluation_row(reading: SLIReading, slo: SLOConfig) -> dict:
+    """One ``slo_evaluations`` row (without its key columns)."""
+    return {
+        "slo_name": slo.name,
+        "sli_source": slo.sli.source,
+        "sli_metric": getattr(slo.sli, "metric", None) or getattr(slo.sli, "method", ""),
+        "sli_subject": reading.subject,
+        "value": reading.value,
+        "lower": reading.lower,
+        "upper": reading.upper,
+        "objective_op": slo.objective.op,
+        "objective_value": slo.objective.value,
+        "sufficient": reading.sufficient,
+        "status": reading.status,
+        "reason": reading.reason,
+        "bad_members": pg_text_array(reading.bad_members),
+        "unknown_members": pg_text_array(reading.unknown_members),
+        "members": reading.members,
+        "interval_confidence": reading.confidence,
+    }
+
+
+def pg_text_array(items: tuple[str, ...]) -> str:
+    """A PostgreSQL ``text[]`` literal for COPY: every element quoted, ``\\`` and ``"``
+    escaped (config values hold no control characters)."""
+    quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
+    return "{" + ",".join(quoted) + "}"
 
 
 def build_slo_evaluations(
@@ -177,38 +428,13 @@ def build_slo_evaluations(
         t: _published(engine, t, model_name, day)
         for t in ("cohort_metrics", "fairness_disparities", "drift")
     }
-    rows = []
-    for slo in model.slos:
-        reading = read_sli(frames, model, slo)
-        status = classify_day(
-            reading.value,
-            reading.lower,
-            reading.upper,
-            CORE_OP[slo.objective.op],
-            slo.objective.value,
-            reading.sufficient,
-        )
-        reason = reading.reason
-        if status == "bad":
-            reason = f"interval wholly beyond {slo.objective.op} {slo.objective.value:g}"
-        elif status == "good" and reading.sufficient:
-            reason = f"interval reaches {slo.objective.op} {slo.objective.value:g}"
-        rows.append(
-            {
-                "slo_name": slo.name,
-                "sli_source": slo.sli.source,
-                "sli_metric": getattr(slo.sli, "metric", None) or getattr(slo.sli, "method", ""),
-                "sli_subject": reading.subject,
-                "value": reading.value,
-                "lower": reading.lower,
-                "upper": reading.upper,
-                "objective_op": slo.objective.op,
-                "objective_value": slo.objective.value,
-                "sufficient": reading.sufficient,
-                "status": status,
-                "reason": reason,
-            }
-        )
+    if any(slo.sli.is_set and slo.sli.source != "drift" for slo in model.slos):
+        frames["cohort_stats"] = day_cohort_stats(engine, model_name, day)
+    min_size = config.min_cohort_size(model_name)
+    rows = [
+        slo_evaluation_row(read_sli(frames, model, slo, min_cohort_size=min_size), slo)
+        for slo in model.slos
+    ]
     frame = pd.DataFrame(rows, columns=_EVALUATION_COLUMNS).assign(
         partition_date=day, model_name=model_name
     )
@@ -224,7 +450,8 @@ def build_slo_evaluations(
 
 _EVALUATION_COLUMNS = [
     "slo_name", "sli_source", "sli_metric", "sli_subject", "value", "lower", "upper",
-    "objective_op", "objective_value", "sufficient", "status", "reason",
+    "objective_op", "objective_value", "sufficient", "status", "reason", "bad_members",
+    "unknown_members", "members", "interval_confidence",
 ]  # fmt: skip
 
 
@@ -250,7 +477,13 @@ def build_error_budgets(
         statuses = pd.Series(
             mine.status.to_numpy(), index=pd.to_datetime(mine.partition_date)
         ).reindex(period)
-        budget = error_budget(statuses, target=slo.target, period_days=slo.compliance_period_days)
+        max_severity = config.slo_max_severity(slo)
+        budget = error_budget(
+            statuses,
+            target=slo.target,
+            period_days=slo.compliance_period_days,
+            max_severity=max_severity,
+        )
         all_days = pd.Series(mine.status.to_numpy(), index=pd.to_datetime(mine.partition_date))
         known = all_days[all_days.isin(["good", "bad"])]
         evidence_through = known.index.max().date() if len(known) else None
@@ -264,7 +497,10 @@ def build_error_budgets(
                 freq="D",
             )
             alert = error_budget(
-                all_days.reindex(as_of), target=slo.target, period_days=slo.compliance_period_days
+                all_days.reindex(as_of),
+                target=slo.target,
+                period_days=slo.compliance_period_days,
+                max_severity=max_severity,
             )
             budget = replace(
                 budget,
@@ -278,6 +514,7 @@ def build_error_budgets(
                 "slo_name": slo.name,
                 "retrain_on_page": slo.retrain_on_page,
                 "evidence_through": evidence_through,
+                "max_severity": max_severity,
             }
         )
     frame = pd.DataFrame(rows).assign(partition_date=day, model_name=model_name)

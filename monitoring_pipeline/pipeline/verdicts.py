@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.alerting.messages import rank_worst_cohorts
 from monitoring_pipeline.config.models import (
+    ANY,
     CohortMetricSLI,
     DriftSLI,
     FairnessSLI,
@@ -133,7 +134,7 @@ def slo_verdicts(
 def _own_cohort(slo: SLOConfig, reading: Mapping[str, Any] | None) -> str | None:
     """The cohort an SLO judges, named as ``sli_cohorts`` names it."""
     sli = slo.sli
-    if isinstance(sli, FairnessSLI):
+    if isinstance(sli, FairnessSLI) or sli.is_set:  # a set: the member it named that day
         return reading["sli_subject"] if reading else None
     assert isinstance(sli, CohortMetricSLI | DriftSLI)
     return sli.cohort
@@ -144,14 +145,19 @@ def _or_inf(value: Any) -> float:
 
 
 def gap_objectives(model: ModelConfig) -> dict[tuple[str | None, str], GapObjective]:
-    """Objectives the model's fairness SLOs set: per (attribute, metric) and, from the first
-    SLO on a metric, for that metric on every attribute."""
+    """Objectives the model's fairness SLOs set: per (attribute, metric) (attribute ``*``:
+    every attribute and intersection) and, from the first SLO on a metric, for that metric
+    on every attribute."""
     objectives: dict[tuple[str | None, str], GapObjective] = {}
     for slo in model.slos:
         if not isinstance(slo.sli, FairnessSLI):
             continue
         objective = GapObjective(CORE_OP[slo.objective.op], slo.objective.value, f"SLO {slo.name}")
-        objectives.setdefault((slo.sli.attribute, slo.sli.metric), objective)
+        attributes = (
+            model.cohort_attribute_names if slo.sli.attribute == ANY else [slo.sli.attribute]
+        )
+        for attribute in attributes:
+            objectives.setdefault((attribute, slo.sli.metric), objective)
         objectives.setdefault((None, slo.sli.metric), objective)
     return objectives
 

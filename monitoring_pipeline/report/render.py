@@ -18,6 +18,7 @@ from plotly.offline import get_plotlyjs
 
 from monitoring_pipeline.alerting.worst_cohorts import worst_cohorts
 from monitoring_pipeline.config.models import (
+    ANY,
     CohortMetricSLI,
     DriftSLI,
     FairnessSLI,
@@ -84,6 +85,15 @@ def dagster_runs_url(links: LinksConfig, job_name: str) -> str:
 
 def _id(*parts: str) -> str:
     return "-".join(re.sub(r"[^A-Za-z0-9_]+", "_", part) for part in parts)
+
+
+def _subject_with_members(subject: str, bad_members) -> str:
+    """The subject, and for a set SLO with several bad members the others after it."""
+    others = [m for m in (bad_members if isinstance(bad_members, list) else []) if m != subject]
+    if not others:
+        return subject
+    shown = ", ".join(others[:3]) + (f" +{len(others) - 3} more" if len(others) > 3 else "")
+    return f"{subject} (also bad: {shown})"
 
 
 def _e(value: object) -> str:
@@ -345,7 +355,7 @@ def _oncall(page, frames, current, slos, key: KeyFigures, *, model_name, links) 
         bad_rows = [
             [
                 _link(dagster_asset_url(links, model_name, "slo_evaluations", d), d.isoformat()),
-                _e(b.sli_subject),
+                _e(_subject_with_members(b.sli_subject, b.bad_members)),
                 f"{_num(b.value, '.3f')} [{_num(b.lower, '.3f')}, {_num(b.upper, '.3f')}]",
                 _link(dagster_asset_url(links, model_name, slo.sli.source, d), slo.sli.source),
             ]
@@ -393,7 +403,7 @@ def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.Da
     if isinstance(sli, FairnessSLI):
         rows = frames.disparities[
             (frames.disparities.partition_date == day)
-            & (frames.disparities.cohort_attribute == sli.attribute)
+            & ((frames.disparities.cohort_attribute == sli.attribute) | (sli.attribute == ANY))
             & (frames.disparities.metric == sli.metric)
         ]
     elif isinstance(sli, CohortMetricSLI):
@@ -404,7 +414,8 @@ def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.Da
         assert isinstance(sli, DriftSLI)
         day = frames.drift_day or day
         rows = frames.drift[
-            (frames.drift.feature == sli.feature) & (frames.drift.method == sli.method)
+            ((frames.drift.feature == sli.feature) | (sli.feature == ANY))
+            & (frames.drift.method == sli.method)
         ].rename(columns={"statistic": "value"})
     columns = ["cohort", "value", "lower", "upper", "sufficient"]
     if "reference_value" in rows:

@@ -86,13 +86,14 @@ def fairness_figures(
     engine: Engine, model_name: str, day: date, *, attribute: str, metric: str
 ) -> pd.DataFrame:
     """``cohort_attribute, cohort_value, reference_value, value, lower, upper, sufficient``
-    of every group of ``attribute`` on ``day`` for disparity ``metric`` (model version
-    ``all``)."""
+    of every group of ``attribute`` (every attribute when it is ``*``) on ``day`` for
+    disparity ``metric`` (model version ``all``)."""
     return read_frame(
         engine,
         "SELECT cohort_attribute, cohort_value, reference_value, value, lower, upper, sufficient "
         "FROM monitoring.fairness_disparities WHERE model_name = :model AND partition_date = :day "
-        "AND model_version = 'all' AND cohort_attribute = :attribute AND metric = :metric",
+        "AND model_version = 'all' AND (cohort_attribute = :attribute OR :attribute = '*') "
+        "AND metric = :metric",
         {"model": model_name, "day": day, "attribute": attribute, "metric": metric},
     )
 

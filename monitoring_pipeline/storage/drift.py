@@ -131,15 +131,16 @@ def baseline_row(engine: Engine, model_name: str, day: date) -> pd.DataFrame:
 def cohort_drift(
     engine: Engine, model_name: str, day: date, *, feature: str, method: str
 ) -> pd.DataFrame:
-    """Every cohort's drift figure of ``feature`` by ``method`` on ``day`` (model version
-    ``all``): ``cohort_attribute, cohort_value, value, lower, upper, sufficient, drifted,
-    n_current`` (``value`` is the stored ``statistic``)."""
+    """Every cohort's drift figure of ``feature`` (every feature when it is ``*``) by
+    ``method`` on ``day`` (model version ``all``): ``feature, cohort_attribute,
+    cohort_value, value, lower, upper, sufficient, drifted, n_current`` (``value`` is the
+    stored ``statistic``)."""
     return read_frame(
         engine,
-        "SELECT cohort_attribute, cohort_value, statistic AS value, lower, upper, sufficient, "
-        "drifted, n_current FROM monitoring.drift WHERE model_name = :model "
-        "AND partition_date = :day AND model_version = 'all' AND feature = :feature "
-        "AND method = :method",
+        "SELECT feature, cohort_attribute, cohort_value, statistic AS value, lower, upper, "
+        "sufficient, drifted, n_current FROM monitoring.drift WHERE model_name = :model "
+        "AND partition_date = :day AND model_version = 'all' "
+        "AND (feature = :feature OR :feature = '*') AND method = :method",
         {"model": model_name, "day": day, "feature": feature, "method": method},
     )
 

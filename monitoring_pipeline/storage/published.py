@@ -1,6 +1,6 @@
 """Reads of the published figures that asset metadata and asset checks show: the newest
-day with sufficient evidence, a day's cohort metrics and disparities (model version
-``all``), an SLO's evaluations over a window. Bound parameters only; no Dagster."""
+day with sufficient evidence, a day's cohort metrics, disparities and cohort statistics
+(model version ``all``), an SLO's evaluations over a window. Bound parameters only; no Dagster."""
 
 from __future__ import annotations
 
@@ -64,14 +64,26 @@ def day_disparities(engine: Engine, model_name: str, day: date) -> pd.DataFrame:
     )
 
 
+def day_cohort_stats(engine: Engine, model_name: str, day: date) -> pd.DataFrame:
+    """``cohort_stats`` rows of one day over all model versions (version ``all``): the
+    additive counts every interval of ``cohort_metrics`` and ``fairness_disparities``
+    derives from."""
+    return read_frame(
+        engine,
+        "SELECT * FROM monitoring.cohort_stats WHERE model_name = :model "
+        "AND partition_date = :day AND model_version = 'all'",
+        {"model": model_name, "day": day},
+    )
+
+
 def slo_evaluations_between(
     engine: Engine, model_name: str, start: date, end: date
 ) -> pd.DataFrame:
     """Every SLO evaluation of the model from ``start`` to ``end`` (inclusive)."""
     return read_frame(
         engine,
-        "SELECT partition_date, slo_name, status, sli_subject, value, lower, upper, reason "
-        "FROM monitoring.slo_evaluations WHERE model_name = :model "
+        "SELECT partition_date, slo_name, status, sli_subject, value, lower, upper, reason, "
+        "bad_members FROM monitoring.slo_evaluations WHERE model_name = :model "
         "AND partition_date BETWEEN :start AND :end ORDER BY partition_date",
         {"model": model_name, "start": start, "end": end},
     )

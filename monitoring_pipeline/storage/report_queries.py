@@ -82,7 +82,7 @@ def load_report_frames(
         evaluations = _frame(
             conn,
             "SELECT partition_date, slo_name, sli_source, sli_metric, sli_subject, value, lower, "
-            "upper, objective_op, objective_value, sufficient, status, reason "
+            "upper, objective_op, objective_value, sufficient, status, reason, bad_members "
             "FROM monitoring.slo_evaluations WHERE model_name = :model "
             "AND partition_date BETWEEN :start AND :end ORDER BY slo_name, partition_date",
             window,

@@ -132,6 +132,44 @@ def test_an_intersection_cohort_is_escaped_for_slack():
     assert "• sex&amp;region=female&amp;west vs male&amp;north -0.200" in worst["text"]["text"]
 
 
+def test_a_set_slo_names_its_bad_members_where_it_names_the_worst_cohort():
+    """A set SLO (every group of every attribute): the summary and the Slack message list
+    the members judged bad on the evidence day, clearest violation first."""
+    members = ["region=west vs north", "sex&region=female&west vs male&north",
+               "age_band=65+ vs 35-50", "region=south vs north"]  # fmt: skip
+    evidence = page_evidence(
+        subject="tpr_gap_every_attribute",
+        reading={"subject": members[0], "status": "bad", "value": 0.395, "lower": 0.25,
+                 "upper": 0.53, "reason": "interval wholly beyond <= 0.1",
+                 "bad_members": members, "members": 14},
+    )  # fmt: skip
+    summary = summary_line(evidence)
+    assert (
+        "; worst region=west vs north -0.395 [95% -0.515, -0.275]; 4 bad members"
+        " region=west vs north, sex&region=female&west vs male&north, age_band=65+ vs 35-50"
+        " (+1 more) (objective" in summary
+    )
+    message = slack_payload(evidence, KEY)
+    block = next(b for b in message["blocks"] if "Bad members" in b.get("text", {}).get("text", ""))
+    assert block["text"]["text"] == (
+        "*Bad members (2026-11-17, 14 judged)*\n• region=west vs north\n"
+        "• sex&amp;region=female&amp;west vs male&amp;north\n• age_band=65+ vs 35-50\n"
+        "• region=south vs north"
+    )
+    # One bad member: the summary reads as before (its worst cohort says it all).
+    one_bad = page_evidence(reading={"subject": members[0], "bad_members": members[:1],
+                                     "members": 14})  # fmt: skip
+    assert summary_line(one_bad) == summary_line(page_evidence())
+    # An SLO on one group has no members block.
+    single = page_evidence(reading={"subject": members[0], "bad_members": members[:1],
+                                    "members": 1})  # fmt: skip
+    assert summary_line(single) == summary_line(page_evidence())
+    assert not any(
+        "Bad members" in b.get("text", {}).get("text", "")
+        for b in slack_payload(single, KEY)["blocks"]
+    )
+
+
 def test_a_served_report_gets_a_button_and_no_runbook_or_owner_says_so():
     served = "https://reports.example.com/loan_approval/2026-11-18.html"
     evidence = page_evidence(

@@ -119,6 +119,72 @@ def test_slo_on_unknown_feature(tmp_path, demo_raw):
     assert "SLO 'income_psi': unknown feature 'salary'" in error_for(tmp_path, demo_raw)
 
 
+def test_set_slos_spell_their_members_with_a_wildcard(tmp_path, demo_raw):
+    loan = demo_raw["models"]["loan_approval"]
+    loan["slos"] += [
+        {"name": "tpr_every_group", "objective": {"op": ">=", "value": 0.6},
+         "sli": {"source": "cohort_metrics", "metric": "tpr", "cohort": "*"}},
+        {"name": "tpr_every_sex_age", "objective": {"op": ">=", "value": 0.6},
+         "sli": {"source": "cohort_metrics", "metric": "tpr", "cohort": "sex&age_band=*"}},
+        {"name": "gap_everywhere", "objective": {"op": "<=", "value": 0.15},
+         "sli": {"source": "fairness_disparities", "metric": "tpr_difference",
+                 "attribute": "*", "group": "*"}},
+        {"name": "psi_everywhere", "objective": {"op": "<=", "value": 0.25},
+         "sli": {"source": "drift", "method": "psi", "feature": "*", "cohort": "region=*"}},
+    ]  # fmt: skip
+    model = load_config(write(tmp_path, demo_raw)).models["loan_approval"]
+    slos = {slo.name: slo for slo in model.slos}
+    singles = {"accuracy_all", "income_psi"}  # one cohort, one feature
+    assert [n for n, slo in slos.items() if not slo.sli.is_set] == sorted(singles)
+    assert slos["gap_everywhere"].sli.group is None  # "*" and no group mean the same
+    every = model.cohort_members("*", where="x")
+    assert ("region", "west") in every and ("sex&age_band", "female&18-25") in every
+    assert ("all", "all") not in every
+    assert model.cohort_members("sex=*", where="x") == [("sex", "female"), ("sex", "male")]
+
+
+@pytest.mark.parametrize(
+    ("sli", "message"),
+    [
+        ({"source": "cohort_metrics", "metric": "tpr", "cohort": "height=*"},
+         "SLO 'bad_set': cohort '<attribute>=*' names unknown attribute 'height'"),
+        ({"source": "cohort_metrics", "metric": "tpr", "cohort": "**"},
+         "SLO 'bad_set': cohort must be 'all', '<attribute>=<value>', '<attribute>=*' or '*'"),
+        ({"source": "fairness_disparities", "metric": "tpr_difference", "attribute": "*",
+          "group": "west"},
+         "SLO 'bad_set': attribute '*' covers every group; a group ('west') needs a named"),
+        ({"source": "drift", "method": "psi", "feature": "*", "cohort": "sex&age_band=*"},
+         "SLO 'bad_set': drift is computed per attribute, not for the intersection cohort"),
+    ],
+)  # fmt: skip
+def test_set_slo_mistakes_name_the_slo(tmp_path, demo_raw, sli, message):
+    demo_raw["models"]["loan_approval"]["slos"].append(
+        {"name": "bad_set", "sli": sli, "objective": {"op": "<=", "value": 0.1}}
+    )
+    assert message in error_for(tmp_path, demo_raw)
+
+
+def test_max_severity_per_slo_then_per_sli_source_then_built_in(tmp_path, demo_raw):
+    loan = demo_raw["models"]["loan_approval"]
+    loan["slos"][1]["max_severity"] = "ticket"  # accuracy_all
+    config = load_config(write(tmp_path, demo_raw))
+    gap, accuracy, psi = config.models["loan_approval"].slos
+    assert [config.slo_max_severity(s) for s in (gap, accuracy, psi)] == [
+        "page", "ticket", "ticket",
+    ]  # fmt: skip
+    demo_raw["defaults"] = {"max_severity": {"drift": "page", "fairness_disparities": "ticket"}}
+    config = load_config(write(tmp_path, demo_raw))
+    gap, accuracy, psi = config.models["loan_approval"].slos
+    assert [config.slo_max_severity(s) for s in (gap, accuracy, psi)] == [
+        "ticket", "ticket", "page",
+    ]  # fmt: skip
+    loan["slos"][0]["max_severity"] = "email"
+    assert "models.loan_approval.slos.0.max_severity" in error_for(tmp_path, demo_raw)
+    loan["slos"][0]["max_severity"] = "page"
+    demo_raw["defaults"] = {"max_severity": {"retraining": "ticket"}}
+    assert "defaults.max_severity.retraining" in error_for(tmp_path, demo_raw)
+
+
 def test_slo_metric_must_exist(tmp_path, demo_raw):
     demo_raw["models"]["loan_approval"]["slos"][1]["sli"]["metric"] = "f1"
     assert "models.loan_approval.slos.1.sli.metric" in error_for(tmp_path, demo_raw)

@@ -94,16 +94,32 @@ def test_read_sli_picks_worst_group_and_named_group(tmp_path):
     }
     reading = read_sli(frames, model, slo)
     assert reading.subject == "region=west vs north"
+    assert reading.status == "bad" and reading.bad_members == ("region=west vs north",)
     assert reading.value == pytest.approx(0.3)  # |gap|
-    assert (reading.lower, reading.upper) == (pytest.approx(0.2), pytest.approx(0.4))
-    assert reading.sufficient
-    # West healthy, east too small to judge: no verdict, since east may hide a violation.
+    # Three members with intervals and no statistics to recompute them from: the published
+    # 95% intervals widened by z(1 - 0.05/3) / z(0.95) around the value (Bonferroni).
+    scale = 2.393980 / 1.959964
+    assert reading.confidence == pytest.approx(1 - 0.05 / 3)
+    assert (reading.lower, reading.upper) == (
+        pytest.approx(0.3 - 0.1 * scale, rel=1e-5),
+        pytest.approx(0.3 + 0.1 * scale, rel=1e-5),
+    )
+    assert reading.sufficient and reading.members == 3
+    # West healthy, east too small and its interval straddles the objective: good on the
+    # members that can be judged, east named as not judged.
     healthy_west = disparities.assign(
-        value=[-0.02, 0.05, 0.9], lower=[-0.06, -0.02, 0.1], upper=[0.03, 0.12, 1.0]
+        value=[-0.02, 0.05, 0.9], lower=[-0.06, -0.02, 0.05], upper=[0.03, 0.12, 1.0]
     )
     reading = read_sli({**frames, "fairness_disparities": healthy_west}, model, slo)
-    assert not reading.sufficient
-    assert reading.reason == "cannot judge east: below the minimum size or undefined"
+    assert reading.status == "good" and reading.subject == "region=south vs north"
+    assert reading.unknown_members == ("region=east vs north",)
+    assert "cannot judge region=east vs north" in reading.reason
+    # East's gap is clearly beyond the objective though it is below the minimum size: bad,
+    # and east is the subject, judged on its interval.
+    clear_east = healthy_west.assign(lower=[-0.06, -0.02, 0.7])
+    reading = read_sli({**frames, "fairness_disparities": clear_east}, model, slo)
+    assert reading.status == "bad" and reading.subject == "region=east vs north"
+    assert not reading.sufficient and "judged on its interval" in reading.reason
     # Every group sufficient and within the objective: good, reported on the worst group.
     all_fine = healthy_west.assign(
         sufficient=True,
@@ -114,8 +130,53 @@ def test_read_sli_picks_worst_group_and_named_group(tmp_path):
     reading = read_sli({**frames, "fairness_disparities": all_fine}, model, slo)
     assert reading.sufficient and reading.subject == "region=south vs north"
     assert reading.value == pytest.approx(0.05) and reading.lower == 0.0
+    assert reading.status == "good" and reading.bad_members == ()
     drift_slo = model.slos[2]
     assert read_sli(frames, model, drift_slo).reason == "drift not computed"
+
+
+def test_small_minority_from_the_issue_is_bad_on_day_one(tmp_path):
+    """77 labelled rows (minimum 100), TPR gap -0.51 [-0.64, -0.35], objective 0.15."""
+    model = _demo_model(tmp_path)
+    slo = model.slos[0].model_copy(
+        update={
+            "sli": model.slos[0].sli.model_copy(update={"group": "west"}),
+            "objective": model.slos[0].objective.model_copy(update={"value": 0.15}),
+        }
+    )
+    frames = {
+        "cohort_metrics": pd.DataFrame(),
+        "drift": pd.DataFrame(),
+        "fairness_disparities": pd.DataFrame(
+            {
+                "cohort_attribute": ["region"],
+                "cohort_value": ["west"],
+                "reference_value": ["north"],
+                "metric": ["tpr_difference"],
+                "value": [-0.51],
+                "lower": [-0.64],
+                "upper": [-0.35],
+                "sufficient": [False],
+            }
+        ),  # fmt: skip
+    }
+    reading = read_sli(frames, model, slo, min_cohort_size=100)
+    assert reading.status == "bad" and reading.subject == "region=west vs north"
+    assert (reading.lower, reading.upper) == (pytest.approx(0.35), pytest.approx(0.64))
+    assert reading.reason == (
+        "interval wholly beyond <= 0.15; judged on its interval: n below the minimum size 100"
+    )
+
+
+def _demo_model(tmp_path):
+    import yaml
+
+    from monitoring_pipeline.config import load_config
+    from monitoring_pipeline.demo.publish import demo_config
+
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(demo_config(date(2026, 10, 1), tmp_path)))
+    return load_config(path).models["loan_approval"]
 
 
 @pytest.mark.e2e
@@ -208,6 +269,17 @@ def test_each_slo_is_a_check_on_error_budgets_red_on_page_warn_on_ticket(inciden
     assert metadata["page_burn_rate_threshold"] == 2.0
     assert (metadata["bad_days"], metadata["known_days"]) == (row.bad_days, row.known_days)
     assert metadata["evidence_day"] == row.evidence_through.isoformat()
+    # The set's bad members that day, as slo_evaluations stores them, subject first.
+    evaluations = table(incident_world.engine, "slo_evaluations")
+    reading = evaluations[
+        (evaluations.model_name == MODEL)
+        & (evaluations.slo_name == "tpr_gap_region")
+        & (evaluations.partition_date == row.evidence_through)
+    ].iloc[0]
+    assert metadata["bad_members"] == (", ".join(reading.bad_members) or "none")
+    assert metadata["sli_subject"] == reading.sli_subject
+    if reading.status == "bad":
+        assert metadata["bad_members"].split(", ")[0] == reading.sli_subject
     # The worst cohort is region west, clearly beyond the objective, with its interval.
     assert metadata["worst_cohort"].startswith("region=west vs ")
     # Gaps keep the sign fairness_disparities stores (west's TPR is below north's).
@@ -303,3 +375,194 @@ def test_figures_fall_back_to_the_newest_day_with_sufficient_evidence(incident_w
     assert cohorts.label_coverage is None and cohorts.evidence_day == expected
     assert len(cohorts.cohorts) > 0
     assert (cohorts.cohorts.tpr_gap_to_all.abs().diff().dropna() <= 0).all()  # furthest first
+
+
+SET_SLOS = [
+    {
+        "name": "tpr_gap_every_attribute",
+        "sli": {"source": "fairness_disparities", "metric": "tpr_difference", "attribute": "*"},
+        "objective": {"op": "<=", "value": 0.1},
+    },
+    {
+        "name": "tpr_every_region",
+        "sli": {"source": "cohort_metrics", "metric": "tpr", "cohort": "region=*"},
+        "objective": {"op": ">=", "value": 0.6},
+    },
+    {
+        "name": "psi_every_feature",
+        "sli": {"source": "drift", "method": "psi", "feature": "*"},
+        "objective": {"op": "<=", "value": 0.25},
+    },
+]
+
+
+def _with_slos(config: MonitoringConfig, model_name: str, extra: list[dict]) -> MonitoringConfig:
+    """``config`` with ``extra`` SLOs added to one model, validated as a file would be."""
+    raw = config.model_dump(mode="json", exclude_unset=True)
+    raw["models"][model_name]["slos"] = [*raw["models"][model_name].get("slos", []), *extra]
+    return MonitoringConfig.model_validate(raw)
+
+
+def _evaluate(engine, config, days) -> pd.DataFrame:
+    from datetime import UTC, datetime
+
+    from monitoring_pipeline.pipeline.slo import build_slo_evaluations
+    from monitoring_pipeline.storage.writes import Audit
+
+    audit = Audit("test-slo-sets", datetime.now(UTC))
+    for day in days:
+        build_slo_evaluations(engine, config, MODEL, day, audit)
+    return table(engine, "slo_evaluations").query("model_name == @MODEL")
+
+
+def _day_rows(engine, name: str, day: date) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql_query(
+            sa.text(
+                f"SELECT * FROM monitoring.{name} WHERE model_name = :m AND partition_date = :d "
+                "AND model_version = 'all'"
+            ),
+            conn,
+            params={"m": MODEL, "d": day},
+        )
+
+
+def test_set_slos_name_the_clearest_violation_on_bonferroni_intervals(incident_world):
+    """Set SLOs over the incident world, checked against statsmodels on cohort_stats."""
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+    engine = incident_world.engine
+    config = _with_slos(incident_world.config, MODEL, SET_SLOS)
+    evaluations = _evaluate(engine, config, DAYS)
+    gaps = evaluations[evaluations.slo_name == "tpr_gap_every_attribute"].set_index(
+        "partition_date"
+    )
+    bad = gaps[gaps.status == "bad"]
+    # The degraded group shows up as bad after the onset, named first among the bad members.
+    assert len(bad) >= 2 and set(bad.index) >= set(
+        gaps[gaps.status == "bad"].index.intersection(DAYS[5:])
+    )
+    incident_bad = bad.loc[bad.index.isin(DAYS[5:])]
+    assert len(incident_bad) >= 2
+    for row in incident_bad.itertuples():
+        assert row.bad_members[0] == row.sli_subject
+        assert any("west" in m for m in row.bad_members)
+        assert (row.lower > 0.1) and row.members >= len(row.bad_members)
+    # Independent recomputation of the subject's interval on one bad day: the Newcombe
+    # interval of statsmodels at alpha = 0.05 / m, m = the published comparisons that have
+    # an interval that day (every attribute and intersection).
+    row = incident_bad.iloc[-1]
+    day = incident_bad.index[-1]
+    published = _day_rows(engine, "fairness_disparities", day)
+    published = published[published.metric == "tpr_difference"]
+    m = int((published.lower.notna() & published.upper.notna()).sum())
+    assert row.members == len(published) and m > 3
+    assert row.interval_confidence == pytest.approx(1 - 0.05 / m)
+    member, reference = row.sli_subject.split(" vs ")
+    attribute, group = member.split("=")
+    stats = _day_rows(engine, "cohort_stats", day).set_index(["cohort_attribute", "cohort_value"])
+    g, r = stats.loc[(attribute, group)], stats.loc[(attribute, reference)]
+    low, high = confint_proportions_2indep(
+        int(g.tp), int(g.tp + g.fn), int(r.tp), int(r.tp + r.fn),
+        method="newcomb", compare="diff", alpha=0.05 / m,
+    )  # fmt: skip
+    expected = sorted([abs(low), abs(high)]) if low * high > 0 else [0.0, max(-low, high)]
+    assert (row.lower, row.upper) == (pytest.approx(expected[0]), pytest.approx(expected[1]))
+    # Wider than the published 95% interval of the same comparison.
+    same = published[(published.cohort_attribute == attribute) & (published.cohort_value == group)]
+    assert row.upper > max(abs(same.lower.iloc[0]), abs(same.upper.iloc[0]))
+
+    # A cohort-metric set: every region's TPR, Wilson at alpha = 0.05 / 4 from the counts.
+    tpr = evaluations[evaluations.slo_name == "tpr_every_region"].set_index("partition_date")
+    row = tpr.loc[day]
+    regions = [v for a, v in stats.index if a == "region"]
+    assert row.members == len(regions) == 4
+    assert row.interval_confidence == pytest.approx(1 - 0.05 / 4)
+    subject = stats.loc[tuple(row.sli_subject.split("="))]
+    low, high = proportion_confint(
+        int(subject.tp), int(subject.tp + subject.fn), alpha=0.05 / 4, method="wilson"
+    )
+    assert (row.lower, row.upper) == (pytest.approx(low), pytest.approx(high))
+    if row.status == "bad":
+        assert row.upper < 0.6 and "west" in row.sli_subject
+
+    # A drift set over every feature (of the whole population): point values, no interval,
+    # no adjustment; the score is not a feature.
+    drift = evaluations[evaluations.slo_name == "psi_every_feature"]
+    assert drift.interval_confidence.isna().all()
+    published = table(engine, "drift").query(
+        "model_name == @MODEL and model_version == 'all' and method == 'psi' "
+        "and feature != 'score' and cohort_attribute == 'all'"
+    )
+    assert published.feature.nunique() == len(config.models[MODEL].features.all)
+    counts = published.groupby("partition_date").size()
+    judged = drift.set_index("partition_date").members
+    assert judged.reindex(counts.index).tolist() == counts.tolist()
+    for row in drift.itertuples():
+        day_rows = published[published.partition_date == row.partition_date]
+        beyond = day_rows[day_rows.drifted.notna() & (day_rows.statistic > 0.25)]
+        assert len(row.bad_members) == len(beyond)
+        assert (row.status == "bad") == (len(beyond) > 0)
+
+
+def test_a_drift_slo_burning_at_page_rate_raises_a_ticket_not_a_page(engine, tmp_path):
+    """Seven bad days in a row burn at 10x: a page, except where max_severity caps it."""
+    from datetime import UTC, datetime
+
+    from monitoring_pipeline.config import load_config
+    from monitoring_pipeline.pipeline.alerts import error_budget_signals
+    from monitoring_pipeline.pipeline.slo import build_error_budgets
+    from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
+
+    _demo_model(tmp_path)  # writes the demo file to tmp_path / "m.yaml"
+    config = _with_slos(
+        load_config(tmp_path / "m.yaml"),
+        MODEL,
+        [
+            {
+                "name": "income_psi_pages",
+                "sli": {"source": "drift", "method": "psi", "feature": "income"},
+                "objective": {"op": "<=", "value": 0.25},
+                "max_severity": "page",
+            },
+            {
+                "name": "accuracy_ticket_only",
+                "sli": {"source": "cohort_metrics", "metric": "accuracy"},
+                "objective": {"op": ">=", "value": 0.7},
+                "max_severity": "ticket",
+            },
+        ],
+    )
+    names = ["income_psi", "income_psi_pages", "accuracy_ticket_only", "accuracy_all"]
+    audit = Audit("test-severity", datetime.now(UTC))
+    days = [date(2026, 10, 1) + timedelta(days=i) for i in range(7)]
+    for day in days:
+        frame = pd.DataFrame(
+            {
+                "slo_name": names, "sli_source": "x", "sli_metric": "x", "sli_subject": "all",
+                "value": 1.0, "lower": None, "upper": None, "objective_op": "<=",
+                "objective_value": 0.25, "sufficient": True, "status": "bad", "reason": "test",
+                "bad_members": "{all}", "unknown_members": "{}", "members": 1,
+                "interval_confidence": None, "partition_date": day, "model_name": MODEL,
+            }
+        )  # fmt: skip
+        replace_partitions(
+            engine, model_name=MODEL, partition_date=day,
+            rows=[TableRows("slo_evaluations", frame)], audit=audit,
+        )  # fmt: skip
+    budgets = build_error_budgets(engine, config, MODEL, days[-1], audit).set_index("slo_name")
+    assert (budgets.loc[names, "burn_rate_long"] >= 2).all()  # page rate everywhere
+    # income_psi: drift is ticket-only by default; income_psi_pages lifts that with its own
+    # max_severity; accuracy_ticket_only caps a source that would page.
+    assert budgets.loc[names, "status"].tolist() == ["ticket", "page", "ticket", "page"]
+    assert budgets.loc[names, "max_severity"].tolist() == ["ticket", "page", "ticket", "page"]
+    stored = table(engine, "error_budgets").set_index("slo_name")
+    assert stored.loc[names, "max_severity"].tolist() == ["ticket", "page", "ticket", "page"]
+    signals = {s.subject: s.level for s in error_budget_signals(budgets.reset_index(), config)}
+    assert signals["income_psi"] == "ticket" and signals["income_psi_pages"] == "page"
+    # defaults.max_severity per SLI source: drift may page again, cohort metrics only ticket.
+    raw = config.model_dump(mode="json", exclude_unset=True)
+    raw["defaults"] = {"max_severity": {"drift": "page", "cohort_metrics": "ticket"}}
+    relaxed = MonitoringConfig.model_validate(raw)
+    budgets = build_error_budgets(engine, relaxed, MODEL, days[-1], audit).set_index("slo_name")
+    assert budgets.loc[names, "status"].tolist() == ["page", "page", "ticket", "ticket"]
