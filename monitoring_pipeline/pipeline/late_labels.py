@@ -8,13 +8,14 @@ with the label rows the partition was built from (``sum(label_revisions)`` of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig, PostgresTableSource
+from monitoring_pipeline.core.labels import known_by
 from monitoring_pipeline.storage import sources
 from monitoring_pipeline.storage.writes import read_frame
 
@@ -48,7 +49,11 @@ def _used(engine: Engine, model_name: str, since: date) -> pd.DataFrame:
 
 
 def _now_from_table(
-    engine: Engine, config: MonitoringConfig, model_name: str, since: date
+    engine: Engine,
+    config: MonitoringConfig,
+    model_name: str,
+    since: date,
+    labels_as_of: datetime | None,
 ) -> pd.DataFrame:
     model = config.models[model_name]
     assert isinstance(model.labels, PostgresTableSource)
@@ -59,16 +64,30 @@ def _now_from_table(
             "SELECT lp.partition_date, count(*) AS label_rows_now "
             f"FROM monitoring.labeled_prediction_rows AS lp JOIN {quote(schema)}.{quote(table)} AS l "
             f"ON l.{quote(model.columns.label_prediction_id)}::text = lp.prediction_id "
-            "WHERE lp.model_name = :model AND lp.partition_date >= :since GROUP BY lp.partition_date"
+            "WHERE lp.model_name = :model AND lp.partition_date >= :since "
+            + (
+                ""
+                if labels_as_of is None
+                else f"AND l.{quote(model.columns.labelled_at)} <= :labels_as_of "
+            )
+            + "GROUP BY lp.partition_date"
         )
-        return pd.read_sql_query(sa.text(query), conn, params={"model": model_name, "since": since})
+        params = {"model": model_name, "since": since, "labels_as_of": labels_as_of}
+        return pd.read_sql_query(sa.text(query), conn, params=params)
 
 
 def _now_from_files(
-    engine: Engine, config: MonitoringConfig, model_name: str, since: date
+    engine: Engine,
+    config: MonitoringConfig,
+    model_name: str,
+    since: date,
+    labels_as_of: datetime | None,
 ) -> pd.DataFrame:
     model = config.models[model_name]
     labels = sources.read_label_rows(model, since)
+    if labels_as_of is not None:
+        recorded = pd.to_datetime(labels["labelled_at"], utc=True, errors="coerce", format="mixed")
+        labels = labels.loc[known_by(recorded, pd.Timestamp(labels_as_of))]
     ids = read_frame(
         engine,
         "SELECT partition_date, prediction_id FROM monitoring.labeled_prediction_rows "
@@ -81,9 +100,17 @@ def _now_from_files(
 
 
 def find_stale_partitions(
-    engine: Engine, config: MonitoringConfig, model_name: str, today: date
+    engine: Engine,
+    config: MonitoringConfig,
+    model_name: str,
+    today: date,
+    *,
+    labels_as_of: datetime | None = None,
 ) -> list[StalePartition]:
-    """Materialized days of the lookback window whose label rows grew by ``min_change``."""
+    """Materialized days of the lookback window whose label rows grew by ``min_change``.
+
+    ``labels_as_of``: count only the label rows recorded by then (a replay of that moment;
+    None: every label row the source holds)."""
     settings = config.late_labels
     since = max(config.partitions_start, today - timedelta(days=settings.lookback_days))
     used = _used(engine, model_name, since)
@@ -91,7 +118,7 @@ def find_stale_partitions(
         return []
     source = config.models[model_name].labels
     reader = _now_from_table if isinstance(source, PostgresTableSource) else _now_from_files
-    now = reader(engine, config, model_name, since)
+    now = reader(engine, config, model_name, since, labels_as_of)
     merged = used.merge(now, on="partition_date", how="left").fillna({"label_rows_now": 0})
     stale = []
     for row in merged.itertuples():
