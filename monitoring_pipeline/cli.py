@@ -342,6 +342,64 @@ def _psql(urls: ServerUrls, url: str, psql_args: list[str]) -> int:
     return subprocess.call(command, env=env)
 
 
+# --- calibrate and backtest (README, "Setting objectives" and "Backtest") ------------------
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.calibrate import calibrate, suggestions_yaml, table_lines
+
+    settings = load_settings()
+    config = load_config(settings.config_path)
+    if args.model and args.model not in config.models:
+        print(f"monitoring-pipeline: no model {args.model!r} in the config", file=sys.stderr)
+        return 2
+    urls = _connect(settings)
+    models = [args.model] if args.model else None
+    rows = calibrate(create_engine(urls.monitoring), config, args.start, args.end, models=models)
+    _say(f"Objectives suggested from {args.start} .. {args.end} (review; nothing is applied):")
+    for line in table_lines(rows):
+        _say(line)
+    text = suggestions_yaml(rows, args.start, args.end)
+    if args.output:
+        args.output.write_text(text)
+        _say(f"Written to {args.output}")
+    else:
+        _say("\n" + text)
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.backtest import report_lines, restrict_models, run_backtest
+    from monitoring_pipeline.calibrate import apply_objectives
+
+    settings = load_settings()
+    try:
+        config = load_config(settings.config_path)
+        if args.objectives:  # before narrowing: the file names every model's SLOs
+            config = apply_objectives(config, args.objectives)
+        config = restrict_models(config, [args.model] if args.model else None)
+    except (ValueError, OSError) as exc:
+        print(f"monitoring-pipeline: {exc}", file=sys.stderr)
+        return 2
+    urls = _connect(settings)
+
+    def progress(index: int, total: int, day) -> None:
+        status = "ok" if day.run.success and not day.rerun_failures else "FAILED"
+        _say(
+            f"  [{index:>2}/{total}] {day.day}  {status:<7}{day.seconds:6.1f}s  "
+            f"{len(day.reruns)} late-label re-run(s), {day.alerts_decided} alert(s) decided"
+        )
+        for error in [*day.run.errors, *day.rerun_failures]:
+            _say(f"      error in {error}")
+
+    result = run_backtest(
+        config, monitoring_url=urls.monitoring, start=args.start, end=args.end, progress=progress
+    )
+    for line in report_lines(result):
+        _say(line)
+    return 0 if result.success else 1
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -447,6 +505,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="file to write (default: <reports dir>/<model>/<day>.html)"
     )
     rep.set_defaults(func=cmd_report)
+
+    cal = sub.add_parser(
+        "calibrate", help="suggest SLO objectives from a healthy period (YAML to review)"
+    )
+    cal.add_argument("--start", type=_date, required=True, help="first healthy day")
+    cal.add_argument("--end", type=_date, required=True, help="last healthy day")
+    cal.add_argument("--model", help="one model (default: every model of the config)")
+    cal.add_argument("--output", type=Path, help="YAML file to write (default: print it)")
+    cal.set_defaults(func=cmd_calibrate)
+    back = sub.add_parser(
+        "backtest",
+        help="replay days as production saw them; print the alerts that would have fired",
+    )
+    back.add_argument("--start", type=_date, required=True, help="first replayed day")
+    back.add_argument("--end", type=_date, required=True, help="last replayed day")
+    back.add_argument("--model", help="one model (default: every model of the config)")
+    back.add_argument(
+        "--objectives", type=Path, help="a calibrate output to try instead of the config's"
+    )
+    back.set_defaults(func=cmd_backtest)
 
     db = sub.add_parser(
         "db",

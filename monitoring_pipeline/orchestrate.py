@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -46,6 +46,7 @@ class SensorRun:
     success: bool
     error: str | None  # the failure in one line
     result: dg.ExecuteInProcessResult | None
+    launched: bool = True  # False: declined by tick_sensor's ``launch`` (run_id None)
 
 
 @dataclass(frozen=True)
@@ -109,17 +110,21 @@ def run_days(
     """
     job = build_definitions(config, database_url=database_url).resolve_job_def(MONITOR_MODELS_JOB)
     with dg.partition_loading_context(effective_dt=as_of) if as_of else nullcontext():
-        return _run_days(job, instance, days, progress=progress, should_stop=should_stop)
+        return run_partitions(job, instance, days, progress=progress, should_stop=should_stop)
 
 
-def _run_days(
+def run_partitions(
     job: dg.JobDefinition,
     instance: dg.DagsterInstance,
     days: Sequence[date],
     *,
-    progress: Callable[[int, int, PartitionRun], None] | None,
-    should_stop: Callable[[], bool] | None,
+    progress: Callable[[int, int, PartitionRun], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    asset_selection: Sequence[dg.AssetKey] | None = None,
+    tags_for: Callable[[date], Mapping[str, str]] | None = None,
 ) -> list[PartitionRun]:
+    """Run ``job`` (its ``asset_selection`` only, when given) for each day in order, one
+    run per day, tagged with ``tags_for(day)``; see :func:`run_days`."""
     runs = []
     worker = {WORKER_TAG: this_worker().tag}  # a killed process' run is failed later
     for index, day in enumerate(days, start=1):
@@ -130,9 +135,10 @@ def _run_days(
             partition_key=day.isoformat(),
             instance=instance,
             raise_on_error=False,
-            tags=worker,
+            tags={**worker, **(tags_for(day) if tags_for is not None else {})},
             # Failures are reported by the caller in one line each; the events keep the details.
             run_config=QUIET_LOGGERS,
+            asset_selection=asset_selection,
         )
         failed_checks = [
             f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
@@ -149,7 +155,7 @@ def _run_days(
             success=result.success,
             seconds=time.monotonic() - started,
             failed_checks=failed_checks,
-            not_run=sorted(set(job.graph.node_names()) - _steps(result, "STEP_START")),
+            not_run=sorted(_planned_steps(job, asset_selection) - _steps(result, "STEP_START")),
             errors=[
                 f"{event.step_key}: {_root_message(event.step_failure_data.error)}"
                 for event in result.all_events
@@ -187,8 +193,13 @@ def tick_sensor(
     *,
     cursor: str | None,
     resources: dict | None = None,
+    launch: Callable[[dg.RunRequest], bool] | None = None,
 ) -> SensorTick:
     """Evaluate a sensor once and run its requests in this process, as the daemon would.
+
+    A request for a partition runs that partition, and only its ``asset_selection`` when
+    it has one. ``launch``: asked about each request; one it declines is returned as not
+    launched (a replay records the alerts a sensor decides but delivers none).
 
     Each run is tagged like a daemon launch: ``dagster/sensor_name`` (added by the sensor
     evaluation) and ``dagster/run_key``. The daemon looks a run key up among runs carrying
@@ -203,6 +214,12 @@ def tick_sensor(
         data = sensor.evaluate_tick(context)
     runs = []
     for request in data.run_requests:
+        job_name = request.job_name or sensor.job_name
+        if launch is not None and not launch(request):
+            runs.append(
+                SensorRun(job_name, request.run_key, None, False, None, None, launched=False)
+            )
+            continue
         tags = {
             **request.tags,
             SENSOR_NAME_TAG: sensor.name,
@@ -217,26 +234,21 @@ def tick_sensor(
         )
         if existing:
             runs.append(
-                SensorRun(
-                    request.job_name,
-                    request.run_key,
-                    None,
-                    existing[0].is_success,
-                    None,
-                    None,
-                )
+                SensorRun(job_name, request.run_key, None, existing[0].is_success, None, None)
             )
             continue
-        job = defs.resolve_job_def(request.job_name)
+        job = defs.resolve_job_def(job_name)
         result = job.execute_in_process(
             run_config={**request.run_config, **QUIET_LOGGERS},
             instance=instance,
             tags=tags,
             raise_on_error=False,
+            partition_key=request.partition_key,
+            asset_selection=request.asset_selection,
         )
         runs.append(
             SensorRun(
-                request.job_name,
+                job_name,
                 request.run_key,
                 result.run_id,
                 result.success,
@@ -258,6 +270,12 @@ def failure_line(result: dg.ExecuteInProcessResult) -> str:
         if failure.error:
             return _root_message(failure.error)
     return "the run did not succeed"
+
+
+def _planned_steps(job: dg.JobDefinition, asset_selection: Sequence[dg.AssetKey] | None) -> set:
+    if asset_selection is None:
+        return set(job.graph.node_names())
+    return set(job.get_subset(asset_selection=set(asset_selection)).graph.node_names())
 
 
 def _steps(result: dg.ExecuteInProcessResult, event_type: str) -> set[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["LabelJoin", "is_in", "join_newest_labels"]
+__all__ = ["LabelJoin", "is_in", "join_newest_labels", "known_by"]
 
 HOUR = pd.Timedelta(hours=1)
 
@@ -34,6 +34,22 @@ def is_in(values: pd.Series, candidates: pd.Series) -> np.ndarray:
     """
     unique = pd.Index(candidates.dropna().unique())
     return (unique.get_indexer(values) >= 0) & values.notna().to_numpy()
+
+
+def known_by(labelled_at: pd.Series, as_of: pd.Timestamp | None) -> np.ndarray:
+    """Which label rows had been recorded by ``as_of`` (all of them when it is None).
+
+    A replay (``monitoring-pipeline backtest``) joins each day's predictions to the labels
+    production had seen by then, not to those recorded since. Rows without a valid
+    ``labelled_at`` are kept, so that validation quarantines them as it always does.
+
+    >>> times = pd.to_datetime(pd.Series(["2026-11-02", "2026-11-05", None]), utc=True)
+    >>> known_by(times, pd.Timestamp("2026-11-03", tz="UTC")).tolist()
+    [True, False, True]
+    """
+    if as_of is None:
+        return np.ones(len(labelled_at), dtype=bool)
+    return (labelled_at.isna() | (labelled_at <= as_of)).to_numpy(dtype=bool)
 
 
 def join_newest_labels(predictions: pd.DataFrame, labels: pd.DataFrame) -> LabelJoin:

@@ -14,6 +14,7 @@ cohort_metrics (``defs/version_comparison.py``) and ``report`` <- error_budgets,
 (``defs/report_assets.py``).
 """
 
+import functools
 from datetime import date
 
 import dagster as dg
@@ -24,6 +25,7 @@ from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.common import (
     day_text,
     float_metadata,
+    labels_as_of,
     metadata_table,
     model_asset_properties,
     partitioned_check_spec,
@@ -55,6 +57,11 @@ from monitoring_pipeline.pipeline.slo import build_error_budgets, build_slo_eval
 from monitoring_pipeline.pipeline.verdicts import cohort_view, fairness_view, slo_verdicts
 from monitoring_pipeline.quality.expectations import CHECKS
 from monitoring_pipeline.storage.writes import Audit
+
+# Assets of a model's chain whose results do not depend on labels: drift reads only the
+# features and scores of labeled_predictions (which a late-label re-run rewrites unchanged),
+# so late_labels_sensor leaves it out of its re-runs.
+LABEL_INDEPENDENT_ASSETS = frozenset({"drift"})
 
 
 def build_model_assets(
@@ -98,9 +105,11 @@ def build_model_assets(
         description="Each prediction of the day with its newest label and label lag; malformed rows quarantined.",
     )
     def labeled_predictions(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day, result = run_step(
-            context, monitoring_db, build_labeled_predictions, config, model_name
-        )
+        cutoff = labels_as_of(context)
+        step = functools.partial(build_labeled_predictions, labels_as_of=cutoff)
+        day, result = run_step(context, monitoring_db, step, config, model_name)
+        if cutoff is not None:
+            context.log.info(f"{model_name} {day}: labels recorded by {cutoff.isoformat()} only")
         context.log.info(
             f"{model_name} {day}: {result.rows_read} rows read, {result.rows_quarantined} quarantined, "
             f"{result.rows_written} written, coverage {percent(result.coverage)}"
@@ -152,6 +161,7 @@ def build_model_assets(
                 if result.source_rows_without_time is not None
                 else "n/a (file source)",
                 "labelled": result.labelled,
+                "labels_as_of": cutoff.isoformat() if cutoff else "all labels",
                 "label_coverage": dg.MetadataValue.float(
                     result.coverage if result.coverage is not None else float("nan")
                 ),

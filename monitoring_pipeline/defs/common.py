@@ -18,6 +18,7 @@ import pandas as pd
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.core.validation import SchemaError
 from monitoring_pipeline.defs.partitions import partition_day
+from monitoring_pipeline.defs.tags import LABELS_AS_OF_TAG
 from monitoring_pipeline.pipeline.drift import DriftConfigError
 from monitoring_pipeline.storage.database import DatabaseUnavailableError
 from monitoring_pipeline.storage.sources import SourceUnavailableError
@@ -30,6 +31,29 @@ DATABASE_RETRY_SECONDS = 10
 def audit(context: dg.AssetExecutionContext) -> Audit:
     """The run id and time every written row carries."""
     return Audit(run_id=context.run_id, produced_at=datetime.now(UTC))
+
+
+def labels_as_of(context: dg.AssetExecutionContext) -> datetime | None:
+    """The run's label cutoff (tag ``monitoring/labels_as_of``, set by a replay), else None.
+
+    A replay passes its cutoff through the run, never through the wall clock, so a re-run
+    of the same run sees the same labels."""
+    text = context.run.tags.get(LABELS_AS_OF_TAG)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise dg.Failure(
+            description=f"run tag {LABELS_AS_OF_TAG}: not an ISO time: {text!r}",
+            allow_retries=False,
+        ) from None
+    if moment.tzinfo is None:
+        raise dg.Failure(
+            description=f"run tag {LABELS_AS_OF_TAG}: give a UTC offset: {text!r}",
+            allow_retries=False,
+        )
+    return moment
 
 
 def fail_clearly(exc: Exception) -> Exception:

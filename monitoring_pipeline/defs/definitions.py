@@ -9,7 +9,7 @@ import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.alerts import build_alert_job, build_error_budget_sensor
-from monitoring_pipeline.defs.assets import build_model_assets
+from monitoring_pipeline.defs.assets import LABEL_INDEPENDENT_ASSETS, build_model_assets
 from monitoring_pipeline.defs.jobs import build_monitor_models_job
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.report_assets import build_report_asset
@@ -29,26 +29,35 @@ def build_definitions(
     *,
     database_url: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    labels_as_of_clock: bool = False,
+    reports: bool = True,
 ) -> dg.Definitions:
     """Every asset, job, schedule and sensor of the config. error_budget_sensor launches
     alert_job (error budgets and pipeline health), and retraining_job on a page of a
     ``retrain_on_page`` SLO. ``clock`` (default: the wall clock, UTC) is what every sensor
     takes as "now": tests and the demo's simulated days pass their own. ``database_url``
     becomes the resource's config, stored in every job snapshot: leave it None outside tests
-    (the URL, password included, is then read at run time; see ``MonitoringDatabase``)."""
+    (the URL, password included, is then read at run time; see ``MonitoringDatabase``).
+    ``labels_as_of_clock`` (a replay, ``monitoring-pipeline backtest``): late_labels_sensor
+    sees, and lets its runs join, only the labels recorded by ``clock()``. ``reports=False``
+    leaves out each model's HTML ``report`` asset (a replay decides nothing with it)."""
     partitions_def = daily_partitions(config.partitions_start)
     per_model = {
         name: [
             *build_model_assets(config, name, partitions_def),
             build_version_comparison_asset(config, name, partitions_def),
-            build_report_asset(config, name, partitions_def),
+            *([build_report_asset(config, name, partitions_def)] if reports else []),
         ]
         for name in config.models
     }
     assets = [asset for chain in per_model.values() for asset in chain]
-    materializable = {
+    label_dependent = {
         name: [
-            key for asset in chain if isinstance(asset, dg.AssetsDefinition) for key in asset.keys
+            key
+            for asset in chain
+            if isinstance(asset, dg.AssetsDefinition)
+            for key in asset.keys
+            if key.path[-1] not in LABEL_INDEPENDENT_ASSETS
         ]
         for name, chain in per_model.items()
     }
@@ -60,7 +69,9 @@ def build_definitions(
         jobs=[job, alert_job, retraining_job],
         schedules=[build_daily_schedule(config, job)],
         sensors=[
-            build_late_labels_sensor(config, materializable, clock=clock or _now),
+            build_late_labels_sensor(
+                config, label_dependent, clock=clock or _now, labels_as_of_clock=labels_as_of_clock
+            ),
             build_error_budget_sensor(config, alert_job, retraining_job, clock=clock or _now),
         ],
         resources={"monitoring_db": MonitoringDatabase(database_url=database_url)},

@@ -10,6 +10,7 @@ import dagster as dg
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
 from monitoring_pipeline.defs.resources import MonitoringDatabase
+from monitoring_pipeline.defs.tags import LABELS_AS_OF_TAG
 from monitoring_pipeline.pipeline.late_labels import find_stale_partitions
 from monitoring_pipeline.storage.database import DatabaseUnavailableError
 
@@ -21,13 +22,17 @@ def build_late_labels_sensor(
     asset_keys: dict[str, list[dg.AssetKey]],
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    labels_as_of_clock: bool = False,
 ) -> dg.SensorDefinition:
-    """Requests the model's whole chain for each day whose label rows grew by
+    """Requests the model's label-dependent assets for each day whose label rows grew by
     ``late_labels.min_change`` of its predictions. The run key names the model, the day
     and the label rows seen, so repeated ticks before the re-run lands request nothing new,
-    and a day is re-run again only when more labels arrive. ``asset_keys``: per model, its
-    materializable assets (labeled_predictions and everything downstream). The lookback
-    window ends on ``clock()``'s day (tests and replays pass their own clock)."""
+    and a day is re-run again only when more labels arrive. ``asset_keys``: per model, the
+    assets whose results depend on labels (labeled_predictions and everything downstream
+    but drift, see ``LABEL_INDEPENDENT_ASSETS``). The lookback window ends on ``clock()``'s
+    day (tests and replays pass their own clock). ``labels_as_of_clock`` (a replay): count
+    only labels recorded by ``clock()``, and tag each run with that cutoff
+    (``monitoring/labels_as_of``) so that it joins those labels only."""
     settings = config.late_labels
 
     @dg.sensor(
@@ -41,14 +46,18 @@ def build_late_labels_sensor(
         ),
     )
     def late_labels_sensor(context: dg.SensorEvaluationContext, monitoring_db: MonitoringDatabase):
-        today = clock().astimezone(UTC).date()
+        now = clock().astimezone(UTC)
+        today = now.date()
+        cutoff = now if labels_as_of_clock else None
         try:
             engine = monitoring_db.engine()
         except DatabaseUnavailableError as exc:
             return dg.SkipReason(str(exc))
         requests = []
         for model_name in config.models:
-            for stale in find_stale_partitions(engine, config, model_name, today):
+            for stale in find_stale_partitions(
+                engine, config, model_name, today, labels_as_of=cutoff
+            ):
                 context.log.info(
                     f"{model_name} {stale.partition_date}: label rows {stale.label_rows_used} -> "
                     f"{stale.label_rows_now} ({stale.change:+.1%} of {stale.predictions} predictions)"
@@ -59,7 +68,11 @@ def build_late_labels_sensor(
                         run_key=f"late-labels:{model_name}:{day}:{stale.label_rows_now}",
                         partition_key=day,
                         asset_selection=asset_keys[model_name],
-                        tags={"trigger": "late_labels", "model": model_name},
+                        tags={
+                            "trigger": "late_labels",
+                            "model": model_name,
+                            **({LABELS_AS_OF_TAG: cutoff.isoformat()} if cutoff else {}),
+                        },
                     )
                 )
         if not requests:

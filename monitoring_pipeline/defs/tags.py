@@ -9,3 +9,7 @@ PRIORITY_TAG = "dagster/priority"
 # What the daemon stores on a sensor's runs; it looks run keys up among that sensor's runs.
 RUN_KEY_TAG = "dagster/run_key"
 SENSOR_NAME_TAG = "dagster/sensor_name"
+
+# Ours: set on a run replaying the past (``monitoring-pipeline backtest``), the ISO time
+# whose labels the run may see: labeled_predictions joins only label rows recorded by then.
+LABELS_AS_OF_TAG = "monitoring/labels_as_of"

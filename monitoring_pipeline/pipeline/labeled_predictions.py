@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.core.labels import is_in, join_newest_labels
+from monitoring_pipeline.core.labels import is_in, join_newest_labels, known_by
 from monitoring_pipeline.core.validation import (
     coerce_labels,
     coerce_predictions,
@@ -130,9 +130,18 @@ DOWNSTREAM_TABLES = [
 
 
 def build_labeled_predictions(
-    engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
+    engine: Engine,
+    config: MonitoringConfig,
+    model_name: str,
+    day: date,
+    audit: Audit,
+    *,
+    labels_as_of: datetime | None = None,
 ) -> LabeledPredictionsResult:
     """Read, validate, quarantine, join and write one day of one model, atomically.
+
+    ``labels_as_of``: join only the label rows recorded (``labelled_at``) by then, as a
+    replay of that moment does (None: every label the source holds).
 
     The day is streamed ``ingest_chunk_rows`` predictions at a time (see README, "Large
     days"): each chunk is validated by the quality suite, split, joined to its labels and
@@ -149,7 +158,7 @@ def build_labeled_predictions(
         quality_spec(config, model_name, row_range, basis), day_source.mapped_columns
     )
     labels = streaming.open_day_labels(engine, model, day, day_source.scan)
-    step = _ChunkStep(model, model_name, day, labels)
+    step = _ChunkStep(model, model_name, day, labels, labels_as_of)
     with partition_writer(
         engine, model_name=model_name, partition_date=day, tables=PARTITION_TABLES, audit=audit
     ) as writer:
@@ -248,8 +257,16 @@ def build_labeled_predictions(
 class _ChunkStep:
     """Validate, join and write one batch of predictions; keeps the day's running totals."""
 
-    def __init__(self, model, model_name: str, day: date, labels: streaming.DayLabels) -> None:
+    def __init__(
+        self,
+        model,
+        model_name: str,
+        day: date,
+        labels: streaming.DayLabels,
+        labels_as_of: datetime | None,
+    ) -> None:
         self.model = model
+        self.labels_as_of = None if labels_as_of is None else pd.Timestamp(labels_as_of)
         self.model_name = model_name
         self.day = day
         self.labels = labels
@@ -283,6 +300,9 @@ class _ChunkStep:
         valid = split.valid
         raw_labels = self.labels.for_ids(valid["prediction_id"])
         labels = coerce_labels(raw_labels)
+        if self.labels_as_of is not None:
+            known = known_by(labels["labelled_at"], self.labels_as_of)
+            raw_labels, labels = raw_labels.loc[known], labels.loc[known]
         if model.positive_label != 1:
             labels["label"] = (
                 (labels["label"] == model.positive_label)

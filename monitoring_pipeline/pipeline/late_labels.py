@@ -8,12 +8,13 @@ with the label rows the partition was built from (``sum(label_revisions)`` of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig, PostgresTableSource
+from monitoring_pipeline.core.labels import known_by
 from monitoring_pipeline.storage import ingestion, sources
 
 
@@ -36,7 +37,11 @@ class StalePartition:
 
 
 def _now_from_table(
-    engine: Engine, config: MonitoringConfig, model_name: str, since: date
+    engine: Engine,
+    config: MonitoringConfig,
+    model_name: str,
+    since: date,
+    labels_as_of: datetime | None,
 ) -> pd.DataFrame:
     model = config.models[model_name]
     assert isinstance(model.labels, PostgresTableSource)
@@ -46,14 +51,23 @@ def _now_from_table(
         since,
         label_table=model.labels.table,
         prediction_id_column=model.columns.label_prediction_id,
+        labelled_at_column=model.columns.labelled_at,
+        labels_as_of=labels_as_of,
     )
 
 
 def _now_from_files(
-    engine: Engine, config: MonitoringConfig, model_name: str, since: date
+    engine: Engine,
+    config: MonitoringConfig,
+    model_name: str,
+    since: date,
+    labels_as_of: datetime | None,
 ) -> pd.DataFrame:
     model = config.models[model_name]
     labels = sources.read_label_rows(model, since)
+    if labels_as_of is not None:
+        recorded = pd.to_datetime(labels["labelled_at"], utc=True, errors="coerce", format="mixed")
+        labels = labels.loc[known_by(recorded, pd.Timestamp(labels_as_of))]
     ids = ingestion.partition_prediction_ids(engine, model_name, since)
     delivered = labels["prediction_id"].astype("string").to_numpy(dtype=object)
     matched = ids.merge(pd.DataFrame({"prediction_id": delivered}), on="prediction_id")
@@ -61,9 +75,17 @@ def _now_from_files(
 
 
 def find_stale_partitions(
-    engine: Engine, config: MonitoringConfig, model_name: str, today: date
+    engine: Engine,
+    config: MonitoringConfig,
+    model_name: str,
+    today: date,
+    *,
+    labels_as_of: datetime | None = None,
 ) -> list[StalePartition]:
-    """Materialized days of the lookback window whose label rows grew by ``min_change``."""
+    """Materialized days of the lookback window whose label rows grew by ``min_change``.
+
+    ``labels_as_of``: count only the label rows recorded by then (a replay of that moment;
+    None: every label row the source holds)."""
     settings = config.late_labels
     since = max(config.partitions_start, today - timedelta(days=settings.lookback_days))
     used = ingestion.label_rows_used(engine, model_name, since)
@@ -71,7 +93,7 @@ def find_stale_partitions(
         return []
     source = config.models[model_name].labels
     reader = _now_from_table if isinstance(source, PostgresTableSource) else _now_from_files
-    now = reader(engine, config, model_name, since)
+    now = reader(engine, config, model_name, since, labels_as_of)
     merged = used.merge(now, on="partition_date", how="left").fillna({"label_rows_now": 0})
     stale = []
     for row in merged.itertuples():

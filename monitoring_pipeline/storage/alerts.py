@@ -363,3 +363,23 @@ def set_delivery_status(
 
 def as_dates(values: Iterable[Any]) -> list[date]:
     return [v if isinstance(v, date) else date.fromisoformat(str(v)) for v in values]
+
+
+def decided_alerts(engine: Engine) -> pd.DataFrame:
+    """Every recorded notification, in the order decided: what a replay reports."""
+    query = sa.select(
+        ALERTS.c.dedupe_key,
+        ALERTS.c.source,
+        ALERTS.c.model_name,
+        ALERTS.c.subject,
+        ALERTS.c.kind,
+        ALERTS.c.severity,
+        ALERTS.c.episode_start,
+        ALERTS.c.as_of,
+        ALERTS.c.decided_at,
+        ALERTS.c.reason,
+    ).order_by(ALERTS.c.decided_at, ALERTS.c.model_name, ALERTS.c.subject, ALERTS.c.kind)
+    with engine.connect() as conn:
+        return pd.DataFrame(
+            conn.execute(query).mappings().all(), columns=list(query.selected_columns.keys())
+        )

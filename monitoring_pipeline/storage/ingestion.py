@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -106,20 +106,33 @@ def label_rows_used(engine: Engine, model_name: str, since: date) -> pd.DataFram
 
 
 def label_rows_in_table(
-    engine: Engine, model_name: str, since: date, *, label_table: str, prediction_id_column: str
+    engine: Engine,
+    model_name: str,
+    since: date,
+    *,
+    label_table: str,
+    prediction_id_column: str,
+    labelled_at_column: str,
+    labels_as_of: datetime | None = None,
 ) -> pd.DataFrame:
     """Per written day since ``since``: ``partition_date, label_rows_now``, the label rows
-    the source table ``label_table`` (``schema.table``) holds now for the day's predictions."""
+    the source table ``label_table`` (``schema.table``) holds now for the day's predictions
+    (only those recorded by ``labels_as_of`` when given: a replay of that moment)."""
     schema, table = label_table.split(".")
     with engine.connect() as conn:
         quote = conn.dialect.identifier_preparer.quote
+        known_by = (
+            "" if labels_as_of is None else f"AND l.{quote(labelled_at_column)} <= :labels_as_of "
+        )
         query = (
             "SELECT lp.partition_date, count(*) AS label_rows_now "
             f"FROM monitoring.labeled_prediction_rows AS lp JOIN {quote(schema)}.{quote(table)} AS l "
             f"ON l.{quote(prediction_id_column)}::text = lp.prediction_id "
-            "WHERE lp.model_name = :model AND lp.partition_date >= :since GROUP BY lp.partition_date"
+            f"WHERE lp.model_name = :model AND lp.partition_date >= :since {known_by}"
+            "GROUP BY lp.partition_date"
         )
-        return pd.read_sql_query(sa.text(query), conn, params={"model": model_name, "since": since})
+        params = {"model": model_name, "since": since, "labels_as_of": labels_as_of}
+        return pd.read_sql_query(sa.text(query), conn, params=params)
 
 
 def partition_prediction_ids(engine: Engine, model_name: str, since: date) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predi
 from monitoring_pipeline.storage.database import create_engine, with_database
 from monitoring_pipeline.storage.sources import SourceUnavailableError
 from monitoring_pipeline.storage.writes import Audit
-from monitoring_pipeline_tests.conftest import _create_database_from_template
+from monitoring_pipeline_tests.helpers.databases import create_database_from_template
 
 DAY = date(2026, 10, 3)
 AUDIT = Audit(run_id="bad-input", produced_at=datetime(2026, 10, 20, tzinfo=UTC))
@@ -142,7 +142,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(pg_admin_url, tmp_path_factory):
     name = f"bad_input_{os.getpid()}"
-    _create_database_from_template(pg_admin_url, name)
+    create_database_from_template(pg_admin_url, name)
     # Sessions of this database print times in UTC+05:45: table sources must read the
     # instants, whatever the server's zone (COPY writes times with the session's offset).
     admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")

@@ -1,0 +1,121 @@
+"""What each incident the demo simulator can inject should raise, and how fast; the incident
+of each kind the backtests inject (README, "Setting objectives and replaying history").
+
+The goal (issue 15): with objectives from ``calibrate`` on healthy weeks, ``backtest``
+tickets or pages every incident kind within ``WITHIN_DAYS`` replayed days of its onset, and
+a healthy stretch of at least 60 days pages nothing. ``EXPECTATIONS`` says per kind what
+should answer it; ``monitoring_pipeline_tests/demo/test_incident_expectations.py``
+measures it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from monitoring_pipeline.demo.incidents import (
+    DistributionShift,
+    FeatureNulls,
+    Incident,
+    LabelOutage,
+    MalformedRows,
+    MinorityDegradation,
+    ProxyFeature,
+    ThresholdChange,
+)
+
+__all__ = ["EXPECTATIONS", "WITHIN_DAYS", "Expectation", "days_to_alert", "incident_of_kind"]
+
+# An alert decided at the end of the onset day is 0 days late; within 2 means by the end of
+# the second day after it.
+WITHIN_DAYS = 2
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What an incident kind should raise: the severity at least, and from what."""
+
+    kind: str
+    model: str
+    severity: str  # the least: "ticket" (a ticket or a page) or "page"
+    raised_by: str
+
+
+EXPECTATIONS: dict[str, Expectation] = {
+    e.kind: e
+    for e in (
+        Expectation(
+            "MinorityDegradation",
+            "loan_approval",
+            "page",
+            "the TPR-gap SLO of the degraded group's attribute (tpr_gap_region)",
+        ),
+        Expectation(
+            "ProxyFeature",
+            "loan_approval",
+            "ticket",
+            "the proxy feature's drift within the attribute's groups, and the gap SLOs of "
+            "that attribute as scores part (tpr_gap_region)",
+        ),
+        Expectation(
+            "FeatureNulls",
+            "loan_approval",
+            "ticket",
+            "the null-share quality check and null_rate_change drift of the feature "
+            "(pipeline health)",
+        ),
+        Expectation(
+            "DistributionShift",
+            "loan_approval",
+            "ticket",
+            "the feature's drift SLO (income_psi); a ticket, never a page: labels follow",
+        ),
+        Expectation(
+            "ThresholdChange",
+            "job_screening",
+            "ticket",
+            "the FPR / selection-rate gap SLO of the group's attribute (fpr_gap_gender)",
+        ),
+        Expectation(
+            "LabelOutage",
+            "loan_approval",
+            "ticket",
+            "pipeline health: label coverage below its expected curve (label_coverage)",
+        ),
+        Expectation(
+            "MalformedRows",
+            "loan_approval",
+            "ticket",
+            "the malformed-share quality check once above quality.max_malformed_share",
+        ),
+    )  # fmt: skip
+}
+
+
+def incident_of_kind(kind: str, onset: date, end: date) -> Incident:
+    """The incident of ``kind`` the backtests inject, from ``onset`` to ``end``: the demo
+    scenario's own where it has one, realistic strengths otherwise."""
+    model = EXPECTATIONS[kind].model
+    window = {"model": model, "start": onset, "end": end}
+    match kind:
+        case "MinorityDegradation":
+            return MinorityDegradation(**window, attribute="region", group="west", severity=0.7)
+        case "ProxyFeature":
+            return ProxyFeature(**window, feature="postal_risk_index", attribute="region")
+        case "FeatureNulls":
+            return FeatureNulls(**window, feature="debt_to_income", rate=0.35)
+        case "DistributionShift":
+            return DistributionShift(**window, feature="income", shift=1.0)
+        case "ThresholdChange":
+            return ThresholdChange(**window, attribute="gender", group="man", threshold=0.4)
+        case "LabelOutage":
+            return LabelOutage(**window)
+        case "MalformedRows":
+            return MalformedRows(**window, share=0.1)
+    raise ValueError(f"unknown incident kind {kind!r}; expected one of {sorted(EXPECTATIONS)}")
+
+
+def days_to_alert(first_alert: date | None, onset: date) -> int | None:
+    """Replayed days from the onset to the first alert (0: at the end of the onset day);
+    None when none fired."""
+    return None if first_alert is None else (first_alert - onset).days
