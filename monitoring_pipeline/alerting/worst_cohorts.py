@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from monitoring_pipeline.config.models import ANY, DriftSLI, FairnessSLI, SLOConfig
+from monitoring_pipeline.config.models import (
+    ANY,
+    CohortChangeSLI,
+    DriftSLI,
+    FairnessSLI,
+    SLOConfig,
+)
 from monitoring_pipeline.core.disparities import RATIO_METRICS
 from monitoring_pipeline.core.worst_cohorts import (
     SLISource,
@@ -24,20 +30,22 @@ def sli_source(slo: SLOConfig) -> SLISource:
         return "fairness_disparities"
     if isinstance(slo.sli, DriftSLI):
         return "drift"
+    if isinstance(slo.sli, CohortChangeSLI):
+        return "cohort_changes"
     return "cohort_metrics"
 
 
 def sli_figures(rows: pd.DataFrame, slo: SLOConfig) -> pd.DataFrame:
     """The cohorts that compete for the SLO's worst, from ``rows``: the stored rows of its
-    SLI's figure on one day (``value`` the figure: a drift row's ``statistic``), with
-    ``cohort`` and, for a signed fairness difference, the ``judged_*`` size the SLO
-    judges."""
+    SLI's figure on one day (``value`` the figure: a drift row's ``statistic``, a change's
+    ``difference``), with ``cohort`` and, for a signed fairness difference or a change
+    from baseline, the ``judged_*`` size the SLO judges."""
     sli = slo.sli
     fairness = isinstance(sli, FairnessSLI)
     return sli_cohort_figures(
         rows,
         source=sli_source(slo),
-        signed=fairness and sli.metric not in RATIO_METRICS,
+        signed=(fairness and sli.metric not in RATIO_METRICS) or isinstance(sli, CohortChangeSLI),
         group=sli.group if fairness else None,
         name_features=isinstance(sli, DriftSLI) and sli.feature == ANY,
     )

@@ -148,7 +148,9 @@ def _describe(exc: ValidationError, source: str, raw: Any) -> str:
 # Pydantic puts the chosen branch of a discriminated union into the error location
 # ("predictions.postgres_table.table"); drop it so the path is the file's key path.
 UNION_FIELDS = {"predictions", "labels", "sli"}
-UNION_TAGS = {"postgres_table", "files", "cohort_metrics", "fairness_disparities", "drift"}
+UNION_TAGS = {
+    "postgres_table", "files", "cohort_metrics", "fairness_disparities", "cohort_changes", "drift"
+}  # fmt: skip
 
 
 def _suggestion(loc: tuple, raw: Any) -> str:

@@ -296,6 +296,8 @@ FairnessMetricName = Literal[
     "calibration_gap",
 ]
 DriftMethodName = Literal["psi", "ks", "js", "chi2", "null_rate_change"]
+# core.cohort_changes.CHANGE_METRICS (a test keeps the two equal).
+ChangeMetricName = Literal["selection_rate", "tpr", "fpr", "precision", "calibration_in_the_large"]
 
 
 class DriftConfig(Strict):
@@ -349,6 +351,21 @@ class FairnessSLI(Strict):
         return self.group is None
 
 
+class CohortChangeSLI(Strict):
+    """A cohort's own figure on the day minus the same cohort's over its baseline window
+    (``monitoring.cohort_changes``), judged by its size like a fairness difference. It sees
+    what a gap against a reference group cannot: the reference group itself moving."""
+
+    source: Literal["cohort_changes"]
+    metric: ChangeMetricName
+    # As CohortMetricSLI.cohort.
+    cohort: str = "all"
+
+    @property
+    def is_set(self) -> bool:
+        return self.cohort == ANY or self.cohort.endswith(f"={ANY}")
+
+
 class DriftSLI(Strict):
     source: Literal["drift"]
     method: DriftMethodName
@@ -362,7 +379,9 @@ class DriftSLI(Strict):
         return self.feature == ANY or self.cohort == ANY or self.cohort.endswith(f"={ANY}")
 
 
-SLI = Annotated[CohortMetricSLI | FairnessSLI | DriftSLI, Field(discriminator="source")]
+SLI = Annotated[
+    CohortMetricSLI | FairnessSLI | CohortChangeSLI | DriftSLI, Field(discriminator="source")
+]
 
 
 class Objective(Strict):
@@ -371,7 +390,7 @@ class Objective(Strict):
 
 
 Severity = Literal["ticket", "page"]
-SLISource = Literal["cohort_metrics", "fairness_disparities", "drift"]
+SLISource = Literal["cohort_metrics", "fairness_disparities", "cohort_changes", "drift"]
 # Built-in ``defaults.max_severity``: drift is a cause, not harm done to anyone, so a drift
 # SLO raises a ticket at most unless configured otherwise; other SLIs may page.
 BUILTIN_MAX_SEVERITY: dict[str, Severity] = {"drift": "ticket"}
@@ -657,7 +676,7 @@ class ModelConfig(Strict):
                 raise ValueError(f"{where}: feature '*' but the model lists no features")
             if sli.feature not in [*self.features.all, "score", ANY]:
                 raise ValueError(f"{where}: unknown feature {sli.feature!r}")
-        if isinstance(sli, CohortMetricSLI | DriftSLI):
+        if isinstance(sli, CohortMetricSLI | CohortChangeSLI | DriftSLI):
             self.cohort_members(sli.cohort, where=where)
             attribute = sli.cohort.partition("=")[0]
             if isinstance(sli, DriftSLI) and INTERSECTION_SEPARATOR in attribute:

@@ -10,7 +10,8 @@ The rule, in two steps:
    attribute compared with its reference (only the SLI's ``group`` when it names one; a
    row of the reference against itself is no finding); for a cohort-metric or drift SLI,
    every cohort stored: each group, each intersection and everyone (``all``), so the
-   SLO's own cohort is always among them.
+   SLO's own cohort is always among them; likewise for a change from baseline
+   (``cohort_changes``, the figure its ``difference``).
 2. **How they rank** (:func:`rank_worst_cohorts`): sufficient cohorts first (an
    insufficient one can never raise an alert), then by how far the figure the objective
    judges lies beyond the objective, taking the interval's most favourable bound (for an
@@ -18,7 +19,7 @@ The rule, in two steps:
    itself when there is no interval); ties by the point value's distance, then by name;
    undefined figures last. A signed fairness difference is judged by its size (the
    absolute value and its interval, :func:`~monitoring_pipeline.core.verdicts.absolute_intervals`)
-   but shown with its sign as stored.
+   but shown with its sign as stored; so is a change from baseline.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from monitoring_pipeline.core.verdicts import absolute_intervals
 
 __all__ = ["FIGURE_COLUMNS", "SLISource", "rank_worst_cohorts", "sli_cohort_figures"]
 
-SLISource = Literal["fairness_disparities", "cohort_metrics", "drift"]
+SLISource = Literal["fairness_disparities", "cohort_metrics", "cohort_changes", "drift"]
 
 # What every candidate row carries (besides the stored columns it came with).
 FIGURE_COLUMNS = ["cohort", "value", "lower", "upper", "sufficient"]

@@ -74,7 +74,8 @@ EXPECTATIONS: dict[str, Expectation] = {
             "ThresholdChange",
             "job_screening",
             "ticket",
-            "the FPR / selection-rate gap SLO of the group's attribute (fpr_gap_gender)",
+            "the change-from-baseline SLO over every group (selection_rate_shift): the group "
+            "is the reference, so the gaps against it barely move",
         ),
         Expectation(
             "LabelOutage",

@@ -216,7 +216,23 @@ def demo_config(
                             "group": "woman",
                         },
                         "objective": {"op": "<=", "value": 0.1},
-                    }
+                    },
+                    {
+                        "name": "selection_rate_shift",
+                        "runbook_url": demo_runbook("selection_rate_shift"),
+                        # Each group against its own last 14 days: it sees a change of the
+                        # reference group (men) that every gap against men hides, and needs
+                        # no labels, so it answers on the day itself. A cause, not harm
+                        # proven: a ticket.
+                        "description": "No group's shortlisting rate moves far from its own baseline.",
+                        "sli": {
+                            "source": "cohort_changes",
+                            "metric": "selection_rate",
+                            "cohort": "*",
+                        },
+                        "objective": {"op": "<=", "value": 0.1},
+                        "max_severity": "ticket",
+                    },
                 ],
             },
         },

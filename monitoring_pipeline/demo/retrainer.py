@@ -28,6 +28,8 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import (
+    ANY,
+    CohortChangeSLI,
     CohortMetricSLI,
     DriftSLI,
     FairnessSLI,
@@ -74,9 +76,11 @@ def slo_attribute(config: MonitoringConfig, model_name: str, slo_name: str) -> s
         sli = slo.sli
         if isinstance(sli, FairnessSLI):
             attribute = sli.attribute
-        elif isinstance(sli, CohortMetricSLI | DriftSLI) and sli.cohort != "all":
+        elif isinstance(sli, CohortMetricSLI | CohortChangeSLI | DriftSLI) and sli.cohort != "all":
             attribute = sli.cohort.partition("=")[0]
         else:
+            return None
+        if attribute == ANY:  # every attribute: no one attribute to reweight by
             return None
         # Intersections ("sex&age_band") are reweighted by their first attribute only.
         return attribute.split("&")[0]

@@ -37,6 +37,7 @@ from monitoring_pipeline.alerting.messages import (
 from monitoring_pipeline.alerting.webhook import Attempt, deliver_webhook
 from monitoring_pipeline.alerting.worst_cohorts import sli_figures
 from monitoring_pipeline.config.models import (
+    CohortChangeSLI,
     CohortMetricSLI,
     DriftSLI,
     FairnessSLI,
@@ -54,7 +55,11 @@ from monitoring_pipeline.pipeline.health_alerts import (
 from monitoring_pipeline.settings import load_settings
 from monitoring_pipeline.storage import alerts as store
 from monitoring_pipeline.storage import slo as slo_store
-from monitoring_pipeline.storage.cohorts import cohort_metric_figures, fairness_figures
+from monitoring_pipeline.storage.cohorts import (
+    cohort_change_figures,
+    cohort_metric_figures,
+    fairness_figures,
+)
 from monitoring_pipeline.storage.drift import cohort_drift
 
 SOURCE = "error_budget"
@@ -493,12 +498,15 @@ def build_evidence(
 
 def sli_rows(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFrame:
     """The stored rows of the SLO's SLI figure on ``day`` (model version 'all'): every
-    group of a fairness SLI's attribute, every cohort of a cohort metric or a drift test."""
+    group of a fairness SLI's attribute, every cohort of a cohort metric, a change from
+    baseline or a drift test."""
     sli = slo.sli
     if isinstance(sli, FairnessSLI):
         return fairness_figures(engine, model, day, attribute=sli.attribute, metric=sli.metric)
     if isinstance(sli, CohortMetricSLI):
         return cohort_metric_figures(engine, model, day, metric=sli.metric)
+    if isinstance(sli, CohortChangeSLI):
+        return cohort_change_figures(engine, model, day, metric=sli.metric)
     assert isinstance(sli, DriftSLI)
     return cohort_drift(engine, model, day, feature=sli.feature, method=sli.method)
 

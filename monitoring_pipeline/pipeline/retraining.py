@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.alerting.worst_cohorts import worst_cohorts
 from monitoring_pipeline.config.models import (
+    CohortChangeSLI,
     CohortMetricSLI,
     CommandAction,
     DriftSLI,
@@ -130,6 +131,7 @@ def _bad_days(engine: Engine, model_name: str, slo: SLOConfig, as_of: date) -> p
 _COHORT_COLUMNS = {
     FairnessSLI: ["cohort_attribute", "cohort_value", "reference_value"],
     CohortMetricSLI: ["cohort_attribute", "cohort_value", "n_labelled"],
+    CohortChangeSLI: ["cohort_attribute", "cohort_value", "baseline_value", "denominator"],
     DriftSLI: ["cohort_attribute", "cohort_value", "n_current"],
 }
 

@@ -1,7 +1,7 @@
 """SLO evaluation of one (model, day), and error budgets over the compliance period.
 
 ``slo_evaluations`` reads the day's published figures (cohort_metrics,
-fairness_disparities, drift; for a set SLO also the additive cohort_stats, to recompute
+fairness_disparities, cohort_changes, drift; for a set SLO also the additive cohort_stats, to recompute
 its members' intervals at the Bonferroni-adjusted confidence, see ``core.slo_sets``),
 never raw rows; ``error_budgets`` reads only ``slo_evaluations`` of the period, so both
 are cheap to re-run when late labels arrive. Each SLO's budget status is capped at its
@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import (
     ANY,
+    CohortChangeSLI,
     CohortMetricSLI,
     DriftSLI,
     FairnessSLI,
@@ -46,6 +47,7 @@ MEMBER_COLUMNS = ["member", "attribute", "group", "reference", "value", "lower",
 NO_FIGURE = {
     "cohort_metrics": "no figure published for the day",
     "fairness_disparities": "no comparison published",
+    "cohort_changes": "no change from baseline published (no baseline window yet)",
     "drift": "drift not computed",
 }
 
@@ -107,9 +109,13 @@ def sli_members(
     with the same core functions that published them; a member that cannot be recomputed
     (no statistics, a reference group missing from them) has its published 95% interval
     widened around its value by the ratio of the normal quantiles, which is exact for the
-    normal (Welch) intervals and close for the score intervals.
+    normal (Welch) intervals and close for the score intervals. A change from baseline
+    is always widened so (its baseline window's statistics are not at hand), on its signed
+    interval before it is judged by its size.
     """
     sli = slo.sli
+    if isinstance(sli, CohortChangeSLI):
+        return _change_members(frames.get("cohort_changes", pd.DataFrame()), model, slo)
     if isinstance(sli, CohortMetricSLI):
         members = _cohort_metric_members(frames["cohort_metrics"], model, slo)
     elif isinstance(sli, FairnessSLI):
@@ -148,6 +154,41 @@ def _cohort_metric_members(rows: pd.DataFrame, model: ModelConfig, slo: SLOConfi
         },
         columns=MEMBER_COLUMNS,
     )
+
+
+def _change_members(rows: pd.DataFrame, model: ModelConfig, slo: SLOConfig) -> Members:
+    sli = slo.sli
+    wanted = set(model.cohort_members(sli.cohort, where=slo.name))
+    if rows.empty:
+        return Members(_no_members(), None, sli.is_set)
+    rows = rows[rows.metric == sli.metric]
+    keep = [(a, v) in wanted for a, v in zip(rows.cohort_attribute, rows.cohort_value, strict=True)]
+    rows = rows[keep]
+    value = rows.difference.to_numpy(dtype=float)
+    lower = rows.lower.to_numpy(dtype=float)
+    upper = rows.upper.to_numpy(dtype=float)
+    with_interval = int((~np.isnan(lower) & ~np.isnan(upper)).sum())
+    confidence = (
+        bonferroni_confidence(with_interval, PUBLISHED_CONFIDENCE) if with_interval else None
+    )
+    if with_interval > 1:
+        scale = normal_quantile(confidence) / normal_quantile(PUBLISHED_CONFIDENCE)
+        lower, upper = value - (value - lower) * scale, value + (upper - value) * scale
+    members = pd.DataFrame(
+        {
+            "member": _cohort_names(rows.cohort_attribute, rows.cohort_value),
+            "attribute": rows.cohort_attribute.to_numpy(),
+            "group": rows.cohort_value.to_numpy(),
+            "reference": None,
+            "value": value,
+            "lower": lower,
+            "upper": upper,
+            "sufficient": rows.sufficient.to_numpy(dtype=bool),
+            "n_labelled": rows.denominator.to_numpy(dtype=float),
+        },
+        columns=MEMBER_COLUMNS,
+    )
+    return Members(_judged_sizes(members, sli.metric), confidence, sli.is_set)
 
 
 def _fairness_members(rows: pd.DataFrame, slo: SLOConfig) -> pd.DataFrame:
@@ -426,9 +467,12 @@ def build_slo_evaluations(
     model = config.models[model_name]
     frames = {
         t: _published(engine, t, model_name, day)
-        for t in ("cohort_metrics", "fairness_disparities", "drift")
+        for t in ("cohort_metrics", "fairness_disparities", "cohort_changes", "drift")
     }
-    if any(slo.sli.is_set and slo.sli.source != "drift" for slo in model.slos):
+    if any(
+        slo.sli.is_set and slo.sli.source in ("cohort_metrics", "fairness_disparities")
+        for slo in model.slos
+    ):
         frames["cohort_stats"] = day_cohort_stats(engine, model_name, day)
     min_size = config.min_cohort_size(model_name)
     rows = [

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from monitoring_pipeline.alerting.messages import rank_worst_cohorts
 from monitoring_pipeline.config.models import (
     ANY,
+    CohortChangeSLI,
     CohortMetricSLI,
     DriftSLI,
     FairnessSLI,
@@ -136,7 +137,7 @@ def _own_cohort(slo: SLOConfig, reading: Mapping[str, Any] | None) -> str | None
     sli = slo.sli
     if isinstance(sli, FairnessSLI) or sli.is_set:  # a set: the member it named that day
         return reading["sli_subject"] if reading else None
-    assert isinstance(sli, CohortMetricSLI | DriftSLI)
+    assert isinstance(sli, CohortMetricSLI | CohortChangeSLI | DriftSLI)
     return sli.cohort
 
 

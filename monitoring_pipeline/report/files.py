@@ -93,8 +93,14 @@ def write_report(
             raise NothingToReportError(f"{model_name}: no materialized day to report on yet")
     start = day - timedelta(days=days - 1)
     slo_metrics = {slo.sli.metric for slo in model.slos if slo.sli.source == "cohort_metrics"}
+    change_metrics = {slo.sli.metric for slo in model.slos if slo.sli.source == "cohort_changes"}
     frames = load_report_frames(
-        engine, model_name, start, day, metrics=sorted({*RATE_METRICS, *slo_metrics})
+        engine,
+        model_name,
+        start,
+        day,
+        metrics=sorted({*RATE_METRICS, *slo_metrics}),
+        change_metrics=sorted(change_metrics),
     )
     rendered = render_report(
         frames,

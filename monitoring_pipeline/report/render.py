@@ -19,6 +19,7 @@ from plotly.offline import get_plotlyjs
 from monitoring_pipeline.alerting.worst_cohorts import worst_cohorts
 from monitoring_pipeline.config.models import (
     ANY,
+    CohortChangeSLI,
     CohortMetricSLI,
     DriftSLI,
     FairnessSLI,
@@ -357,7 +358,10 @@ def _oncall(page, frames, current, slos, key: KeyFigures, *, model_name, links) 
                 _link(dagster_asset_url(links, model_name, "slo_evaluations", d), d.isoformat()),
                 _e(_subject_with_members(b.sli_subject, b.bad_members)),
                 f"{_num(b.value, '.3f')} [{_num(b.lower, '.3f')}, {_num(b.upper, '.3f')}]",
-                _link(dagster_asset_url(links, model_name, slo.sli.source, d), slo.sli.source),
+                _link(
+                    dagster_asset_url(links, model_name, _asset_of(slo.sli.source), d),
+                    slo.sli.source,
+                ),
             ]
             for b in bad.sort_values("partition_date", ascending=False).itertuples()
             for d in [pd.Timestamp(b.partition_date).date()]
@@ -395,6 +399,11 @@ def _oncall(page, frames, current, slos, key: KeyFigures, *, model_name, links) 
     )
 
 
+def _asset_of(source: str) -> str:
+    """The asset that writes an SLI source table (cohort_changes comes with cohort_metrics)."""
+    return "cohort_metrics" if source == "cohort_changes" else source
+
+
 def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.DataFrame, date]:
     """Every cohort's figure of the SLO's metric on ``day``, worst first by the one ranking
     alerts and retraining requests use, as ``cohort, value, lower, upper, sufficient``
@@ -410,6 +419,10 @@ def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.Da
         rows = frames.metrics[
             (frames.metrics.partition_date == day) & (frames.metrics.metric == sli.metric)
         ].drop(columns=["reference_value"], errors="ignore")
+    elif isinstance(sli, CohortChangeSLI):
+        rows = frames.changes[
+            (frames.changes.partition_date == day) & (frames.changes.metric == sli.metric)
+        ]
     else:
         assert isinstance(sli, DriftSLI)
         day = frames.drift_day or day

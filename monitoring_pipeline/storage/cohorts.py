@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from monitoring_pipeline.storage.reads import read_frame
 
 __all__ = [
+    "cohort_change_figures",
     "cohort_metric_figures",
     "day_cohort_stats",
     "fairness_figures",
@@ -95,6 +96,21 @@ def fairness_figures(
         "AND model_version = 'all' AND (cohort_attribute = :attribute OR :attribute = '*') "
         "AND metric = :metric",
         {"model": model_name, "day": day, "attribute": attribute, "metric": metric},
+    )
+
+
+def cohort_change_figures(
+    engine: Engine, model_name: str, day: date, *, metric: str
+) -> pd.DataFrame:
+    """``cohort_attribute, cohort_value, value, lower, upper, sufficient, baseline_value,
+    denominator`` of every cohort's change from baseline of ``metric`` on ``day`` (model
+    version ``all``; ``value`` is the stored ``difference``, day minus baseline)."""
+    return read_frame(
+        engine,
+        "SELECT cohort_attribute, cohort_value, difference AS value, lower, upper, sufficient, "
+        "baseline_value, denominator FROM monitoring.cohort_changes WHERE model_name = :model "
+        "AND partition_date = :day AND model_version = 'all' AND metric = :metric",
+        {"model": model_name, "day": day, "metric": metric},
     )
 
 

@@ -25,6 +25,8 @@ class ReportFrames:
 
     ``budgets`` holds every error_budgets row of the model up to the report day (not only
     the window): an episode that is still burning may have started before the window.
+    ``changes`` holds cohort_changes rows of the metrics the model's change SLOs read
+    (``value`` the stored ``difference``).
     ``drift`` holds the rows of one day, ``drift_day`` (the newest of the window with a
     baseline; None when there is none). ``calibration`` holds cohort_stats' score bins of
     every day of the window.
@@ -34,6 +36,7 @@ class ReportFrames:
     evaluations: pd.DataFrame
     metrics: pd.DataFrame
     disparities: pd.DataFrame
+    changes: pd.DataFrame
     drift: pd.DataFrame
     drift_day: date | None
     calibration: pd.DataFrame
@@ -64,9 +67,11 @@ def load_report_frames(
     end: date,
     *,
     metrics: Sequence[str] = RATE_METRICS,
+    change_metrics: Sequence[str] = (),
 ) -> ReportFrames:
     """Read the tables of ``model_name`` for the days ``start`` .. ``end`` (inclusive);
-    ``metrics``: the cohort_metrics metrics to read."""
+    ``metrics``: the cohort_metrics metrics to read; ``change_metrics``: the
+    cohort_changes metrics."""
     window = {"model": model_name, "start": start, "end": end}
     with engine.connect() as conn:
         budgets = _frame(
@@ -104,6 +109,16 @@ def load_report_frames(
             "AND model_version = 'all' AND partition_date BETWEEN :start AND :end "
             "ORDER BY partition_date, cohort_attribute, cohort_value, metric",
             window,
+        )
+        changes = _frame(
+            conn,
+            "SELECT partition_date, cohort_attribute, cohort_value, metric, "
+            "difference AS value, lower, upper, sufficient, baseline_value, denominator "
+            "FROM monitoring.cohort_changes WHERE model_name = :model "
+            "AND model_version = 'all' AND partition_date BETWEEN :start AND :end "
+            "AND metric = ANY(:metrics) "
+            "ORDER BY partition_date, cohort_attribute, cohort_value, metric",
+            window | {"metrics": list(change_metrics)},
         )
         drift_day = conn.execute(
             sa.text(
@@ -151,6 +166,7 @@ def load_report_frames(
         evaluations=evaluations,
         metrics=metrics,
         disparities=disparities,
+        changes=changes,
         drift=drift,
         drift_day=drift_day,
         calibration=calibration,

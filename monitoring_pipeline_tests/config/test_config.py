@@ -155,6 +155,11 @@ def test_set_slos_spell_their_members_with_a_wildcard(tmp_path, demo_raw):
          "SLO 'bad_set': attribute '*' covers every group; a group ('west') needs a named"),
         ({"source": "drift", "method": "psi", "feature": "*", "cohort": "sex&age_band=*"},
          "SLO 'bad_set': drift is computed per attribute, not for the intersection cohort"),
+        ({"source": "cohort_changes", "metric": "tpr", "cohort": "height=*"},
+         "SLO 'bad_set': cohort '<attribute>=*' names unknown attribute 'height'"),
+        ({"source": "cohort_changes", "metric": "accuracy", "cohort": "*"},
+         "models.loan_approval.slos.3.sli.metric: Input should be 'selection_rate', 'tpr', "
+         "'fpr', 'precision' or 'calibration_in_the_large'"),
     ],
 )  # fmt: skip
 def test_set_slo_mistakes_name_the_slo(tmp_path, demo_raw, sli, message):
@@ -183,6 +188,18 @@ def test_max_severity_per_slo_then_per_sli_source_then_built_in(tmp_path, demo_r
     loan["slos"][0]["max_severity"] = "page"
     demo_raw["defaults"] = {"max_severity": {"retraining": "ticket"}}
     assert "defaults.max_severity.retraining" in error_for(tmp_path, demo_raw)
+
+
+def test_change_slo_over_every_cohort_is_accepted(tmp_path, demo_raw):
+    demo_raw["models"]["loan_approval"]["slos"].append(
+        {"name": "shift", "sli": {"source": "cohort_changes", "metric": "fpr", "cohort": "*"},
+         "objective": {"op": "<=", "value": 0.1}}
+    )  # fmt: skip
+    config = load_config(write(tmp_path, demo_raw))
+    shift = config.models["loan_approval"].slos[-1]
+    assert shift.sli.is_set and config.slo_max_severity(shift) == "page"
+    demo_raw["defaults"] = {"max_severity": {"cohort_changes": "ticket"}}
+    assert load_config(write(tmp_path, demo_raw)).slo_max_severity(shift) == "ticket"
 
 
 def test_slo_metric_must_exist(tmp_path, demo_raw):

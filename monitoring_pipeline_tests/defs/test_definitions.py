@@ -259,7 +259,7 @@ def test_checks_on_error_budgets_fairness_and_drift_never_block(tmp_path):
     defs = demo_defs(tmp_path)
     for model, slos in (
         ("loan_approval", {"tpr_gap_region", "accuracy_all", "income_psi"}),
-        ("job_screening", {"fpr_gap_gender"}),
+        ("job_screening", {"fpr_gap_gender", "selection_rate_shift"}),
     ):
         for asset, names in (
             ("error_budgets", slos),

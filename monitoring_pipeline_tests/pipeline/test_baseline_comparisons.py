@@ -225,3 +225,77 @@ def test_cohort_changes_against_the_summed_baseline_window(engine, config):
     )
     stored = published(engine, "cohort_changes", day)
     assert len(stored) == len(changes) and stored.sufficient.any()
+
+
+def test_a_change_slo_judges_each_cohort_against_its_own_baseline(engine, tmp_path):
+    """A ``cohort_changes`` SLO over every sex: the published change of the day, its
+    interval widened to the Bonferroni level of the set (2 members: 97.5%), judged by its
+    size; the worst-cohort ranking of alerts and the report finds the same cohort beyond."""
+    from scipy.stats import norm
+
+    from monitoring_pipeline.alerting.worst_cohorts import worst_cohorts
+    from monitoring_pipeline.pipeline.alerts import sli_rows
+    from monitoring_pipeline.pipeline.slo import build_slo_evaluations
+
+    raw = yaml.safe_load(yaml.safe_dump(demo_config(START, tmp_path / "data")))
+    loan = raw["models"][MODEL]
+    loan["cohorts"]["min_size"] = 20
+    loan["baseline"] = {"start": BASELINE[0].isoformat(), "end": BASELINE[1].isoformat()}
+    loan["slos"] = [
+        {
+            "name": "tpr_shift_sex",
+            "sli": {"source": "cohort_changes", "metric": "tpr", "cohort": "sex=*"},
+            "objective": {"op": "<=", "value": 0.05},
+        }
+    ]
+    path = tmp_path / "monitored_models.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    config = load_config(path)
+    for seed, day in zip((11, 12), BASELINE, strict=True):
+        write_day(engine, config, day, day_rows(config, seed, {"female": 300, "male": 200}))
+    day = START + timedelta(days=6)
+    write_day(
+        engine, config, day, day_rows(config, 17, {"female": 300, "male": 200}, tpr_drop="male")
+    )
+    wide = derive_cohort_metrics(
+        rows_to_stats(published(engine, "cohort_stats", day)),
+        min_cohort_size=config.min_cohort_size(MODEL),
+    )
+    changes = changes_from_baseline(engine, config, MODEL, day, wide)
+    replace_partitions(
+        engine, model_name=MODEL, partition_date=day,
+        rows=[TableRows("cohort_changes", changes)], audit=AUDIT,
+    )  # fmt: skip
+
+    evaluation = build_slo_evaluations(engine, config, MODEL, day, AUDIT).iloc[0]
+
+    stored = changes[
+        (changes.model_version == "all")
+        & (changes.cohort_attribute == "sex")
+        & (changes.metric == "tpr")
+    ].set_index("cohort_value")
+    male = stored.loc["male"]
+    scale = norm.ppf(1 - 0.05 / 2 / 2) / norm.ppf(1 - 0.05 / 2)
+    lower = male.difference - (male.difference - male.lower) * scale
+    upper = male.difference + (male.upper - male.difference) * scale
+    assert upper < -0.05  # the drop is beyond the objective even at 97.5%
+    assert evaluation.status == "bad" and evaluation.sli_subject == "sex=male"
+    assert evaluation.value == pytest.approx(abs(male.difference))
+    assert (evaluation.lower, evaluation.upper) == (pytest.approx(-upper), pytest.approx(-lower))
+    assert evaluation.interval_confidence == pytest.approx(0.975)
+    assert evaluation.bad_members == '{"sex=male"}' and evaluation.members == 2
+    slo = config.models[MODEL].slos[0]
+    ranked = worst_cohorts(sli_rows(engine, MODEL, day, slo), slo)
+    # Every stored cohort competes (intersections too, as for a cohort metric).
+    beyond = ranked[ranked.beyond_objective].set_index("cohort")
+    assert "sex=male" in beyond.index and "sex=female" not in beyond.index
+    assert beyond.loc["sex=male", "value"] == pytest.approx(male.difference)  # with its sign
+
+
+def test_change_metrics_of_the_config_are_those_the_core_computes():
+    from typing import get_args
+
+    from monitoring_pipeline.config.models import ChangeMetricName
+    from monitoring_pipeline.core.cohort_changes import CHANGE_METRICS
+
+    assert get_args(ChangeMetricName) == CHANGE_METRICS

@@ -278,6 +278,8 @@ def test_report_of_a_model_without_rows_renders_every_page(tmp_path):
         "label_status": "partition_date predictions labelled coverage label_lag_p50_hours "
         "label_lag_p90_hours label_lag_p99_hours",
         "alerts": "kind subject severity episode_start as_of reason delivery_status summary",
+        "changes": "partition_date cohort_attribute cohort_value metric value lower upper "
+        "sufficient baseline_value denominator",
     }
     frames = ReportFrames(
         **{name: pd.DataFrame(columns=names.split()) for name, names in columns.items()},
