@@ -84,15 +84,33 @@ def summary_line(evidence: Mapping[str, Any]) -> str:
             f", budget remaining {_fixed(budget.get('remaining_days'))}"
             f" of {_fixed(budget.get('budget_days'))} days"
         )
-    worst = evidence.get("worst_cohorts") or []
+    worst = _verdict_first(evidence)
     if worst and evidence["kind"] == "firing":
         text += f"; worst {_cohort(worst[0])}"
+    last_bad = (evidence.get("affected_partitions") or [])[-1:]
+    reading = evidence.get("reading") or {}
+    if last_bad and reading.get("status") != "bad" and evidence["kind"] == "firing":
+        # The budget burns from an earlier day than the evidence day: name that day's
+        # violation too, or the page would show only cohorts that are fine today.
+        text += f"; last bad day {last_bad[0]['day']}: {last_bad[0]['subject']}"
     bad_members = _bad_members(evidence)
     if len(bad_members) > 1 and evidence["kind"] == "firing":
         text += f"; {len(bad_members)} bad members {_members_text(bad_members)}"
     if objective:
         text += f" (objective {objective})"
     return text + _owners_suffix(evidence)
+
+
+def _verdict_first(evidence: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The evidence's worst cohorts, the cohort the SLO judged bad on the evidence day
+    first: a small cohort judged on its interval ranks after the sufficient ones, yet it
+    is what the alert is about."""
+    worst = list(evidence.get("worst_cohorts") or [])
+    reading = evidence.get("reading") or {}
+    if reading.get("status") != "bad":
+        return worst
+    judged = [c for c in worst if c.get("cohort") == reading.get("subject")]
+    return judged + [c for c in worst if c.get("cohort") != reading.get("subject")]
 
 
 def _bad_members(evidence: Mapping[str, Any]) -> list[str]:
@@ -228,7 +246,7 @@ def slack_payload(evidence: Mapping[str, Any], dedupe_key: str) -> dict[str, Any
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": f"{head}\n{lines}{more}"[:3000]}}
         )
-    worst = evidence.get("worst_cohorts") or []
+    worst = _verdict_first(evidence)
     if worst:
         lines = "\n".join(f"• {_escape(_cohort(c))}" for c in worst)  # "sex&age_band=..."
         day = evidence.get("evidence_day")

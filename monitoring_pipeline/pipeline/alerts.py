@@ -526,6 +526,8 @@ def objective_text(slo: SLOConfig) -> str:
     bound = f"{slo.objective.op} {slo.objective.value:g}"
     if isinstance(sli, FairnessSLI) and sli.metric not in RATIO_METRICS:
         return f"|{sli.metric}| {bound}"
+    if isinstance(sli, CohortChangeSLI):
+        return f"|{sli.metric} - baseline| {bound}"
     return bound
 
 

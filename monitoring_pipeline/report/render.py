@@ -345,7 +345,8 @@ def _oncall(page, frames, current, slos, key: KeyFigures, *, model_name, links) 
                 title=f"{slo.name}: worst cohorts on {_day(shown_day)} (95% interval)",
                 objective_op=slo.objective.op,
                 objective_value=slo.objective.value,
-                two_sided=isinstance(slo.sli, FairnessSLI) and not is_ratio(slo.sli.metric),
+                two_sided=(isinstance(slo.sli, FairnessSLI) and not is_ratio(slo.sli.metric))
+                or isinstance(slo.sli, CohortChangeSLI),
             ),
             "worst",
             slo.name,
@@ -508,6 +509,8 @@ def _slo_text(slo: SLOConfig | None) -> str:
             what = f"{sli.metric} by {sli.attribute}"
     elif isinstance(sli, CohortMetricSLI):
         what = f"{sli.metric} of {sli.cohort}"
+    elif isinstance(sli, CohortChangeSLI):
+        what = f"|change of {sli.metric} from baseline| of {sli.cohort}"
     else:
         what = f"{sli.method} of {sli.feature} @ {sli.cohort}"
     return f"{what} {slo.objective.op} {slo.objective.value:g}"
