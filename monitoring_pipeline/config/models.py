@@ -496,6 +496,22 @@ class LabelCoverageTrendHealth(HealthCheckConfig):
     min_predictions: int = Field(default=50, ge=1)
 
 
+class LabelArrivalHealth(HealthCheckConfig):
+    """The ``young_days`` newest days must get labels at the pace the ``reference_days``
+    days ending a week before had at the same age (see ``core.health.check_label_arrival``)."""
+
+    young_days: int = Field(default=3, ge=1, le=7)
+    reference_days: int = Field(default=14, ge=3, le=90)
+    max_drop: float = Field(default=0.5, gt=0, le=1)
+    alpha: float = Field(default=0.001, gt=0, lt=1)
+    min_expected: float = Field(default=20, ge=1)
+
+
+class DataQualityHealth(HealthCheckConfig):
+    """The day's quarantined share must stay within ``quality.max_malformed_share`` and its
+    non-blocking quality checks must pass."""
+
+
 class HealthConfig(Strict):
     """Thresholds of the pipeline-health (meta-monitoring) checks, one section per check."""
 
@@ -504,6 +520,8 @@ class HealthConfig(Strict):
     label_lag: LabelLagHealth = LabelLagHealth()
     label_coverage: LabelCoverageHealth = LabelCoverageHealth()
     label_coverage_trend: LabelCoverageTrendHealth = LabelCoverageTrendHealth()
+    label_arrival: LabelArrivalHealth = LabelArrivalHealth()
+    data_quality: DataQualityHealth = DataQualityHealth()
 
 
 def overlay(base: BaseModel, override: BaseModel) -> BaseModel:

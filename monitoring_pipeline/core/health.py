@@ -24,6 +24,11 @@ Checks (``check_name``):
 - ``label_lag``: the p90 label lag of a recent day exceeds the expected label lag.
 - ``label_coverage``: a mature day's labels cover too few of its predictions.
 - ``label_coverage_trend``: mature days' coverage has dropped against the days before.
+- ``label_arrival``: the youngest days have far fewer labels than days before them had at
+  the same age (a label feed that stopped, seen within a day or two instead of after the
+  expected label lag).
+- ``data_quality``: the day itself lost more rows to quarantine than the malformed-row
+  tolerance, or failed a non-blocking quality check (e.g. a feature's null share).
 """
 
 from __future__ import annotations
@@ -34,14 +39,20 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Literal
 
+from scipy import stats
+
 from monitoring_pipeline.core.drift_baseline import baseline_window, fitting_window
 
 __all__ = [
     "CHECK_NAMES",
     "BaselineObservation",
     "DayLabels",
+    "DayQuality",
+    "YoungDayLabels",
     "HealthFinding",
     "PartitionPresence",
+    "check_data_quality",
+    "check_label_arrival",
     "check_label_coverage",
     "check_label_coverage_trend",
     "check_label_lag",
@@ -59,12 +70,16 @@ OVERDUE_PARTITIONS = "overdue_partitions"
 LABEL_LAG = "label_lag"
 LABEL_COVERAGE = "label_coverage"
 LABEL_COVERAGE_TREND = "label_coverage_trend"
+LABEL_ARRIVAL = "label_arrival"
+DATA_QUALITY = "data_quality"
 CHECK_NAMES: tuple[str, ...] = (
     STALE_BASELINE,
     OVERDUE_PARTITIONS,
     LABEL_LAG,
     LABEL_COVERAGE,
     LABEL_COVERAGE_TREND,
+    LABEL_ARRIVAL,
+    DATA_QUALITY,
 )
 # How many days a message names before it says "and N more".
 DAYS_NAMED = 5
@@ -642,4 +657,190 @@ def check_label_lag(
         + _named(late, lambda d: f"{d} {p90[d]:.1f} d")
         + ": labels arrive later than expected_label_lag_days (fix the feed or the setting)",
         details | {"late_days": [str(d) for d in late]},
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Label arrival (young days against earlier days at the same age)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class YoungDayLabels:
+    """A recent day's labels at the label cutoff, and what earlier days had at its age.
+
+    ``labelled``: label rows known at the cutoff for the day's predictions;
+    ``expected_share``: the share of predictions labelled at the same age (hours after
+    their day ended) on the reference days, their median; None without a reference.
+    """
+
+    day: date
+    predictions: int
+    labelled: int
+    expected_share: float | None
+    age_hours: float
+
+    @property
+    def expected(self) -> float | None:
+        return None if self.expected_share is None else self.predictions * self.expected_share
+
+
+def check_label_arrival(
+    day: date,
+    young: Iterable[YoungDayLabels],
+    *,
+    max_drop: float = 0.5,
+    alpha: float = 0.001,
+    min_expected: float = 20.0,
+) -> HealthFinding:
+    """Do the youngest days get their labels as fast as the days before them did?
+
+    ``label_coverage`` waits until a day is mature (the expected label lag, often weeks);
+    a feed that stops is visible much sooner as young days falling behind the usual
+    arrival curve. A young day is *behind* when its labelled share is below
+    ``(1 - max_drop)`` x the share the reference days had at the same age AND the
+    one-sided binomial test of its count against that share gives p < ``alpha`` (so a
+    small day's noise is not a finding). Days expecting fewer than ``min_expected``
+    labels are not judged (the first hours of a day, where nothing has arrived yet).
+    Fails when any judged day is behind. ``observed``: the lowest labelled / expected.
+
+    Example:
+        >>> young = [YoungDayLabels(date(2026, 1, 9), 1000, 0, 0.1, 24.0)]
+        >>> check_label_arrival(date(2026, 1, 10), young).status
+        'fail'
+        >>> young = [YoungDayLabels(date(2026, 1, 9), 1000, 90, 0.1, 24.0)]
+        >>> check_label_arrival(date(2026, 1, 10), young).status
+        'ok'
+    """
+    rows = sorted(young, key=lambda r: r.day)
+    judged = [r for r in rows if r.expected is not None and r.expected >= min_expected]
+    details = {
+        "days": {
+            str(r.day): {
+                "predictions": r.predictions,
+                "labelled": r.labelled,
+                "expected_share": None if r.expected_share is None else round(r.expected_share, 4),
+                "age_hours": round(r.age_hours, 1),
+            }
+            for r in rows
+        },
+        "min_expected": min_expected,
+        "alpha": alpha,
+    }
+    threshold = 1 - max_drop
+    if not judged:
+        return HealthFinding(
+            LABEL_ARRIVAL,
+            "ok",
+            None,
+            threshold,
+            f"no recent day expects >= {min_expected:g} labels yet at its age (or no "
+            "reference days to compare with)",
+            details,
+        )
+    ratios = {r.day: r.labelled / r.expected for r in judged}  # type: ignore[operator]
+    behind = [
+        r
+        for r in judged
+        if ratios[r.day] < threshold
+        and stats.binom.cdf(r.labelled, r.predictions, r.expected_share) < alpha
+    ]
+    lowest = min(ratios.values())
+    if not behind:
+        return HealthFinding(
+            LABEL_ARRIVAL,
+            "ok",
+            lowest,
+            threshold,
+            f"labels of {len(judged)} recent day(s) arrive at >= {lowest:.0%} of the usual "
+            f"pace for their age (min {threshold:.0%})",
+            details,
+        )
+
+    def describe(d: date) -> str:
+        r = next(r for r in behind if r.day == d)
+        return f"{d} {r.labelled} of {r.expected:.0f} expected at {r.age_hours / 24:.1f} days"
+
+    return HealthFinding(
+        LABEL_ARRIVAL,
+        "fail",
+        lowest,
+        threshold,
+        f"labels are not arriving: {len(behind)} recent day(s) far behind earlier days at "
+        f"the same age: " + _named([r.day for r in behind], describe)
+        + ": check the label feed",
+        details | {"behind_days": [str(r.day) for r in behind]},
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Data quality of the day itself
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayQuality:
+    """The day's row accounting and its failed non-blocking quality checks, one line each
+    (a failed blocking check stops the day's metrics and shows in ``overdue_partitions``)."""
+
+    rows_read: int
+    rows_quarantined: int
+    failed_checks: tuple[str, ...] = ()
+
+    @property
+    def quarantined_share(self) -> float | None:
+        return self.rows_quarantined / self.rows_read if self.rows_read else None
+
+
+def check_data_quality(
+    day: date, quality: DayQuality | None, *, max_quarantined_share: float
+) -> HealthFinding:
+    """The day's quarantined share and non-blocking checks.
+
+    Each quality expectation has its own tolerance, so a day whose malformed rows are
+    spread over several defects can quarantine far more than ``max_quarantined_share`` (the
+    config's ``quality.max_malformed_share``) while every expectation passes: the day's
+    metrics go on, on fewer rows, and someone should look. Fails when the quarantined
+    share exceeds it, or when a non-blocking check failed. ``observed``: the share.
+
+    Example:
+        >>> check_data_quality(date(2026, 1, 1), DayQuality(1000, 100), max_quarantined_share=0.03).status
+        'fail'
+        >>> check_data_quality(date(2026, 1, 1), DayQuality(1000, 10), max_quarantined_share=0.03).status
+        'ok'
+    """
+    if quality is None:
+        return HealthFinding(
+            DATA_QUALITY, "ok", None, max_quarantined_share, f"no rows accounted for {day}"
+        )
+    share = quality.quarantined_share
+    details = {
+        "rows_read": quality.rows_read,
+        "rows_quarantined": quality.rows_quarantined,
+        "failed_checks": list(quality.failed_checks),
+    }
+    problems = []
+    if share is not None and share > max_quarantined_share:
+        problems.append(
+            f"{quality.rows_quarantined} of {quality.rows_read} rows ({share:.1%}) quarantined "
+            f"(max {max_quarantined_share:.1%})"
+        )
+    problems.extend(quality.failed_checks)
+    if not problems:
+        shown = "no rows read" if share is None else f"{share:.1%} of rows quarantined"
+        return HealthFinding(
+            DATA_QUALITY,
+            "ok",
+            share,
+            max_quarantined_share,
+            f"{shown} (max {max_quarantined_share:.1%}), every non-blocking check passed",
+            details,
+        )
+    return HealthFinding(
+        DATA_QUALITY,
+        "fail",
+        share,
+        max_quarantined_share,
+        f"{day}: " + "; ".join(problems) + ": see monitoring.quarantined_rows and quality_results",
+        details,
     )

@@ -5,6 +5,7 @@ finding as an asset check (severity WARN, never blocking) and writes nothing els
 depends on it, so it can never stop the rest of the chain.
 """
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.core.health import CHECK_NAMES, HealthFinding
 from monitoring_pipeline.defs.common import (
     float_metadata,
+    labels_as_of,
     metadata_table,
     partitioned_check_spec,
     run_step,
@@ -28,6 +30,8 @@ CHECK_DESCRIPTIONS = {
     "label_lag": "p90 label lag stays within the expected label lag.",
     "label_coverage": "Days older than the expected label lag are labelled enough.",
     "label_coverage_trend": "Coverage of mature days does not drop against the days before.",
+    "label_arrival": "The newest days get labels as fast as earlier days did at their age.",
+    "data_quality": "The day's quarantined share and non-blocking quality checks are within limits.",
 }
 
 
@@ -55,10 +59,14 @@ def build_health_asset(
         kinds={"postgres"},
         **properties,
         check_specs=check_specs,
-        description="Meta-monitoring of the day: stale baseline, overdue days, label lag and coverage.",
+        description=(
+            "Meta-monitoring of the day: stale baseline, overdue days, label lag, coverage "
+            "and arrival, the day's data quality."
+        ),
     )
     def pipeline_health(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day, result = run_step(context, monitoring_db, build_pipeline_health, config, model_name)
+        step = functools.partial(build_pipeline_health, labels_as_of=labels_as_of(context))
+        day, result = run_step(context, monitoring_db, step, config, model_name)
         for finding in result.findings:
             if finding.status != "ok":
                 context.log.warning(

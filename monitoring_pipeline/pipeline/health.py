@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -20,8 +20,12 @@ from monitoring_pipeline.core.health import (
     CHECK_NAMES,
     BaselineObservation,
     DayLabels,
+    DayQuality,
     HealthFinding,
     PartitionPresence,
+    YoungDayLabels,
+    check_data_quality,
+    check_label_arrival,
     check_label_coverage,
     check_label_coverage_trend,
     check_label_lag,
@@ -32,10 +36,22 @@ from monitoring_pipeline.core.health import (
 )
 from monitoring_pipeline.storage.drift import baseline_row
 from monitoring_pipeline.storage.health import written_days
-from monitoring_pipeline.storage.ingestion import blocked_days, label_status_between
+from monitoring_pipeline.pipeline.late_labels import label_rows_now
+from monitoring_pipeline.storage.ingestion import (
+    blocked_days,
+    day_quality,
+    failed_nonblocking_expectations,
+    label_rows_used,
+    label_status_between,
+    labelled_by_age,
+)
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
 __all__ = ["HealthResult", "build_pipeline_health", "label_window_start"]
+
+# The label_arrival reference days end this many days before the judged day: older than
+# every young day (young_days <= 7), so at each young day's age their labels were joined.
+REFERENCE_GAP_DAYS = 7
 
 HEALTH_COLUMNS = [
     "partition_date", "model_name", "check_name", "status", "severity", "observed",
@@ -109,10 +125,88 @@ def _labels(engine: Engine, model_name: str, first: date, last: date) -> list[Da
     ]
 
 
+def _young_days(
+    engine: Engine, config: MonitoringConfig, model_name: str, day: date, cutoff: datetime
+) -> list[YoungDayLabels]:
+    """The label_arrival inputs: each young day's labels and the median share the
+    reference days had labelled at the same age.
+
+    Ages are counted to the label feed's own clock: the newest label recorded (by
+    ``cutoff``) for any day since the reference days. A source filled up to an earlier
+    moment (a simulation, a feed exported daily) is judged as of that moment, so lateness
+    of the export itself is not taken for missing labels, and the figures depend on the
+    data only: a re-run judges the same ages.
+    """
+    health = config.health_config(model_name)
+    settings = health.label_arrival
+    first_young = max(config.partitions_start, day - timedelta(days=settings.young_days - 1))
+    last_reference = day - timedelta(days=REFERENCE_GAP_DAYS)
+    first_reference = last_reference - timedelta(days=settings.reference_days - 1)
+    since = max(config.partitions_start, first_reference)
+    labels = label_rows_now(engine, config, model_name, since, labels_as_of=cutoff)
+    written = label_rows_used(engine, model_name, first_young)
+    written = written[written.partition_date <= day]
+    newest = labels.newest_label_at.dropna()
+    if written.empty or newest.empty:
+        return []
+    feed_clock = min(pd.Timestamp(cutoff), pd.Timestamp(newest.max()))
+    young = written.merge(labels, on="partition_date", how="left").fillna({"label_rows_now": 0})
+    young["age_hours"] = [
+        (feed_clock - pd.Timestamp(d + timedelta(days=1), tz=UTC)) / pd.Timedelta(hours=1)
+        for d in young.partition_date
+    ]
+    young = young[young.age_hours > 0]
+    reference = labelled_by_age(
+        engine, model_name, first_reference, last_reference, sorted(set(young.age_hours))
+    )
+    reference = reference[reference.predictions >= health.label_coverage.min_predictions]
+    expected = (
+        (reference.labelled / reference.predictions).groupby(reference.age_hours).median()
+        if reference.partition_date.nunique() >= 3
+        else pd.Series(dtype=float)
+    )
+    return [
+        YoungDayLabels(
+            day=row.partition_date,
+            predictions=int(row.predictions),
+            labelled=int(row.label_rows_now),
+            expected_share=float(expected[row.age_hours]) if row.age_hours in expected else None,
+            age_hours=float(row.age_hours),
+        )
+        for row in young.itertuples()
+    ]
+
+
+def _day_quality(engine: Engine, model_name: str, day: date) -> DayQuality | None:
+    counts = day_quality(engine, model_name, day)
+    if counts.empty:
+        return None
+    failed = failed_nonblocking_expectations(engine, model_name, day)
+    return DayQuality(
+        rows_read=int(counts.rows_read.iloc[0]),
+        rows_quarantined=int(counts.rows_quarantined.iloc[0]),
+        failed_checks=tuple(
+            f"{row.check_name} {row.column_name or ''} {row.expectation}: "
+            f"{row.unexpected_share:.1%} unexpected ({row.tolerance})".replace("  ", " ")
+            if pd.notna(row.unexpected_share)
+            else f"{row.check_name} {row.column_name or ''} {row.expectation} failed"
+            for row in failed.itertuples()
+        ),
+    )
+
+
 def evaluate_health(
-    engine: Engine, config: MonitoringConfig, model_name: str, day: date
+    engine: Engine,
+    config: MonitoringConfig,
+    model_name: str,
+    day: date,
+    *,
+    labels_as_of: datetime | None = None,
 ) -> list[HealthFinding]:
-    """Every health check of (``model_name``, ``day``), in ``CHECK_NAMES`` order."""
+    """Every health check of (``model_name``, ``day``), in ``CHECK_NAMES`` order.
+
+    ``labels_as_of``: the label cutoff of the run (a replay's), else the wall clock: the
+    moment young days' labels are counted at (label_arrival)."""
     model = config.models[model_name]
     health = config.health_config(model_name)
     lag = model.expected_label_lag_days
@@ -169,15 +263,38 @@ def evaluate_health(
             max_drop=trend.max_drop,
             min_predictions=trend.min_predictions,
         ),
+        "label_arrival": check_label_arrival(
+            day,
+            _young_days(
+                engine, config, model_name, day, labels_as_of or datetime.now(UTC)
+            ),
+            max_drop=health.label_arrival.max_drop,
+            alpha=health.label_arrival.alpha,
+            min_expected=health.label_arrival.min_expected,
+        ),
+        "data_quality": check_data_quality(
+            day,
+            _day_quality(engine, model_name, day),
+            max_quarantined_share=config.quality(model_name).max_malformed_share,
+        ),
     }
     return [with_severity(findings[name], getattr(health, name).severity) for name in CHECK_NAMES]
 
 
 def build_pipeline_health(
-    engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
+    engine: Engine,
+    config: MonitoringConfig,
+    model_name: str,
+    day: date,
+    audit: Audit,
+    *,
+    labels_as_of: datetime | None = None,
 ) -> HealthResult:
-    """Judge (``model_name``, ``day``) and replace its rows of ``monitoring.health_checks``."""
-    findings = evaluate_health(engine, config, model_name, day)
+    """Judge (``model_name``, ``day``) and replace its rows of ``monitoring.health_checks``
+    (``labels_as_of``: the run's label cutoff, see :func:`evaluate_health`)."""
+    findings = evaluate_health(
+        engine, config, model_name, day, labels_as_of=labels_as_of or audit.produced_at
+    )
     frame = pd.DataFrame(
         [
             {

@@ -69,9 +69,36 @@ def _now_from_files(
         recorded = pd.to_datetime(labels["labelled_at"], utc=True, errors="coerce", format="mixed")
         labels = labels.loc[known_by(recorded, pd.Timestamp(labels_as_of))]
     ids = ingestion.partition_prediction_ids(engine, model_name, since)
-    delivered = labels["prediction_id"].astype("string").to_numpy(dtype=object)
-    matched = ids.merge(pd.DataFrame({"prediction_id": delivered}), on="prediction_id")
-    return matched.groupby("partition_date").size().rename("label_rows_now").reset_index()
+    delivered = pd.DataFrame(
+        {
+            "prediction_id": labels["prediction_id"].astype("string").to_numpy(dtype=object),
+            "labelled_at": pd.to_datetime(
+                labels["labelled_at"], utc=True, errors="coerce", format="mixed"
+            ),
+        }
+    )
+    matched = ids.merge(delivered, on="prediction_id")
+    return (
+        matched.groupby("partition_date")
+        .agg(label_rows_now=("prediction_id", "size"), newest_label_at=("labelled_at", "max"))
+        .reset_index()
+    )
+
+
+def label_rows_now(
+    engine: Engine,
+    config: MonitoringConfig,
+    model_name: str,
+    since: date,
+    *,
+    labels_as_of: datetime | None = None,
+) -> pd.DataFrame:
+    """Per written day since ``since``: ``partition_date, label_rows_now, newest_label_at``:
+    the label rows the source holds for the day's predictions (recorded by ``labels_as_of``
+    when given) and when the newest of them was recorded."""
+    source = config.models[model_name].labels
+    reader = _now_from_table if isinstance(source, PostgresTableSource) else _now_from_files
+    return reader(engine, config, model_name, since, labels_as_of)
 
 
 def find_stale_partitions(
@@ -91,9 +118,7 @@ def find_stale_partitions(
     used = ingestion.label_rows_used(engine, model_name, since)
     if used.empty:
         return []
-    source = config.models[model_name].labels
-    reader = _now_from_table if isinstance(source, PostgresTableSource) else _now_from_files
-    now = reader(engine, config, model_name, since, labels_as_of)
+    now = label_rows_now(engine, config, model_name, since, labels_as_of=labels_as_of)
     merged = used.merge(now, on="partition_date", how="left").fillna({"label_rows_now": 0})
     stale = []
     for row in merged.itertuples():

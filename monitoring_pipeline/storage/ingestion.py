@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import pandas as pd
@@ -115,9 +116,10 @@ def label_rows_in_table(
     labelled_at_column: str,
     labels_as_of: datetime | None = None,
 ) -> pd.DataFrame:
-    """Per written day since ``since``: ``partition_date, label_rows_now``, the label rows
-    the source table ``label_table`` (``schema.table``) holds now for the day's predictions
-    (only those recorded by ``labels_as_of`` when given: a replay of that moment)."""
+    """Per written day since ``since``: ``partition_date, label_rows_now, newest_label_at``,
+    the label rows the source table ``label_table`` (``schema.table``) holds now for the
+    day's predictions and when the newest was recorded (only those recorded by
+    ``labels_as_of`` when given: a replay of that moment)."""
     schema, table = label_table.split(".")
     with engine.connect() as conn:
         quote = conn.dialect.identifier_preparer.quote
@@ -125,7 +127,8 @@ def label_rows_in_table(
             "" if labels_as_of is None else f"AND l.{quote(labelled_at_column)} <= :labels_as_of "
         )
         query = (
-            "SELECT lp.partition_date, count(*) AS label_rows_now "
+            "SELECT lp.partition_date, count(*) AS label_rows_now, "
+            f"max(l.{quote(labelled_at_column)}) AS newest_label_at "
             f"FROM monitoring.labeled_prediction_rows AS lp JOIN {quote(schema)}.{quote(table)} AS l "
             f"ON l.{quote(prediction_id_column)}::text = lp.prediction_id "
             f"WHERE lp.model_name = :model AND lp.partition_date >= :since {known_by}"
@@ -142,6 +145,51 @@ def partition_prediction_ids(engine: Engine, model_name: str, since: date) -> pd
         "SELECT partition_date, prediction_id FROM monitoring.labeled_prediction_rows "
         "WHERE model_name = :model AND partition_date >= :since",
         {"model": model_name, "since": since},
+    )
+
+
+def labelled_by_age(
+    engine: Engine, model_name: str, first: date, last: date, ages_hours: Sequence[float]
+) -> pd.DataFrame:
+    """Per written day from ``first`` to ``last`` and age: ``partition_date, age_hours,
+    predictions, labelled``: the predictions whose first label was recorded by
+    ``age_hours`` after the day ended (as the day's last run joined its labels)."""
+    if not ages_hours:
+        return pd.DataFrame(columns=["partition_date", "age_hours", "predictions", "labelled"])
+    return read_frame(
+        engine,
+        "SELECT lp.partition_date, a.age_hours, count(*) AS predictions, "
+        "count(*) FILTER (WHERE lp.first_labelled_at <= "
+        "((lp.partition_date + 1)::timestamp AT TIME ZONE 'UTC') "
+        "+ a.age_hours * interval '1 hour') AS labelled "
+        "FROM monitoring.labeled_prediction_rows AS lp "
+        "CROSS JOIN unnest(CAST(:ages AS double precision[])) AS a(age_hours) "
+        "WHERE lp.model_name = :model AND lp.partition_date BETWEEN :first AND :last "
+        "GROUP BY lp.partition_date, a.age_hours",
+        {"model": model_name, "first": first, "last": last, "ages": [float(a) for a in ages_hours]},
+    )
+
+
+def day_quality(engine: Engine, model_name: str, day: date) -> pd.DataFrame:
+    """The day's ``rows_read, rows_quarantined`` (ingestion_stats; no row when the day was
+    not ingested)."""
+    return read_frame(
+        engine,
+        "SELECT rows_read, rows_quarantined FROM monitoring.ingestion_stats "
+        "WHERE model_name = :model AND partition_date = :day",
+        {"model": model_name, "day": day},
+    )
+
+
+def failed_nonblocking_expectations(engine: Engine, model_name: str, day: date) -> pd.DataFrame:
+    """The day's failed non-blocking expectations: ``check_name, expectation, column_name,
+    unexpected_share, tolerance``."""
+    return read_frame(
+        engine,
+        "SELECT check_name, expectation, column_name, unexpected_share, tolerance "
+        "FROM monitoring.quality_results WHERE model_name = :model AND partition_date = :day "
+        "AND NOT blocking AND NOT success ORDER BY check_name, column_name",
+        {"model": model_name, "day": day},
     )
 
 

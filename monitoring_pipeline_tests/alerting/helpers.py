@@ -149,6 +149,8 @@ HEALTH_CHECKS = (
     "label_lag",
     "label_coverage",
     "label_coverage_trend",
+    "label_arrival",
+    "data_quality",
 )
 HEALTH_SEVERITY = {"overdue_partitions": "page"}  # the config's defaults: the rest ticket
 

@@ -10,6 +10,7 @@ from monitoring_pipeline.defs.alerts import build_alert_job, build_error_budget_
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.defs.retraining import build_retraining_job
 from monitoring_pipeline_tests.alerting.helpers import (
+    HEALTH_CHECKS,
     MODEL,
     START,
     WORLD_TAG,
@@ -87,7 +88,7 @@ def test_failing_checks_alert_once_resolve_and_survive_restarts(
         first = daemon.tick(None)
         assert first.run_requests == [] and first.cursor
         assert first.skip_message == (
-            "no alert to send (0 SLO(s) and 5 health check(s) with new results)"
+            f"no alert to send (0 SLO(s) and {len(HEALTH_CHECKS)} health check(s) with new results)"
         )
 
         # Two checks fail: each raises its own severity, once.

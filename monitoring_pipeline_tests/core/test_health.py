@@ -12,7 +12,11 @@ from monitoring_pipeline.config.models import HealthConfig
 from monitoring_pipeline.core.health import (
     BaselineObservation,
     DayLabels,
+    DayQuality,
     PartitionPresence,
+    YoungDayLabels,
+    check_data_quality,
+    check_label_arrival,
     check_label_coverage,
     check_label_coverage_trend,
     check_label_lag,
@@ -330,3 +334,66 @@ def test_defaults_are_quiet_on_the_demos_healthy_label_feed():
     trend = check_label_coverage_trend(end, rows, expected_label_lag_days=30)
     assert trend.status == "ok" and trend.observed is not None
     assert len({r.day for r in rows}) == 60
+
+
+# --------------------------------------------------------------------------------------
+# label_arrival
+# --------------------------------------------------------------------------------------
+
+
+def young(labelled: int, predictions: int = 1000, share: float | None = 0.1, age_days: int = 1):
+    return YoungDayLabels(d(age_days), predictions, labelled, share, 24.0 * age_days)
+
+
+def test_label_arrival_is_ok_on_pace_and_fails_when_a_young_day_gets_nothing():
+    on_pace = check_label_arrival(DAY, [young(95), young(180, share=0.2, age_days=2)])
+    assert on_pace.status == "ok" and on_pace.observed == pytest.approx(0.9)
+    stopped = check_label_arrival(DAY, [young(0), young(180, share=0.2, age_days=2)])
+    assert (stopped.status, stopped.observed, stopped.threshold) == ("fail", 0.0, 0.5)
+    assert f"{d(1)} 0 of 100 expected at 1.0 days" in stopped.message
+    assert stopped.details["behind_days"] == [str(d(1))]
+
+
+def test_label_arrival_needs_both_a_large_drop_and_a_significant_one():
+    # 0 of 200 at a 5% share: P(X = 0) = 0.95^200 = 3.5e-5 < alpha 0.001 (binomial tail by
+    # hand, not by the code's scipy call); 0 of 100: 0.95^100 = 0.0059, not significant.
+    assert 0.95**200 < 0.001 < 0.95**100
+    big = check_label_arrival(DAY, [young(0, 200, 0.05)], min_expected=1)
+    small = check_label_arrival(DAY, [young(0, 100, 0.05)], min_expected=1)
+    assert (big.status, small.status) == ("fail", "ok")
+    # Significant but within max_drop (60 of 100 expected): ok.
+    assert check_label_arrival(DAY, [young(60, 1000, 0.1)]).status == "ok"
+    # Exactly at the limit is not behind: 50 of 100 expected.
+    assert check_label_arrival(DAY, [young(50, 1000, 0.1)]).status == "ok"
+
+
+def test_label_arrival_judges_nothing_without_enough_expected_labels_or_a_reference():
+    too_young = check_label_arrival(DAY, [young(0, 1000, 0.005)])  # 5 expected < 20
+    no_reference = check_label_arrival(DAY, [young(0, 1000, None)])
+    for finding in (too_young, no_reference):
+        assert finding.status == "ok" and finding.observed is None
+        assert finding.message.startswith("no recent day expects >= 20 labels")
+
+
+# --------------------------------------------------------------------------------------
+# data_quality
+# --------------------------------------------------------------------------------------
+
+
+def test_data_quality_fails_on_the_quarantined_share_above_the_malformed_tolerance():
+    over = check_data_quality(DAY, DayQuality(1000, 100), max_quarantined_share=0.03)
+    assert (over.status, over.observed, over.threshold) == ("fail", 0.1, 0.03)
+    assert "100 of 1000 rows (10.0%) quarantined (max 3.0%)" in over.message
+    at = check_data_quality(DAY, DayQuality(1000, 30), max_quarantined_share=0.03)
+    assert at.status == "ok" and at.observed == 0.03
+
+
+def test_data_quality_fails_on_a_failed_nonblocking_check_and_names_it():
+    line = "feature_nulls income expect_column_values_to_not_be_null: 35.0% unexpected"
+    finding = check_data_quality(DAY, DayQuality(1000, 0, (line,)), max_quarantined_share=0.03)
+    assert finding.status == "fail" and line in finding.message
+    assert finding.details["failed_checks"] == [line]
+    nothing = check_data_quality(DAY, None, max_quarantined_share=0.03)
+    assert nothing.status == "ok" and nothing.observed is None
+    empty = check_data_quality(DAY, DayQuality(0, 0), max_quarantined_share=0.03)
+    assert empty.status == "ok" and empty.observed is None

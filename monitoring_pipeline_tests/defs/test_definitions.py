@@ -72,6 +72,8 @@ def test_assets_per_model_with_daily_partitions_and_checks(tmp_path):
                 "label_lag",
                 "label_coverage",
                 "label_coverage_trend",
+                "label_arrival",
+                "data_quality",
             ),
             False,
         )
@@ -258,7 +260,16 @@ def test_every_asset_carries_its_models_owners_and_code_version(tmp_path):
 def test_checks_on_error_budgets_fairness_and_drift_never_block(tmp_path):
     defs = demo_defs(tmp_path)
     for model, slos in (
-        ("loan_approval", {"tpr_gap_region", "accuracy_all", "income_psi"}),
+        (
+            "loan_approval",
+            {
+                "tpr_gap_region",
+                "accuracy_all",
+                "approval_rate_shift",
+                "income_psi",
+                "feature_drift_within_groups",
+            },
+        ),
         ("job_screening", {"fpr_gap_gender", "selection_rate_shift"}),
     ):
         for asset, names in (

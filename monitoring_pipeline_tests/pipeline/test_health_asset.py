@@ -33,6 +33,8 @@ CHECKS = {
     "label_lag",
     "label_coverage",
     "label_coverage_trend",
+    "label_arrival",
+    "data_quality",
 }
 
 
@@ -100,7 +102,7 @@ def test_health_of_a_healthy_and_a_faulty_model(engine, database_url, dagster_in
     )
 
     rows = health_rows(engine, END)
-    assert len(rows) == 10 and set(rows.check_name) == CHECKS
+    assert len(rows) == 2 * len(CHECKS) and set(rows.check_name) == CHECKS
     loan = rows[rows.model_name == "loan_approval"].set_index("check_name")
     job = rows[rows.model_name == "job_screening"].set_index("check_name")
 
