@@ -47,22 +47,23 @@ EXPECTATIONS: dict[str, Expectation] = {
         Expectation(
             "MinorityDegradation",
             "loan_approval",
-            "page",
-            "the TPR-gap SLO of the degraded group's attribute (tpr_gap_region)",
+            "ticket",
+            "the change-from-baseline SLO over every group (approval_rate_shift): the group's "
+            "approval rate falls on the day itself; the TPR-gap SLO (tpr_gap_region) pages "
+            "once its labels arrive",
         ),
         Expectation(
             "ProxyFeature",
             "loan_approval",
             "ticket",
-            "the proxy feature's drift within the attribute's groups, and the gap SLOs of "
-            "that attribute as scores part (tpr_gap_region)",
+            "the change-from-baseline SLO over every group (approval_rate_shift) as the "
+            "groups' scores part; the gap SLOs of that attribute once labels arrive",
         ),
         Expectation(
             "FeatureNulls",
             "loan_approval",
             "ticket",
-            "the null-share quality check and null_rate_change drift of the feature "
-            "(pipeline health)",
+            "pipeline health: the day's failed feature_nulls quality check (data_quality)",
         ),
         Expectation(
             "DistributionShift",
@@ -81,13 +82,15 @@ EXPECTATIONS: dict[str, Expectation] = {
             "LabelOutage",
             "loan_approval",
             "ticket",
-            "pipeline health: label coverage below its expected curve (label_coverage)",
+            "pipeline health: the newest days get far fewer labels than earlier days had at "
+            "the same age (label_arrival)",
         ),
         Expectation(
             "MalformedRows",
             "loan_approval",
             "ticket",
-            "the malformed-share quality check once above quality.max_malformed_share",
+            "pipeline health: the day's quarantined share above quality.max_malformed_share "
+            "(data_quality), though each defect alone stays within its expectation's tolerance",
         ),
     )  # fmt: skip
 }

@@ -163,6 +163,33 @@ def demo_config(
                         "sli": {"source": "drift", "method": "psi", "feature": "income"},
                         "objective": {"op": "<", "value": 0.25},
                     },
+                    {
+                        "name": "approval_rate_shift",
+                        "runbook_url": demo_runbook("approval_rate_shift"),
+                        # Each group against its own last 14 days, with no labels needed: a
+                        # group whose features degrade or turn into a proxy moves its own
+                        # approval rate on the day itself, weeks before its labels show
+                        # the harm. A cause to look at, not harm proven: a ticket.
+                        "description": "No group's approval rate moves far from its own baseline.",
+                        "sli": {
+                            "source": "cohort_changes",
+                            "metric": "selection_rate",
+                            "cohort": "*",
+                        },
+                        "objective": {"op": "<=", "value": 0.1},
+                        "max_severity": "ticket",
+                    },
+                    {
+                        "name": "feature_drift_within_groups",
+                        "runbook_url": demo_runbook("feature_drift_within_groups"),
+                        # Every numeric feature within every group, by the KS distance: a
+                        # feature that turns into a proxy moves apart within groups while
+                        # the whole population barely changes. Daily noise of a 100-row
+                        # group stays near 0.14; a drift SLO is a ticket at most.
+                        "description": "No numeric feature's distribution moves within any group.",
+                        "sli": {"source": "drift", "method": "ks", "feature": "*", "cohort": "*"},
+                        "objective": {"op": "<=", "value": 0.3},
+                    },
                 ],
                 # The reference retrainer (monitoring_pipeline.demo.retrainer) stands in for
                 # a team's training pipeline; the same interpreter runs it.

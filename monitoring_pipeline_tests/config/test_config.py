@@ -158,7 +158,7 @@ def test_set_slos_spell_their_members_with_a_wildcard(tmp_path, demo_raw):
         ({"source": "cohort_changes", "metric": "tpr", "cohort": "height=*"},
          "SLO 'bad_set': cohort '<attribute>=*' names unknown attribute 'height'"),
         ({"source": "cohort_changes", "metric": "accuracy", "cohort": "*"},
-         "models.loan_approval.slos.3.sli.metric: Input should be 'selection_rate', 'tpr', "
+         "models.loan_approval.slos.5.sli.metric: Input should be 'selection_rate', 'tpr', "
          "'fpr', 'precision' or 'calibration_in_the_large'"),
     ],
 )  # fmt: skip
@@ -173,13 +173,13 @@ def test_max_severity_per_slo_then_per_sli_source_then_built_in(tmp_path, demo_r
     loan = demo_raw["models"]["loan_approval"]
     loan["slos"][1]["max_severity"] = "ticket"  # accuracy_all
     config = load_config(write(tmp_path, demo_raw))
-    gap, accuracy, psi = config.models["loan_approval"].slos
+    gap, accuracy, psi, *_ = config.models["loan_approval"].slos
     assert [config.slo_max_severity(s) for s in (gap, accuracy, psi)] == [
         "page", "ticket", "ticket",
     ]  # fmt: skip
     demo_raw["defaults"] = {"max_severity": {"drift": "page", "fairness_disparities": "ticket"}}
     config = load_config(write(tmp_path, demo_raw))
-    gap, accuracy, psi = config.models["loan_approval"].slos
+    gap, accuracy, psi, *_ = config.models["loan_approval"].slos
     assert [config.slo_max_severity(s) for s in (gap, accuracy, psi)] == [
         "ticket", "ticket", "page",
     ]  # fmt: skip

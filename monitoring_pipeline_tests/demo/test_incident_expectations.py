@@ -12,9 +12,10 @@ To keep replays affordable the worlds' late_labels.min_change is 0.25 (the demo'
 a day re-runs when a quarter of its predictions gained labels, about three times in its
 first weeks instead of ten.
 
-``replay_incident`` is the machinery for "each incident kind is ticketed or paged within
-two days of its onset"; no kind was measured to be caught within two days yet (branch
-`backtest`'s report has the figures), so no such test is in the suite until one is.
+Every incident kind of the simulator is ticketed or paged within ``WITHIN_DAYS`` replayed
+days of its onset (measured 2026-12-06: six kinds at the end of the onset day, the label
+outage the day after; README, "What each incident raises"). The module takes ~11 minutes
+on 2 cores, so it is left out of the default run: ``pytest -m replay``.
 """
 
 from __future__ import annotations
@@ -135,10 +136,10 @@ def test_calibrate_suggests_an_objective_for_every_slo(healthy):
     assert set(suggested) == {
         (model, slo.name) for model in MODELS for slo in healthy["calibrated"].models[model].slos
     }
-    # Drift is not judged while its baseline fills (the first preceding_days days): a drift
-    # SLO gets no suggestion from them; every other SLO does.
+    # Drift and changes from baseline are not judged while the baseline fills (the first
+    # preceding_days days): such an SLO gets no suggestion from them; every other SLO does.
     drift = {(m, slo.name) for m in MODELS for slo in healthy["calibrated"].models[m].slos
-             if slo.sli.source == "drift"}  # fmt: skip
+             if slo.sli.source in ("drift", "cohort_changes")}  # fmt: skip
     assert all(s.value is not None for key, s in suggested.items() if key not in drift), suggested
     assert all(suggested[key].value is None for key in drift)
 
@@ -150,3 +151,13 @@ def test_a_healthy_stretch_of_60_days_pages_nothing(healthy):
     assert days >= 60
     pages = after.alerts[(after.alerts.kind == "firing") & (after.alerts.severity == "page")]
     assert pages.empty, pages[["model_name", "subject", "replayed_day", "reason"]]
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTATIONS))
+def test_each_incident_kind_is_raised_within_two_days(
+    pg_admin_url, healthy, tmp_path_factory, kind
+):
+    days, result = replay_incident(pg_admin_url, healthy, tmp_path_factory, kind)
+    fired = result.alerts[result.alerts.kind == "firing"]
+    print(kind, days, fired[["model_name", "subject", "severity", "replayed_day"]].to_string())
+    assert days is not None and days <= WITHIN_DAYS, (kind, days, EXPECTATIONS[kind].raised_by)
