@@ -767,8 +767,7 @@ def check_label_arrival(
         lowest,
         threshold,
         f"labels are not arriving: {len(behind)} recent day(s) far behind earlier days at "
-        f"the same age: " + _named([r.day for r in behind], describe)
-        + ": check the label feed",
+        f"the same age: " + _named([r.day for r in behind], describe) + ": check the label feed",
         details | {"behind_days": [str(r.day) for r in behind]},
     )
 

@@ -34,9 +34,9 @@ from monitoring_pipeline.core.health import (
     mature_days,
     with_severity,
 )
+from monitoring_pipeline.pipeline.late_labels import label_rows_now
 from monitoring_pipeline.storage.drift import baseline_row
 from monitoring_pipeline.storage.health import written_days
-from monitoring_pipeline.pipeline.late_labels import label_rows_now
 from monitoring_pipeline.storage.ingestion import (
     blocked_days,
     day_quality,
@@ -265,9 +265,7 @@ def evaluate_health(
         ),
         "label_arrival": check_label_arrival(
             day,
-            _young_days(
-                engine, config, model_name, day, labels_as_of or datetime.now(UTC)
-            ),
+            _young_days(engine, config, model_name, day, labels_as_of or datetime.now(UTC)),
             max_drop=health.label_arrival.max_drop,
             alpha=health.label_arrival.alpha,
             min_expected=health.label_arrival.min_expected,

@@ -8,7 +8,6 @@ import signal
 import socket
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -49,7 +48,7 @@ class World:
     after_rerun: Fingerprints
     rerun_pid: int
     rerun_stderr: str
-    started: datetime
+    runs_before: frozenset[str]  # run ids of DAY before the kills (no clock: see below)
 
 
 def _backends(conn: sa.Connection) -> list[sa.Row]:
@@ -91,7 +90,7 @@ def _waiting_for_a_lock(conn: sa.Connection) -> bool:
 
 
 @pytest.fixture(scope="module")
-def world(faults_database, module_dir, clean_day, dagster_storage_url):
+def world(faults_database, module_dir, clean_day, dagster_storage_url, faults_dagster_instance):
     """Three killed runs and a re-run of the clean run's day, on a database of its own."""
     faulty_url = faults_database()
     config_path = publish_day(faulty_url, module_dir / "faulty")
@@ -102,7 +101,14 @@ def world(faults_database, module_dir, clean_day, dagster_storage_url):
         "MONITORING_DATABASE_URL": faulty_url,
         "MONITORING_DAGSTER_DATABASE_URL": dagster_storage_url,
     }
-    started = datetime.now(UTC)
+    # The runs before the kills by id, not by time: Dagster stamps runs with the database
+    # clock, which a test run under libfaketime (the year-ahead check) does not shift.
+    runs_before = frozenset(
+        r.run_id
+        for r in faults_dagster_instance.get_runs(
+            filters=dg.RunsFilter(tags={"dagster/partition": str(DAY)})
+        )
+    )
     # Autocommit: pg_stat_activity is read once per transaction, each poll needs a new one.
     engine = create_engine(faulty_url)
     watcher = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -135,7 +141,7 @@ def world(faults_database, module_dir, clean_day, dagster_storage_url):
     rerun = cli(materialize_args(), env)
     out, err = rerun.communicate(timeout=240)
     assert rerun.returncode == 0, out + err
-    return World(clean_day, before, kills, fingerprints(faulty_url), rerun.pid, err, started)
+    return World(clean_day, before, kills, fingerprints(faulty_url), rerun.pid, err, runs_before)
 
 
 def test_each_kill_leaves_every_table_as_it_was_or_whole(world):
@@ -158,9 +164,13 @@ def test_a_rerun_after_the_kills_equals_a_clean_run(world):
 
 def test_killed_runs_are_marked_failed_by_the_next_command(world, faults_dagster_instance):
     host = socket.gethostname()
-    runs = faults_dagster_instance.get_runs(
-        filters=dg.RunsFilter(tags={"dagster/partition": str(DAY)}, created_after=world.started)
-    )
+    runs = [
+        run
+        for run in faults_dagster_instance.get_runs(
+            filters=dg.RunsFilter(tags={"dagster/partition": str(DAY)})
+        )
+        if run.run_id not in world.runs_before
+    ]
     by_pid = {}
     for run in runs:
         host_of_run, pid, _ = run.tags[WORKER_TAG].split("/")
