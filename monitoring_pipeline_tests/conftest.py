@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from monitoring_pipeline.dagster_storage import instance_storage_config
 from monitoring_pipeline_tests.helpers.databases import TEMPLATE, create_database_from_template
 
 _counter = itertools.count()
@@ -127,7 +128,7 @@ def dagster_instance(dagster_storage_url: str, tmp_path: Path):
     import dagster as dg
 
     with dg.instance_for_test(
-        overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}},
+        overrides=instance_storage_config(dagster_storage_url),
         temp_dir=str(tmp_path),
     ) as instance:
         yield instance
@@ -158,7 +159,7 @@ def module_dagster_instance(dagster_storage_url: str, tmp_path_factory: pytest.T
     import dagster as dg
 
     with dg.instance_for_test(
-        overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}},
+        overrides=instance_storage_config(dagster_storage_url),
         temp_dir=str(tmp_path_factory.mktemp("dagster")),
     ) as instance:
         yield instance

@@ -24,6 +24,7 @@ from monitoring_pipeline.backtest import (
     run_backtest,
 )
 from monitoring_pipeline.config import load_config
+from monitoring_pipeline.dagster_storage import instance_storage_config
 from monitoring_pipeline.defs.tags import LABELS_AS_OF_TAG
 from monitoring_pipeline.demo.generator import generate_traffic
 from monitoring_pipeline.demo.incidents import MinorityDegradation
@@ -74,7 +75,7 @@ def world(pg_admin_url, dagster_storage_url, tmp_path_factory):
     path.write_text(yaml.safe_dump(raw))
     config = load_config(path)
     with dg.instance_for_test(
-        overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}},
+        overrides=instance_storage_config(dagster_storage_url),
         temp_dir=str(directory),
     ) as instance:
         result = run_backtest(

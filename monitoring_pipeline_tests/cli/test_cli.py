@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from monitoring_pipeline.dagster_storage import instance_storage_config
 from monitoring_pipeline.demo.publish import demo_config
 
 
@@ -124,9 +125,7 @@ def assert_no_password_stored_by_dagster(database_url: str, output: str) -> None
     password = make_url(database_url).password
     assert password and len(password) >= 16
     assert password not in output
-    with dg.instance_for_test(
-        overrides={"storage": {"postgres": {"postgres_url": database_url}}}
-    ) as instance:
+    with dg.instance_for_test(overrides=instance_storage_config(database_url)) as instance:
         runs = instance.get_runs()
         assert runs
         for run in runs:

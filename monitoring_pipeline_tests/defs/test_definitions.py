@@ -173,9 +173,12 @@ def test_workspace_and_instance_files_point_at_the_code_and_postgres():
         == "monitoring_pipeline.definitions"
     )
     instance = yaml.safe_load((REPO / "dagster.yaml").read_text())
-    assert instance["storage"]["postgres"]["postgres_url"] == {
-        "env": "MONITORING_DAGSTER_DATABASE_URL"
-    }
+    storage = instance["storage"]["custom"]
+    assert (storage["module"], storage["class"]) == (
+        "monitoring_pipeline.dagster_storage",
+        "PooledPostgresStorage",
+    )
+    assert storage["config"]["postgres_url"] == {"env": "MONITORING_DAGSTER_DATABASE_URL"}
 
 
 def _defs_with(tmp_path: Path, **schedule) -> dg.Definitions:

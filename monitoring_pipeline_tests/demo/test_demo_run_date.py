@@ -18,6 +18,7 @@ import sqlalchemy as sa
 import yaml
 
 from monitoring_pipeline.config import load_config
+from monitoring_pipeline.dagster_storage import instance_storage_config
 from monitoring_pipeline.demo.alerting import local_receiver, local_webhook_url
 from monitoring_pipeline.demo.generator import generate_traffic
 from monitoring_pipeline.demo.incidents import MinorityDegradation
@@ -70,7 +71,7 @@ def play(tmp_path: Path, database_url: str, dagster_url: str, run_date: datetime
         "job_screening": generate_traffic("job_screening", START, START, now=now, daily_volume=10),
     }
     engine = create_engine(database_url)
-    storage = {"storage": {"postgres": {"postgres_url": dagster_url}}}
+    storage = instance_storage_config(dagster_url)
     try:
         with (
             dg.partition_loading_context(effective_dt=run_date),

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from monitoring_pipeline.config import load_config
+from monitoring_pipeline.dagster_storage import instance_storage_config
 from monitoring_pipeline.orchestrate import run_days
 from monitoring_pipeline.storage.database import with_database
 from monitoring_pipeline_tests.conftest import TEMPLATE
@@ -51,7 +52,7 @@ def faults_dagster_instance(
 ) -> Iterator[dg.DagsterInstance]:
     """A Dagster instance on the session's Dagster database."""
     with dg.instance_for_test(
-        overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}},
+        overrides=instance_storage_config(dagster_storage_url),
         temp_dir=str(tmp_path_factory.mktemp("dagster")),
     ) as instance:
         yield instance

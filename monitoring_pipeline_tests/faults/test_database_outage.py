@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from monitoring_pipeline.dagster_storage import instance_storage_config
 from monitoring_pipeline.run_workers import WORKER_TAG
 from monitoring_pipeline.settings import load_settings
 from monitoring_pipeline.storage.database import (
@@ -55,9 +56,7 @@ class Outage:
 
 def _statuses(dagster_url: str) -> dict[int, dg.DagsterRunStatus]:
     """The status of each run of the day, by the pid of the process that executed it."""
-    with dg.instance_for_test(
-        overrides={"storage": {"postgres": {"postgres_url": dagster_url}}}
-    ) as i:
+    with dg.instance_for_test(overrides=instance_storage_config(dagster_url)) as i:
         return {
             int(run.tags[WORKER_TAG].split("/")[1]): run.status
             for run in i.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": str(DAY)}))

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.dagster_storage import instance_storage_config
 from monitoring_pipeline.demo.incidents import MinorityDegradation
 from monitoring_pipeline.pipeline.slo import absolute_interval, read_sli
 from monitoring_pipeline.pipeline.verdicts import cohort_view, fairness_view
@@ -46,7 +47,7 @@ def incident_world(pg_admin_url, dagster_storage_url, tmp_path_factory):
         model=MODEL, start=DAYS[5], end=DAYS[-1], attribute="region", group="west", severity=0.9
     )
     with dg.instance_for_test(
-        overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}},
+        overrides=instance_storage_config(dagster_storage_url),
         temp_dir=str(directory),
     ) as instance:
         config, _ = build_world(engine, directory, incidents=[incident], volume=2500)

@@ -22,6 +22,7 @@ from plotly.offline import get_plotlyjs_version as plotly_js_version
 
 from monitoring_pipeline.cli import main as cli_main
 from monitoring_pipeline.config import load_config
+from monitoring_pipeline.dagster_storage import instance_storage_config
 from monitoring_pipeline.demo.incidents import MinorityDegradation
 from monitoring_pipeline.report import report_path
 from monitoring_pipeline.storage.database import (
@@ -68,7 +69,7 @@ def world(pg_admin_url, dagster_storage_url, tmp_path_factory):
     config = load_config(config_path(tmp))
     (tmp / "dagster").mkdir()
     with dg.instance_for_test(
-        overrides={"storage": {"postgres": {"postgres_url": dagster_storage_url}}},
+        overrides=instance_storage_config(dagster_storage_url),
         temp_dir=str(tmp / "dagster"),
     ) as instance:
         for day in DAYS:
