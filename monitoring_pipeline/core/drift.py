@@ -19,10 +19,16 @@ Choices:
   0.1 moderate (``PSI_MODERATE``), 0.25 drift (default).
 * KS on bins: ``D = max |F_ref - F_cur|`` with the CDFs evaluated at the bin edges,
   which is a lower bound of the raw-value statistic (equal when every distinct value
-  has its own bin); p-value from the asymptotic two-sided Kolmogorov distribution,
-  ``scipy.stats.kstwo.sf(D, round(n * m / (n + m)))``, the formula of
-  ``scipy.stats.ks_2samp(method="asymp")``. ``ks_exact`` runs ``ks_2samp`` on raw
-  values for small data and tests (exact KS on 1M x 1M rows is too slow to run daily).
+  has its own bin). p-value at the effective sample size ``N = round(n * m / (n + m))``:
+  up to ``KS_EXACT_MAX_N`` = 1,000 it is ``scipy.stats.kstwo.sf(D, N)``, the formula of
+  ``scipy.stats.ks_2samp(method="asymp")``, exactly; above, where ``kstwo.sf`` costs
+  milliseconds to a second per test (5 ms at N = 5,000, 120 ms at 100,000), it is the
+  limiting Kolmogorov distribution with its first-order finite-sample correction,
+  ``scipy.stats.kstwobign.sf(sqrt(N) * D + 1 / (6 * sqrt(N)))``, microseconds per test,
+  within 1.5e-4 of ``kstwo.sf`` for every ``D`` at every ``N`` above the cut-off (largest
+  difference at N = 1,001, shrinking as 1/N; without the correction 8.8e-3).
+  ``ks_exact`` runs ``ks_2samp`` on raw values for small data and tests (exact KS on
+  1M x 1M rows is too slow to run daily).
 * Jensen-Shannon: the distance (square root of the divergence) with natural logs, in
   ``[0, sqrt(ln 2)]``, as ``scipy.spatial.distance.jensenshannon`` computes it.
 * Chi-square: ``scipy.stats.chi2_contingency`` on the 2 x k table of reference vs
@@ -91,6 +97,8 @@ DecisionOn = Literal["statistic", "p_value", "interval"]
 
 PSI_EPSILON = 1e-4
 PSI_MODERATE = 0.1
+# Largest effective sample size whose KS p-value is scipy's kstwo.sf (see the module notes).
+KS_EXACT_MAX_N = 1_000
 
 ERROR_SHAPES = "reference and current counts must have the same length"
 ERROR_UNKNOWN_METHOD = "unknown drift method {name!r}; known: {known}"
@@ -215,8 +223,30 @@ def _ks_segments(
     statistic = np.where(defined, statistic, np.nan)
     # kstwo needs n >= 1; scipy's ks_2samp rounds the effective sample size the same way.
     rounded_n = np.maximum(np.round(np.where(defined, effective_n, 1.0)), 1.0)
-    p_value = np.where(defined, sps.kstwo.sf(np.nan_to_num(statistic), rounded_n), np.nan)
+    p_value = np.where(defined, ks_p_value(np.nan_to_num(statistic), rounded_n), np.nan)
     return statistic, np.clip(p_value, 0.0, 1.0), ref_total, cur_total
+
+
+def ks_p_value(statistic: ArrayLike, effective_n: ArrayLike) -> NDArray[np.float64]:
+    """Two-sided KS p-values of ``statistic`` at integer effective sample sizes:
+    ``kstwo.sf`` up to ``KS_EXACT_MAX_N``, the corrected Kolmogorov limit above it (see
+    the module notes), vectorised over both arguments.
+
+    Example:
+        >>> from scipy.stats import kstwo
+        >>> small, large = ks_p_value([0.05, 0.01], [400, 50_000])
+        >>> bool(small == kstwo.sf(0.05, 400)), bool(abs(large - kstwo.sf(0.01, 50_000)) < 1e-5)
+        (True, True)
+    """
+    d, n = np.broadcast_arrays(
+        np.asarray(statistic, dtype=np.float64), np.asarray(effective_n, dtype=np.float64)
+    )
+    out = np.empty(d.shape)
+    small = n <= KS_EXACT_MAX_N
+    out[small] = sps.kstwo.sf(d[small], n[small])
+    root_n = np.sqrt(n[~small])
+    out[~small] = sps.kstwobign.sf(root_n * d[~small] + 1.0 / (6.0 * root_n))
+    return out
 
 
 def _chi_square_segments(

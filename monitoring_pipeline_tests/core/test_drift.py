@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import chi2_contingency, ks_2samp
+from scipy.stats import chi2_contingency, ks_2samp, kstwo, kstwobign
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep
 
@@ -13,6 +13,7 @@ from monitoring_pipeline.core.drift import (
     CHI_SQUARE,
     DRIFT_METHODS,
     KS,
+    KS_EXACT_MAX_N,
     PSI,
     PSI_EPSILON,
     benjamini_hochberg,
@@ -21,6 +22,7 @@ from monitoring_pipeline.core.drift import (
     jensen_shannon,
     ks_binned,
     ks_exact,
+    ks_p_value,
     null_rate_change,
     psi,
     psi_from_values,
@@ -87,19 +89,37 @@ def test_psi_from_values_honours_n_bins():
 def test_ks_binned_equals_ks_2samp_when_every_value_has_its_own_bin():
     rng = np.random.default_rng(1)
     ref = rng.integers(0, 40, size=3000)
-    cur = rng.integers(3, 45, size=2000)
     ref_counts = np.bincount(ref, minlength=45)
-    cur_counts = np.bincount(cur, minlength=45)
-    binned = ks_binned(ref_counts, cur_counts)
-    exact = ks_2samp(ref, cur, method="asymp")
-    assert binned.statistic == pytest.approx(exact.statistic, rel=1e-12)
-    assert binned.p_value == pytest.approx(exact.pvalue, rel=1e-9)
-    # Same test on a small shift where the p-value is not ~0.
+    # Effective sample size 3000 * 500 / 3500 = 429 <= KS_EXACT_MAX_N: scipy's formula exactly.
     cur_small = rng.integers(0, 41, size=500)
     binned = ks_binned(ref_counts, np.bincount(cur_small, minlength=45))
     exact = ks_2samp(ref, cur_small, method="asymp")
     assert exact.pvalue > 1e-6
+    assert binned.statistic == pytest.approx(exact.statistic, rel=1e-12)
     assert binned.p_value == pytest.approx(exact.pvalue, rel=1e-9)
+    # Large samples (effective size 1,200 to 15,000): the corrected Kolmogorov limit,
+    # within 1.5e-4 of scipy on shifts from none to large.
+    for size, shift in [(2000, 0), (2000, 1), (6000, 0), (60_000, 0), (60_000, 1)]:
+        cur = rng.integers(shift, 40 + shift, size=size)
+        binned = ks_binned(ref_counts, np.bincount(cur, minlength=45))
+        exact = ks_2samp(ref, cur, method="asymp")
+        assert binned.statistic == pytest.approx(exact.statistic, rel=1e-12)
+        assert binned.p_value == pytest.approx(exact.pvalue, abs=1.5e-4)
+
+
+def test_ks_p_value_is_kstwo_up_to_the_cut_off_and_within_its_bound_above():
+    statistics = np.linspace(1e-4, 0.2, 200)
+    at_cut_off = ks_p_value(statistics, KS_EXACT_MAX_N)
+    assert np.array_equal(at_cut_off, kstwo.sf(statistics, KS_EXACT_MAX_N))
+    for n in (KS_EXACT_MAX_N + 1, 2_500, 8_000):
+        approx = ks_p_value(statistics, n)
+        assert np.max(np.abs(approx - kstwo.sf(statistics, n))) < 1.5e-4
+    # The correction is what earns the bound: the plain limit is 60 times further off.
+    plain = kstwobign.sf(statistics * np.sqrt(KS_EXACT_MAX_N + 1))
+    assert np.max(np.abs(plain - kstwo.sf(statistics, KS_EXACT_MAX_N + 1))) > 5e-3
+    # Vectorised over mixed sizes, in order.
+    mixed = ks_p_value([0.05, 0.05], [100, 50_000])
+    assert mixed[0] == kstwo.sf(0.05, 100) and mixed[1] < 1e-20
 
 
 def test_ks_binned_on_coarse_bins_is_a_lower_bound_of_the_exact_statistic():

@@ -22,7 +22,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from monitoring_pipeline.config import load_config
-from monitoring_pipeline.core.drift import PSI_EPSILON
+from monitoring_pipeline.core.drift import KS_EXACT_MAX_N, PSI_EPSILON
 from monitoring_pipeline.core.drift_baseline import resolve_drift_settings
 from monitoring_pipeline.core.sufficient_stats import fit_categories, fit_numeric_bins
 from monitoring_pipeline.defs.drift_assets import build_drift_asset
@@ -340,7 +340,12 @@ def test_ks_matches_scipy_on_the_binned_data(world):
         )
         row = one(rows, feature, "ks", attribute, value)
         assert row.statistic == pytest.approx(expected.statistic, rel=1e-12)
-        assert row.p_value == pytest.approx(expected.pvalue, rel=1e-6, abs=1e-300)
+        # scipy's formula up to the cut-off, the corrected Kolmogorov limit above it.
+        effective_n = round(ref.sum() * cur.sum() / (ref.sum() + cur.sum()))
+        if effective_n <= KS_EXACT_MAX_N:
+            assert row.p_value == pytest.approx(expected.pvalue, rel=1e-6, abs=1e-300)
+        else:
+            assert row.p_value == pytest.approx(expected.pvalue, abs=1.5e-4)
 
 
 def test_chi_square_matches_scipy_on_the_stored_counts(world):
