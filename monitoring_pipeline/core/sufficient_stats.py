@@ -267,6 +267,16 @@ def _compact_keys(key: NDArray[np.int64], n_keys: int) -> tuple[NDArray[np.int64
     return dense.astype(np.int64, copy=False), present
 
 
+def _group_cohort_keys(groups, cohort) -> tuple[NDArray[np.int64], NDArray, NDArray]:
+    """Per row, a dense key of its (group, cohort value) pair; per dense key, the pair's group
+    code and cohort value (keys compacted by ``_compact_keys``)."""
+    n_cohorts = len(cohort.labels)
+    key, original = _compact_keys(
+        groups.codes * n_cohorts + cohort.codes, groups.n_groups * n_cohorts
+    )
+    return key, original // n_cohorts, cohort.labels[original % n_cohorts]
+
+
 # --------------------------------------------------------------------------------------
 # Confusion and calibration statistics
 # --------------------------------------------------------------------------------------
@@ -351,11 +361,8 @@ def compute_confusion_stats(
 
     pieces: list[dict[str, np.ndarray]] = []
     for attribute, cohort in cohorts:
-        n_cohorts = len(cohort.labels)
-        key, original = _compact_keys(
-            groups.codes * n_cohorts + cohort.codes, groups.n_groups * n_cohorts
-        )
-        n_keys = len(original)
+        key, key_group, key_value = _group_cohort_keys(groups, cohort)
+        n_keys = len(key_group)
         cells = np.bincount(key * 6 + cell, minlength=n_keys * 6).reshape(n_keys, 6)
         key_l = key[labelled_idx]
         bin_key = key_l * score_bins + bin_l
@@ -366,11 +373,11 @@ def compute_confusion_stats(
 
         n = cells.sum(axis=1)
         keep = np.flatnonzero(n > 0)
-        group_code = original[keep] // n_cohorts
+        group_code = key_group[keep]
         piece: dict[str, np.ndarray] = {
             "__group": group_code,
             "cohort_attribute": np.full(len(keep), attribute, dtype=object),
-            "cohort_value": cohort.labels[original[keep] % n_cohorts],
+            "cohort_value": key_value[keep],
             "n": n[keep],
             "n_labelled": cells[keep, 2:].sum(axis=1),
             "label_pos": cells[keep, 4] + cells[keep, 5],
@@ -696,11 +703,8 @@ def compute_feature_histograms(
 
     pieces: list[dict[str, np.ndarray]] = []
     for attribute, cohort in cohorts:
-        n_cohorts = len(cohort.labels)
-        key, original = _compact_keys(
-            groups.codes * n_cohorts + cohort.codes, groups.n_groups * n_cohorts
-        )
-        n_keys = len(original)
+        key, key_group, key_value = _group_cohort_keys(groups, cohort)
+        n_keys = len(key_group)
         present = np.flatnonzero(np.bincount(key, minlength=n_keys) > 0)
         for name, kind, codes, labels in encoded:
             n_codes = len(labels)
@@ -708,11 +712,9 @@ def compute_feature_histograms(
             counts = counts.reshape(n_keys, n_codes)[present]
             pieces.append(
                 {
-                    "__group": np.repeat(original[present] // n_cohorts, n_codes),
+                    "__group": np.repeat(key_group[present], n_codes),
                     "cohort_attribute": np.full(counts.size, attribute, dtype=object),
-                    "cohort_value": np.repeat(
-                        cohort.labels[original[present] % n_cohorts], n_codes
-                    ),
+                    "cohort_value": np.repeat(key_value[present], n_codes),
                     "feature": np.full(counts.size, name, dtype=object),
                     "feature_kind": np.full(counts.size, kind, dtype=object),
                     "bin": np.tile(np.asarray(labels, dtype=object), len(present)),
