@@ -28,6 +28,7 @@ from monitoring_pipeline.defs.common import (
     labels_as_of,
     metadata_table,
     model_asset_properties,
+    model_provenance,
     partitioned_check_spec,
     percent,
     rounded_metadata,
@@ -70,6 +71,7 @@ def build_model_assets(
     """The asset chain of one monitored model, keyed ``<model_name>/<asset>``."""
     model = config.models[model_name]
     properties = model_asset_properties(config, model_name)
+    provenance = model_provenance(config, model_name)
     predictions_log = dg.AssetSpec(
         key=[model_name, "predictions_log"],
         description=f"Prediction log of {model_name} (external source: {_source(model.predictions)}).",
@@ -107,7 +109,7 @@ def build_model_assets(
     def labeled_predictions(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
         cutoff = labels_as_of(context)
         step = functools.partial(build_labeled_predictions, labels_as_of=cutoff)
-        day, result = run_step(context, monitoring_db, step, config, model_name)
+        day, result = run_step(context, monitoring_db, provenance, step, config, model_name)
         if cutoff is not None:
             context.log.info(f"{model_name} {day}: labels recorded by {cutoff.isoformat()} only")
         context.log.info(
@@ -183,7 +185,7 @@ def build_model_assets(
         description="Per day: predictions, labelled, coverage and label-lag quantiles.",
     )
     def label_status(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day, status = run_step(context, monitoring_db, build_label_status, model_name)
+        day, status = run_step(context, monitoring_db, provenance, build_label_status, model_name)
         context.log.info(
             f"{model_name} {day}: coverage {percent(status.coverage)} of {status.predictions}"
         )
@@ -214,7 +216,7 @@ def build_model_assets(
     )
     def cohort_metrics(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
         day, (result, view) = run_step(
-            context, monitoring_db, _with_view(build_cohort_metrics, cohort_view_step), config,
+            context, monitoring_db, provenance, _with_view(build_cohort_metrics, cohort_view_step), config,
             model_name,
         )  # fmt: skip
         context.log.info(
@@ -250,7 +252,7 @@ def build_model_assets(
     )
     def fairness_disparities(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
         day, (result, view) = run_step(
-            context, monitoring_db, _with_view(build_fairness_disparities, fairness_view_step),
+            context, monitoring_db, provenance, _with_view(build_fairness_disparities, fairness_view_step),
             config, model_name,
         )  # fmt: skip
         failing_four_fifths = result.worst[
@@ -284,7 +286,9 @@ def build_model_assets(
         description="Each SLO judged on the day: bad only on clear evidence, unknown when data is insufficient.",
     )
     def slo_evaluations(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day, frame = run_step(context, monitoring_db, build_slo_evaluations, config, model_name)
+        day, frame = run_step(
+            context, monitoring_db, provenance, build_slo_evaluations, config, model_name
+        )
         counts = frame.status.value_counts().to_dict()
         # Bad first, then the days that could not be judged.
         shown = frame.assign(
@@ -332,7 +336,9 @@ def build_model_assets(
         description="Each SLO's error budget over its compliance period: consumed, remaining, burn rates, ok/ticket/page; one check per SLO (WARN ticket, ERROR page).",
     )
     def error_budgets(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day, verdicts = run_step(context, monitoring_db, _budget_verdicts, config, model_name)
+        day, verdicts = run_step(
+            context, monitoring_db, provenance, _budget_verdicts, config, model_name
+        )
         paging = [v.slo.name for v in verdicts if v.status == "page"]
         if paging:
             context.log.warning(f"{model_name} {day}: SLO(s) at page: {paging}")

@@ -3,13 +3,17 @@ metadata formatting."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
+import subprocess
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -21,6 +25,7 @@ from monitoring_pipeline.defs.partitions import partition_day
 from monitoring_pipeline.defs.tags import LABELS_AS_OF_TAG
 from monitoring_pipeline.pipeline.drift import DriftConfigError
 from monitoring_pipeline.storage.database import DatabaseUnavailableError
+from monitoring_pipeline.storage.provenance import record_run_provenance
 from monitoring_pipeline.storage.sources import SourceUnavailableError
 from monitoring_pipeline.storage.writes import Audit
 
@@ -139,15 +144,59 @@ def package_version() -> str:
         return "0+unknown"
 
 
+@functools.cache
+def source_revision() -> str | None:
+    """The git commit of the source checkout this package runs from (``+dirty`` when tracked
+    files changed), or None for an installed wheel or without git. Looked up once per
+    process; only a checkout's own ``.git`` counts (a venv inside some other repository
+    must not lend it its commit)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists() or not (root / "monitoring_pipeline").is_dir():
+        return None
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}+dirty" if changed else head
+
+
 # Keys that change what a model's assets compute are in its config section and in these
 # top-level settings it inherits; who owns it and how it is described do not.
 _NOT_COMPUTATIONAL = ("owners", "description")
 
 
-def model_code_version(config: MonitoringConfig, model_name: str) -> str:
-    """``<package version>+<hash>``: the hash covers the model's config section (owners and
-    description aside) and the shared settings it inherits, so a changed config is a new
-    code version in Dagster."""
+@dataclass(frozen=True)
+class ModelProvenance:
+    """What produced a model's rows: code (package version, git revision) and the model's
+    computational configuration with its sha256 (stored per run in ``run_provenance``)."""
+
+    package_version: str
+    git_revision: str | None
+    config: dict
+    config_hash: str
+
+    @property
+    def code_version(self) -> str:
+        """Dagster's code version of the model's assets: ``<package version>+<hash[:10]>``."""
+        return f"{self.package_version}+{self.config_hash[:10]}"
+
+
+def model_provenance(config: MonitoringConfig, model_name: str) -> ModelProvenance:
+    """The model's config section (owners and description aside) and the shared settings it
+    inherits, hashed over canonical JSON, so a changed config is a new code version."""
     model = config.models[model_name]
     section = {
         "model": model.model_dump(mode="json", exclude=set(_NOT_COMPUTATIONAL)),
@@ -157,8 +206,14 @@ def model_code_version(config: MonitoringConfig, model_name: str) -> str:
         "ingest_chunk_rows": config.ingest_chunk_rows(model_name),
         "partitions_start": str(config.partitions_start),
     }
-    digest = hashlib.sha256(json.dumps(section, sort_keys=True).encode()).hexdigest()[:10]
-    return f"{package_version()}+{digest}"
+    canonical = json.loads(json.dumps(section, sort_keys=True))
+    digest = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+    return ModelProvenance(package_version(), source_revision(), canonical, digest)
+
+
+def model_code_version(config: MonitoringConfig, model_name: str) -> str:
+    """``<package version>+<hash>`` of :func:`model_provenance`."""
+    return model_provenance(config, model_name).code_version
 
 
 def model_asset_properties(config: MonitoringConfig, model_name: str) -> dict:
@@ -199,14 +254,31 @@ def percent(value: float | None) -> str:
 EXPECTED_ERRORS = (DatabaseUnavailableError, SchemaError, SourceUnavailableError, DriftConfigError)
 
 
-def run_step(context: dg.AssetExecutionContext, monitoring_db, step, *args):
-    """Run ``step(engine, *args, day, audit)`` for the context's partition day.
+def run_step(
+    context: dg.AssetExecutionContext,
+    monitoring_db,
+    provenance: ModelProvenance,
+    step,
+    *args,
+):
+    """Run ``step(engine, *args, day, audit)`` for the context's partition day, after
+    recording the run's ``provenance`` for the asset's model (once per run and model).
 
     Returns ``(day, result)``. Expected errors become a one-line Failure (database
     outages: a spaced retry) instead of a traceback.
     """
     day = partition_day(context)
     try:
-        return day, step(monitoring_db.engine(), *args, day, audit(context))
+        engine = monitoring_db.engine()
+        record_run_provenance(
+            engine,
+            run_id=context.run_id,
+            model_name=context.asset_key.path[0],
+            package_version=provenance.package_version,
+            git_revision=provenance.git_revision,
+            config_hash=provenance.config_hash,
+            config=provenance.config,
+        )
+        return day, step(engine, *args, day, audit(context))
     except EXPECTED_ERRORS as exc:
         raise fail_clearly(exc) from None

@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.defs.common import partitioned_check_spec, run_step
+from monitoring_pipeline.defs.common import model_provenance, partitioned_check_spec, run_step
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.defs.verdict_checks import (
     DRIFT_CHECK,
@@ -31,6 +31,7 @@ def build_drift_asset(
     """``<model_name>/drift``: reads ``upstream`` (the model's labeled predictions), with
     ``properties`` (owners, code_version) and a check that no test is flagged on the day."""
     key = dg.AssetKey([model_name, "drift"])
+    provenance = model_provenance(config, model_name)
 
     @dg.asset(
         key=key,
@@ -47,7 +48,7 @@ def build_drift_asset(
         description="Per feature and score, overall and per cohort: PSI, KS, Jensen-Shannon, chi-square and null-rate change against the baseline, BH-adjusted.",
     )
     def drift(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day, result = run_step(context, monitoring_db, build_drift, config, model_name)
+        day, result = run_step(context, monitoring_db, provenance, build_drift, config, model_name)
         context.log.info(
             f"{model_name} {day}: {result.rows} drift rows, {result.drifted_tests} drifted; "
             f"baseline {result.baseline_description}"

@@ -18,6 +18,7 @@ from monitoring_pipeline.defs.common import (
     float_metadata,
     labels_as_of,
     metadata_table,
+    model_provenance,
     partitioned_check_spec,
     run_step,
 )
@@ -46,6 +47,7 @@ def build_health_asset(
     """``<model_name>/pipeline_health``, downstream of ``upstream`` (label_status, drift),
     with ``properties`` (owners, code_version)."""
     key = dg.AssetKey([model_name, "pipeline_health"])
+    provenance = model_provenance(config, model_name)
     check_specs = [
         partitioned_check_spec(name, key, partitions_def, description=CHECK_DESCRIPTIONS[name])
         for name in CHECK_NAMES
@@ -66,7 +68,7 @@ def build_health_asset(
     )
     def pipeline_health(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
         step = functools.partial(build_pipeline_health, labels_as_of=labels_as_of(context))
-        day, result = run_step(context, monitoring_db, step, config, model_name)
+        day, result = run_step(context, monitoring_db, provenance, step, config, model_name)
         for finding in result.findings:
             if finding.status != "ok":
                 context.log.warning(

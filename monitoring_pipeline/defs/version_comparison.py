@@ -4,7 +4,12 @@ import dagster as dg
 import pandas as pd
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.defs.common import metadata_table, model_asset_properties, run_step
+from monitoring_pipeline.defs.common import (
+    metadata_table,
+    model_asset_properties,
+    model_provenance,
+    run_step,
+)
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.pipeline.version_comparison import build_version_comparison
 
@@ -13,6 +18,7 @@ def build_version_comparison_asset(
     config: MonitoringConfig, model_name: str, partitions_def: dg.PartitionsDefinition
 ) -> dg.AssetsDefinition:
     """``<model>/version_comparison``, downstream of ``<model>/cohort_metrics``."""
+    provenance = model_provenance(config, model_name)
 
     @dg.asset(
         key=[model_name, "version_comparison"],
@@ -24,7 +30,9 @@ def build_version_comparison_asset(
         description="On days served by two or more versions: candidate minus incumbent per cohort and metric, with Newcombe 95% intervals.",
     )
     def version_comparison(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
-        day, result = run_step(context, monitoring_db, build_version_comparison, config, model_name)
+        day, result = run_step(
+            context, monitoring_db, provenance, build_version_comparison, config, model_name
+        )
         if result.candidate:
             context.log.info(
                 f"{model_name} {day}: candidate {result.candidate} vs "

@@ -55,7 +55,8 @@ Fingerprints = dict[str, tuple[int, str]]
 
 def fingerprints(database_url: str) -> Fingerprints:
     """Every table of schema ``monitoring``: (rows, md5 of its rows sorted), without the
-    columns in ``STAMP_COLUMNS``."""
+    columns in ``STAMP_COLUMNS``; not ``run_provenance``, the log of runs (a killed run's
+    row stays: it ran)."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
@@ -65,7 +66,8 @@ def fingerprints(database_url: str) -> Fingerprints:
                     "SELECT c.table_name, c.column_name FROM information_schema.columns c "
                     "JOIN information_schema.tables t USING (table_schema, table_name) "
                     "WHERE c.table_schema = 'monitoring' AND t.table_type = 'BASE TABLE' "
-                    "AND c.table_name <> 'schema_migrations' ORDER BY c.ordinal_position"
+                    "AND c.table_name NOT IN ('schema_migrations', 'run_provenance') "
+                    "ORDER BY c.ordinal_position"
                 )
             ):
                 if column not in STAMP_COLUMNS:

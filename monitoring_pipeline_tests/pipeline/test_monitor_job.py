@@ -3,8 +3,14 @@ Dagster instance: label backfill, quality checks, quarantine, label status, idem
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import json
+import subprocess
 from datetime import date, timedelta
+from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,11 +18,14 @@ import sqlalchemy as sa
 import yaml
 
 from monitoring_pipeline.config import load_config
+from monitoring_pipeline.defs.definitions import build_definitions
 from monitoring_pipeline.demo.incidents import MalformedRows
 from monitoring_pipeline.pipeline.labeled_predictions import DOWNSTREAM_TABLES
 from monitoring_pipeline_tests.helpers.worlds import END, START, build_world, run_day, table
 
 pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
 
 TABLES = [
     "labeled_predictions",
@@ -92,6 +101,59 @@ def test_job_writes_every_table_and_nothing_is_lost(
             (stats.model_name == "loan_approval") & (stats.partition_date == days[-1])
         ].rows_read.iloc[0]
     )
+
+    # Audit trail: every published row's run names its code and configuration.
+    provenance = table(engine, "run_provenance")
+    assert not provenance.duplicated(["run_id", "model_name"]).any()
+    with engine.connect() as conn:
+        # The tables the asset chain publishes: by day and model, stamped with the run.
+        tables = (
+            conn.execute(
+                sa.text(
+                    "SELECT c.table_name FROM information_schema.columns c JOIN "
+                    "information_schema.tables t USING (table_schema, table_name) "
+                    "WHERE c.table_schema = 'monitoring' AND t.table_type = 'BASE TABLE' "
+                    "AND c.column_name IN ('run_id', 'model_name', 'partition_date') "
+                    "GROUP BY 1 HAVING count(*) = 3"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert {"cohort_metrics", "drift", "error_budgets", "health_checks"} <= set(tables)
+        for name in tables:
+            unexplained = conn.execute(
+                sa.text(
+                    f"SELECT count(*) FROM monitoring.{name} t WHERE NOT EXISTS (SELECT 1 "
+                    "FROM monitoring.run_provenance p WHERE p.run_id = t.run_id "
+                    "AND p.model_name = t.model_name)"
+                )
+            ).scalar_one()
+            assert unexplained == 0, name
+    assert len(provenance) == 2 * len(days)  # one run per day, two models each
+    git = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert set(provenance.git_revision) == {git + ("+dirty" if dirty else "")}
+    assert set(provenance.package_version) == {importlib.metadata.version("monitoring_pipeline")}
+    for row in provenance.itertuples():
+        canonical = json.dumps(row.config, sort_keys=True).encode()
+        assert row.config_hash == hashlib.sha256(canonical).hexdigest()
+        written = yaml.safe_load((tmp_path / "monitored_models.yaml").read_text())
+        source = written["models"][row.model_name]["predictions"]
+        assert source.items() <= row.config["model"]["predictions"].items()
+    node = build_definitions(config, database_url=database_url).resolve_assets_def(
+        dg.AssetKey(["loan_approval", "cohort_metrics"])
+    )
+    loan_hash = provenance[provenance.model_name == "loan_approval"].config_hash.iloc[0]
+    assert node.code_versions_by_key[node.key].endswith("+" + loan_hash[:10])
 
 
 def test_rerunning_a_partition_leaves_every_table_unchanged(
