@@ -276,7 +276,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from monitoring_pipeline.benchmark import main as benchmark_main
 
     argv = [arg for rows in (args.rows or []) for arg in ("--rows", str(rows))]
-    return benchmark_main([*argv, "--seed", str(args.seed)])
+    argv += ["--seed", str(args.seed), "--baseline-days", str(args.baseline_days)]
+    if args.baseline_rows is not None:
+        argv += ["--baseline-rows", str(args.baseline_rows)]
+    return benchmark_main([*argv, *(["--keep"] if args.keep else [])])
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -472,7 +475,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--rows", type=int, action="append", help="predictions in the day; repeatable"
     )
+    bench.add_argument(
+        "--baseline-days", type=int, default=7,
+        help="days before the measured one forming its drift baseline (default 7)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--baseline-rows", type=int,
+        help="predictions per baseline day (default: the day's rows, at most 200,000)",
+    )  # fmt: skip
     bench.add_argument("--seed", type=int, default=3)
+    bench.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     bench.set_defaults(func=cmd_benchmark)
 
     retrain = sub.add_parser(

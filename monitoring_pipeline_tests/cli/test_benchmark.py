@@ -15,7 +15,8 @@ def test_benchmark_runs_every_stage_and_reports_rows_per_second(
 ):
     monkeypatch.setenv("MONITORING_DATABASE_URL", database_url)
     monkeypatch.setenv("MONITORING_HOME", str(tmp_path))
-    assert benchmark.main(["--rows", "3000"]) == 0
+    args = ["--rows", "3000", "--baseline-days", "2", "--baseline-rows", "1000"]
+    assert benchmark.main(args) == 0
     out = capsys.readouterr().out
     for stage in [
         "labeled_predictions", "label_status", "cohort_metrics", "fairness_disparities",
@@ -25,6 +26,9 @@ def test_benchmark_runs_every_stage_and_reports_rows_per_second(
     predictions = int(re.search(r"predictions ([\d,]+),", out)[1].replace(",", ""))
     assert 2_500 < predictions < 4_000  # the simulated day has weekday volume around 3,000
     assert re.search(r"label join -> budgets\s+[\d.]+", out)
+    # The day is tested against two other days, not against itself.
+    assert "baseline: 2 day(s) 2026-01-03..2026-01-04 of ~1,000 predictions" in out
+    assert int(re.search(r"drift rows \(tests\) ([\d,]+)", out)[1].replace(",", "")) > 100
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
         scratch = conn.execute(
