@@ -72,6 +72,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             end=args.end,
             seed=args.seed,
             healthy=args.healthy,
+            incidents=tuple(args.incidents),
+            onset=args.onset,
             alerts=args.alerts,
             webhook_port=args.webhook_port,
             canary_days=args.canary_days,
@@ -410,6 +412,14 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _incident_kinds(text: str) -> tuple[str, ...]:
+    """``NAME[,NAME]``: incident kinds, checked by the demo against the simulator's."""
+    kinds = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not kinds:
+        raise argparse.ArgumentTypeError("name at least one incident")
+    return kinds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="monitoring-pipeline", description=__doc__.splitlines()[0]
@@ -437,6 +447,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--healthy",
         action="store_true",
         help="no incidents: several weeks of healthy traffic (nothing should page)",
+    )
+    demo.add_argument(
+        "--incident",
+        dest="incidents",
+        type=_incident_kinds,
+        default=(),
+        metavar="NAME[,NAME]",
+        help="a game day: inject these simulator incidents instead of the default scenario's, "
+        "e.g. MinorityDegradation,LabelOutage (README: each kind and what it should raise)",
+    )
+    demo.add_argument(
+        "--onset",
+        type=_date,
+        help="first day of the --incident incidents (default: after the 14 healthy baseline days)",
     )
     demo.add_argument(
         "--no-alerts",

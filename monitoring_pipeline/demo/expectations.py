@@ -11,8 +11,9 @@ measures it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+from monitoring_pipeline.demo.generator import default_incidents
 from monitoring_pipeline.demo.incidents import (
     DistributionShift,
     FeatureNulls,
@@ -24,7 +25,19 @@ from monitoring_pipeline.demo.incidents import (
     ThresholdChange,
 )
 
-__all__ = ["EXPECTATIONS", "WITHIN_DAYS", "Expectation", "days_to_alert", "incident_of_kind"]
+__all__ = [
+    "BASELINE_DAYS",
+    "EXPECTATIONS",
+    "WITHIN_DAYS",
+    "Expectation",
+    "days_to_alert",
+    "incident_of_kind",
+    "scenario_incidents",
+]
+
+# The demo scenario's first days are always healthy: the baseline the monitors compare
+# against (``default_incidents``); a game day's incidents start after them by default.
+BASELINE_DAYS = 14
 
 # An alert decided at the end of the onset day is 0 days late; within 2 means by the end of
 # the second day after it.
@@ -123,3 +136,46 @@ def days_to_alert(first_alert: date | None, onset: date) -> int | None:
     """Replayed days from the onset to the first alert (0: at the end of the onset day);
     None when none fired."""
     return None if first_alert is None else (first_alert - onset).days
+
+
+def scenario_incidents(
+    model: str,
+    start: date,
+    end: date,
+    *,
+    healthy: bool = False,
+    kinds: tuple[str, ...] = (),
+    onset: date | None = None,
+) -> list[Incident]:
+    """The demo's incidents of ``model`` over ``start..end``: none when ``healthy``; for a
+    game day (``kinds``), the backtests' incident of each kind that concerns ``model``
+    (:func:`incident_of_kind`) from ``onset`` (default: the day after the
+    ``BASELINE_DAYS`` healthy days) to ``end``; otherwise the default scenario.
+
+    Example:
+        >>> from datetime import date
+        >>> [type(i).__name__ for i in scenario_incidents(
+        ...     "loan_approval", date(2026, 10, 1), date(2026, 10, 28),
+        ...     kinds=("MalformedRows", "ThresholdChange"))]
+        ['MalformedRows']
+        >>> scenario_incidents("job_screening", date(2026, 10, 1), date(2026, 10, 28),
+        ...     kinds=("ThresholdChange",))[0].start
+        datetime.date(2026, 10, 15)
+    """
+    if healthy:
+        return []
+    if not kinds:
+        return default_incidents(model, start, end)
+    first = onset or start + timedelta(days=BASELINE_DAYS)
+    if not start < first <= end:
+        raise ValueError(
+            f"--onset {first} must fall after the first day {start} and by the last {end}"
+        )
+    unknown = sorted(set(kinds) - set(EXPECTATIONS))
+    if unknown:
+        raise ValueError(
+            f"unknown incident(s) {', '.join(unknown)}; known: {', '.join(sorted(EXPECTATIONS))}"
+        )
+    return [
+        incident_of_kind(kind, first, end) for kind in kinds if EXPECTATIONS[kind].model == model
+    ]

@@ -16,10 +16,10 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.demo.expectations import scenario_incidents
 from monitoring_pipeline.demo.generator import (
     DemoTraffic,
     VersionRollout,
-    default_incidents,
     generate_traffic,
 )
 from monitoring_pipeline.demo.publish import publish_demo_sources
@@ -59,10 +59,13 @@ def simulate(
     rollouts: dict[str, VersionRollout] | None = None,
     daily_volume: int | None = None,
     healthy: bool = False,
+    kinds: tuple[str, ...] = (),
+    onset: date | None = None,
 ) -> dict[str, DemoTraffic]:
     """Both demo models' traffic for ``start..through`` as known at the simulated clock,
     with the incidents of the whole scenario ``start..scenario_end`` (a day's rows do not
-    depend on how far the range reaches); ``healthy``: no incidents at all."""
+    depend on how far the range reaches); ``healthy``: no incidents at all; ``kinds`` and
+    ``onset``: a game day's incidents instead of the default ones (``scenario_incidents``)."""
     return {
         model: generate_traffic(
             model,
@@ -70,7 +73,9 @@ def simulate(
             through,
             now=simulated_clock(through),
             seed=seed,
-            incidents=[] if healthy else default_incidents(model, start, scenario_end),
+            incidents=scenario_incidents(
+                model, start, scenario_end, healthy=healthy, kinds=kinds, onset=onset
+            ),
             daily_volume=daily_volume,
             rollout=(rollouts or {}).get(model),
         )
@@ -138,6 +143,8 @@ def continue_after_retraining(
     seed: int,
     data_dir: Path,
     healthy: bool = False,
+    kinds: tuple[str, ...] = (),
+    onset: date | None = None,
     daily_volume: int | None = None,
     progress: Callable[[int, int, PartitionRun], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -156,6 +163,8 @@ def continue_after_retraining(
         rollouts=rollouts,
         daily_volume=daily_volume,
         healthy=healthy,
+        kinds=kinds,
+        onset=onset,
     )
     publish_demo_sources(engine, traffic, data_dir)
     return run_days(

@@ -37,7 +37,7 @@ from monitoring_pipeline.demo.alerting import (
     local_receiver,
     local_webhook_url,
 )
-from monitoring_pipeline.demo.generator import default_incidents
+from monitoring_pipeline.demo.expectations import scenario_incidents
 from monitoring_pipeline.demo.publish import publish_demo_sources, write_demo_config
 from monitoring_pipeline.demo.retraining import (
     DEMO_MODELS,
@@ -82,6 +82,10 @@ class DemoOptions:
     end: date = SCENARIO_END
     seed: int = 7
     healthy: bool = False
+    # A game day: these incident kinds (``demo.expectations.EXPECTATIONS``) from ``onset``
+    # instead of the default scenario's.
+    incidents: tuple[str, ...] = ()
+    onset: date | None = None
     alerts: bool = True
     webhook_port: int = RECEIVER_PORT
     canary_days: int = 3
@@ -96,7 +100,13 @@ def run_demo(options: DemoOptions, *, say: Say = _say) -> int:
     """Play the demo; returns the exit code: 0 when every run succeeded, 1 when one failed,
     2 for a bad option, 130 / 143 when stopped by SIGINT / SIGTERM."""
     try:
-        options.calendar()
+        calendar = options.calendar()
+        if options.healthy and options.incidents:
+            raise ValueError("--healthy and --incident exclude each other")
+        for model in DEMO_MODELS:  # an unknown incident or an onset outside the days
+            scenario_incidents(
+                model, calendar.start, calendar.end, kinds=options.incidents, onset=options.onset
+            )
     except ValueError as exc:
         say(str(exc))
         return 2
@@ -183,11 +193,10 @@ class _Demo:
 
         self.stage = "while simulating the traffic"
         now = simulated_clock(retrain_day)
-        traffic = simulate(
-            start, retrain_day, scenario_end=end, seed=options.seed, healthy=options.healthy
-        )
+        game = {"healthy": options.healthy, "kinds": options.incidents, "onset": options.onset}
+        traffic = simulate(start, retrain_day, scenario_end=end, seed=options.seed, **game)
         for model in DEMO_MODELS:
-            incidents = [] if options.healthy else default_incidents(model, start, end)
+            incidents = scenario_incidents(model, start, end, **game)
             say(
                 f"- simulated {model}: {len(traffic[model].predictions):,} predictions, "
                 f"{len(traffic[model].labels):,} label rows known at {now:%Y-%m-%d %H:%M} UTC"
@@ -283,7 +292,7 @@ class _Demo:
                     end=end,
                     seed=options.seed,
                     data_dir=settings.demo_data_dir,
-                    healthy=options.healthy,
+                    **game,
                     progress=self._progress,
                     should_stop=lambda: stop.requested,
                 )
