@@ -167,6 +167,8 @@ def test_opens_offline_with_every_section_plotted(page):
     assert page.blocked == [] and page.errors == []
     assert page.evaluate("document.querySelector('section#page-executive').hidden") is False
     page.click("nav a[href='#oncall']")
+    # The page switches on hashchange, which fires after the click returns: wait for it.
+    page.wait_for_function("document.querySelector('section#page-executive').hidden")
     assert page.evaluate("document.querySelector('section#page-executive').hidden") is True
     assert page.evaluate("document.querySelector('section#page-oncall').hidden") is False
 
