@@ -26,8 +26,8 @@ __all__ = ["sli_figures", "sli_source", "worst_cohorts"]
 
 def sli_source(slo: SLOConfig) -> SLISource:
     """The table the SLO's figure is read from."""
-    if isinstance(slo.sli, FairnessSLI):
-        return "fairness_disparities"
+    if isinstance(slo.sli, FairnessSLI):  # realised or estimated gaps
+        return slo.sli.source
     if isinstance(slo.sli, DriftSLI):
         return "drift"
     if isinstance(slo.sli, CohortChangeSLI):

@@ -149,7 +149,8 @@ def _describe(exc: ValidationError, source: str, raw: Any) -> str:
 # ("predictions.postgres_table.table"); drop it so the path is the file's key path.
 UNION_FIELDS = {"predictions", "labels", "sli"}
 UNION_TAGS = {
-    "postgres_table", "files", "cohort_metrics", "fairness_disparities", "cohort_changes", "drift"
+    "postgres_table", "files", "cohort_metrics", "fairness_disparities", "estimated_disparities",
+    "cohort_changes", "drift",
 }  # fmt: skip
 
 

@@ -351,6 +351,20 @@ class FairnessSLI(Strict):
         return self.group is None
 
 
+EstimatedDifferenceName = Literal[
+    "tpr_difference", "fpr_difference", "precision_difference", "accuracy_difference"
+]
+
+
+class EstimatedFairnessSLI(FairnessSLI):
+    """A gap between a group and its reference group estimated from the scores
+    (``monitoring.estimated_disparities``): judged like a fairness difference, available
+    while labels lag, marked as estimated wherever it is shown."""
+
+    source: Literal["estimated_disparities"]  # type: ignore[assignment]
+    metric: EstimatedDifferenceName  # type: ignore[assignment]
+
+
 class CohortChangeSLI(Strict):
     """A cohort's own figure on the day minus the same cohort's over its baseline window
     (``monitoring.cohort_changes``), judged by its size like a fairness difference. It sees
@@ -380,7 +394,8 @@ class DriftSLI(Strict):
 
 
 SLI = Annotated[
-    CohortMetricSLI | FairnessSLI | CohortChangeSLI | DriftSLI, Field(discriminator="source")
+    CohortMetricSLI | FairnessSLI | EstimatedFairnessSLI | CohortChangeSLI | DriftSLI,
+    Field(discriminator="source"),
 ]
 
 
@@ -390,7 +405,9 @@ class Objective(Strict):
 
 
 Severity = Literal["ticket", "page"]
-SLISource = Literal["cohort_metrics", "fairness_disparities", "cohort_changes", "drift"]
+SLISource = Literal[
+    "cohort_metrics", "fairness_disparities", "estimated_disparities", "cohort_changes", "drift"
+]
 # Built-in ``defaults.max_severity``: drift is a cause, not harm done to anyone, so a drift
 # SLO raises a ticket at most unless configured otherwise; other SLIs may page.
 BUILTIN_MAX_SEVERITY: dict[str, Severity] = {"drift": "ticket"}
@@ -624,6 +641,17 @@ class RetrainingConfig(Strict):
     worst_cohorts: int = Field(default=5, ge=1, le=50)
 
 
+class EstimationConfig(Strict):
+    """Performance estimated from scores while labels lag (``core.estimation``).
+
+    ``min_label_coverage``: the labelled share a cohort's day needs before its realised
+    figure is compared with the estimate (estimation error and interval coverage).
+    """
+
+    enabled: bool = True
+    min_label_coverage: float = Field(default=0.9, gt=0, le=1)
+
+
 class ModelConfig(Strict):
     """One monitored model: where its data comes from and what to watch."""
 
@@ -647,6 +675,7 @@ class ModelConfig(Strict):
     # Overrides the top-level ``health`` key by key (MonitoringConfig.health_config).
     health: HealthConfig | None = None
     retraining: RetrainingConfig | None = None
+    estimation: EstimationConfig = EstimationConfig()
 
     @field_validator("owners")
     @classmethod

@@ -49,7 +49,10 @@ __all__ = [
     "NumericBins",
     "additive_columns",
     "categorical_histogram",
+    "ESTIMATION_KINDS",
     "compute_confusion_stats",
+    "compute_estimation_stats",
+    "estimation_bin_columns",
     "compute_feature_histograms",
     "fit_categories",
     "fit_numeric_bins",
@@ -80,7 +83,20 @@ CONFUSION_COUNT_COLUMNS = (
     "fn",
 )
 _ADDITIVE_NAMES = frozenset((*CONFUSION_COUNT_COLUMNS, "brier_sum", "count"))
-_ADDITIVE_PATTERN = re.compile(r"^bin_(n|score_sum|label_sum)_\d+$")
+_ADDITIVE_PATTERN = re.compile(
+    r"^(bin_(n|score_sum|label_sum)|est_(n|score_sum|score_sq_sum|labelled_n|labelled_score_sum"
+    r"|labelled_score_sq_sum|label_sum))_\d+$"
+)
+# Per score bin and decision, what label-free estimation needs (compute_estimation_stats).
+ESTIMATION_KINDS = (
+    "n",
+    "score_sum",
+    "score_sq_sum",
+    "labelled_n",
+    "labelled_score_sum",
+    "labelled_score_sq_sum",
+    "label_sum",
+)
 _MAX_NUMERIC_BINS = 999  # numeric bins are labelled "000".."998": sortable as text
 
 ERROR_MISSING_COLUMNS = "frame lacks required columns: {columns}"
@@ -398,6 +414,82 @@ def compute_confusion_stats(
             piece[f"bin_label_sum_{b}"] = bin_cells[keep, b, 1]
         pieces.append(piece)
 
+    return _assemble(pieces, groups, group_keys)
+
+
+def estimation_bin_columns(score_bins: int) -> list[str]:
+    """Names of the columns of :func:`compute_estimation_stats`, kind by kind, bin by bin."""
+    return [f"est_{kind}_{b}" for kind in ESTIMATION_KINDS for b in range(score_bins)]
+
+
+def compute_estimation_stats(
+    frame: pd.DataFrame,
+    cohort_spec: CohortSpec,
+    *,
+    score_bins: int = 20,
+    group_keys: Sequence[str] = ("model_version",),
+) -> pd.DataFrame:
+    """Additive score sums per (group keys, cohort, decision, score bin): what estimating
+    performance from scores needs (``core.estimation``), for every row, labelled or not.
+
+    Parameters are those of :func:`compute_confusion_stats` (``score_bins`` equal-width
+    bins, 1.0 in the last). Returns one row per (group keys, cohort, decision) present,
+    with ``decision`` (0/1) after the cohort keys and, per bin ``b``: ``est_n_b`` (rows),
+    ``est_score_sum_b``, ``est_score_sq_sum_b`` over all rows, and ``est_labelled_n_b``,
+    ``est_labelled_score_sum_b``, ``est_labelled_score_sq_sum_b``, ``est_label_sum_b``
+    over labelled rows.
+
+    Example:
+        >>> frame = pd.DataFrame({"model_version": ["v1"] * 3, "score": [0.9, 0.2, 0.6],
+        ...     "decision": [1, 0, 1], "label": [1, None, 0], "sex": ["f", "m", "f"]})
+        >>> stats = compute_estimation_stats(frame, CohortSpec(["sex"]), score_bins=2)
+        >>> stats[["cohort_value", "decision", "est_n_0", "est_n_1", "est_label_sum_1"]
+        ...       ].to_numpy().tolist()
+        [['all', 0, 1, 0, 0], ['all', 1, 0, 2, 1], ['f', 1, 0, 2, 1], ['m', 0, 1, 0, 0]]
+    """
+    if score_bins < 1:
+        raise ValueError(ERROR_SCORE_BINS.format(score_bins=score_bins))
+    group_keys = list(group_keys)
+    _require_columns(frame, [*group_keys, "score", "decision", "label", *cohort_spec.columns])
+    score, decision, labelled, label = _validated_arrays(frame)
+    groups = _encode_groups(frame, group_keys)
+    score_bin = np.minimum((score * score_bins).astype(np.int64), score_bins - 1)
+    weights = {
+        "n": None,
+        "score_sum": score,
+        "score_sq_sum": score * score,
+        "labelled_n": labelled.astype(np.float64),
+        "labelled_score_sum": np.where(labelled, score, 0.0),
+        "labelled_score_sq_sum": np.where(labelled, score * score, 0.0),
+        "label_sum": label.astype(np.float64),
+    }
+    pieces: list[dict[str, np.ndarray]] = []
+    for attribute, cohort in _encode_cohorts(frame, cohort_spec):
+        key, key_group, key_value = _group_cohort_keys(groups, cohort)
+        n_cells = len(key_group) * 2
+        cell = key * 2 + decision
+        bin_key = cell * score_bins + score_bin
+        sums = {
+            kind: np.bincount(bin_key, weights=w, minlength=n_cells * score_bins).reshape(
+                n_cells, score_bins
+            )
+            for kind, w in weights.items()
+        }
+        keep = np.flatnonzero(sums["n"].sum(axis=1) > 0)
+        piece: dict[str, np.ndarray] = {
+            "__group": key_group[keep // 2],
+            "cohort_attribute": np.full(len(keep), attribute, dtype=object),
+            "cohort_value": key_value[keep // 2],
+            "decision": (keep % 2).astype(np.int64),
+        }
+        for kind, matrix in sums.items():
+            integral = kind in ("n", "labelled_n", "label_sum")
+            for b in range(score_bins):
+                column = matrix[keep, b]
+                piece[f"est_{kind}_{b}"] = (
+                    np.rint(column).astype(np.int64) if integral else column
+                )
+        pieces.append(piece)
     return _assemble(pieces, groups, group_keys)
 
 

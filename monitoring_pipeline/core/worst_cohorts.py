@@ -33,7 +33,9 @@ from monitoring_pipeline.core.verdicts import absolute_intervals
 
 __all__ = ["FIGURE_COLUMNS", "SLISource", "rank_worst_cohorts", "sli_cohort_figures"]
 
-SLISource = Literal["fairness_disparities", "cohort_metrics", "cohort_changes", "drift"]
+SLISource = Literal[
+    "fairness_disparities", "estimated_disparities", "cohort_metrics", "cohort_changes", "drift"
+]
 
 # What every candidate row carries (besides the stored columns it came with).
 FIGURE_COLUMNS = ["cohort", "value", "lower", "upper", "sufficient"]
@@ -74,7 +76,7 @@ def sli_cohort_figures(
     """
     attribute = rows["cohort_attribute"].astype(str)
     value = rows["cohort_value"].astype(str)
-    if source == "fairness_disparities":
+    if source in ("fairness_disparities", "estimated_disparities"):
         reference = rows["reference_value"].astype(str)
         keep = value != reference
         if group is not None:

@@ -4,8 +4,10 @@
 - ``labeled_predictions`` (+ blocking quality checks) <- both logs;
 - ``label_status`` <- labeled_predictions;
 - ``cohort_metrics`` <- labeled_predictions; ``fairness_disparities`` <- cohort_metrics;
+- ``performance_estimates`` <- cohort_metrics: metrics estimated from scores while labels
+  lag, and gaps on them (``estimated_disparities``);
 - ``drift`` <- labeled_predictions (``defs/drift_assets.py``);
-- ``slo_evaluations`` <- cohort_metrics, fairness_disparities, drift;
+- ``slo_evaluations`` <- cohort_metrics, fairness_disparities, performance_estimates, drift;
 - ``error_budgets`` (one check per SLO) <- slo_evaluations;
 - ``pipeline_health`` <- label_status, drift (``defs/health_assets.py``; never blocking).
 
@@ -52,6 +54,7 @@ from monitoring_pipeline.pipeline.cohort_metrics import (
     build_cohort_metrics,
     build_fairness_disparities,
 )
+from monitoring_pipeline.pipeline.estimation import build_performance_estimates
 from monitoring_pipeline.pipeline.label_status import build_label_status
 from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predictions
 from monitoring_pipeline.pipeline.slo import build_error_budgets, build_slo_evaluations
@@ -271,6 +274,55 @@ def build_model_assets(
             check_results=[fairness_check_result(view)],
         )
 
+    estimates_key = dg.AssetKey([model_name, "performance_estimates"])
+
+    @dg.asset(
+        key=estimates_key,
+        deps=[cohort_metrics_key],
+        partitions_def=partitions_def,
+        group_name=model_name,
+        kinds={"postgres"},
+        **properties,
+        description="TPR, FPR, precision, accuracy per cohort estimated from the scores while labels lag (calibrated per cohort on the labelled reference window), with 95% intervals, the gaps between groups on them (estimated_disparities), and, once labels arrive, each estimate's error.",
+    )
+    def performance_estimates(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
+        day, result = run_step(
+            context, monitoring_db, provenance, build_performance_estimates, config, model_name
+        )
+        coverage = result.coverage
+        context.log.info(
+            f"{model_name} {day}: {result.estimated} sufficient estimates, "
+            f"{result.uncalibrated} uncalibrated; checked against labels: {result.judged}"
+            + (f", {percent(coverage)} inside their interval" if coverage is not None else "")
+        )
+        gaps = result.gaps.head(10)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows,
+                "sufficient_estimates": result.estimated,
+                "uncalibrated": result.uncalibrated,
+                "checked_against_labels": result.judged,
+                "interval_coverage": rounded_metadata(coverage),
+                "reference_window": (
+                    f"{result.reference[0]} to {result.reference[1]}" if result.reference else "none"
+                ),
+                "largest_estimated_gaps": "none" if gaps.empty else metadata_table(
+                    gaps[["cohort_attribute", "cohort_value", "reference_value", "metric",
+                          "value", "lower", "upper", "realised_value"]],
+                    {
+                        "cohort_attribute": "attribute",
+                        "cohort_value": "group",
+                        "reference_value": "reference group",
+                        "metric": "estimated difference (group - reference)",
+                        "value": "estimate",
+                        "lower": "95% interval, lower bound",
+                        "upper": "95% interval, upper bound",
+                        "realised_value": "the same gap on the labels so far",
+                    },
+                ),
+            }
+        )
+
     drift = build_drift_asset(
         config, model_name, partitions_def, upstream=labeled_key, properties=properties
     )
@@ -278,7 +330,7 @@ def build_model_assets(
 
     @dg.asset(
         key=slo_key,
-        deps=[cohort_metrics_key, disparities_key, drift.key],
+        deps=[cohort_metrics_key, disparities_key, estimates_key, drift.key],
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
@@ -379,6 +431,7 @@ def build_model_assets(
         label_status,
         cohort_metrics,
         fairness_disparities,
+        performance_estimates,
         drift,
         slo_evaluations,
         error_budgets,

@@ -62,8 +62,9 @@ EXPECTATIONS: dict[str, Expectation] = {
             "loan_approval",
             "ticket",
             "the change-from-baseline SLO over every group (approval_rate_shift): the group's "
-            "approval rate falls on the day itself; the TPR-gap SLO (tpr_gap_region) pages "
-            "once its labels arrive",
+            "approval rate falls on the day itself; the estimated TPR gap "
+            "(estimated_tpr_gap_region, from scores) on the day too; the TPR-gap SLO "
+            "(tpr_gap_region) pages once its labels arrive",
         ),
         Expectation(
             "ProxyFeature",

@@ -190,6 +190,21 @@ def demo_config(
                         "sli": {"source": "drift", "method": "ks", "feature": "*", "cohort": "*"},
                         "objective": {"op": "<=", "value": 0.3},
                     },
+                    {
+                        "name": "estimated_tpr_gap_region",
+                        "runbook_url": demo_runbook("estimated_tpr_gap_region"),
+                        # The same gap estimated from the scores (performance_estimates):
+                        # answers on the day while the realised gap waits weeks for labels.
+                        # An estimate raises a ticket; the realised gap pages.
+                        "description": "Qualified applicants look approved at similar rates in every region, judged from the scores before the labels arrive.",
+                        "sli": {
+                            "source": "estimated_disparities",
+                            "metric": "tpr_difference",
+                            "attribute": "region",
+                        },
+                        "objective": {"op": "<=", "value": 0.1},
+                        "max_severity": "ticket",
+                    },
                 ],
                 # The reference retrainer (monitoring_pipeline.demo.retrainer) stands in for
                 # a team's training pipeline; the same interpreter runs it.

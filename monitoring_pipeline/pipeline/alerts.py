@@ -40,6 +40,7 @@ from monitoring_pipeline.config.models import (
     CohortChangeSLI,
     CohortMetricSLI,
     DriftSLI,
+    EstimatedFairnessSLI,
     FairnessSLI,
     MonitoringConfig,
     SLOConfig,
@@ -61,6 +62,7 @@ from monitoring_pipeline.storage.cohorts import (
     fairness_figures,
 )
 from monitoring_pipeline.storage.drift import cohort_drift
+from monitoring_pipeline.storage.estimation import estimated_disparity_figures
 
 SOURCE = "error_budget"
 LOG_DESTINATION = "log"
@@ -501,6 +503,10 @@ def sli_rows(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFr
     group of a fairness SLI's attribute, every cohort of a cohort metric, a change from
     baseline or a drift test."""
     sli = slo.sli
+    if isinstance(sli, EstimatedFairnessSLI):
+        return estimated_disparity_figures(
+            engine, model, day, attribute=sli.attribute, metric=sli.metric
+        )
     if isinstance(sli, FairnessSLI):
         return fairness_figures(engine, model, day, attribute=sli.attribute, metric=sli.metric)
     if isinstance(sli, CohortMetricSLI):
@@ -524,6 +530,8 @@ def objective_text(slo: SLOConfig) -> str:
     difference, which is judged by its size whatever its sign."""
     sli = slo.sli
     bound = f"{slo.objective.op} {slo.objective.value:g}"
+    if isinstance(sli, EstimatedFairnessSLI):
+        return f"|{sli.metric}| {bound}, estimated from scores (labels still arriving)"
     if isinstance(sli, FairnessSLI) and sli.metric not in RATIO_METRICS:
         return f"|{sli.metric}| {bound}"
     if isinstance(sli, CohortChangeSLI):

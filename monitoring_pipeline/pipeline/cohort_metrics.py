@@ -1,7 +1,8 @@
 """Per-cohort sufficient statistics and metrics of one (model, day); fairness disparities.
 
 ``cohort_metrics`` streams the day's labeled predictions once into additive statistics
-(``cohort_stats``) and derives every metric from them; ``fairness_disparities`` reads
+(``cohort_stats``, and the score sums of label-free estimation, ``estimation_stats``, read
+by ``pipeline.estimation``) and derives every metric from them; ``fairness_disparities`` reads
 only those statistics, never the raw rows, and writes each group's gaps against its
 reference group (``fairness_disparities``) and against the rest of its attribute
 (``fairness_disparities_vs_rest``) in one transaction.
@@ -38,15 +39,21 @@ from monitoring_pipeline.core.disparities import (
     worst_disparities,
 )
 from monitoring_pipeline.core.drift_baseline import baseline_window, fitting_window
+from monitoring_pipeline.core.estimation import ESTIMATION_SCORE_BINS
 from monitoring_pipeline.core.sufficient_stats import (
     CONFUSION_COUNT_COLUMNS,
     CohortSpec,
     compute_confusion_stats,
+    compute_estimation_stats,
     merge_stats,
     score_bin_columns,
 )
 from monitoring_pipeline.storage.cohort_windows import cohort_stats_between, group_sizes_between
 from monitoring_pipeline.storage.cohorts import day_cohort_stats
+from monitoring_pipeline.storage.estimation import (
+    ESTIMATION_STATS_TABLE,
+    estimation_stats_to_rows,
+)
 from monitoring_pipeline.storage.reads import iter_labeled_predictions
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
@@ -79,18 +86,27 @@ def cohort_spec(config: MonitoringConfig, model_name: str) -> CohortSpec:
 
 def day_statistics(
     engine: Engine, config: MonitoringConfig, model_name: str, day: date
-) -> pd.DataFrame:
-    """Additive statistics of the day, per model version and over all versions."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Additive statistics of the day, per model version and over all versions: the
+    confusion and calibration counts (``cohort_stats``) and the score sums of label-free
+    estimation (``estimation_stats``), from one pass over the day's rows."""
     spec = cohort_spec(config, model_name)
-    chunks = [
-        compute_confusion_stats(chunk, spec, score_bins=SCORE_BINS)
-        for chunk in iter_labeled_predictions(
-            engine, model_name, day, cohort_attributes=spec.columns
+    confusion, estimation = [], []
+    for chunk in iter_labeled_predictions(
+        engine, model_name, day, cohort_attributes=spec.columns
+    ):
+        if chunk.empty:
+            continue
+        confusion.append(compute_confusion_stats(chunk, spec, score_bins=SCORE_BINS))
+        estimation.append(
+            compute_estimation_stats(chunk, spec, score_bins=ESTIMATION_SCORE_BINS)
         )
-        if not chunk.empty
-    ]
-    if not chunks:
-        return pd.DataFrame()
+    if not confusion:
+        return pd.DataFrame(), pd.DataFrame()
+    return _with_all_versions(confusion), _with_all_versions(estimation)
+
+
+def _with_all_versions(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     per_version = merge_stats(chunks)
     if (
         per_version["model_version"].nunique() == 1
@@ -129,7 +145,7 @@ def rows_to_stats(rows: pd.DataFrame) -> pd.DataFrame:
 def build_cohort_metrics(
     engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
 ) -> CohortMetricsResult:
-    stats = day_statistics(engine, config, model_name, day)
+    stats, estimation = day_statistics(engine, config, model_name, day)
     key = {"partition_date": day, "model_name": model_name}
     if stats.empty:
         replace_partitions(
@@ -140,6 +156,7 @@ def build_cohort_metrics(
                 TableRows("cohort_stats", pd.DataFrame()),
                 TableRows("cohort_metrics", pd.DataFrame()),
                 TableRows(CHANGES_TABLE, pd.DataFrame()),
+                TableRows(ESTIMATION_STATS_TABLE, pd.DataFrame()),
             ],
             audit=audit,
         )
@@ -154,6 +171,7 @@ def build_cohort_metrics(
             TableRows("cohort_stats", stats_to_rows(stats).assign(**key)),
             TableRows("cohort_metrics", long.assign(**key)),
             TableRows(CHANGES_TABLE, changes_from_baseline(engine, config, model_name, day, wide)),
+            TableRows(ESTIMATION_STATS_TABLE, estimation_stats_to_rows(estimation).assign(**key)),
         ],
         audit=audit,
     )

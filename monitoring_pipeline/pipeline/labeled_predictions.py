@@ -125,7 +125,7 @@ PARTITION_TABLES = [
 DOWNSTREAM_TABLES = [
     "label_status", "cohort_stats", "cohort_metrics", "cohort_changes", "fairness_disparities",
     "fairness_disparities_vs_rest", "feature_histograms", "drift", "slo_evaluations",
-    "error_budgets",
+    "error_budgets", "estimation_stats", "performance_estimates", "estimated_disparities",
 ]  # fmt: skip
 
 

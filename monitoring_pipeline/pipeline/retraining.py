@@ -147,7 +147,7 @@ def _worst_cohorts(
     worst = worst_cohorts(sli_rows(engine, model_name, day, slo), slo, limit)
     if worst.empty:
         return []
-    columns = _COHORT_COLUMNS[type(sli)]
+    columns = next(c for kind, c in _COHORT_COLUMNS.items() if isinstance(sli, kind))
     return _records(
         worst.assign(metric=metric),
         ["cohort", *columns, "metric", "value", "lower", "upper", "sufficient", "beyond_objective"],

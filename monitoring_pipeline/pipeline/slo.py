@@ -47,6 +47,7 @@ MEMBER_COLUMNS = ["member", "attribute", "group", "reference", "value", "lower",
 NO_FIGURE = {
     "cohort_metrics": "no figure published for the day",
     "fairness_disparities": "no comparison published",
+    "estimated_disparities": "no estimated comparison published",
     "cohort_changes": "no change from baseline published (no baseline window yet)",
     "drift": "drift not computed",
 }
@@ -119,7 +120,7 @@ def sli_members(
     if isinstance(sli, CohortMetricSLI):
         members = _cohort_metric_members(frames["cohort_metrics"], model, slo)
     elif isinstance(sli, FairnessSLI):
-        members = _fairness_members(frames["fairness_disparities"], slo)
+        members = _fairness_members(frames[sli.source], slo)
     else:
         assert isinstance(sli, DriftSLI)
         members = _drift_members(frames["drift"], model, slo)
@@ -295,7 +296,7 @@ def _adjusted_intervals(
                     "upper": long.upper.to_numpy(float),
                 }
             )
-        elif isinstance(sli, FairnessSLI):
+        elif isinstance(sli, FairnessSLI) and sli.source == "fairness_disparities":
             # The published reference of each attribute, whichever rule chose it.
             references = dict(zip(members.attribute, members.reference, strict=True))
             gaps = compute_disparities(wide, reference=references, confidence=confidence)
@@ -467,7 +468,10 @@ def build_slo_evaluations(
     model = config.models[model_name]
     frames = {
         t: _published(engine, t, model_name, day)
-        for t in ("cohort_metrics", "fairness_disparities", "cohort_changes", "drift")
+        for t in (
+            "cohort_metrics", "fairness_disparities", "estimated_disparities", "cohort_changes",
+            "drift",
+        )
     }
     if any(
         slo.sli.is_set and slo.sli.source in ("cohort_metrics", "fairness_disparities")

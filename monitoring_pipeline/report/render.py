@@ -402,7 +402,9 @@ def _oncall(page, frames, current, slos, key: KeyFigures, *, model_name, links) 
 
 def _asset_of(source: str) -> str:
     """The asset that writes an SLI source table (cohort_changes comes with cohort_metrics)."""
-    return "cohort_metrics" if source == "cohort_changes" else source
+    return {"cohort_changes": "cohort_metrics", "estimated_disparities": "performance_estimates"}.get(
+        source, source
+    )
 
 
 def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.DataFrame, date]:
@@ -411,10 +413,15 @@ def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.Da
     (and ``reference_value`` for a gap); drift figures come from the drift day."""
     sli = slo.sli
     if isinstance(sli, FairnessSLI):
-        rows = frames.disparities[
-            (frames.disparities.partition_date == day)
-            & ((frames.disparities.cohort_attribute == sli.attribute) | (sli.attribute == ANY))
-            & (frames.disparities.metric == sli.metric)
+        gaps = (
+            frames.estimated_disparities
+            if sli.source == "estimated_disparities"
+            else frames.disparities
+        )
+        rows = gaps[
+            (gaps.partition_date == day)
+            & ((gaps.cohort_attribute == sli.attribute) | (sli.attribute == ANY))
+            & (gaps.metric == sli.metric)
         ]
     elif isinstance(sli, CohortMetricSLI):
         rows = frames.metrics[
@@ -505,6 +512,8 @@ def _slo_text(slo: SLOConfig | None) -> str:
     sli = slo.sli
     if isinstance(sli, FairnessSLI):
         what = f"|{sli.metric}| by {sli.attribute}" + (f"={sli.group}" if sli.group else "")
+        if sli.source == "estimated_disparities":
+            what = f"estimated {what} (from scores, while labels lag)"
         if is_ratio(sli.metric):
             what = f"{sli.metric} by {sli.attribute}"
     elif isinstance(sli, CohortMetricSLI):

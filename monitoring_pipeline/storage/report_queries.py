@@ -42,6 +42,8 @@ class ReportFrames:
     calibration: pd.DataFrame
     label_status: pd.DataFrame
     alerts: pd.DataFrame
+    # estimated_disparities rows of the window (gaps estimated from scores).
+    estimated_disparities: pd.DataFrame
 
 
 def _frame(conn: sa.Connection, query: str, params: dict) -> pd.DataFrame:
@@ -110,6 +112,15 @@ def load_report_frames(
             "ORDER BY partition_date, cohort_attribute, cohort_value, metric",
             window,
         )
+        estimated_disparities = _frame(
+            conn,
+            "SELECT partition_date, cohort_attribute, cohort_value, reference_value, metric, "
+            "value, lower, upper, sufficient, realised_value "
+            "FROM monitoring.estimated_disparities WHERE model_name = :model "
+            "AND model_version = 'all' AND partition_date BETWEEN :start AND :end "
+            "ORDER BY partition_date, cohort_attribute, cohort_value, metric",
+            window,
+        )
         changes = _frame(
             conn,
             "SELECT partition_date, cohort_attribute, cohort_value, metric, "
@@ -172,4 +183,5 @@ def load_report_frames(
         calibration=calibration,
         label_status=label_status,
         alerts=alerts,
+        estimated_disparities=estimated_disparities,
     )

@@ -109,9 +109,13 @@ def test_demo_incident_pages_once_per_violated_slo(
     assert min(page["affected_partitions"]) >= incident.start
     assert page["worst_cohorts"][0]["cohort"] == "region=west vs north"
     assert page["worst_cohorts"][0]["beyond_objective"]
-    # Nothing at all for the healthy SLOs; the receiver got the page once.
+    # Nothing at all for the healthy SLOs; the receiver got the page once. The same gap
+    # estimated from scores raised a ticket (its cap), marked as estimated.
     subjects = {a["subject"] for a in rows(engine, "SELECT subject FROM monitoring.alerts")}
-    assert subjects == {"tpr_gap_region"}
+    assert subjects == {"tpr_gap_region", "estimated_tpr_gap_region"}
+    estimated = [m for m in receiver.accepted if "estimated_tpr_gap_region" in m["text"]]
+    assert estimated and all(m["text"].startswith("[TICKET]") for m in estimated)
+    assert "estimated from scores" in estimated[0]["text"]
     page_messages = [m for m in receiver.accepted if m["text"].startswith("[PAGE]")]
     assert len(page_messages) == 1
     assert "region=west vs north" in page_messages[0]["text"]

@@ -158,7 +158,7 @@ def test_set_slos_spell_their_members_with_a_wildcard(tmp_path, demo_raw):
         ({"source": "cohort_changes", "metric": "tpr", "cohort": "height=*"},
          "SLO 'bad_set': cohort '<attribute>=*' names unknown attribute 'height'"),
         ({"source": "cohort_changes", "metric": "accuracy", "cohort": "*"},
-         "models.loan_approval.slos.5.sli.metric: Input should be 'selection_rate', 'tpr', "
+         "models.loan_approval.slos.6.sli.metric: Input should be 'selection_rate', 'tpr', "
          "'fpr', 'precision' or 'calibration_in_the_large'"),
     ],
 )  # fmt: skip

@@ -86,6 +86,7 @@ def test_monitor_job_covers_every_materializable_asset(tmp_path):
         "label_status",
         "cohort_metrics",
         "fairness_disparities",
+        "performance_estimates",
         "drift",
         "slo_evaluations",
         "error_budgets",
@@ -113,7 +114,7 @@ def test_code_location_module_loads_from_environment(tmp_path):
         check=True,
     )
     assert (
-        done.stdout.strip() == "24"
+        done.stdout.strip() == "26"
     )  # 2 sources + 10 assets (incl. health, comparison, report), x 2 models
 
 
@@ -267,6 +268,7 @@ def test_checks_on_error_budgets_fairness_and_drift_never_block(tmp_path):
             "loan_approval",
             {
                 "tpr_gap_region",
+                "estimated_tpr_gap_region",
                 "accuracy_all",
                 "approval_rate_shift",
                 "income_psi",

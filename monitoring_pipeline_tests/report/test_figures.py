@@ -280,6 +280,8 @@ def test_report_of_a_model_without_rows_renders_every_page(tmp_path):
         "alerts": "kind subject severity episode_start as_of reason delivery_status summary",
         "changes": "partition_date cohort_attribute cohort_value metric value lower upper "
         "sufficient baseline_value denominator",
+        "estimated_disparities": "partition_date cohort_attribute cohort_value reference_value "
+        "metric value lower upper sufficient realised_value",
     }
     frames = ReportFrames(
         **{name: pd.DataFrame(columns=names.split()) for name, names in columns.items()},
@@ -298,7 +300,8 @@ def test_report_of_a_model_without_rows_renders_every_page(tmp_path):
     assert report.figures.evidence_day is None and report.figures.paging == []
     assert "Newest day with sufficient evidence: <b>none in the window</b>" in report.html
     assert "Nothing is burning on 2026-11-01" in report.html
-    assert [len(report.plots[p]) for p in ("executive", "oncall", "debug")] == [3, 1, 9]
+    # executive: one trend per fairness SLO (realised and estimated gaps) and the budgets
+    assert [len(report.plots[p]) for p in ("executive", "oncall", "debug")] == [4, 1, 9]
 
 
 def test_dagster_links_open_the_asset_partition_and_the_job_runs():

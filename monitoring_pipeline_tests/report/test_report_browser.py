@@ -158,10 +158,10 @@ def test_opens_offline_with_every_section_plotted(page):
         """() => Object.fromEntries(["executive", "oncall", "debug"].map(
                id => [id, document.querySelectorAll('#page-' + id + ' .js-plotly-plot').length]))"""
     )
-    # executive: status, budgets, one trend per fairness SLO (tpr_gap_region);
-    # on-call: verdicts + worst cohorts of each burning SLO;
+    # executive: status, budgets, one trend per fairness SLO (tpr_gap_region and
+    # estimated_tpr_gap_region); on-call: verdicts + worst cohorts of each burning SLO;
     # debug: rates and calibration per attribute (3 each), disparities, drift, labels.
-    assert counts["executive"] == 3
+    assert counts["executive"] == 4
     assert counts["oncall"] >= 2
     assert counts["debug"] == 3 + 3 + 3
     assert page.blocked == [] and page.errors == []
