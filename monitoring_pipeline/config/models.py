@@ -399,9 +399,29 @@ SLI = Annotated[
 ]
 
 
+class AdaptiveObjective(Strict):
+    """An objective that follows the figure's own history: each day, ``mean +/- k * sd``
+    of the SLO's readings over the ``window_days`` before it (days judged good only: a bad
+    day never widens its own band), once at least ``min_days`` of them exist; until then,
+    the objective's fixed ``value``. The edge on the side ``op`` bounds is the day's
+    objective, judged like a fixed one."""
+
+    k: float = Field(default=2.0, gt=0)
+    window_days: int = Field(default=28, ge=3, le=366)
+    min_days: int = Field(default=7, ge=2)
+
+    @model_validator(mode="after")
+    def _window_holds_min_days(self) -> AdaptiveObjective:
+        if self.min_days > self.window_days:
+            raise ValueError("min_days must not exceed window_days")
+        return self
+
+
 class Objective(Strict):
     op: Literal["<=", ">=", "<", ">"]
+    # The threshold; for an adaptive objective, the one used until the history is long enough.
     value: float
+    adaptive: AdaptiveObjective | None = None
 
 
 Severity = Literal["ticket", "page"]
@@ -440,6 +460,21 @@ class SLOConfig(Strict):
         if not IDENTIFIER.match(value):
             raise ValueError("must be lower_snake_case")
         return value
+
+    def judged_against(self, objective_value: float | None) -> SLOConfig:
+        """The SLO as a day was judged: an adaptive objective's value replaced by that
+        day's stored ``slo_evaluations.objective_value`` (a fixed one is returned as is)."""
+        if (
+            self.objective.adaptive is None
+            or objective_value is None
+            or objective_value != objective_value
+        ):
+            return self
+        return self.model_copy(
+            update={
+                "objective": self.objective.model_copy(update={"value": float(objective_value)})
+            }
+        )
 
     @field_validator("runbook_url")
     @classmethod

@@ -1,4 +1,6 @@
-"""Suggest an SLO objective from the daily SLI readings of a healthy period. Pure numpy.
+"""SLO objectives from history, pure numpy: a suggestion for a fixed objective from a
+healthy period (``suggest_objective``), and the band of an adaptive one
+(``adaptive_band``).
 
 The rule (``monitoring-pipeline calibrate``; README, "Setting objectives"):
 
@@ -27,7 +29,14 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["DEFAULT_QUANTILE", "MIN_DAYS", "ObjectiveSuggestion", "suggest_objective"]
+__all__ = [
+    "DEFAULT_QUANTILE",
+    "MIN_DAYS",
+    "AdaptiveBand",
+    "ObjectiveSuggestion",
+    "adaptive_band",
+    "suggest_objective",
+]
 
 DEFAULT_QUANTILE = 0.95
 MIN_DAYS = 7
@@ -105,3 +114,49 @@ def suggest_objective(
     else:
         suggested = math.floor(round((edge - margin) * scale, 6)) / scale
     return ObjectiveSuggestion(op, suggested, len(value), edge, margin, kind)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class AdaptiveBand:
+    """``mean +/- k * sd`` of a figure's own recent history (``days`` readings, sample
+    standard deviation), and the objective it sets for ``op``: the upper edge for ``<=``
+    and ``<``, the lower edge for ``>=`` and ``>``."""
+
+    mean: float
+    sd: float
+    days: int
+    k: float
+    op: str
+
+    @property
+    def lower(self) -> float:
+        return self.mean - self.k * self.sd
+
+    @property
+    def upper(self) -> float:
+        return self.mean + self.k * self.sd
+
+    @property
+    def objective(self) -> float:
+        return self.upper if self.op in ("<=", "<") else self.lower
+
+
+def adaptive_band(
+    history: ArrayLike, op: ObjectiveOp, *, k: float, min_days: int
+) -> AdaptiveBand | None:
+    """The band of an adaptive objective from the figure's past readings (NaN ignored);
+    None with fewer than ``min_days`` of them.
+
+    Example: readings 0.10, 0.12, 0.08, 0.11, 0.09 (mean 0.10, sd 0.0158), k = 2:
+
+    >>> band = adaptive_band([0.10, 0.12, 0.08, 0.11, 0.09], "<=", k=2, min_days=5)
+    >>> round(band.mean, 4), round(band.sd, 4), round(band.objective, 4)
+    (0.1, 0.0158, 0.1316)
+    >>> adaptive_band([0.1, 0.2], "<=", k=2, min_days=5) is None
+    True
+    """
+    values = np.asarray(history, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if len(values) < max(min_days, 2):
+        return None
+    return AdaptiveBand(float(values.mean()), float(values.std(ddof=1)), len(values), k, op)

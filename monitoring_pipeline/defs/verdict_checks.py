@@ -32,8 +32,16 @@ def slo_check_description(slo: SLOConfig) -> str:
     sli = slo.sli.model_dump(exclude={"source"}, exclude_none=True)
     figure = ", ".join(f"{k}={v}" for k, v in sli.items())
     lead = f"{slo.description} " if slo.description else ""
+    objective = f"{slo.objective.op} {slo.objective.value:g}"
+    if (adaptive := slo.objective.adaptive) is not None:
+        side = "+" if slo.objective.op in ("<=", "<") else "-"
+        objective = (
+            f"{slo.objective.op} mean {side} {adaptive.k:g} sd of its own good days over the "
+            f"{adaptive.window_days} before (from {adaptive.min_days} such days; "
+            f"{slo.objective.value:g} until then)"
+        )
     return (
-        f"{lead}SLO on {slo.sli.source} ({figure}) {slo.objective.op} {slo.objective.value:g} "
+        f"{lead}SLO on {slo.sli.source} ({figure}) {objective} "
         f"on {slo.target:.0%} of the days of {slo.compliance_period_days}. "
         "Passes when its error budget is ok; fails WARN on a ticket, ERROR on a page."
     )

@@ -464,6 +464,8 @@ def build_evidence(
         for r in bad.itertuples(index=False)
     ]
     reading = evaluations[evaluations.partition_date == evidence_day]
+    if len(reading):  # an adaptive objective: the band edge the evidence day was judged against
+        slo = slo.judged_against(reading.objective_value.iloc[0])
     objective = objective_text(slo)
     return {
         "source": request.source,
@@ -530,6 +532,13 @@ def objective_text(slo: SLOConfig) -> str:
     difference, which is judged by its size whatever its sign."""
     sli = slo.sli
     bound = f"{slo.objective.op} {slo.objective.value:g}"
+    adaptive = slo.objective.adaptive
+    if adaptive is not None:
+        side = "+" if slo.objective.op in ("<=", "<") else "-"
+        bound += (
+            f" (adaptive: mean {side} {adaptive.k:g} sd of its good days over the "
+            f"{adaptive.window_days} before)"
+        )
     if isinstance(sli, EstimatedFairnessSLI):
         return f"|{sli.metric}| {bound}, estimated from scores (labels still arriving)"
     if isinstance(sli, FairnessSLI) and sli.metric not in RATIO_METRICS:

@@ -189,6 +189,10 @@ def load_evidence(
         else as_of
     )
     limit = settings.worst_cohorts if settings else 5
+    if slo.objective.adaptive is not None:  # the band edge the evidence day was judged against
+        reading = slo_store.slo_evaluations(engine, model_name, slo.name, judged, judged)
+        if len(reading):
+            slo = slo.judged_against(reading.objective_value.iloc[0])
     evidence = {
         "slo": {
             "name": slo.name,

@@ -31,6 +31,7 @@ from monitoring_pipeline.config.models import (
 from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics, to_long_format
 from monitoring_pipeline.core.disparities import RATIO_METRICS, compute_disparities
 from monitoring_pipeline.core.intervals import normal_quantile
+from monitoring_pipeline.core.objectives import AdaptiveBand, adaptive_band
 from monitoring_pipeline.core.slo import error_budget
 from monitoring_pipeline.core.slo_sets import bonferroni_confidence, judge_set
 from monitoring_pipeline.core.verdicts import absolute_intervals
@@ -432,9 +433,51 @@ def _published(engine: Engine, table: str, model_name: str, day: date) -> pd.Dat
     return frame
 
 
-def slo_evaluation_row(reading: SLIReading, slo: SLOConfig) -> dict:
-    """One ``slo_evaluations`` row (without its key columns)."""
+def objective_band(
+    engine: Engine, model_name: str, slo: SLOConfig, day: date
+) -> AdaptiveBand | None:
+    """The band of an adaptive objective on ``day``: from the SLO's readings judged good
+    over the ``window_days`` before it; None for a fixed objective or a short history."""
+    adaptive = slo.objective.adaptive
+    if adaptive is None:
+        return None
+    history = slo_store.slo_evaluations(
+        engine, model_name, slo.name, day - timedelta(days=adaptive.window_days),
+        day - timedelta(days=1),
+    )  # fmt: skip
+    good = history.value[history.status == "good"] if not history.empty else []
+    return adaptive_band(good, slo.objective.op, k=adaptive.k, min_days=adaptive.min_days)
+
+
+def _band_text(slo: SLOConfig, band: AdaptiveBand | None) -> str:
+    adaptive = slo.objective.adaptive
+    if band is None:
+        return (
+            f"adaptive objective: fewer than {adaptive.min_days} good days in the "
+            f"{adaptive.window_days} before, so the fixed {slo.objective.value:g} applies"
+        )
+    side = "+" if slo.objective.op in ("<=", "<") else "-"
+    return (
+        f"adaptive objective {band.objective:.4g} = mean {band.mean:.4g} {side} "
+        f"{band.k:g} x sd {band.sd:.4g} of {band.days} good days"
+    )
+
+
+def day_slo(slo: SLOConfig, band: AdaptiveBand | None) -> SLOConfig:
+    """The SLO as judged on a day: an adaptive objective's value is the day's band edge."""
+    return slo.judged_against(band.objective if band is not None else None)
+
+
+def slo_evaluation_row(
+    reading: SLIReading, slo: SLOConfig, band: AdaptiveBand | None = None
+) -> dict:
+    """One ``slo_evaluations`` row (without its key columns); ``slo`` as judged that day
+    (:func:`day_slo`)."""
     return {
+        "objective_kind": "fixed" if slo.objective.adaptive is None else "adaptive",
+        "band_mean": band.mean if band else None,
+        "band_sd": band.sd if band else None,
+        "band_days": band.days if band else None,
         "slo_name": slo.name,
         "sli_source": slo.sli.source,
         "sli_metric": getattr(slo.sli, "metric", None) or getattr(slo.sli, "method", ""),
@@ -461,6 +504,27 @@ def pg_text_array(items: tuple[str, ...]) -> str:
     return "{" + ",".join(quoted) + "}"
 
 
+def evaluate_slo(
+    engine: Engine,
+    frames: dict[str, pd.DataFrame],
+    config: MonitoringConfig,
+    model_name: str,
+    slo: SLOConfig,
+    day: date,
+    *,
+    min_cohort_size: int | None,
+) -> dict:
+    """The ``slo_evaluations`` row of one SLO on ``day`` from the day's published
+    ``frames``; an adaptive objective is first set to the day's band edge
+    (:func:`objective_band`, read from the SLO's earlier evaluations)."""
+    band = objective_band(engine, model_name, slo, day)
+    judged = day_slo(slo, band)
+    reading = read_sli(frames, config.models[model_name], judged, min_cohort_size=min_cohort_size)
+    if slo.objective.adaptive is not None:
+        reading = replace(reading, reason=reading.reason + "; " + _band_text(slo, band))
+    return slo_evaluation_row(reading, judged, band)
+
+
 def build_slo_evaluations(
     engine: Engine, config: MonitoringConfig, model_name: str, day: date, audit: Audit
 ) -> pd.DataFrame:
@@ -469,7 +533,10 @@ def build_slo_evaluations(
     frames = {
         t: _published(engine, t, model_name, day)
         for t in (
-            "cohort_metrics", "fairness_disparities", "estimated_disparities", "cohort_changes",
+            "cohort_metrics",
+            "fairness_disparities",
+            "estimated_disparities",
+            "cohort_changes",
             "drift",
         )
     }
@@ -480,12 +547,13 @@ def build_slo_evaluations(
         frames["cohort_stats"] = day_cohort_stats(engine, model_name, day)
     min_size = config.min_cohort_size(model_name)
     rows = [
-        slo_evaluation_row(read_sli(frames, model, slo, min_cohort_size=min_size), slo)
+        evaluate_slo(engine, frames, config, model_name, slo, day, min_cohort_size=min_size)
         for slo in model.slos
     ]
     frame = pd.DataFrame(rows, columns=_EVALUATION_COLUMNS).assign(
         partition_date=day, model_name=model_name
     )
+    frame = frame.astype({"band_mean": float, "band_sd": float, "band_days": "Int64"})
     replace_partitions(
         engine,
         model_name=model_name,
@@ -499,7 +567,8 @@ def build_slo_evaluations(
 _EVALUATION_COLUMNS = [
     "slo_name", "sli_source", "sli_metric", "sli_subject", "value", "lower", "upper",
     "objective_op", "objective_value", "sufficient", "status", "reason", "bad_members",
-    "unknown_members", "members", "interval_confidence",
+    "unknown_members", "members", "interval_confidence", "objective_kind", "band_mean",
+    "band_sd", "band_days",
 ]  # fmt: skip
 
 

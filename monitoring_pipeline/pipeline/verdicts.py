@@ -115,6 +115,8 @@ def slo_verdicts(
         evidence_day = None if evidence_day is None or pd.isna(evidence_day) else evidence_day
         reading_rows = mine[mine.partition_date == evidence_day] if evidence_day else mine.iloc[0:0]
         reading = reading_rows.iloc[0].to_dict() if len(reading_rows) else None
+        if reading is not None:  # an adaptive objective: as the evidence day was judged
+            slo = slo.judged_against(reading.get("objective_value"))
         cohorts: list[dict[str, Any]] = []
         worst = None
         if evidence_day is not None:

@@ -240,7 +240,19 @@ def sli_trend(evaluations: pd.DataFrame, *, title: str) -> go.Figure:
         )
     )
     insufficient = [day for day, ok in zip(x, shown, strict=True) if not ok]
-    if len(rows):
+    if len(rows) and rows.objective_value.astype(float).nunique() > 1:
+        # An adaptive objective: each day's band edge, as the day was judged.
+        fig.add_trace(
+            go.Scatter(
+                name=f"objective {rows.objective_op.iloc[0]} (adaptive, per day)",
+                x=x,
+                y=finite_or_none(rows.objective_value.astype(float).to_numpy()),
+                mode="lines",
+                line={"dash": "dash", "color": "#424242", "shape": "hv"},
+                hovertemplate="%{x}: objective %{y:.3f}<extra></extra>",
+            )
+        )
+    elif len(rows):
         objective = float(rows.objective_value.iloc[0])
         op = rows.objective_op.iloc[0]
         fig.add_hline(

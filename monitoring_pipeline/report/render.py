@@ -337,6 +337,11 @@ def _oncall(page, frames, current, slos, key: KeyFigures, *, model_name, links) 
         if slo is None:
             continue
         as_of = pd.Timestamp(r.evidence_through).date() if pd.notna(r.evidence_through) else key.day
+        judged = frames.evaluations[
+            (frames.evaluations.slo_name == slo.name) & (frames.evaluations.partition_date == as_of)
+        ]
+        if len(judged):  # an adaptive objective: the band edge the day was judged against
+            slo = slo.judged_against(judged.objective_value.iloc[0])
         cohorts, shown_day = _sli_cohorts(frames, slo, as_of)
         page.text(f"<h3>{_e(slo.name)}: {_badge(r.status)} since {_day(r.episode_start)}</h3>")
         page.plot(
@@ -402,9 +407,10 @@ def _oncall(page, frames, current, slos, key: KeyFigures, *, model_name, links) 
 
 def _asset_of(source: str) -> str:
     """The asset that writes an SLI source table (cohort_changes comes with cohort_metrics)."""
-    return {"cohort_changes": "cohort_metrics", "estimated_disparities": "performance_estimates"}.get(
-        source, source
-    )
+    return {
+        "cohort_changes": "cohort_metrics",
+        "estimated_disparities": "performance_estimates",
+    }.get(source, source)
 
 
 def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.DataFrame, date]:

@@ -79,11 +79,12 @@ def day_cohort_stats(engine: Engine, model_name: str, day: date) -> pd.DataFrame
 def slo_evaluations_between(
     engine: Engine, model_name: str, start: date, end: date
 ) -> pd.DataFrame:
-    """Every SLO evaluation of the model from ``start`` to ``end`` (inclusive)."""
+    """Every SLO evaluation of the model from ``start`` to ``end`` (inclusive), with the
+    ``objective_value`` each day was judged against."""
     return read_frame(
         engine,
         "SELECT partition_date, slo_name, status, sli_subject, value, lower, upper, reason, "
-        "bad_members FROM monitoring.slo_evaluations WHERE model_name = :model "
+        "bad_members, objective_value FROM monitoring.slo_evaluations WHERE model_name = :model "
         "AND partition_date BETWEEN :start AND :end ORDER BY partition_date",
         {"model": model_name, "start": start, "end": end},
     )

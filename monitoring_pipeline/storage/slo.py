@@ -34,12 +34,12 @@ def slo_evaluations(
     engine: Engine, model_name: str, slo_name: str, start: date, end: date
 ) -> pd.DataFrame:
     """``partition_date, status, sli_subject, value, lower, upper, reason, bad_members,
-    members`` of one SLO's evaluations from ``start`` to ``end`` (inclusive), in date
-    order."""
+    members, objective_value`` (the objective the day was judged against) of one SLO's
+    evaluations from ``start`` to ``end`` (inclusive), in date order."""
     return read_frame(
         engine,
         "SELECT partition_date, status, sli_subject, value, lower, upper, reason, bad_members, "
-        "members "
+        "members, objective_value "
         "FROM monitoring.slo_evaluations WHERE model_name = :model AND slo_name = :slo "
         "AND partition_date BETWEEN :start AND :end ORDER BY partition_date",
         {"model": model_name, "slo": slo_name, "start": start, "end": end},

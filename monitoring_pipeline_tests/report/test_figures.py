@@ -61,6 +61,16 @@ def test_sli_trend_draws_the_interval_as_a_band_and_leaves_insufficient_days_out
     assert value.marker.color[1] == figures.VERDICT_COLORS["bad"]
 
 
+def test_sli_trend_draws_an_adaptive_objective_day_by_day():
+    rows = evaluations().assign(objective_value=[0.1, 0.12, 0.11, 0.11])
+    fig = figures.sli_trend(rows, title="t")
+    objective = trace(fig, "objective <= (adaptive, per day)")
+    assert list(objective.y) == [0.1, 0.12, 0.11, 0.11] and objective.line.shape == "hv"
+    assert not [s for s in fig.layout.shapes if s.type == "line"]  # no fixed line
+    fixed = figures.sli_trend(evaluations(), title="t")
+    assert [s.y0 for s in fixed.layout.shapes if s.type == "line"] == [0.1]
+
+
 def test_budget_bars_plot_remaining_fraction_and_never_a_missing_budget():
     current = pd.DataFrame(
         {
