@@ -48,12 +48,13 @@ def estimation_stats_to_rows(stats: pd.DataFrame) -> pd.DataFrame:
 def rows_to_estimation_stats(rows: pd.DataFrame) -> pd.DataFrame:
     """Inverse of :func:`estimation_stats_to_rows` (keeps ``partition_date`` if present)."""
     keys = [c for c in ("partition_date", *_KEYS) if c in rows.columns]
-    out = rows[keys].copy()
+    parts = [rows[keys].reset_index(drop=True)]
     for kind in ESTIMATION_KINDS:
         matrix = np.array(rows[kind].tolist(), dtype=np.int64 if kind in _INTEGRAL else float)
-        for b in range(matrix.shape[1] if len(rows) else 0):
-            out[f"est_{kind}_{b}"] = matrix[:, b]
-    return out
+        if len(rows):
+            columns = [f"est_{kind}_{b}" for b in range(matrix.shape[1])]
+            parts.append(pd.DataFrame(matrix, columns=columns))
+    return pd.concat(parts, axis=1)
 
 
 def estimation_stats_between(
