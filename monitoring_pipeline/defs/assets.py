@@ -302,13 +302,29 @@ def build_model_assets(
                 "sufficient_estimates": result.estimated,
                 "uncalibrated": result.uncalibrated,
                 "checked_against_labels": result.judged,
-                "interval_coverage": rounded_metadata(coverage),
+                "interval_coverage": rounded_metadata(coverage)
+                if coverage is not None
+                else "none checked yet (labels incomplete)",
                 "reference_window": (
-                    f"{result.reference[0]} to {result.reference[1]}" if result.reference else "none"
+                    f"{result.reference[0]} to {result.reference[1]}"
+                    if result.reference
+                    else "none"
                 ),
-                "largest_estimated_gaps": "none" if gaps.empty else metadata_table(
-                    gaps[["cohort_attribute", "cohort_value", "reference_value", "metric",
-                          "value", "lower", "upper", "realised_value"]],
+                "largest_estimated_gaps": "none"
+                if gaps.empty
+                else metadata_table(
+                    gaps[
+                        [
+                            "cohort_attribute",
+                            "cohort_value",
+                            "reference_value",
+                            "metric",
+                            "value",
+                            "lower",
+                            "upper",
+                            "realised_value",
+                        ]
+                    ],
                     {
                         "cohort_attribute": "attribute",
                         "cohort_value": "group",
