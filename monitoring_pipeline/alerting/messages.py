@@ -93,6 +93,9 @@ def summary_line(evidence: Mapping[str, Any]) -> str:
         # The budget burns from an earlier day than the evidence day: name that day's
         # violation too, or the page would show only cohorts that are fine today.
         text += f"; last bad day {last_bad[0]['day']}: {last_bad[0]['subject']}"
+    recommendation = evidence.get("recommendation")
+    if recommendation and evidence["kind"] == "firing":
+        text += f"; recommended: {recommendation['text']}"
     bad_members = _bad_members(evidence)
     if len(bad_members) > 1 and evidence["kind"] == "firing":
         text += f"; {len(bad_members)} bad members {_members_text(bad_members)}"

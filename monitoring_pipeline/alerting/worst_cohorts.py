@@ -9,6 +9,7 @@ import pandas as pd
 
 from monitoring_pipeline.config.models import (
     ANY,
+    CanarySLI,
     CohortChangeSLI,
     DriftSLI,
     FairnessSLI,
@@ -26,7 +27,7 @@ __all__ = ["sli_figures", "sli_source", "worst_cohorts"]
 
 def sli_source(slo: SLOConfig) -> SLISource:
     """The table the SLO's figure is read from."""
-    if isinstance(slo.sli, FairnessSLI):  # realised or estimated gaps
+    if isinstance(slo.sli, FairnessSLI | CanarySLI):  # realised/estimated gaps, canary harm
         return slo.sli.source
     if isinstance(slo.sli, DriftSLI):
         return "drift"

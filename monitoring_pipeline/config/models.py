@@ -365,6 +365,20 @@ class EstimatedFairnessSLI(FairnessSLI):
     metric: EstimatedDifferenceName  # type: ignore[assignment]
 
 
+CanaryMetricName = Literal["tpr", "fpr", "fnr", "precision", "accuracy"]
+
+
+class CanarySLI(CohortMetricSLI):
+    """How much worse the newest model version (the canary) does than the version it
+    replaces, per cohort (``monitoring.version_comparison``): the difference candidate -
+    incumbent turned so that positive is worse (incumbent - candidate for TPR, precision,
+    accuracy), with its Newcombe interval. An objective ``<= 0.05`` lets the canary be at
+    most 5 points worse; a bad day recommends holding or rolling back the candidate."""
+
+    source: Literal["version_comparison"]  # type: ignore[assignment]
+    metric: CanaryMetricName  # type: ignore[assignment]
+
+
 class CohortChangeSLI(Strict):
     """A cohort's own figure on the day minus the same cohort's over its baseline window
     (``monitoring.cohort_changes``), judged by its size like a fairness difference. It sees
@@ -394,7 +408,12 @@ class DriftSLI(Strict):
 
 
 SLI = Annotated[
-    CohortMetricSLI | FairnessSLI | EstimatedFairnessSLI | CohortChangeSLI | DriftSLI,
+    CohortMetricSLI
+    | FairnessSLI
+    | EstimatedFairnessSLI
+    | CanarySLI
+    | CohortChangeSLI
+    | DriftSLI,
     Field(discriminator="source"),
 ]
 
@@ -426,7 +445,12 @@ class Objective(Strict):
 
 Severity = Literal["ticket", "page"]
 SLISource = Literal[
-    "cohort_metrics", "fairness_disparities", "estimated_disparities", "cohort_changes", "drift"
+    "cohort_metrics",
+    "fairness_disparities",
+    "estimated_disparities",
+    "version_comparison",
+    "cohort_changes",
+    "drift",
 ]
 # Built-in ``defaults.max_severity``: drift is a cause, not harm done to anyone, so a drift
 # SLO raises a ticket at most unless configured otherwise; other SLIs may page.

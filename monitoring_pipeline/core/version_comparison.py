@@ -22,6 +22,8 @@ from monitoring_pipeline.core.intervals import newcombe_difference_interval
 
 __all__ = [
     "COMPARED_METRICS",
+    "canary_harm",
+    "release_action",
     "compare_versions",
     "pick_candidate",
 ]
@@ -146,3 +148,60 @@ def _compare_pair(
             )
         )
     return pd.concat(pieces, ignore_index=True)
+
+
+def canary_harm(rows: pd.DataFrame) -> pd.DataFrame:
+    """How much worse the candidate does, from ``compare_versions`` rows: per cohort and
+    metric with a good direction, ``value`` = incumbent - candidate for higher-is-better
+    metrics (TPR, precision, accuracy) and candidate - incumbent for lower-is-better ones
+    (FPR, FNR), its interval turned alike, so positive is always worse. With several
+    incumbents, the pair whose harm is clearest (largest lower bound) stands for the cohort.
+    ``n_labelled`` is the smaller side's labelled rows.
+
+    Example: the candidate's TPR is 0.10 lower [-0.15, -0.05]:
+
+    >>> rows = pd.DataFrame({"candidate_version": ["v2"], "incumbent_version": ["v1"],
+    ...     "cohort_attribute": ["all"], "cohort_value": ["all"], "metric": ["tpr"],
+    ...     "difference": [-0.10], "lower": [-0.15], "upper": [-0.05], "sufficient": [True],
+    ...     "candidate_n_labelled": [400], "incumbent_n_labelled": [900]})
+    >>> canary_harm(rows)[["value", "lower", "upper", "n_labelled"]].to_numpy().tolist()
+    [[0.1, 0.05, 0.15, 400.0]]
+    """
+    columns = ["candidate_version", "incumbent_version", "cohort_attribute", "cohort_value",
+               "metric", "value", "lower", "upper", "sufficient", "n_labelled"]  # fmt: skip
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    direction = rows.metric.map(lambda m: COMPARED_METRICS.get(m, (None, (), None))[2])
+    rows = rows[direction.isin(["higher", "lower"])]
+    direction = direction[rows.index]
+    flip = (direction == "higher").to_numpy()
+    difference = rows.difference.to_numpy(dtype=float)
+    lower = rows.lower.to_numpy(dtype=float)
+    upper = rows.upper.to_numpy(dtype=float)
+    out = rows[columns[:5]].assign(
+        value=np.where(flip, -difference, difference),
+        lower=np.where(flip, -upper, lower),
+        upper=np.where(flip, -lower, upper),
+        sufficient=rows.sufficient.astype(bool).to_numpy(),
+        n_labelled=np.minimum(rows.candidate_n_labelled, rows.incumbent_n_labelled).astype(float),
+    )
+    out = out.sort_values("lower", ascending=False, na_position="last", kind="stable")
+    out = out.drop_duplicates(["cohort_attribute", "cohort_value", "metric"])
+    return out.sort_values(["cohort_attribute", "cohort_value", "metric"]).reset_index(drop=True)
+
+
+# A candidate serving at least this share of the day's predictions has taken over: the
+# recommendation is to roll back, not merely to hold its rollout.
+ROLLBACK_SHARE = 0.5
+
+
+def release_action(candidate_share: float | None) -> str:
+    """``hold`` the rollout of a worse candidate still in canary, ``rollback`` once it
+    serves at least ``ROLLBACK_SHARE`` of the predictions.
+
+    >>> release_action(0.1), release_action(0.8)
+    ('hold', 'rollback')
+    """
+    if candidate_share is not None and candidate_share >= ROLLBACK_SHARE:
+        return "rollback"
+    return "hold"

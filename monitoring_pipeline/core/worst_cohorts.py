@@ -34,7 +34,12 @@ from monitoring_pipeline.core.verdicts import absolute_intervals
 __all__ = ["FIGURE_COLUMNS", "SLISource", "rank_worst_cohorts", "sli_cohort_figures"]
 
 SLISource = Literal[
-    "fairness_disparities", "estimated_disparities", "cohort_metrics", "cohort_changes", "drift"
+    "fairness_disparities",
+    "estimated_disparities",
+    "version_comparison",
+    "cohort_metrics",
+    "cohort_changes",
+    "drift",
 ]
 
 # What every candidate row carries (besides the stored columns it came with).

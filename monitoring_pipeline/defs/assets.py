@@ -7,7 +7,8 @@
 - ``performance_estimates`` <- cohort_metrics: metrics estimated from scores while labels
   lag, and gaps on them (``estimated_disparities``);
 - ``drift`` <- labeled_predictions (``defs/drift_assets.py``);
-- ``slo_evaluations`` <- cohort_metrics, fairness_disparities, performance_estimates, drift;
+- ``slo_evaluations`` <- cohort_metrics, fairness_disparities, performance_estimates, drift,
+  version_comparison;
 - ``error_budgets`` (one check per SLO) <- slo_evaluations;
 - ``pipeline_health`` <- label_status, drift (``defs/health_assets.py``; never blocking).
 
@@ -346,7 +347,15 @@ def build_model_assets(
 
     @dg.asset(
         key=slo_key,
-        deps=[cohort_metrics_key, disparities_key, estimates_key, drift.key],
+        # version_comparison is built beside this chain (definitions.build_definitions):
+        # canary SLOs read it, so the day's comparison comes first.
+        deps=[
+            cohort_metrics_key,
+            disparities_key,
+            estimates_key,
+            drift.key,
+            dg.AssetKey([model_name, "version_comparison"]),
+        ],
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},

@@ -37,6 +37,7 @@ from monitoring_pipeline.alerting.messages import (
 from monitoring_pipeline.alerting.webhook import Attempt, deliver_webhook
 from monitoring_pipeline.alerting.worst_cohorts import sli_figures
 from monitoring_pipeline.config.models import (
+    CanarySLI,
     CohortChangeSLI,
     CohortMetricSLI,
     DriftSLI,
@@ -47,6 +48,7 @@ from monitoring_pipeline.config.models import (
     WebhookDestination,
 )
 from monitoring_pipeline.core.disparities import RATIO_METRICS
+from monitoring_pipeline.core.version_comparison import canary_harm, release_action
 from monitoring_pipeline.pipeline.health_alerts import (
     HEALTH_SUBJECTS,
     SourceDecisions,
@@ -55,11 +57,14 @@ from monitoring_pipeline.pipeline.health_alerts import (
 )
 from monitoring_pipeline.settings import load_settings
 from monitoring_pipeline.storage import alerts as store
+from monitoring_pipeline.storage import releases as release_store
 from monitoring_pipeline.storage import slo as slo_store
 from monitoring_pipeline.storage.cohorts import (
     cohort_change_figures,
     cohort_metric_figures,
     fairness_figures,
+    version_comparison_rows,
+    version_shares,
 )
 from monitoring_pipeline.storage.drift import cohort_drift
 from monitoring_pipeline.storage.estimation import estimated_disparity_figures
@@ -345,6 +350,16 @@ def send_alert(
                 "produced_at": now,
             },
         )
+    if request.kind == "firing" and evidence.get("recommendation"):
+        release_store.record_recommendation(
+            engine,
+            alert_dedupe_key=request.dedupe_key,
+            model_name=request.model_name,
+            slo_name=request.watched,
+            as_of=request.as_of,
+            recommendation=evidence["recommendation"],
+            run_id=run_id,
+        )
     summary = summary_line(evidence)
     payload = slack_payload(evidence, request.dedupe_key)
     state = store.delivery_state(engine, request.dedupe_key, request.kind)
@@ -467,7 +482,13 @@ def build_evidence(
     if len(reading):  # an adaptive objective: the band edge the evidence day was judged against
         slo = slo.judged_against(reading.objective_value.iloc[0])
     objective = objective_text(slo)
+    recommendation = (
+        canary_recommendation(engine, model, evidence_day, slo)
+        if isinstance(slo.sli, CanarySLI) and request.kind == "firing"
+        else None
+    )
     return {
+        "recommendation": recommendation,
         "source": request.source,
         "kind": request.kind,
         "severity": request.severity,
@@ -505,6 +526,8 @@ def sli_rows(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFr
     group of a fairness SLI's attribute, every cohort of a cohort metric, a change from
     baseline or a drift test."""
     sli = slo.sli
+    if isinstance(sli, CanarySLI):
+        return canary_harm(version_comparison_rows(engine, model, day, metric=sli.metric))
     if isinstance(sli, EstimatedFairnessSLI):
         return estimated_disparity_figures(
             engine, model, day, attribute=sli.attribute, metric=sli.metric
@@ -517,6 +540,38 @@ def sli_rows(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFr
         return cohort_change_figures(engine, model, day, metric=sli.metric)
     assert isinstance(sli, DriftSLI)
     return cohort_drift(engine, model, day, feature=sli.feature, method=sli.method)
+
+
+def canary_recommendation(
+    engine: Engine, model: str, day: date, slo: SLOConfig
+) -> dict[str, Any] | None:
+    """What to do about a worse canary on ``day``: ``hold`` its rollout, or ``rollback``
+    once it serves most predictions (``core.version_comparison.release_action``), with
+    the evidence: the cohort where it is clearly worst (largest lower bound of the harm)."""
+    harm = sli_figures(sli_rows(engine, model, day, slo), slo)
+    if harm.empty:
+        return None
+    worst = harm.sort_values("lower", ascending=False, na_position="last").iloc[0]
+    share = version_shares(engine, model, day).get(worst.candidate_version)
+    action = release_action(share)
+    share_text = "" if share is None else f" ({share:.0%} of the day's predictions)"
+    verb = "hold the rollout of" if action == "hold" else "roll back"
+    return {
+        "action": action,
+        "candidate_version": str(worst.candidate_version),
+        "incumbent_version": str(worst.incumbent_version),
+        "candidate_share": _json(share),
+        "metric": slo.sli.metric,
+        "cohort": str(worst.cohort),
+        "harm": _json(worst.value),
+        "lower": _json(worst.lower),
+        "upper": _json(worst.upper),
+        "text": (
+            f"{verb} {worst.candidate_version}{share_text}: its {slo.sli.metric} is "
+            f"{worst.value:.3f} [{worst.lower:.3f}, {worst.upper:.3f}] worse than "
+            f"{worst.incumbent_version}'s for {worst.cohort} on {day}"
+        ),
+    }
 
 
 def sli_cohorts(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import (
     ANY,
+    CanarySLI,
     CohortChangeSLI,
     CohortMetricSLI,
     DriftSLI,
@@ -35,6 +36,7 @@ from monitoring_pipeline.core.objectives import AdaptiveBand, adaptive_band
 from monitoring_pipeline.core.slo import error_budget
 from monitoring_pipeline.core.slo_sets import bonferroni_confidence, judge_set
 from monitoring_pipeline.core.verdicts import absolute_intervals
+from monitoring_pipeline.core.version_comparison import canary_harm
 from monitoring_pipeline.pipeline.cohort_metrics import rows_to_stats
 from monitoring_pipeline.storage import slo as slo_store
 from monitoring_pipeline.storage.published import day_cohort_stats
@@ -49,6 +51,7 @@ NO_FIGURE = {
     "cohort_metrics": "no figure published for the day",
     "fairness_disparities": "no comparison published",
     "estimated_disparities": "no estimated comparison published",
+    "version_comparison": "no canary comparison (one model version served the day)",
     "cohort_changes": "no change from baseline published (no baseline window yet)",
     "drift": "drift not computed",
 }
@@ -118,7 +121,10 @@ def sli_members(
     sli = slo.sli
     if isinstance(sli, CohortChangeSLI):
         return _change_members(frames.get("cohort_changes", pd.DataFrame()), model, slo)
-    if isinstance(sli, CohortMetricSLI):
+    if isinstance(sli, CanarySLI):
+        harm = canary_harm(frames.get("version_comparison", pd.DataFrame()))
+        members = _cohort_metric_members(harm, model, slo)
+    elif isinstance(sli, CohortMetricSLI):
         members = _cohort_metric_members(frames["cohort_metrics"], model, slo)
     elif isinstance(sli, FairnessSLI):
         members = _fairness_members(frames[sli.source], slo)
@@ -285,7 +291,7 @@ def _adjusted_intervals(
         wide = derive_cohort_metrics(
             rows_to_stats(stats), min_cohort_size=min_cohort_size, confidence=confidence
         )
-        if isinstance(sli, CohortMetricSLI):
+        if isinstance(sli, CohortMetricSLI) and sli.source == "cohort_metrics":
             long = to_long_format(wide)
             long = long[long.metric == sli.metric]
             recomputed = pd.DataFrame(
@@ -536,6 +542,7 @@ def build_slo_evaluations(
             "cohort_metrics",
             "fairness_disparities",
             "estimated_disparities",
+            "version_comparison",
             "cohort_changes",
             "drift",
         )

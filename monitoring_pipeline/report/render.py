@@ -19,6 +19,7 @@ from plotly.offline import get_plotlyjs
 from monitoring_pipeline.alerting.worst_cohorts import worst_cohorts
 from monitoring_pipeline.config.models import (
     ANY,
+    CanarySLI,
     CohortChangeSLI,
     CohortMetricSLI,
     DriftSLI,
@@ -27,6 +28,7 @@ from monitoring_pipeline.config.models import (
     ModelConfig,
     SLOConfig,
 )
+from monitoring_pipeline.core.version_comparison import canary_harm
 from monitoring_pipeline.report import figures
 from monitoring_pipeline.report.summaries import (
     BURNING,
@@ -429,6 +431,10 @@ def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.Da
             & ((gaps.cohort_attribute == sli.attribute) | (sli.attribute == ANY))
             & (gaps.metric == sli.metric)
         ]
+    elif isinstance(sli, CanarySLI):
+        day_rows = frames.version_comparison
+        day_rows = day_rows[(day_rows.partition_date == day) & (day_rows.metric == sli.metric)]
+        rows = canary_harm(day_rows)
     elif isinstance(sli, CohortMetricSLI):
         rows = frames.metrics[
             (frames.metrics.partition_date == day) & (frames.metrics.metric == sli.metric)
@@ -522,6 +528,8 @@ def _slo_text(slo: SLOConfig | None) -> str:
             what = f"estimated {what} (from scores, while labels lag)"
         if is_ratio(sli.metric):
             what = f"{sli.metric} by {sli.attribute}"
+    elif isinstance(sli, CanarySLI):
+        what = f"how much worse the canary's {sli.metric} is, {sli.cohort}"
     elif isinstance(sli, CohortMetricSLI):
         what = f"{sli.metric} of {sli.cohort}"
     elif isinstance(sli, CohortChangeSLI):

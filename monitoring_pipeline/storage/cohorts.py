@@ -18,6 +18,8 @@ __all__ = [
     "day_cohort_stats",
     "fairness_figures",
     "version_cohort_counts",
+    "version_comparison_rows",
+    "version_shares",
     "version_cohort_counts_between",
     "version_first_days",
 ]
@@ -81,6 +83,31 @@ def version_first_days(
         {"model": model_name, "day": up_to},
     )
     return dict(zip(frame.model_version, frame.first_day, strict=True))
+
+
+def version_comparison_rows(
+    engine: Engine, model_name: str, day: date, *, metric: str | None = None
+) -> pd.DataFrame:
+    """Every ``version_comparison`` row of (model, day), of one ``metric`` if given."""
+    return read_frame(
+        engine,
+        "SELECT * FROM monitoring.version_comparison WHERE model_name = :model "
+        "AND partition_date = :day AND (metric = :metric OR CAST(:metric AS text) IS NULL) "
+        "ORDER BY cohort_attribute, cohort_value, metric, incumbent_version",
+        {"model": model_name, "day": day, "metric": metric},
+    )
+
+
+def version_shares(engine: Engine, model_name: str, day: date) -> pd.Series:
+    """Each model version's share of the day's predictions (cohort ``all``)."""
+    rows = read_frame(
+        engine,
+        "SELECT model_version, n FROM monitoring.cohort_stats WHERE model_name = :model "
+        "AND partition_date = :day AND cohort_attribute = 'all' AND model_version <> 'all'",
+        {"model": model_name, "day": day},
+    )
+    total = rows.n.sum()
+    return (rows.set_index("model_version").n / total) if total else pd.Series(dtype=float)
 
 
 def fairness_figures(

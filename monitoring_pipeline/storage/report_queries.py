@@ -44,6 +44,8 @@ class ReportFrames:
     alerts: pd.DataFrame
     # estimated_disparities rows of the window (gaps estimated from scores).
     estimated_disparities: pd.DataFrame
+    # version_comparison rows of the window (canary: candidate - incumbent).
+    version_comparison: pd.DataFrame
 
 
 def _frame(conn: sa.Connection, query: str, params: dict) -> pd.DataFrame:
@@ -121,6 +123,13 @@ def load_report_frames(
             "ORDER BY partition_date, cohort_attribute, cohort_value, metric",
             window,
         )
+        version_comparison = _frame(
+            conn,
+            "SELECT * FROM monitoring.version_comparison WHERE model_name = :model "
+            "AND partition_date BETWEEN :start AND :end "
+            "ORDER BY partition_date, cohort_attribute, cohort_value, metric",
+            window,
+        )
         changes = _frame(
             conn,
             "SELECT partition_date, cohort_attribute, cohort_value, metric, "
@@ -184,4 +193,5 @@ def load_report_frames(
         label_status=label_status,
         alerts=alerts,
         estimated_disparities=estimated_disparities,
+        version_comparison=version_comparison,
     )
