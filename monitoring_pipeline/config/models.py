@@ -600,6 +600,17 @@ class HealthConfig(Strict):
     data_quality: DataQualityHealth = DataQualityHealth()
 
 
+class PrivacyConfig(Strict):
+    """What the analysts' role may see (README, "Privacy").
+
+    ``min_cell_size``: the fewest people a figure may rest on in the views the read-only
+    role reads; figures of smaller cells are NULL there (``suppressed`` true). A separate
+    knob from ``cohorts.min_size``, which says when a figure is statistically sufficient.
+    """
+
+    min_cell_size: int = Field(default=10, ge=1)
+
+
 def overlay(base: BaseModel, override: BaseModel) -> BaseModel:
     """``base`` with the keys ``override`` was given explicitly, section by section: a
     model's ``health: {label_coverage: {min_coverage: 0.5}}`` changes that one threshold
@@ -733,6 +744,8 @@ class ModelConfig(Strict):
     slos: list[SLOConfig] = []
     # Overrides the top-level ``health`` key by key (MonitoringConfig.health_config).
     health: HealthConfig | None = None
+    # Overrides the top-level ``privacy`` key (MonitoringConfig.min_cell_size).
+    privacy: PrivacyConfig | None = None
     retraining: RetrainingConfig | None = None
     estimation: EstimationConfig = EstimationConfig()
 
@@ -1024,6 +1037,7 @@ class MonitoringConfig(Strict):
     health: HealthConfig = HealthConfig()
     alerting: AlertingConfig = AlertingConfig()
     links: LinksConfig = LinksConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     models: dict[str, ModelConfig]
 
     @field_validator("models")
@@ -1054,6 +1068,12 @@ class MonitoringConfig(Strict):
         """The model's health thresholds: its ``health`` keys over the top-level ones."""
         own = self.models[model_name].health
         return self.health if own is None else overlay(self.health, own)
+
+    def min_cell_size(self, model_name: str) -> int:
+        """The model's privacy threshold: its own ``privacy.min_cell_size``, else the
+        top-level one."""
+        own = self.models[model_name].privacy
+        return (own or self.privacy).min_cell_size
 
     def ingest_chunk_rows(self, model_name: str) -> int:
         return self.models[model_name].ingest_chunk_rows or self.defaults.ingest_chunk_rows

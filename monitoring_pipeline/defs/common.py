@@ -25,6 +25,7 @@ from monitoring_pipeline.defs.partitions import partition_day
 from monitoring_pipeline.defs.tags import LABELS_AS_OF_TAG
 from monitoring_pipeline.pipeline.drift import DriftConfigError
 from monitoring_pipeline.storage.database import DatabaseUnavailableError
+from monitoring_pipeline.storage.privacy import record_privacy_settings
 from monitoring_pipeline.storage.provenance import record_run_provenance
 from monitoring_pipeline.storage.sources import SourceUnavailableError
 from monitoring_pipeline.storage.writes import Audit
@@ -174,19 +175,26 @@ def source_revision() -> str | None:
 
 
 # Keys that change what a model's assets compute are in its config section and in these
-# top-level settings it inherits; who owns it and how it is described do not.
-_NOT_COMPUTATIONAL = ("owners", "description")
+# top-level settings it inherits; who owns it, how it is described and what the analysts'
+# views suppress (privacy, applied when they are read) do not.
+_NOT_COMPUTATIONAL = ("owners", "description", "privacy")
 
 
 @dataclass(frozen=True)
 class ModelProvenance:
     """What produced a model's rows: code (package version, git revision) and the model's
-    computational configuration with its sha256 (stored per run in ``run_provenance``)."""
+    computational configuration with its sha256 (stored per run in ``run_provenance``).
+
+    ``min_cell_size``: the model's privacy threshold, recorded beside it (``privacy_settings``)
+    but outside the hash: the views apply it when they are read, so changing it re-runs
+    nothing.
+    """
 
     package_version: str
     git_revision: str | None
     config: dict
     config_hash: str
+    min_cell_size: int | None = None
 
     @property
     def code_version(self) -> str:
@@ -208,7 +216,9 @@ def model_provenance(config: MonitoringConfig, model_name: str) -> ModelProvenan
     }
     canonical = json.loads(json.dumps(section, sort_keys=True))
     digest = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
-    return ModelProvenance(package_version(), source_revision(), canonical, digest)
+    return ModelProvenance(
+        package_version(), source_revision(), canonical, digest, config.min_cell_size(model_name)
+    )
 
 
 def model_code_version(config: MonitoringConfig, model_name: str) -> str:
@@ -262,7 +272,8 @@ def run_step(
     *args,
 ):
     """Run ``step(engine, *args, day, audit)`` for the context's partition day, after
-    recording the run's ``provenance`` for the asset's model (once per run and model).
+    recording the run's ``provenance`` for the asset's model (once per run and model) and
+    its privacy threshold (``privacy_settings``, written when it changed).
 
     Returns ``(day, result)``. Expected errors become a one-line Failure (database
     outages: a spaced retry) instead of a traceback.
@@ -279,6 +290,13 @@ def run_step(
             config_hash=provenance.config_hash,
             config=provenance.config,
         )
+        if provenance.min_cell_size is not None:
+            record_privacy_settings(
+                engine,
+                model_name=context.asset_key.path[0],
+                min_cell_size=provenance.min_cell_size,
+                run_id=context.run_id,
+            )
         return day, step(engine, *args, day, audit(context))
     except EXPECTED_ERRORS as exc:
         raise fail_clearly(exc) from None

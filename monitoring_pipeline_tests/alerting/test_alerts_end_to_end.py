@@ -23,6 +23,7 @@ from monitoring_pipeline_tests.alerting.helpers import (
     scripted_receiver,
     use_recording_retrainer,
 )
+from monitoring_pipeline_tests.helpers.privacy import person_ids, rows_holding
 
 pytestmark = pytest.mark.e2e
 
@@ -130,6 +131,8 @@ def test_demo_incident_pages_once_per_violated_slo(
     assert request["alert_dedupe_key"].startswith(f"error_budget:{MODEL}:tpr_gap_region:page:")
     assert request["status"] == "triggered"
     assert (tmp_path / RETRAINER_LOG).read_text().split() == [str(request["request_id"])]
+    # No prediction id reached the alert, its evidence or the request (README, "Privacy").
+    assert rows_holding(engine, person_ids(engine)) == {}
 
 
 def test_healthy_weeks_page_nothing(engine, database_url, dagster_instance, tmp_path):

@@ -56,7 +56,8 @@ Fingerprints = dict[str, tuple[int, str]]
 def fingerprints(database_url: str) -> Fingerprints:
     """Every table of schema ``monitoring``: (rows, md5 of its rows sorted), without the
     columns in ``STAMP_COLUMNS``; not ``run_provenance``, the log of runs (a killed run's
-    row stays: it ran)."""
+    row stays: it ran), nor ``privacy_settings``, the model's threshold as its newest run's
+    config gave it (not partition data: a killed run was configured so all the same)."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
@@ -66,7 +67,7 @@ def fingerprints(database_url: str) -> Fingerprints:
                     "SELECT c.table_name, c.column_name FROM information_schema.columns c "
                     "JOIN information_schema.tables t USING (table_schema, table_name) "
                     "WHERE c.table_schema = 'monitoring' AND t.table_type = 'BASE TABLE' "
-                    "AND c.table_name NOT IN ('schema_migrations', 'run_provenance') "
+                    "AND c.table_name NOT IN ('schema_migrations', 'run_provenance', 'privacy_settings') "
                     "ORDER BY c.ordinal_position"
                 )
             ):

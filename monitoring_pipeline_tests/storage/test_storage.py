@@ -204,19 +204,32 @@ def migrated_database(pg_admin_url: str) -> str:
         engine,
         model_name="m",
         partition_date=DAY,
-        rows=[TableRows("quarantined_rows", quarantine_rows(["a"]))],
+        rows=[TableRows("label_status", LABEL_STATUS_ROW)],
         audit=AUDIT,
     )
     engine.dispose()
     return url
 
 
+LABEL_STATUS_ROW = pd.DataFrame(
+    {
+        "partition_date": [DAY],
+        "model_name": "m",
+        "predictions": 1,
+        "labelled": 1,
+        "corrected": 0,
+        "positives": 0,
+    }
+)
+
+
 WRITES_THE_READER_MAY_NOT_DO = {
     "CREATE TEMP TABLE mine (x int)": "permission denied to create temporary tables",
-    "INSERT INTO monitoring.quarantined_rows (partition_date, model_name, source, reason) "
-    "VALUES ('2026-11-01', 'm', 'predictions', 'forged')": "permission denied for table",
-    "UPDATE monitoring.quarantined_rows SET reason = 'forged'": "permission denied for table",
-    "DELETE FROM monitoring.quarantined_rows": "permission denied for table",
+    # label_status: a table the reader may read (quarantined_rows it may not even read).
+    "INSERT INTO monitoring.label_status (partition_date, model_name, predictions, labelled, "
+    "corrected, positives) VALUES ('2026-11-01', 'm', 1, 1, 0, 0)": "permission denied for table",
+    "UPDATE monitoring.label_status SET predictions = 0": "permission denied for table",
+    "DELETE FROM monitoring.label_status": "permission denied for table",
     "CREATE TABLE public.mine (x int)": "permission denied for schema public",
     "CREATE TABLE monitoring.mine (x int)": "permission denied for schema monitoring",
     "CREATE VIEW monitoring.mine AS SELECT 1": "permission denied for schema monitoring",
@@ -241,8 +254,7 @@ def test_reader_cannot_write_even_after_switching_read_only_off(
             assert conn.execute(sa.text("SHOW default_transaction_read_only")).scalar() == "off"
             assert conn.execute(sa.text("SHOW transaction_read_only")).scalar() == "off"
             assert (
-                conn.execute(sa.text("SELECT count(*) FROM monitoring.quarantined_rows")).scalar()
-                == 1
+                conn.execute(sa.text("SELECT count(*) FROM monitoring.label_status")).scalar() == 1
             )
             with pytest.raises(sa.exc.ProgrammingError) as refused:
                 conn.execute(sa.text(statement))
