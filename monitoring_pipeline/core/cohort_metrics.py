@@ -15,10 +15,11 @@ fpr                           fp / (fp + tn)               Wilson
 fnr                           fn / (tp + fn)               Wilson
 precision                     tp / (tp + fp)               Wilson
 accuracy                      (tp + tn) / n_labelled       Wilson
-ece                           sum_b bin_n_b / n_labelled   none (NaN bounds)
-                              * |mean score_b - mean
-                              label_b|
-brier                         brier_sum / n_labelled       none (NaN bounds)
+ece                           sum_b bin_n_b / n_labelled   inversion along the observed
+                              * |mean score_b - mean       gaps (``core.calibration_
+                              label_b|                     error``), from the bins
+brier                         brier_sum / n_labelled       normal, from brier_sum and
+                                                           brier_sq_sum (NaN without it)
 calibration_in_the_large      mean(score - label) over     normal, from brier_sum
                               labelled rows
 ============================  ===========================  ============================
@@ -36,6 +37,12 @@ an insufficient precision. The cohort-level ``sufficient`` column of the wide fr
 (``n_labelled >= min_cohort_size``) remains for readers that rank whole cohorts; the long
 format's ``sufficient`` is the per-metric flag.
 
+``brier``'s interval is ``mean_interval`` (``core.intervals``) on ``brier_sum`` and
+``brier_sq_sum`` = ``sum((score - label)^4)``: ``brier +/- z * s / sqrt(n)``, clipped to
+[0, 1]. Statistics without ``brier_sq_sum`` (written before it existed), or merged with
+such, give NaN bounds. ``ece``'s interval covers the population ECE on the same bins, not
+the expectation of the (upward-biased) plug-in figure; see ``core.calibration_error``.
+
 ``calibration_in_the_large`` uses ``sum(score - label) = score_sum - label_pos`` and
 ``sum((score - label)^2) = brier_sum``: its sample variance is
 ``(brier_sum - n * mean^2) / (n - 1)`` and the interval is ``mean +/- z * sqrt(var / n)``
@@ -49,7 +56,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from monitoring_pipeline.core.intervals import normal_quantile, wilson_interval
+from monitoring_pipeline.core.calibration_error import ece_interval
+from monitoring_pipeline.core.intervals import mean_interval, normal_quantile, wilson_interval
 from monitoring_pipeline.core.sufficient_stats import (
     CONFUSION_COUNT_COLUMNS,
     key_columns,
@@ -78,8 +86,8 @@ RATE_METRICS: dict[str, tuple[str, str]] = {
     "accuracy": ("__tp_tn", "n_labelled"),
 }
 METRICS: tuple[str, ...] = (*RATE_METRICS, "ece", "brier", "calibration_in_the_large")
-# Metrics that come with a confidence interval (ece and brier have NaN bounds).
-INTERVAL_METRICS: tuple[str, ...] = (*RATE_METRICS, "calibration_in_the_large")
+# Metrics that come with a confidence interval: every one (brier's needs brier_sq_sum).
+INTERVAL_METRICS: tuple[str, ...] = METRICS
 # Counts kept in the wide frame: compute_disparities needs them for its intervals.
 COUNT_COLUMNS: tuple[str, ...] = (
     "n",
@@ -129,7 +137,8 @@ def derive_cohort_metrics(
     Returns:
         One row per key of ``stats`` (same key columns, same order) with the counts
         ``COUNT_COLUMNS`` (``positives`` = ``label_pos``; ``score_sum`` = sum of scores
-        over labelled rows), ``sufficient`` (cohort level), and for each metric of
+        over labelled rows; ``brier_sq_sum`` is read when present, never required),
+        ``sufficient`` (cohort level), and for each metric of
         ``METRICS`` the columns ``<metric>, <metric>_lower, <metric>_upper, <metric>_n,
         <metric>_sufficient``. Undefined values are NaN.
 
@@ -155,10 +164,16 @@ def derive_cohort_metrics(
         c: stats[c].to_numpy(dtype=np.int64) for c in CONFUSION_COUNT_COLUMNS if c != "label_pos"
     }
     counts["positives"] = stats["label_pos"].to_numpy(dtype=np.int64)
+    bin_counts = stats[[f"bin_n_{b}" for b in range(score_bins)]].to_numpy(np.float64)
     bin_scores = stats[[f"bin_score_sum_{b}" for b in range(score_bins)]].to_numpy(np.float64)
     bin_labels = stats[[f"bin_label_sum_{b}" for b in range(score_bins)]].to_numpy(np.float64)
     score_sum = bin_scores.sum(axis=1)
     brier_sum = stats["brier_sum"].to_numpy(dtype=np.float64)
+    brier_sq_sum = (
+        stats["brier_sq_sum"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if "brier_sq_sum" in stats.columns
+        else np.full(len(stats), np.nan)
+    )
 
     out: dict[str, object] = {k: stats[k].to_numpy() for k in keys}
     out.update({c: counts[c] for c in COUNT_COLUMNS if c in counts})
@@ -183,20 +198,20 @@ def derive_cohort_metrics(
         out[f"{metric}_n"] = derived[denominator]
 
     labelled = n_labelled.astype(np.float64)
+    # ECE = sum_b (bin_n_b / N) * |score_sum_b / bin_n_b - label_sum_b / bin_n_b|, with
+    # its interval from the same bins; Brier's from its sum and sum of squares.
+    ece = ece_interval(bin_counts, bin_scores, bin_labels, confidence)
+    brier = mean_interval(brier_sum, brier_sq_sum, labelled, confidence, bounds=(0.0, 1.0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        # sum_b (bin_n_b / N) * |score_sum_b / bin_n_b - label_sum_b / bin_n_b|
-        # = sum_b |score_sum_b - label_sum_b| / N: empty bins contribute 0 either way.
-        ece = np.abs(bin_scores - bin_labels).sum(axis=1) / labelled
-        brier = brier_sum / labelled
         bias = (score_sum - counts["positives"]) / labelled
         variance = np.maximum(brier_sum - labelled * bias**2, 0.0) / (labelled - 1.0)
         half_width = normal_quantile(confidence) * np.sqrt(variance / labelled)
     no_labels = n_labelled == 0
     enough_for_variance = n_labelled >= 2
-    for metric, value in (("ece", ece), ("brier", brier)):
-        out[metric] = np.where(no_labels, np.nan, value)
-        out[f"{metric}_lower"] = np.full(len(stats), np.nan)
-        out[f"{metric}_upper"] = np.full(len(stats), np.nan)
+    for metric, interval in (("ece", ece), ("brier", brier)):
+        out[metric] = np.where(no_labels, np.nan, interval.estimate)
+        out[f"{metric}_lower"] = np.where(no_labels, np.nan, interval.lower)
+        out[f"{metric}_upper"] = np.where(no_labels, np.nan, interval.upper)
         out[f"{metric}_n"] = n_labelled
     out["calibration_in_the_large"] = np.where(no_labels, np.nan, bias)
     out["calibration_in_the_large_lower"] = np.where(enough_for_variance, bias - half_width, np.nan)

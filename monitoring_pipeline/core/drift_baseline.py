@@ -89,7 +89,8 @@ METHODS_BY_KIND: dict[str, tuple[str, ...]] = {
     "numeric": ("psi", "ks", "js", "null_rate_change"),
     "categorical": ("psi", "js", "chi2", "null_rate_change"),
 }
-# Effect sizes without sampling error: judged only on larger samples (see DriftSettings).
+# Effect sizes judged on their value (their intervals are shown, not decisive): judged only
+# on larger samples (see DriftSettings).
 DISTANCE_METHODS = ("psi", "js")
 
 DEFAULT_MIN_COUNT = 100
@@ -147,9 +148,9 @@ class DriftSettings:
         thresholds: stored method name -> threshold (every method present).
         min_count: observations each side needs for ks, chi2 and null_rate_change.
         min_count_distance: observations each side needs for psi and js, which are
-            effect sizes without a sampling error: on ``k`` bins PSI's expectation under
-            no drift is about ``(k - 1)(1/n + 1/m)``, so small cohort-days would be
-            flagged by noise alone.
+            judged on their value, not on their interval: on ``k`` bins PSI's
+            expectation under no drift is about ``(k - 1)(1/n + 1/m)``, so small
+            cohort-days would be flagged by noise alone.
         max_categories: categories kept per categorical feature when fitting.
     """
 

@@ -69,8 +69,8 @@ NULL_BIN = "__null__"
 OTHER_BIN = "__other__"
 COHORT_KEY_COLUMNS = ("cohort_attribute", "cohort_value")
 
-# Integer counts of compute_confusion_stats, in output order (brier_sum and the score-bin
-# columns follow).
+# Integer counts of compute_confusion_stats, in output order (brier_sum, brier_sq_sum and
+# the score-bin columns follow).
 CONFUSION_COUNT_COLUMNS = (
     "n",
     "n_labelled",
@@ -82,7 +82,7 @@ CONFUSION_COUNT_COLUMNS = (
     "tn",
     "fn",
 )
-_ADDITIVE_NAMES = frozenset((*CONFUSION_COUNT_COLUMNS, "brier_sum", "count"))
+_ADDITIVE_NAMES = frozenset((*CONFUSION_COUNT_COLUMNS, "brier_sum", "brier_sq_sum", "count"))
 _ADDITIVE_PATTERN = re.compile(
     r"^(bin_(n|score_sum|label_sum)|est_(n|score_sum|score_sq_sum|labelled_n|labelled_score_sum"
     r"|labelled_score_sq_sum|label_sum))_\d+$"
@@ -346,7 +346,8 @@ def compute_confusion_stats(
         cohort_value`` then the additive columns ``n`` (rows), ``n_labelled``,
         ``label_pos`` (actual positives among labelled), ``pred_pos`` (decision 1 among
         all rows), ``pred_pos_labelled``, ``tp``, ``fp``, ``tn``, ``fn`` (int64),
-        ``brier_sum`` (sum of (score - label)^2 over labelled rows) and, per score bin
+        ``brier_sum`` (sum of (score - label)^2 over labelled rows), ``brier_sq_sum``
+        (sum of (score - label)^4: the variance of the Brier terms) and, per score bin
         ``b``, ``bin_n_b`` (int64), ``bin_score_sum_b`` and ``bin_label_sum_b`` (int64)
         over labelled rows. Only cohorts with at least one row appear.
 
@@ -386,6 +387,7 @@ def compute_confusion_stats(
         bin_cells = bin_cells.reshape(n_keys, score_bins, 2)
         bin_score = np.bincount(bin_key, weights=score_l, minlength=n_keys * score_bins)
         brier = np.bincount(key_l, weights=squared_error_l, minlength=n_keys)
+        brier_sq = np.bincount(key_l, weights=squared_error_l**2, minlength=n_keys)
 
         n = cells.sum(axis=1)
         keep = np.flatnonzero(n > 0)
@@ -404,6 +406,7 @@ def compute_confusion_stats(
             "tn": cells[keep, 2],
             "fn": cells[keep, 4],
             "brier_sum": brier[keep],
+            "brier_sq_sum": brier_sq[keep],
         }
         bin_score = bin_score.reshape(n_keys, score_bins)
         for b in range(score_bins):
@@ -486,9 +489,7 @@ def compute_estimation_stats(
             integral = kind in ("n", "labelled_n", "label_sum")
             for b in range(score_bins):
                 column = matrix[keep, b]
-                piece[f"est_{kind}_{b}"] = (
-                    np.rint(column).astype(np.int64) if integral else column
-                )
+                piece[f"est_{kind}_{b}"] = np.rint(column).astype(np.int64) if integral else column
         pieces.append(piece)
     return _assemble(pieces, groups, group_keys)
 
@@ -536,7 +537,9 @@ def merge_stats(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     is how chunks merge into a day and days into a window. Because every column is a
     count or a sum, merging the statistics of chunks gives exactly the statistics of the
     concatenated rows (up to floating-point summation order in the float sums). A key
-    present in only some frames counts as zeros in the others.
+    present in only some frames counts as zeros in the others. A NaN addend (a sum a
+    stored row does not have, e.g. ``brier_sq_sum`` of rows written before it existed)
+    makes the sum NaN: unknown, never a partial sum.
 
     Parameters:
         frames: statistics frames with identical columns.
@@ -560,7 +563,8 @@ def merge_stats(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
             raise ValueError(ERROR_COLUMNS_DIFFER.format(left=columns, right=list(other.columns)))
     combined = pd.concat([f[columns] for f in frames], ignore_index=True)
     keys = key_columns(combined)
-    merged = combined.groupby(keys, sort=True, dropna=False, observed=True).sum().reset_index()
+    grouped = combined.groupby(keys, sort=True, dropna=False, observed=True)
+    merged = grouped.sum(skipna=False).reset_index()
     return _sort_by_keys(merged[columns])
 
 

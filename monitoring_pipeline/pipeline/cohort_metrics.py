@@ -61,6 +61,7 @@ SCORE_BINS = 10
 ALL_VERSIONS = "all"
 STATS_KEYS = ["model_version", "cohort_attribute", "cohort_value"]
 COUNT_COLUMNS = list(CONFUSION_COUNT_COLUMNS)
+SUM_COLUMNS = ["brier_sum", "brier_sq_sum"]
 BIN_KINDS = ("n", "score_sum", "label_sum")
 VS_REST_TABLE = "fairness_disparities_vs_rest"
 CHANGES_TABLE = "cohort_changes"
@@ -92,15 +93,11 @@ def day_statistics(
     estimation (``estimation_stats``), from one pass over the day's rows."""
     spec = cohort_spec(config, model_name)
     confusion, estimation = [], []
-    for chunk in iter_labeled_predictions(
-        engine, model_name, day, cohort_attributes=spec.columns
-    ):
+    for chunk in iter_labeled_predictions(engine, model_name, day, cohort_attributes=spec.columns):
         if chunk.empty:
             continue
         confusion.append(compute_confusion_stats(chunk, spec, score_bins=SCORE_BINS))
-        estimation.append(
-            compute_estimation_stats(chunk, spec, score_bins=ESTIMATION_SCORE_BINS)
-        )
+        estimation.append(compute_estimation_stats(chunk, spec, score_bins=ESTIMATION_SCORE_BINS))
     if not confusion:
         return pd.DataFrame(), pd.DataFrame()
     return _with_all_versions(confusion), _with_all_versions(estimation)
@@ -123,7 +120,7 @@ def _pg_array(frame: pd.DataFrame, columns: list[str], fmt: str) -> list[str]:
 
 def stats_to_rows(stats: pd.DataFrame) -> pd.DataFrame:
     """Statistics as ``cohort_stats`` stores them: score bins as Postgres arrays."""
-    out = stats[[*STATS_KEYS, *COUNT_COLUMNS, "brier_sum"]].copy()
+    out = stats[[*STATS_KEYS, *COUNT_COLUMNS, *SUM_COLUMNS]].copy()
     for kind in BIN_KINDS:
         columns = [c for c in score_bin_columns(SCORE_BINS) if c.startswith(f"bin_{kind}_")]
         out[f"bin_{kind}"] = _pg_array(stats, columns, ".17g" if kind == "score_sum" else "d")
@@ -131,8 +128,12 @@ def stats_to_rows(stats: pd.DataFrame) -> pd.DataFrame:
 
 
 def rows_to_stats(rows: pd.DataFrame) -> pd.DataFrame:
-    """Inverse of :func:`stats_to_rows` (arrays back to one column per bin)."""
+    """Inverse of :func:`stats_to_rows` (arrays back to one column per bin). A row without
+    ``brier_sq_sum`` (NULL: written before migration 026; or a frame without the column)
+    reads as NaN, so its Brier score has no interval."""
     out = rows[[*STATS_KEYS, *COUNT_COLUMNS, "brier_sum"]].copy()
+    squares = rows["brier_sq_sum"] if "brier_sq_sum" in rows.columns else np.nan
+    out["brier_sq_sum"] = pd.to_numeric(pd.Series(squares, index=rows.index), errors="coerce")
     for kind in BIN_KINDS:
         matrix = np.array(
             rows[f"bin_{kind}"].tolist(), dtype=np.float64 if kind == "score_sum" else np.int64

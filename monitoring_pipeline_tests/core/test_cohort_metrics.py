@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
+from statsmodels.stats.weightstats import DescrStatsW
 
 from monitoring_pipeline.core import cohort_metrics
 from monitoring_pipeline.core.cohort_metrics import (
@@ -18,6 +19,7 @@ from monitoring_pipeline.core.sufficient_stats import (
     compute_confusion_stats,
     merge_stats,
 )
+from monitoring_pipeline_tests.helpers.interval_references import ece_bounds
 
 SPEC = CohortSpec(["sex", "region"], [("sex", "region")])
 SCORE_BINS = 10
@@ -225,7 +227,55 @@ def test_hand_worked_calibration():
     assert row["brier"] == pytest.approx((0.01 + 0.64 + 0.09) / 3)
     assert row["calibration_in_the_large"] == pytest.approx((2.0 - 1) / 3)
     assert (row["tp"], row["fp"], row["tn"], row["fn"]) == (1, 1, 1, 0)
-    assert np.isnan(row["ece_lower"]) and np.isnan(row["brier_upper"])
+    # Brier: squared errors 0.01, 0.64, 0.09; mean +/- z * s / sqrt(3), clipped to [0, 1].
+    errors = np.array([0.01, 0.64, 0.09])
+    half = normal_quantile(0.95) * errors.std(ddof=1) / np.sqrt(3)
+    assert row["brier_lower"] == pytest.approx(max(errors.mean() - half, 0.0))
+    assert row["brier_upper"] == pytest.approx(errors.mean() + half)
+    # ECE of three rows: the lower bound is 0 (three labels say little); the candidates
+    # (the observed gaps scaled) end where every rate is 0 or 1, here at the labels
+    # themselves, so the upper bound is the observed 0.4 (a limit of the method that only
+    # cells far below any minimum size reach).
+    assert row["ece_lower"] == 0.0 and row["ece_upper"] == pytest.approx(0.4)
+
+
+def test_brier_and_ece_intervals_match_independent_computations(frame, wide):
+    checked = 0
+    for _, row in wide[wide.n_labelled >= 30].iterrows():
+        rows = rows_of(frame, row["cohort_attribute"], row["cohort_value"])
+        labelled = rows[rows["label"].notna()]
+        s, y = labelled["score"].to_numpy(), labelled["label"].to_numpy()
+        lower, upper = DescrStatsW((s - y) ** 2).zconfint_mean(alpha=0.05)
+        assert row["brier_lower"] == pytest.approx(lower, rel=1e-9)
+        assert row["brier_upper"] == pytest.approx(upper, rel=1e-9)
+        bins = np.minimum(np.floor(s * SCORE_BINS), SCORE_BINS - 1).astype(int)
+        ece, lower, upper = ece_bounds(
+            np.bincount(bins, minlength=SCORE_BINS),
+            np.bincount(bins, weights=s, minlength=SCORE_BINS),
+            np.bincount(bins, weights=y, minlength=SCORE_BINS),
+        )
+        assert row["ece"] == pytest.approx(ece, rel=1e-9)
+        assert row["ece_lower"] == pytest.approx(lower, abs=1e-3)
+        assert row["ece_upper"] == pytest.approx(upper, abs=1e-3)
+        checked += 1
+    assert checked >= 10
+
+
+def test_brier_has_no_interval_without_its_sum_of_squares(frame):
+    stats = compute_confusion_stats(frame.iloc[:1500], SPEC)
+    assert stats["brier_sq_sum"].notna().all()
+    older = stats.drop(columns="brier_sq_sum")  # statistics stored before migration 026
+    wide = derive_cohort_metrics(older, min_cohort_size=30)
+    assert wide["brier"].notna().any() and wide["brier_lower"].isna().all()
+    assert wide["brier_upper"].isna().all() and wide["ece_lower"].notna().any()
+    # A window summing such a day with a newer one: the sum is unknown, not partial.
+    newer = compute_confusion_stats(frame.iloc[1500:], SPEC)
+    window = merge_stats([stats.assign(brier_sq_sum=np.nan), newer])
+    both = window.cohort_value.isin(stats.cohort_value)  # cohorts on both days
+    assert window.loc[both, "brier_sq_sum"].isna().all()
+    assert window.loc[~both, "brier_sq_sum"].notna().all()  # only on the newer day
+    merged = derive_cohort_metrics(window, min_cohort_size=30)
+    assert merged.loc[both, "brier_lower"].isna().all()
 
 
 def test_long_format_has_one_row_per_cohort_and_metric(wide):

@@ -20,12 +20,14 @@ from monitoring_pipeline.core.drift import (
     chi_square,
     evaluate_drift,
     jensen_shannon,
+    jensen_shannon_interval,
     ks_binned,
     ks_exact,
     ks_p_value,
     null_rate_change,
     psi,
     psi_from_values,
+    psi_interval,
 )
 from monitoring_pipeline.core.sufficient_stats import (
     NULL_BIN,
@@ -36,6 +38,7 @@ from monitoring_pipeline.core.sufficient_stats import (
     histogram_numeric,
     merge_stats,
 )
+from monitoring_pipeline_tests.helpers.interval_references import psi_js_bounds
 
 
 def reference_psi(ref, cur, eps=PSI_EPSILON):
@@ -203,6 +206,47 @@ def make_frame(n: int, seed: int, *, shift: float = 0.0, null_share: float = 0.0
     )
 
 
+@pytest.mark.parametrize(
+    ("reference", "current"),
+    [
+        ([500, 500], [250, 750]),  # the docstring's case: PSI 0.27
+        ([120, 95, 80, 105, 100], [100, 110, 90, 100, 95]),  # sampling noise only
+        ([4000, 3000, 2000, 1000], [200, 250, 300, 250]),  # strong drift, small current side
+        ([50_000, 30_000, 15_000, 5_000, 0], [9_000, 9_500, 1_200, 300, 4]),  # huge, empty bin
+    ],
+)
+def test_psi_and_js_intervals_match_a_scipy_noncentral_chi_square_inversion(reference, current):
+    expected = psi_js_bounds(reference, current)
+    for name, ci in (
+        ("psi", psi_interval(reference, current)),
+        ("js", jensen_shannon_interval(reference, current)),
+    ):
+        estimate, lower, upper = expected[name]
+        assert float(ci.estimate) == pytest.approx(estimate, rel=1e-9)
+        # Above a chi-square statistic of 400 the package uses Sankaran's approximation.
+        assert float(ci.lower) == pytest.approx(lower, rel=1e-5, abs=1e-12)
+        assert float(ci.upper) == pytest.approx(upper, rel=1e-5, abs=1e-12)
+
+
+def test_psi_and_js_interval_edge_cases():
+    # Identical proportions: closer than sampling would make them, so [0, 0].
+    for interval in (psi_interval, jensen_shannon_interval):
+        same = interval([100, 200, 300], [10, 20, 30])
+        assert (float(same.estimate), float(same.lower), float(same.upper)) == (0.0, 0.0, 0.0)
+        one_bin = interval([100, 0], [40, 0])  # no degrees of freedom: no interval
+        assert np.isnan(one_bin.lower) and np.isnan(one_bin.upper)
+        empty = interval([0, 0], [3, 4])
+        assert np.isnan([empty.estimate, empty.lower, empty.upper]).all()
+        noise = interval([120, 95, 80, 105, 100], [100, 110, 90, 100, 95])
+        assert float(noise.lower) == 0.0 < float(noise.upper)
+    # JS never exceeds its maximum, sqrt(ln 2).
+    apart = jensen_shannon_interval([50, 0], [0, 50])
+    assert float(apart.upper) <= np.sqrt(np.log(2)) + 1e-15
+    wide = psi_interval([500, 500], [250, 750], confidence=0.99)
+    narrow = psi_interval([500, 500], [250, 750], confidence=0.9)
+    assert wide.lower < narrow.lower and wide.upper > narrow.upper
+
+
 @pytest.fixture(scope="module")
 def drift_inputs():
     baseline_rows = make_frame(6000, seed=10)
@@ -243,6 +287,11 @@ def test_evaluate_drift_rows_match_the_one_histogram_functions(drift_inputs):
             row.feature,
         )
         ref_values, cur_values = ref.drop(NULL_BIN), cur.drop(NULL_BIN)
+        if row.method in ("psi", "jensen_shannon"):
+            one = (psi_interval if row.method == "psi" else jensen_shannon_interval)(
+                ref_values, cur_values
+            )
+            assert (row.lower, row.upper) == (float(one.lower), float(one.upper))
         if row.method == "psi":
             assert row.statistic == pytest.approx(psi(ref_values, cur_values), rel=1e-10)
             assert np.isnan(row.p_value)
@@ -293,6 +342,13 @@ def test_evaluate_drift_flags_and_bh_adjustment(drift_inputs):
     assert not bool(flags[("all", "stable", "psi")])
     assert not bool(flags[("all", "stable", "jensen_shannon")])
     assert not bool(flags[("all", "stable", "null_rate_change")])
+    # The intervals of psi and js do not decide: drifted is still statistic >= threshold.
+    distances = result[result.method.isin(["psi", "jensen_shannon"]) & result.sufficient]
+    assert distances[["lower", "upper"]].notna().all().all()
+    assert (distances.drifted == (distances.statistic >= distances.threshold)).all()
+    assert (
+        result.loc[result.method.isin(["ks", "chi_square"]), ["lower", "upper"]].isna().all().all()
+    )
     # Reversed, the same change is a fall in missingness: reported, not flagged.
     baseline, current, _ = drift_inputs
     reverse = evaluate_drift(current, baseline, methods=["null_rate_change"])

@@ -66,6 +66,7 @@ def reference_stats(rows: pd.DataFrame, score_bins: int) -> dict[str, float]:
         "tn": int(((y == 0) & (d == 0)).sum()),
         "fn": int(((y == 1) & (d == 0)).sum()),
         "brier_sum": float(((s - y) ** 2).sum()),
+        "brier_sq_sum": float(((s - y) ** 4).sum()),
     }
     bins = np.minimum(np.floor(s * score_bins), score_bins - 1)
     for b in range(score_bins):
@@ -118,6 +119,7 @@ def test_hand_worked_small_frame():
     assert (f["n"], f["n_labelled"], f["label_pos"], f["pred_pos"]) == (3, 2, 2, 2)
     assert (f["pred_pos_labelled"], f["tp"], f["fp"], f["tn"], f["fn"]) == (1, 1, 0, 0, 1)
     assert f["brier_sum"] == pytest.approx(0.05**2 + 0.85**2)
+    assert f["brier_sq_sum"] == pytest.approx(0.05**4 + 0.85**4)
     assert (f["bin_n_0"], f["bin_n_1"], f["bin_label_sum_0"], f["bin_label_sum_1"]) == (1, 1, 1, 1)
     assert f["bin_score_sum_1"] == pytest.approx(0.95)
     m = stats.loc["m"]
@@ -205,6 +207,12 @@ def test_merge_of_days_sums_and_keeps_keys_seen_on_one_day_only():
     assert int(v3_all["n"].iloc[0]) == 500
     assert int(merged.loc[merged.cohort_attribute == "all", "n"].sum()) == 1000
     pd.testing.assert_frame_equal(merge_stats([day1]), day1)
+    # An unknown addend (a sum a stored day lacks) leaves the sum unknown, not partial.
+    unknown = merge_stats([day1.assign(brier_sq_sum=np.nan), day2])
+    v1 = unknown.model_version == "v1"
+    assert unknown.loc[v1, "brier_sq_sum"].isna().all()
+    assert unknown.loc[unknown.model_version == "v3", "brier_sq_sum"].notna().all()
+    assert (unknown.loc[v1, "n"].to_numpy() == merged.loc[merged.model_version == "v1", "n"]).all()
     with pytest.raises(ValueError, match="different columns"):
         merge_stats([day1, day1.drop(columns="tp")])
     assert "different columns" in ERROR_COLUMNS_DIFFER

@@ -43,6 +43,7 @@ from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predi
 from monitoring_pipeline.storage.database import create_engine, with_database
 from monitoring_pipeline.storage.writes import Audit
 from monitoring_pipeline_tests.helpers.databases import create_database_from_template
+from monitoring_pipeline_tests.helpers.interval_references import psi_js_bounds
 
 MODEL = "loan_approval"
 START = date(2026, 10, 1)
@@ -327,6 +328,33 @@ def test_psi_and_js_match_numpy_and_scipy_on_the_stored_counts(world):
         assert one(rows, feature, "js", attribute, value).statistic == pytest.approx(
             float(jensenshannon(ref, cur)), rel=1e-9
         )
+
+
+def test_psi_and_js_intervals_match_a_scipy_inversion_on_the_stored_counts(world):
+    for day in (HEALTHY_DAYS[0], SHIFT_DAYS[0]):
+        rows = drift_rows(world, day)
+        cases = [
+            (SHIFTED, "all", "all"),
+            ("income", "region", "west"),
+            ("loan_purpose", "all", "all"),
+        ]
+        for feature, attribute, value in cases:
+            ref, cur, _, _ = aligned(world, day, feature, attribute, value)
+            expected = psi_js_bounds(ref, cur)
+            for method in ("psi", "js"):
+                row = one(rows, feature, method, attribute, value)
+                _, lower, upper = expected[method]
+                assert row.lower == pytest.approx(lower, rel=1e-5, abs=1e-12), (day, feature)
+                assert row.upper == pytest.approx(upper, rel=1e-5, abs=1e-12), (day, feature)
+        # Every psi and js row with both sides has bounds; the decision is still the
+        # statistic against the threshold; ks and chi2 have none.
+        distances = rows[rows.method.isin(["psi", "js"]) & rows.statistic.notna()]
+        assert distances[["lower", "upper"]].notna().all().all()
+        judged = distances[distances.sufficient]
+        assert (judged.drifted == (judged.statistic >= judged.threshold)).all()
+        assert rows.loc[rows.method.isin(["ks", "chi2"]), ["lower", "upper"]].isna().all().all()
+    shifted = one(drift_rows(world, SHIFT_DAYS[0]), SHIFTED, "psi")
+    assert shifted.lower > shifted.threshold  # the 1 SD shift is beyond doubt
 
 
 def test_ks_matches_scipy_on_the_binned_data(world):

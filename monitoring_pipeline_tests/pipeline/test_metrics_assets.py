@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+from statsmodels.stats.weightstats import DescrStatsW
 
 from monitoring_pipeline.demo.incidents import MinorityDegradation
+from monitoring_pipeline_tests.helpers.interval_references import ece_bounds
 from monitoring_pipeline_tests.helpers.worlds import START, build_world, run_day, table
 
 pytestmark = pytest.mark.e2e
@@ -90,6 +92,40 @@ def test_cohort_rates_and_wilson_intervals_match_an_independent_count(day_tables
         )
         brier = np.mean((rows.score.to_numpy() - y) ** 2)
         assert metric(metrics, "brier", attribute, value).value == pytest.approx(brier)
+
+
+def test_ece_and_brier_are_published_with_intervals(day_tables):
+    labeled, metrics = day_tables["labeled_predictions"], day_tables["cohort_metrics"]
+    loan = metrics[metrics.model_name == "loan_approval"]
+    calibration = loan[loan.metric.isin(["ece", "brier"]) & (loan.n_labelled >= 2)]
+    assert len(calibration) > 20
+    assert calibration[["lower", "upper"]].notna().all().all()
+    assert ((calibration.lower >= 0) & (calibration.lower <= calibration.upper)).all()
+    stats = day_tables["cohort_stats"]
+    for attribute, value in (("all", "all"), ("region", "west"), ("sex", "female")):
+        rows = rows_of(labeled, None if attribute == "all" else attribute, value).dropna(
+            subset=["label"]
+        )
+        s, y = rows.score.to_numpy(), rows.label.to_numpy(float)
+        (stored,) = stats[
+            (stats.model_name == "loan_approval")
+            & (stats.model_version == "all")
+            & (stats.cohort_attribute == attribute)
+            & (stats.cohort_value == value)
+        ].itertuples()
+        assert stored.brier_sq_sum == pytest.approx(np.sum((s - y) ** 4))
+        brier = metric(metrics, "brier", attribute, value)
+        lo, hi = DescrStatsW((s - y) ** 2).zconfint_mean(alpha=0.05)
+        assert (brier.lower, brier.upper) == (pytest.approx(lo), pytest.approx(hi))
+        bins = np.minimum(np.floor(s * 10), 9).astype(int)
+        ece, lo, hi = ece_bounds(
+            np.bincount(bins, minlength=10),
+            np.bincount(bins, weights=s, minlength=10),
+            np.bincount(bins, weights=y, minlength=10),
+        )
+        row = metric(metrics, "ece", attribute, value)
+        assert row.value == pytest.approx(ece)
+        assert (row.lower, row.upper) == (pytest.approx(lo, abs=1e-3), pytest.approx(hi, abs=1e-3))
 
 
 def test_intersection_and_version_rollup(day_tables):
