@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg2
 import sqlalchemy as sa
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
+
+from monitoring_pipeline.storage.database import ping_on_checkout
 
 # No statement timeout (the default of dagster_postgres outside the webserver); pooled
 # connections are recycled hourly so that a long-lived daemon survives server restarts
@@ -47,7 +48,7 @@ class PooledPostgresStorage(DagsterPostgresStorage):
                 max_overflow=MAX_OVERFLOW,
             )
             with connect() as connection:
-                sa.event.listen(connection.engine.pool, "checkout", _ping)
+                sa.event.listen(connection.engine.pool, "checkout", ping_on_checkout)
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> PooledPostgresStorage:  # type: ignore[override]
@@ -57,20 +58,6 @@ class PooledPostgresStorage(DagsterPostgresStorage):
             should_autocreate_tables=config_value.get("should_autocreate_tables", True),
             token_provider=get_token_provider_from_config(config_value),
         )
-
-
-def _ping(dbapi_connection, connection_record, connection_proxy) -> None:
-    """Check a kept connection before lending it (SQLAlchemy's pessimistic disconnect
-    handling): after a server restart the pool then reconnects instead of failing the
-    statement, and a server that is gone fails in ``connect``, where dagster-postgres retries
-    and logs, as it does without a pool (``monitoring_pipeline.outage`` listens for that)."""
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("SELECT 1")
-    except psycopg2.Error as exc:
-        raise sa.exc.DisconnectionError() from exc
-    finally:
-        cursor.close()
 
 
 def instance_storage_config(postgres_url: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
@@ -305,3 +306,17 @@ def resolve_server(settings: Settings, *, keep_running: bool = False) -> ServerU
         embedded=True,
         reader=with_login(monitoring, READER_ROLE, credentials.reader_password),
     )
+
+
+def ping_on_checkout(dbapi_connection, connection_record, connection_proxy) -> None:
+    """Check a kept connection before lending it (SQLAlchemy's pessimistic disconnect
+    handling): after a server restart the pool then reconnects instead of failing the
+    statement, and a server that is gone fails in ``connect``, where dagster-postgres retries
+    and logs, as it does without a pool (``monitoring_pipeline.outage`` listens for that)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT 1")
+    except psycopg2.Error as exc:
+        raise sa.exc.DisconnectionError() from exc
+    finally:
+        cursor.close()
