@@ -68,9 +68,17 @@ def build_performance_estimates(
 ) -> EstimationResult:
     settings = config.models[model_name].estimation
     start, end = reference_window(config, model_name)
-    frames = rows_to_estimation_stats(
-        estimation_stats_between(engine, model_name, min(start, day), max(end, day))
-    )
+    # The reference window, and the day itself when it lies outside it (never the days
+    # between: a day a year on reads 15 days of sums, not a year's).
+    frames = rows_to_estimation_stats(estimation_stats_between(engine, model_name, start, end))
+    if not start <= day <= end:
+        frames = pd.concat(
+            [
+                frames,
+                rows_to_estimation_stats(estimation_stats_between(engine, model_name, day, day)),
+            ],
+            ignore_index=True,
+        )
     today = frames[frames.partition_date == day] if not frames.empty else frames
     if not settings.enabled or today.empty:
         _write(engine, model_name, day, audit, pd.DataFrame(), pd.DataFrame())

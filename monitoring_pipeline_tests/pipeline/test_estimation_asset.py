@@ -159,3 +159,33 @@ def test_estimated_gaps_flag_the_degraded_region_from_its_onset(world):
     assert slo.loc[DAYS[-1], "status"] == "bad"
     assert slo.loc[DAYS[0], "status"] == "unknown" and slo.loc[DAYS[1], "status"] == "good"
     assert "west" in slo.loc[DAYS[-1], "sli_subject"]
+
+
+def test_a_day_after_the_reference_window_is_calibrated_on_the_window_only(world, module_engine):
+    """A fixed reference window of the first two days; the fourth day, outside it, is
+    estimated from the window's sums and its own (not the third day's)."""
+    from datetime import UTC, datetime
+
+    from monitoring_pipeline.pipeline.estimation import build_performance_estimates
+    from monitoring_pipeline.storage.estimation import estimation_figures
+    from monitoring_pipeline.storage.writes import Audit
+
+    config, tables = world
+    model = config.models[MODEL]
+    fixed = model.baseline.model_copy(
+        update={"preceding_days": None, "start": DAYS[0], "end": DAYS[1]}
+    )
+    narrowed = config.model_copy(
+        update={"models": {**config.models, MODEL: model.model_copy(update={"baseline": fixed})}}
+    )
+    audit = Audit("window-test", datetime(2026, 12, 1, tzinfo=UTC))
+    build_performance_estimates(module_engine, narrowed, MODEL, DAYS[-1], audit)
+    stored = estimation_figures(module_engine, MODEL, DAYS[-1])
+    (west,) = stored[
+        (stored.cohort_attribute == "region") & (stored.cohort_value == "west")
+        & (stored.metric == "tpr")
+    ].itertuples()  # fmt: skip
+    rows = labeled_rows(tables)
+    in_window = rows[(rows.partition_date <= DAYS[1]) | (rows.partition_date == DAYS[-1])]
+    assert west.value == pytest.approx(row_level_tpr(in_window, DAYS[-1], "west"), rel=1e-9)
+    assert (west.reference_from, west.reference_to) == (DAYS[0], DAYS[1])
