@@ -43,8 +43,10 @@ DEFAULT_MIN_CELL_SIZE = 10
 COHORT_TABLES = (
     "cohort_stats", "cohort_metrics", "cohort_changes", "fairness_disparities",
     "fairness_disparities_vs_rest", "feature_histograms", "drift", "version_comparison",
-    "slo_evaluations",
+    "slo_evaluations", "performance_estimates", "estimated_disparities",
 )  # fmt: skip
+# Score sums per cohort, decision and score bin: no view, the raw role only (sql/029).
+RAW_ONLY_TABLES = ("estimation_stats",)
 PROTECTED_VIEWS = tuple(f"{name}_protected" for name in COHORT_TABLES)
 # The demo's malformed cohort value of the loan model: a raw value no metric table may hold.
 RAW_COHORT_VALUE = "atlantis"
@@ -149,12 +151,15 @@ TINY_FIGURES = {
     "feature_histograms": "count",
     "version_comparison": "difference",
     "slo_evaluations": "value",
+    "performance_estimates": "value",
+    "estimated_disparities": "value",
 }
 
 
 def _other_tiny_tables() -> dict[str, pd.DataFrame]:
     cohort = {"cohort_attribute": "region"}
     changes, drift, histograms, versions, evaluations = [], [], [], [], []
+    estimates, estimated_gaps = [], []
     for group, size in (("east", 1), ("north", 40)):
         changes.append(
             cohort | {
@@ -202,7 +207,43 @@ def _other_tiny_tables() -> dict[str, pd.DataFrame]:
                 "sufficient": size >= 30, "status": "good", "reason": "test",
             }
         )  # fmt: skip
+        # SLOs of the sources added after sql/025: an estimated gap and a canary's harm.
+        for source, metric, subject in (
+            ("estimated_disparities", "tpr_difference", f"region={group} vs west"),
+            ("version_comparison", "selection_rate", f"region={group}"),
+        ):
+            evaluations.append(
+                {
+                    "slo_name": f"{source}_{group}", "sli_source": source, "sli_metric": metric,
+                    "sli_subject": subject, "value": 0.1, "lower": 0.0, "upper": 0.2,
+                    "objective_op": "<=", "objective_value": 0.3, "sufficient": size >= 30,
+                    "status": "good", "reason": f"{subject}: 0.100 within 0.3",
+                }
+            )  # fmt: skip
+        estimates.append(
+            cohort | {
+                "model_version": "all", "cohort_value": group, "metric": "tpr", "value": 0.7,
+                "standard_error": 0.05, "lower": 0.6, "upper": 0.8,
+                "expected_denominator": size / 2, "n": size, "sufficient": size >= 30,
+                "status": "estimated", "realised": 0.75, "realised_denominator": size,
+                "label_coverage": 1.0, "estimation_error": 0.05, "within_interval": True,
+                "reference_days": 14, "reference_misses": 0,
+            }
+        )  # fmt: skip
+        # Against west (30 people): east's gap rests on 1 person, north's on 30.
+        estimated_gaps.append(
+            cohort | {
+                "model_version": "all", "cohort_value": group, "reference_value": "west",
+                "metric": "tpr_difference", "value": 0.1, "lower": 0.0, "upper": 0.2,
+                "sufficient": size >= 30, "realised_value": 0.12,
+            }
+        )  # fmt: skip
+    # west: 30 predictions (its estimate shows) but 9 actual positives (its realised TPR
+    # does not).
+    estimates.append({**estimates[-1], "cohort_value": "west", "n": 30})
     return {
+        "performance_estimates": pd.DataFrame(estimates),
+        "estimated_disparities": pd.DataFrame(estimated_gaps),
         "cohort_changes": pd.DataFrame(changes),
         "drift": pd.DataFrame(drift).astype({"drifted": "boolean"}),
         "feature_histograms": pd.DataFrame(histograms),
@@ -215,7 +256,7 @@ def _other_tiny_tables() -> dict[str, pd.DataFrame]:
 
 
 def test_the_reader_cannot_read_person_rows_or_unsuppressed_cells_the_raw_role_can(world):
-    for name in (*RAW_ROW_TABLES, *COHORT_TABLES):
+    for name in (*RAW_ROW_TABLES, *RAW_ONLY_TABLES, *COHORT_TABLES):
         with (
             pytest.raises(sa.exc.ProgrammingError, match="permission denied for"),
             acting_as(world, READER_ROLE) as conn,
@@ -266,8 +307,9 @@ def test_a_new_table_is_not_the_readers_until_a_migration_grants_it(world):
     assert tuple(readable) == (False, True)
 
 
-def test_the_migration_applies_twice_without_error(world):
-    (path,) = sql_directory().glob("025_*.sql")
+def test_the_newest_privacy_migration_applies_twice_without_error(world):
+    # 029 replaces views of 025 with more columns, so 025 itself no longer re-applies.
+    (path,) = sql_directory().glob("029_*.sql")
     with world.connect() as conn, conn.begin() as transaction:
         conn.exec_driver_sql(path.read_text().replace("%", "%%"))
         transaction.rollback()
@@ -344,6 +386,77 @@ def test_a_gap_is_judged_on_the_cell_of_the_metric_it_compares(world):
     assert not selection.suppressed and selection.value == pytest.approx(-0.2)
     tpr = gaps.loc[("west", "tpr_difference")]
     assert tpr.suppressed and pd.isna(tpr.value) and pd.isna(tpr.lower)
+
+
+def test_an_estimate_rests_on_the_predictions_its_realised_figure_on_the_labels(world):
+    rows = read_as(
+        world,
+        READER_ROLE,
+        "SELECT cohort_value, value, lower, realised, estimation_error, within_interval,"
+        " suppressed, realised_suppressed FROM monitoring.performance_estimates_protected"
+        " WHERE model_name = :m",
+        m=TINY,
+    ).set_index("cohort_value")
+    east, west, north = rows.loc["east"], rows.loc["west"], rows.loc["north"]
+    assert east.suppressed and east.realised_suppressed and pd.isna(east.value)
+    # west: 30 predictions, 9 actual positives: the estimate shows, the realised TPR and
+    # what compares the two do not.
+    assert not west.suppressed and west.value == pytest.approx(0.7)
+    assert west.realised_suppressed and pd.isna(west.realised)
+    assert pd.isna(west.estimation_error) and pd.isna(west.within_interval)
+    assert not north.suppressed and not north.realised_suppressed
+    assert north.realised == pytest.approx(0.75) and north.within_interval
+    gaps = read_as(
+        world,
+        READER_ROLE,
+        "SELECT cohort_value, value, realised_value, suppressed, realised_suppressed"
+        " FROM monitoring.estimated_disparities_protected WHERE model_name = :m",
+        m=TINY,
+    ).set_index("cohort_value")
+    # north vs west: 40 and 30 predictions (shown), label cells 10 and 3 (realised hidden).
+    assert not gaps.loc["north", "suppressed"] and gaps.loc["north", "value"] == pytest.approx(0.1)
+    assert gaps.loc["north", "realised_suppressed"] and pd.isna(gaps.loc["north", "realised_value"])
+    assert gaps.loc["east", "suppressed"] and pd.isna(gaps.loc["east", "value"])
+
+
+def test_slo_readings_of_estimates_and_canaries_have_cells_and_hide_their_reason(world):
+    readings = read_as(
+        world,
+        READER_ROLE,
+        "SELECT slo_name, value, reason, suppressed, objective_kind"
+        " FROM monitoring.slo_evaluations_protected WHERE model_name = :m",
+        m=TINY,
+    ).set_index("slo_name")
+    for source in ("estimated_disparities", "version_comparison"):
+        east, north = readings.loc[f"{source}_east"], readings.loc[f"{source}_north"]
+        assert east.suppressed and pd.isna(east.value) and pd.isna(east.reason), source
+        assert not north.suppressed and north.value == pytest.approx(0.1), source
+        assert north.reason.startswith("region=north"), source
+    assert (readings.objective_kind == "fixed").all()
+
+
+def test_the_reader_reads_release_recommendations_and_estimation_accuracy(world):
+    for name in ("release_recommendations", "estimation_accuracy"):
+        rows = read_as(world, READER_ROLE, f"SELECT count(*) AS n FROM monitoring.{name}")
+        assert rows.n.iloc[0] >= 0, name
+
+
+def test_the_loans_estimates_are_suppressed_exactly_below_the_threshold(world):
+    shown = read_as(
+        world,
+        READER_ROLE,
+        "SELECT model_version, cohort_attribute, cohort_value, metric, n, realised,"
+        " suppressed, realised_suppressed FROM monitoring.performance_estimates_protected"
+        " WHERE model_name = :m",
+        m=LOAN,
+    )
+    assert len(shown) > 0
+    assert (shown.suppressed == (shown.n < DEFAULT_MIN_CELL_SIZE)).all()
+    cells = loan_cells(world)
+    label_cell = cells.loc[list(map(tuple, shown[STATS_KEY].to_numpy())), "label"].to_numpy()
+    assert (shown.realised_suppressed == (label_cell < DEFAULT_MIN_CELL_SIZE)).all()
+    assert shown.realised_suppressed.any() and (~shown.realised_suppressed).any()
+    assert shown.loc[shown.realised_suppressed, "realised"].isna().all()
 
 
 # Figures of selection rates rest on the predictions; the others on the labelled rows, whose
