@@ -40,6 +40,13 @@ calibration_gap                calibration-in-the-large_g - ..._ref       Welch 
   ``diff +/- z * sqrt(var_g / n_g + var_ref / n_ref)`` costs nothing and needs no
   bootstrap, while a difference of ECEs is biased upward for small cohorts and has no
   cheap interval. Positive means the group is over-predicted relative to the reference.
+* ``p_value``: two-sided test that the gap is zero. Rate gaps (selection, TPR, FPR) and
+  the disparate impact ratio (the same hypothesis as the selection gap: equal selection
+  rates): the pooled two-proportion z-test, Pearson's chi-square of the 2 x 2 table
+  without continuity correction. Equalized odds (either gap non-zero): Bonferroni over
+  its two components, ``min(1, 2 * min(p_tpr, p_fpr))``. Calibration gap: the Welch z of
+  the interval. ``fairness_family`` adjusts them (Benjamini-Hochberg across every
+  sufficient gap of a model's day) into ``p_value_adjusted`` and ``significant``.
 * ``sufficient``: both groups have at least ``min_cohort_size`` in the denominators the
   metric is taken over (the ``<metric>_sufficient`` flags of ``derive_cohort_metrics``):
   predictions for demographic_parity_difference and disparate_impact_ratio, actual
@@ -55,6 +62,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from monitoring_pipeline.core.cohort_metrics import sufficient_column, wide_key_columns
 from monitoring_pipeline.core.intervals import (
@@ -62,6 +70,7 @@ from monitoring_pipeline.core.intervals import (
     newcombe_difference_interval,
     normal_quantile,
 )
+from monitoring_pipeline.core.multiple_testing import FDR_LEVEL, benjamini_hochberg
 from monitoring_pipeline.core.sufficient_stats import ALL_COHORT
 
 __all__ = [
@@ -74,6 +83,8 @@ __all__ = [
     "choose_reference_groups",
     "compute_disparities",
     "compute_disparities_against_rest",
+    "fairness_family",
+    "pooled_two_proportion_p_value",
     "worst_disparities",
 ]
 
@@ -109,6 +120,12 @@ _SUFFICIENT = tuple(
     sufficient_column(m) for m in ("selection_rate", "tpr", "fpr", "calibration_in_the_large")
 )
 _NEEDED_ALL = (*_NEEDED, "brier_sum", *_SUFFICIENT, "cohort_attribute", "cohort_value")
+
+# Per-row figures, never part of a comparison's identity.
+_FIGURE_COLUMNS = (
+    "value", "lower", "upper", "sufficient", "passes_four_fifths", "p_value",
+    "p_value_adjusted", "significant", "is_worst", "reference_value",
+)  # fmt: skip
 
 ERROR_NOT_METRICS = "metrics_wide lacks columns {columns}: pass derive_cohort_metrics output"
 
@@ -229,6 +246,107 @@ def compute_disparities(
     return _compare(comparisons, by, "reference_value", confidence)
 
 
+def pooled_two_proportion_p_value(
+    successes1: np.ndarray, n1: np.ndarray, successes2: np.ndarray, n2: np.ndarray
+) -> np.ndarray:
+    """Two-sided p-value of equal proportions, the pooled z-test (Pearson's chi-square
+    of the 2 x 2 table without continuity correction); NaN where a side is empty, 1 where
+    the pooled proportion is 0 or 1 (no variation, no evidence).
+
+    Example:
+        >>> p = pooled_two_proportion_p_value(np.array([30.0]), np.array([100.0]),
+        ...     np.array([80.0]), np.array([200.0]))
+        >>> round(float(p[0]), 4)
+        0.0902
+    """
+    x1, m1, x2, m2 = (np.asarray(a, dtype=np.float64) for a in (successes1, n1, successes2, n2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (x1 + x2) / (m1 + m2)
+        variance = pooled * (1.0 - pooled) * (1.0 / m1 + 1.0 / m2)
+        z = (x1 / m1 - x2 / m2) / np.sqrt(variance)
+        p_value = np.where(variance > 0, 2.0 * sps.norm.sf(np.abs(z)), 1.0)
+    return np.where((m1 > 0) & (m2 > 0), p_value, np.nan)
+
+
+def fairness_family(
+    *frames: pd.DataFrame, fdr_level: float = FDR_LEVEL
+) -> tuple[pd.DataFrame, ...]:
+    """Adjust the gaps of ``frames`` (:func:`compute_disparities` and
+    :func:`compute_disparities_against_rest` outputs of one model's day) as one
+    Benjamini-Hochberg family; return copies with ``p_value_adjusted`` and
+    ``significant`` (sufficient and adjusted p-value < ``fdr_level``; NA when not
+    sufficient or untestable).
+
+    The family's hypotheses are every sufficient row with a p-value but those that repeat
+    another: a disparate impact ratio shares its selection gap's (its adjusted p-value
+    is that one's), and equalized odds is either of its TPR and FPR gaps (its adjusted
+    p-value is the smaller of theirs).
+
+    Example:
+        >>> gaps = pd.DataFrame({"cohort_attribute": ["sex"] * 3,
+        ...     "cohort_value": ["f"] * 3, "metric": ["demographic_parity_difference",
+        ...     "disparate_impact_ratio", "tpr_difference"], "sufficient": True,
+        ...     "p_value": [0.01, 0.01, 0.04]})
+        >>> (adjusted,) = fairness_family(gaps)
+        >>> adjusted["p_value_adjusted"].tolist(), adjusted["significant"].tolist()
+        ([0.02, 0.02, 0.04], [True, True, True])
+    """
+    tagged = [f.assign(__frame=i, __row=np.arange(len(f))) for i, f in enumerate(frames)]
+    rows = pd.concat(tagged, ignore_index=True) if tagged else pd.DataFrame()
+    if rows.empty:
+        return tuple(_with_family_columns(f, np.array([])) for f in frames)
+    identity = [
+        c
+        for c in rows.columns
+        if c not in _FIGURE_COLUMNS and c not in ("metric", "__row") and not c.startswith("__")
+    ]
+    identity = [*identity, "__frame", "__row"]
+    metric = rows["metric"].to_numpy()
+    testable = rows["sufficient"].to_numpy(dtype=bool) & rows["p_value"].notna().to_numpy()
+    own = testable & ~np.isin(metric, ["disparate_impact_ratio", "equalized_odds_difference"])
+    adjusted = np.full(len(rows), np.nan)
+    adjusted[own] = benjamini_hochberg(rows.loc[own, "p_value"].to_numpy(dtype=np.float64))
+    rows["p_value_adjusted"] = adjusted
+    # One comparison (group, against) per __frame and __row across its metrics.
+    comparison = [c for c in identity if c != "__row"] + ["cohort_value"]
+    comparison = [*dict.fromkeys(c for c in comparison if c in rows.columns)]
+    per_metric = rows.pivot_table(
+        index=comparison, columns="metric", values="p_value_adjusted", aggfunc="first"
+    )
+    lookup = rows[comparison].merge(
+        per_metric.reindex(
+            columns=["demographic_parity_difference", "tpr_difference", "fpr_difference"]
+        ).reset_index(),
+        on=comparison,
+        how="left",
+    )
+    shares = testable & (metric == "disparate_impact_ratio")
+    rows.loc[shares, "p_value_adjusted"] = lookup.loc[
+        shares, "demographic_parity_difference"
+    ].to_numpy()
+    either = testable & (metric == "equalized_odds_difference")
+    rows.loc[either, "p_value_adjusted"] = (
+        lookup.loc[either, ["tpr_difference", "fpr_difference"]].min(axis=1).to_numpy()
+    )
+    out = []
+    for i, frame in enumerate(frames):
+        mine = rows[rows["__frame"] == i].sort_values("__row")
+        out.append(_with_family_columns(frame, mine["p_value_adjusted"].to_numpy(), fdr_level))
+    return tuple(out)
+
+
+def _with_family_columns(
+    frame: pd.DataFrame, adjusted: np.ndarray, fdr_level: float = FDR_LEVEL
+) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["p_value_adjusted"] = adjusted if len(frame) else np.array([], dtype=np.float64)
+    significant = pd.array(frame["p_value_adjusted"] < fdr_level, dtype="boolean")
+    undefined = ~frame["sufficient"].to_numpy(dtype=bool) | frame["p_value_adjusted"].isna()
+    significant[np.asarray(undefined, dtype=bool)] = pd.NA
+    frame["significant"] = significant
+    return frame
+
+
 def _compare(
     comparisons: pd.DataFrame, by: list[str], against: str, confidence: float
 ) -> pd.DataFrame:
@@ -240,6 +358,15 @@ def _compare(
         return comparisons[name].to_numpy(dtype=np.float64)
 
     results: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    selection_p = pooled_two_proportion_p_value(
+        col("pred_pos"), col("n"), col("pred_pos_ref"), col("n_ref")
+    )
+    tpr_p = pooled_two_proportion_p_value(
+        col("tp"), col("tp") + col("fn"), col("tp_ref"), col("tp_ref") + col("fn_ref")
+    )
+    fpr_p = pooled_two_proportion_p_value(
+        col("fp"), col("fp") + col("tn"), col("fp_ref"), col("fp_ref") + col("tn_ref")
+    )
     selection = newcombe_difference_interval(
         col("pred_pos"), col("n"), col("pred_pos_ref"), col("n_ref"), confidence
     )
@@ -282,8 +409,20 @@ def _compare(
     mean_r, var_r, n_r = calibration_moments(comparisons, "_ref")
     gap = mean_g - mean_r
     with np.errstate(divide="ignore", invalid="ignore"):
-        half = normal_quantile(confidence) * np.sqrt(var_g / n_g + var_r / n_r)
+        standard_error = np.sqrt(var_g / n_g + var_r / n_r)
+        half = normal_quantile(confidence) * standard_error
+        calibration_p = np.where(
+            standard_error > 0, 2.0 * sps.norm.sf(np.abs(gap / standard_error)), np.nan
+        )
     results["calibration_gap"] = (gap, gap - half, gap + half)
+    p_values = {
+        "demographic_parity_difference": selection_p,
+        "disparate_impact_ratio": selection_p,
+        "tpr_difference": tpr_p,
+        "fpr_difference": fpr_p,
+        "equalized_odds_difference": np.minimum(1.0, 2.0 * np.fmin(tpr_p, fpr_p)),
+        "calibration_gap": np.where(np.isnan(gap), np.nan, calibration_p),
+    }
 
     def both_sufficient(metric: str) -> np.ndarray:
         flags = np.ones(len(comparisons), dtype=bool)
@@ -310,6 +449,7 @@ def _compare(
         else:
             four_fifths = pd.array([pd.NA] * len(piece), dtype="boolean")
         piece["passes_four_fifths"] = four_fifths
+        piece["p_value"] = p_values[metric]
         piece["__order"] = order
         pieces.append(piece)
     result = pd.concat(pieces, ignore_index=True)
@@ -428,6 +568,7 @@ def _empty_result(
         frame[column] = pd.Series(dtype="float64")
     frame["sufficient"] = pd.Series(dtype="bool")
     frame["passes_four_fifths"] = pd.Series(dtype="boolean")
+    frame["p_value"] = pd.Series(dtype="float64")
     return frame.reset_index(drop=True)
 
 
@@ -470,8 +611,7 @@ def worst_disparities(disparities: pd.DataFrame, *, sufficient_only: bool = True
             "value",
             "lower",
             "upper",
-            "sufficient",
-            "passes_four_fifths",
+            *_FIGURE_COLUMNS,
         )
     ]
     is_ratio = candidates["metric"].isin(RATIO_METRICS).to_numpy()

@@ -97,7 +97,12 @@ DEFAULT_MIN_COUNT = 100
 DEFAULT_MIN_COUNT_DISTANCE = 500
 DEFAULT_MAX_CATEGORIES = 50
 
-_DECIDED_ON = {"statistic": "statistic", "p_value": "p_value_adjusted", "interval": "interval"}
+_DECIDED_ON = {
+    "statistic": "statistic",
+    "p_value": "p_value_adjusted",
+    "interval": "interval",
+    "statistic_and_p_value": "statistic_and_p_value_adjusted",
+}
 
 ERROR_UNKNOWN_METHOD = "drift.thresholds: unknown method {name!r}; known: {known}"
 ERROR_THRESHOLD = "drift.thresholds.{name}: must be a finite number > 0, got {value!r}"

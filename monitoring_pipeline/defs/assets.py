@@ -267,6 +267,9 @@ def build_model_assets(
             metadata={
                 "dagster/row_count": result.rows,
                 "attributes_failing_four_fifths": len(failing_four_fifths),
+                # Benjamini-Hochberg over every gap of the day (both tables), at 5% FDR.
+                "gaps_tested": result.gaps_tested,
+                "gaps_significant_after_fdr": result.gaps_significant,
                 "evidence_day": day_text(view.evidence_day),
                 "worst_gap": rounded_metadata(worst_gap(view)),
                 "gaps_beyond_objective": len(view.beyond),

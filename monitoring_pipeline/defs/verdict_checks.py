@@ -172,6 +172,7 @@ _GAP_COLUMNS = {
     "objective": "what the gap must satisfy (absolute gap for differences)",
     "objective_source": "the SLO or documented rule the objective comes from",
     "clearly_beyond": "the whole interval lies beyond the objective",
+    "p_adjusted": "p-value that the gap is zero, Benjamini-Hochberg adjusted over the day's gaps",
 }
 
 
@@ -196,6 +197,7 @@ def gaps_frame(view: FairnessView) -> pd.DataFrame:
             ],
             "objective_source": gaps.objective_source.astype(object),
             "clearly_beyond": gaps.clearly_beyond.astype(bool),
+            "p_adjusted": gaps.p_value_adjusted.astype(float),
         }
     )
 

@@ -36,6 +36,7 @@ from monitoring_pipeline.core.disparities import (
     choose_reference_groups,
     compute_disparities,
     compute_disparities_against_rest,
+    fairness_family,
     worst_disparities,
 )
 from monitoring_pipeline.core.drift_baseline import baseline_window, fitting_window
@@ -78,6 +79,10 @@ class CohortMetricsResult:
 class DisparitiesResult:
     rows: int
     worst: pd.DataFrame
+    # The day's Benjamini-Hochberg family over both fairness tables: gaps tested, and
+    # those whose adjusted p-value is below the false discovery rate.
+    gaps_tested: int = 0
+    gaps_significant: int = 0
 
 
 def cohort_spec(config: MonitoringConfig, model_name: str) -> CohortSpec:
@@ -249,6 +254,8 @@ def build_fairness_disparities(
         wide, min_cohort_size=config.min_cohort_size(model_name)
     )
     _mark_worst(against_rest)
+    # One Benjamini-Hochberg family: every gap of the model's day, both tables.
+    disparities, against_rest = fairness_family(disparities, against_rest)
     against_rest = against_rest.merge(_rest_sizes(wide), on=STATS_KEYS, how="left")
     replace_partitions(
         engine,
@@ -260,8 +267,12 @@ def build_fairness_disparities(
         ],
         audit=audit,
     )
+    judged = pd.concat([disparities["significant"], against_rest["significant"]])
     return DisparitiesResult(
-        rows=len(disparities), worst=worst[worst.model_version == ALL_VERSIONS]
+        rows=len(disparities),
+        worst=worst[worst.model_version == ALL_VERSIONS],
+        gaps_tested=int(judged.notna().sum()),
+        gaps_significant=int(judged.fillna(False).astype(bool).sum()),
     )
 
 

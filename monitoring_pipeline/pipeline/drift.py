@@ -30,8 +30,9 @@ seconds, and concurrent backfill partitions then never write the same rows twice
 4. **Tests** (``monitoring.drift``): ``evaluate_drift`` twice over every (cohort,
    feature): psi and js need ``min_count_distance`` observations per side; ks, chi2 and
    null_rate_change need ``min_count``. A discrete numeric feature gets chi2 on its
-   value counts in place of ks. Benjamini-Hochberg runs across every sufficient ks and
-   chi2 test of the model and day (one family, all features and cohorts).
+   value counts in place of ks. Benjamini-Hochberg runs across every sufficient ks,
+   chi2, psi and js test of the model and day (one family, all features and cohorts; a
+   psi or js flag also needs its adjusted p-value below ``FDR_LEVEL``).
 
 Without a baseline (the day lies inside the fitting window, or no bins yet) the day's
 rows have ``status = 'no_baseline'``, NULL figures and ``drifted`` NULL: one row per
@@ -56,7 +57,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.core.drift import PSI_EPSILON, evaluate_drift
+from monitoring_pipeline.core.drift import PSI_EPSILON, decide_drift, evaluate_drift
 from monitoring_pipeline.core.drift_baseline import (
     CORE_METHOD_NAMES,
     DISTANCE_METHODS,
@@ -541,8 +542,10 @@ def evaluate_day(
     settings: DriftSettings,
     discrete_features: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Every drift test of the day, stored method names, one BH family for ks and chi2.
-    ``discrete_features`` (numeric, one bin per value) get chi2 in place of ks."""
+    """Every drift test of the day, stored method names, one Benjamini-Hochberg family
+    (every sufficient ks, chi2, psi and js test of every feature and cohort; psi, js and
+    chi2 of one histogram are one hypothesis). ``discrete_features`` (numeric, one bin
+    per value) get chi2 in place of ks."""
     distance = list(DISTANCE_METHODS)
     tests = [m for m in CORE_METHOD_NAMES if m not in DISTANCE_METHODS]
     frames = [
@@ -554,6 +557,7 @@ def evaluate_day(
             min_count=min_count,
             epsilon=PSI_EPSILON,
             count_test_features=discrete_features,
+            decide=False,
         )
         for names, min_count in (
             (distance, settings.min_count_distance),
@@ -561,6 +565,8 @@ def evaluate_day(
         )
     ]
     result = pd.concat(frames, ignore_index=True)
+    histogram_columns = [c for c in current.columns if c not in ("bin", "count")]
+    result = decide_drift(result, histogram_columns=histogram_columns)
     result["method"] = result["method"].map(STORED_METHOD_NAMES)
     descriptors = {m: method_descriptor(m) for m in CORE_METHOD_NAMES}
     result["direction"] = result["method"].map({m: d.direction for m, d in descriptors.items()})

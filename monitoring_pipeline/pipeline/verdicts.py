@@ -191,7 +191,7 @@ def fairness_view(
 def _no_disparities() -> pd.DataFrame:
     return pd.DataFrame(
         columns=["cohort_attribute", "cohort_value", "reference_value", "metric", "value",
-                 "lower", "upper", "sufficient"]
+                 "lower", "upper", "sufficient", "p_value_adjusted"]
     )  # fmt: skip
 
 

@@ -58,7 +58,7 @@ def day_disparities(engine: Engine, model_name: str, day: date) -> pd.DataFrame:
     return read_frame(
         engine,
         "SELECT cohort_attribute, cohort_value, reference_value, metric, value, lower, upper, "
-        "sufficient, passes_four_fifths FROM monitoring.fairness_disparities "
+        "sufficient, passes_four_fifths, p_value_adjusted FROM monitoring.fairness_disparities "
         "WHERE model_name = :model AND partition_date = :day AND model_version = 'all'",
         {"model": model_name, "day": day},
     )

@@ -396,3 +396,113 @@ def test_worst_disparities(wide):
 def test_docstring_examples_run():
     result = doctest.testmod(disparities)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ---- tests of each gap and their family (issue 13 item 8) ---------------------------------
+
+
+def test_gap_p_values_match_scipy_on_the_very_rows(frame, wide):
+    """Rate gaps and the ratio: Pearson's chi-square of the 2 x 2 table without continuity
+    correction; calibration: Welch's z from the rows; equalized odds: Bonferroni of two."""
+    from scipy.stats import chi2_contingency, norm
+
+    def pearson(k1, n1, k2, n2) -> float:
+        return chi2_contingency([[k1, n1 - k1], [k2, n2 - k2]], correction=False).pvalue
+
+    gaps = compute_disparities(wide).set_index(
+        ["model_version", "cohort_attribute", "cohort_value", "metric"]
+    )
+    checked = 0
+    for (version, attribute, value), block in gaps.groupby(level=[0, 1, 2]):
+        if value.split("&")[0] == "other":
+            continue
+        reference = block["reference_value"].iloc[0]
+        g = group_rows(frame, version, attribute, value)
+        r = group_rows(frame, version, attribute, reference)
+        got = block.droplevel([0, 1, 2])["p_value"]
+        selection = pearson(g.decision.sum(), len(g), r.decision.sum(), len(r))
+        assert got["demographic_parity_difference"] == pytest.approx(selection, rel=1e-9)
+        assert got["disparate_impact_ratio"] == pytest.approx(selection, rel=1e-9)
+        gp, rp = g[g.label == 1], r[r.label == 1]
+        tpr = pearson(gp.decision.sum(), len(gp), rp.decision.sum(), len(rp))
+        gn, rn = g[g.label == 0], r[r.label == 0]
+        fpr = pearson(gn.decision.sum(), len(gn), rn.decision.sum(), len(rn))
+        assert got["tpr_difference"] == pytest.approx(tpr, rel=1e-9)
+        assert got["fpr_difference"] == pytest.approx(fpr, rel=1e-9)
+        assert got["equalized_odds_difference"] == pytest.approx(min(1.0, 2 * min(tpr, fpr)))
+        residual_g, residual_r = g.score - g.label, r.score - r.label
+        se = np.sqrt(residual_g.var(ddof=1) / len(g) + residual_r.var(ddof=1) / len(r))
+        z = (residual_g.mean() - residual_r.mean()) / se
+        # The interval's variance is the plug-in one (ddof 0): equal to 3 digits here.
+        assert got["calibration_gap"] == pytest.approx(2 * norm.sf(abs(z)), rel=2e-2, abs=1e-4)
+        checked += 1
+    assert checked >= 8
+
+
+def test_one_family_across_both_tables_matches_statsmodels(wide):
+    from statsmodels.stats.multitest import multipletests
+
+    from monitoring_pipeline.core.disparities import fairness_family
+
+    reference = compute_disparities(wide)
+    rest = compute_disparities_against_rest(wide, min_cohort_size=50)
+    adjusted_reference, adjusted_rest = fairness_family(reference, rest)
+    both = pd.concat([adjusted_reference, adjusted_rest], ignore_index=True)
+    own = both[
+        both.sufficient
+        & both.p_value.notna()
+        & ~both.metric.isin(["disparate_impact_ratio", "equalized_odds_difference"])
+    ]
+    expected = multipletests(own.p_value, method="fdr_bh")[1]
+    np.testing.assert_allclose(own.p_value_adjusted, expected, rtol=1e-12)
+    assert len(own) > 40  # two versions, three attributes, both tables
+    # The ratio shares its selection gap's hypothesis; equalized odds is either component.
+    keys = ["model_version", "cohort_attribute", "cohort_value", "reference_value"]
+    for frame in (adjusted_reference, adjusted_rest):
+        wide_p = frame.assign(reference_value=frame.get("reference_value", "rest")).pivot_table(
+            index=keys, columns="metric", values="p_value_adjusted", aggfunc="first"
+        )
+        judged = wide_p.dropna(subset=["disparate_impact_ratio"])
+        np.testing.assert_array_equal(
+            judged["disparate_impact_ratio"], judged["demographic_parity_difference"]
+        )
+        odds = wide_p.dropna(subset=["equalized_odds_difference"])
+        np.testing.assert_allclose(
+            odds["equalized_odds_difference"], odds[["tpr_difference", "fpr_difference"]].min(1)
+        )
+        flags = frame.significant
+        assert (flags[~frame.sufficient].isna()).all()
+        decided = frame[frame.p_value_adjusted.notna()]
+        assert (decided.significant == (decided.p_value_adjusted < 0.05)).all()
+    # The injected gap of the fixture (v1 female&b selects 15 points less) is a discovery.
+    row = adjusted_reference[
+        (adjusted_reference.model_version == "v1")
+        & (adjusted_reference.cohort_value == "female&b")
+        & (adjusted_reference.metric == "demographic_parity_difference")
+    ].iloc[0]
+    assert bool(row.significant) and row.value < 0
+
+
+def test_a_family_of_noise_flags_about_its_false_discovery_rate():
+    """Equal groups, many attributes: BH keeps flags rare although raw p < 0.05 is common."""
+    from monitoring_pipeline.core.disparities import fairness_family
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    score = rng.beta(2, 2, size=n)
+    columns = {f"a{i}": rng.choice(["x", "y", "z", "w"], size=n) for i in range(40)}
+    rows = pd.DataFrame(
+        {
+            "model_version": "v1",
+            "score": score,
+            "decision": (score > 0.5).astype(np.int64),
+            "label": (rng.random(n) < score).astype(float),
+            **columns,
+        }
+    )
+    stats = compute_confusion_stats(rows, CohortSpec(list(columns), []))
+    noise = compute_disparities(derive_cohort_metrics(stats, min_cohort_size=50))
+    (adjusted,) = fairness_family(noise)
+    tested = adjusted[adjusted.p_value.notna() & adjusted.sufficient]
+    assert (tested.p_value < 0.05).sum() >= 10  # about 5% of ~600 raw tests
+    assert adjusted.significant.fillna(False).sum() <= 3

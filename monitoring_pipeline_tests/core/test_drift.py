@@ -12,6 +12,7 @@ from monitoring_pipeline.core import drift
 from monitoring_pipeline.core.drift import (
     CHI_SQUARE,
     DRIFT_METHODS,
+    FDR_LEVEL,
     KS,
     KS_EXACT_MAX_N,
     PSI,
@@ -274,6 +275,22 @@ def histogram_pair(baseline, current, version, attribute, value, feature):
     return ref, cur
 
 
+def assert_bh_over_hypotheses(tested: pd.DataFrame) -> None:
+    """statsmodels' BH over one p-value per hypothesis: PSI, JS and chi-square of one
+    histogram share Pearson's test of its bins; KS is its own."""
+    keys = ["model_version", "cohort_attribute", "cohort_value", "feature"]
+    hypothesis = np.where(tested["method"] == "ks", "ks", "binned")
+    tested = tested.assign(hypothesis=hypothesis)
+    unique = tested.drop_duplicates([*keys, "hypothesis"])
+    # One hypothesis, one p-value: the shared rows agree.
+    assert tested.groupby([*keys, "hypothesis"])["p_value"].nunique().max() == 1, (
+        "rows of one hypothesis carry different p-values"
+    )
+    expected = unique.assign(expected=multipletests(unique["p_value"], method="fdr_bh")[1])
+    merged = tested.merge(expected[[*keys, "hypothesis", "expected"]], on=[*keys, "hypothesis"])
+    np.testing.assert_allclose(merged["p_value_adjusted"], merged["expected"], rtol=1e-10)
+
+
 def test_evaluate_drift_rows_match_the_one_histogram_functions(drift_inputs):
     baseline, current, result = drift_inputs
     kinds = result.drop_duplicates("feature").set_index("feature")["feature_kind"]
@@ -292,9 +309,15 @@ def test_evaluate_drift_rows_match_the_one_histogram_functions(drift_inputs):
                 ref_values, cur_values
             )
             assert (row.lower, row.upper) == (float(one.lower), float(one.upper))
+        if row.method in ("psi", "jensen_shannon"):
+            # The evidence of a PSI or JS flag: Pearson's test of the same bins.
+            keep = (ref_values + cur_values) > 0
+            pearson = chi2_contingency(
+                np.vstack([ref_values[keep], cur_values[keep]]), correction=False
+            )
+            assert row.p_value == pytest.approx(pearson.pvalue, rel=1e-9, abs=1e-300)
         if row.method == "psi":
             assert row.statistic == pytest.approx(psi(ref_values, cur_values), rel=1e-10)
-            assert np.isnan(row.p_value)
         elif row.method == "jensen_shannon":
             assert row.statistic == pytest.approx(jensenshannon(ref_values, cur_values), rel=1e-9)
         elif row.method == "ks":
@@ -329,11 +352,9 @@ def test_evaluate_drift_flags_and_bh_adjustment(drift_inputs):
         "null_rate_change",
     }
     tested = result[result.p_value_adjusted.notna()]
-    assert set(tested["method"]) == {"ks", "chi_square"}
+    assert set(tested["method"]) == {"ks", "chi_square", "psi", "jensen_shannon"}
     assert tested["sufficient"].all()
-    np.testing.assert_allclose(
-        tested["p_value_adjusted"], multipletests(tested["p_value"], method="fdr_bh")[1]
-    )
+    assert_bh_over_hypotheses(tested)
     big = result[(result.cohort_value.isin(["all", "big"])) & (result.model_version == "v1")]
     flags = big.set_index(["cohort_value", "feature", "method"])["drifted"]
     assert bool(flags[("all", "moving", "psi")])
@@ -342,10 +363,14 @@ def test_evaluate_drift_flags_and_bh_adjustment(drift_inputs):
     assert not bool(flags[("all", "stable", "psi")])
     assert not bool(flags[("all", "stable", "jensen_shannon")])
     assert not bool(flags[("all", "stable", "null_rate_change")])
-    # The intervals of psi and js do not decide: drifted is still statistic >= threshold.
+    # The intervals of psi and js do not decide: drifted is statistic >= threshold with an
+    # adjusted p-value below the family's false discovery rate.
     distances = result[result.method.isin(["psi", "jensen_shannon"]) & result.sufficient]
     assert distances[["lower", "upper"]].notna().all().all()
-    assert (distances.drifted == (distances.statistic >= distances.threshold)).all()
+    expected = (distances.statistic >= distances.threshold) & (
+        distances.p_value_adjusted < FDR_LEVEL
+    )
+    assert (distances.drifted == expected).all()
     assert (
         result.loc[result.method.isin(["ks", "chi_square"]), ["lower", "upper"]].isna().all().all()
     )
@@ -370,7 +395,10 @@ def test_thresholds_methods_and_drift_direction_are_honoured(drift_inputs):
     assert (lenient["threshold"] == 10.0).all()
     assert not lenient.loc[lenient.sufficient, "drifted"].astype(bool).any()
     strict = evaluate_drift(baseline, current, methods=["psi"], thresholds={"psi": 0.0})
-    assert strict.loc[strict.sufficient, "drifted"].astype(bool).all()
+    # Any PSI reaches a threshold of 0: the flag is then the evidence alone.
+    judged = strict[strict.sufficient]
+    assert (judged["drifted"] == (judged["p_value_adjusted"] < FDR_LEVEL)).all()
+    assert judged["drifted"].any() and not judged["drifted"].all()
     assert set(strict["direction"]) == {"higher_is_drift"}
     with pytest.raises(ValueError, match="unknown drift method"):
         evaluate_drift(baseline, current, methods=["wasserstein"])
@@ -406,13 +434,35 @@ def test_empty_current_frame_gives_an_empty_result_with_the_columns(drift_inputs
     assert str(empty["drifted"].dtype) == "boolean"
 
 
+def test_psi_and_js_p_values_hold_their_level_on_sparse_bins():
+    """Under no drift, P(p < 0.05) stays near 0.05 on 30 bins, ten of them at 1%, 500
+    current vs 14,000 reference observations (where PSI / s itself rejects ~13%)."""
+    rng = np.random.default_rng(7)
+    proportions = np.r_[np.full(20, 0.045), np.full(10, 0.01)]
+    n_histograms = 2000
+    bins = [f"{i:03d}" for i in range(proportions.size)]
+
+    def frame(total: int) -> pd.DataFrame:
+        counts = rng.multinomial(total, proportions, size=n_histograms)
+        return pd.DataFrame({
+            "feature": np.repeat([f"f{i}" for i in range(n_histograms)], len(bins)),
+            "feature_kind": "numeric", "bin": bins * n_histograms, "count": counts.ravel(),
+        })  # fmt: skip
+
+    result = evaluate_drift(frame(14_000), frame(500), methods=["psi", "jensen_shannon"])
+    for method in ("psi", "jensen_shannon"):
+        rejected = (result.loc[result.method == method, "p_value"] < 0.05).mean()
+        assert 0.035 <= rejected <= 0.07, (method, rejected)
+    # Adjusted over the 2,000 hypotheses, noise alone flags nothing even at threshold 0.
+    strict = evaluate_drift(frame(14_000), frame(500), methods=["psi"], thresholds={"psi": 1e-9})
+    assert strict["drifted"].sum() <= 2
+
+
 def test_fdr_by_adjusts_within_groups(drift_inputs):
     baseline, current, _ = drift_inputs
     result = evaluate_drift(baseline, current, fdr_by=["model_version"])
     for _, block in result[result.p_value_adjusted.notna()].groupby("model_version"):
-        np.testing.assert_allclose(
-            block["p_value_adjusted"], multipletests(block["p_value"], method="fdr_bh")[1]
-        )
+        assert_bh_over_hypotheses(block)
 
 
 def test_docstring_examples_run():

@@ -22,7 +22,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from monitoring_pipeline.config import load_config
-from monitoring_pipeline.core.drift import KS_EXACT_MAX_N, PSI_EPSILON
+from monitoring_pipeline.core.drift import FDR_LEVEL, KS_EXACT_MAX_N, PSI_EPSILON
 from monitoring_pipeline.core.drift_baseline import resolve_drift_settings
 from monitoring_pipeline.core.sufficient_stats import fit_categories, fit_numeric_bins
 from monitoring_pipeline.defs.drift_assets import build_drift_asset
@@ -392,14 +392,28 @@ def test_benjamini_hochberg_over_the_days_p_value_tests_matches_statsmodels(worl
     for day in (HEALTHY_DAYS[0], SHIFT_DAYS[0]):
         rows = drift_rows(world, day)
         family = rows[rows.p_value_adjusted.notna()]
-        # The family: every sufficient ks and chi2 test of the model and day.
-        expected_family = rows[rows.method.isin(["ks", "chi2"]) & rows.sufficient]
+        # The family: every sufficient ks, chi2, psi and js test of the model and day.
+        expected_family = rows[rows.method.isin(["ks", "chi2", "psi", "js"]) & rows.sufficient]
         assert sorted(family.index) == sorted(expected_family.index)
         assert len(family) > 50
-        assert rows[~rows.method.isin(["ks", "chi2"])].p_value.isna().all()
-        _, adjusted, _, _ = multipletests(family.p_value.to_numpy(), method="fdr_bh")
-        np.testing.assert_allclose(family.p_value_adjusted.to_numpy(), adjusted, rtol=1e-12)
-        assert (family.drifted == (family.p_value_adjusted < family.threshold)).all()
+        assert rows[rows.method == "null_rate_change"].p_value.isna().all()
+        # One hypothesis per histogram and test: psi, js and chi2 share Pearson's test of
+        # the bins (one p-value), ks is its own.
+        keys = ["model_version", "cohort_attribute", "cohort_value", "feature"]
+        family = family.assign(hypothesis=np.where(family.method == "ks", "ks", "binned"))
+        assert family.groupby([*keys, "hypothesis"]).p_value.nunique().max() == 1
+        unique = family.drop_duplicates([*keys, "hypothesis"])
+        _, adjusted, _, _ = multipletests(unique.p_value.to_numpy(), method="fdr_bh")
+        expected = unique.assign(expected=adjusted)[[*keys, "hypothesis", "expected"]]
+        merged = family.merge(expected, on=[*keys, "hypothesis"])
+        np.testing.assert_allclose(merged.p_value_adjusted, merged.expected, rtol=1e-12)
+        tests = family[family.method.isin(["ks", "chi2"])]
+        assert (tests.drifted == (tests.p_value_adjusted < tests.threshold)).all()
+        distances = family[family.method.isin(["psi", "js"])]
+        expected_flags = (distances.statistic >= distances.threshold) & (
+            distances.p_value_adjusted < FDR_LEVEL
+        )
+        assert (distances.drifted == expected_flags).all()
 
 
 def test_bins_are_fitted_once_on_the_first_window_like_the_core_fitters(world):
@@ -617,7 +631,9 @@ def test_fixed_baseline_refit_rule_and_run_order(pg_admin_url, tmp_path):
         rows = read(engine, "SELECT * FROM monitoring.drift WHERE partition_date = '2026-10-03'")
         psi = rows[rows.method == "psi"]
         assert set(psi.threshold) == {1e-6} and psi.sufficient.all()
-        assert psi.drifted.sum() > 0.9 * len(psi) and result.drifted_tests >= psi.drifted.sum()
+        # Every PSI reaches 1e-6: the flag is then the evidence (adjusted p < the FDR level).
+        assert (psi.drifted == (psi.p_value_adjusted < FDR_LEVEL)).all()
+        assert result.drifted_tests >= psi.drifted.sum()
     finally:
         engine.dispose()
 

@@ -41,6 +41,7 @@ def day_tables(module_engine, module_database_url, module_dagster_instance, tmp_
             "labeled_predictions",
             "cohort_metrics",
             "fairness_disparities",
+            "fairness_disparities_vs_rest",
             "cohort_stats",
         )
     }
@@ -199,3 +200,30 @@ def test_stats_rows_keep_bins_additive(day_tables):
     assert sum(row.bin_n) == row.n_labelled
     assert sum(row.bin_label_sum) == row.label_pos
     assert row.tp + row.fp + row.tn + row.fn == row.n_labelled
+
+
+def test_every_gap_of_the_day_is_one_benjamini_hochberg_family(day_tables):
+    """Stored p-values adjusted as one family per model and day over both fairness tables
+    (statsmodels on the union); the injected west degradation survives the adjustment."""
+    from statsmodels.stats.multitest import multipletests
+
+    frames = [
+        day_tables[name][day_tables[name].model_name == "loan_approval"]
+        for name in ("fairness_disparities", "fairness_disparities_vs_rest")
+    ]
+    both = pd.concat(frames, ignore_index=True)
+    assert both.p_value.notna().all()  # every gap of this day is testable
+    own = both[
+        both.sufficient & ~both.metric.isin(["disparate_impact_ratio", "equalized_odds_difference"])
+    ]
+    expected = multipletests(own.p_value.to_numpy(), method="fdr_bh")[1]
+    np.testing.assert_allclose(own.p_value_adjusted.to_numpy(), expected, rtol=1e-10)
+    assert both.loc[~both.sufficient, ["p_value_adjusted", "significant"]].isna().all().all()
+    judged = both[both.sufficient]
+    assert (judged.significant == (judged.p_value_adjusted < 0.05)).all()
+    west = frames[0][
+        (frames[0].model_version == "all")
+        & (frames[0].cohort_value == "west")
+        & (frames[0].metric == "tpr_difference")
+    ].iloc[0]
+    assert bool(west.significant) and west.p_value_adjusted < 1e-3

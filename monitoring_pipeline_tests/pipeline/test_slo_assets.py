@@ -328,6 +328,9 @@ def test_metadata_tables_put_the_burning_slo_and_the_worst_gap_first(incident_wo
     assert worst["group"].startswith("region=west vs ") and worst["metric"] == "tpr_difference"
     assert worst["clearly_beyond"] is True and worst["objective_source"] == "SLO tpr_gap_region"
     assert gaps["worst_gap"].value == pytest.approx(abs(worst["value"]), rel=1e-3)
+    # The day's gaps as one Benjamini-Hochberg family: the burning gap is a discovery.
+    assert worst["p_adjusted"] < 0.05
+    assert 0 < gaps["gaps_significant_after_fdr"].value <= gaps["gaps_tested"].value
     # Floats are rounded for reading: at most 4 significant digits.
     assert worst["lower"] == float(f"{worst['lower']:.4g}")
     fairness = _evaluations(incident_world, page_day)[
