@@ -748,6 +748,26 @@ class ModelConfig(Strict):
     privacy: PrivacyConfig | None = None
     retraining: RetrainingConfig | None = None
     estimation: EstimationConfig = EstimationConfig()
+    # Feature -> the log column holding its attribution (e.g. a SHAP value logged at
+    # serving). Attributions are stored with the rows under the column's name, watched for
+    # drift like numeric features and summarised in feature_attributions.
+    attributions: dict[str, str] = {}
+
+    @field_validator("attributions")
+    @classmethod
+    def _attribution_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        for column in value.values():
+            check_source_column(column)
+            if column in RESERVED_COLUMNS:
+                raise ValueError(f"attribution column {column!r} is a column of the published rows")
+        if len(set(value.values())) != len(value):
+            raise ValueError("two features share an attribution column")
+        return value
+
+    @property
+    def attribution_columns(self) -> list[str]:
+        """The attribution columns, in the order of the features they explain."""
+        return list(self.attributions.values())
 
     @field_validator("owners")
     @classmethod
@@ -769,6 +789,12 @@ class ModelConfig(Strict):
         clash = cohort_names & set(self.features.all)
         if clash:
             raise ValueError(f"{sorted(clash)} are both cohort attributes and features")
+        unknown = [f for f in self.attributions if f not in self.features.all]
+        if unknown:
+            raise ValueError(f"attributions name {unknown}, which are not configured features")
+        taken = (cohort_names | set(self.features.all) | {"score"}) & set(self.attribution_columns)
+        if taken:
+            raise ValueError(f"attribution columns {sorted(taken)} are features or cohorts")
         slo_names = [slo.name for slo in self.slos]
         if len(set(slo_names)) != len(slo_names):
             raise ValueError("two SLOs share a name")
@@ -793,7 +819,7 @@ class ModelConfig(Strict):
         if isinstance(sli, DriftSLI):
             if sli.feature == ANY and not self.features.all:
                 raise ValueError(f"{where}: feature '*' but the model lists no features")
-            if sli.feature not in [*self.features.all, "score", ANY]:
+            if sli.feature not in [*self.features.all, *self.attribution_columns, "score", ANY]:
                 raise ValueError(f"{where}: unknown feature {sli.feature!r}")
         if isinstance(sli, CohortMetricSLI | CohortChangeSLI | DriftSLI):
             self.cohort_members(sli.cohort, where=where)

@@ -10,7 +10,8 @@
 - ``slo_evaluations`` <- cohort_metrics, fairness_disparities, performance_estimates, drift,
   version_comparison;
 - ``error_budgets`` (one check per SLO) <- slo_evaluations;
-- ``pipeline_health`` <- label_status, drift (``defs/health_assets.py``; never blocking).
+- ``pipeline_health`` <- label_status, drift (``defs/health_assets.py``; never blocking);
+- ``feature_attributions`` <- labeled_predictions, for a model that logs attributions.
 
 ``definitions.build_definitions`` adds two more per model: ``version_comparison`` <-
 cohort_metrics (``defs/version_comparison.py``) and ``report`` <- error_budgets, drift
@@ -51,6 +52,7 @@ from monitoring_pipeline.defs.verdict_checks import (
     slo_check_result,
     worst_gap,
 )
+from monitoring_pipeline.pipeline.attributions import build_feature_attributions
 from monitoring_pipeline.pipeline.cohort_metrics import (
     build_cohort_metrics,
     build_fairness_disparities,
@@ -66,7 +68,7 @@ from monitoring_pipeline.storage.writes import Audit
 # Assets of a model's chain whose results do not depend on labels: drift reads only the
 # features and scores of labeled_predictions (which a late-label re-run rewrites unchanged),
 # so late_labels_sensor leaves it out of its re-runs.
-LABEL_INDEPENDENT_ASSETS = frozenset({"drift"})
+LABEL_INDEPENDENT_ASSETS = frozenset({"drift", "feature_attributions"})
 
 
 def build_model_assets(
@@ -442,6 +444,16 @@ def build_model_assets(
             check_results=[slo_check_result(v) for v in verdicts],
         )
 
+    attributions = (
+        [
+            _attributions_asset(
+                config, model_name, partitions_def, labeled_key, properties, provenance
+            )
+        ]
+        if model.attributions
+        else []
+    )
+
     # Health reads label_status and drift of the day (and stored figures of earlier days);
     # nothing depends on it, so it never holds up the SLO chain.
     pipeline_health = build_health_asset(
@@ -464,7 +476,58 @@ def build_model_assets(
         slo_evaluations,
         error_budgets,
         pipeline_health,
+        *attributions,
     ]
+
+
+def _attributions_asset(config, model_name, partitions_def, upstream, properties, provenance):
+    """``feature_attributions``, for a model that logs attributions (``attributions:``)."""
+
+    @dg.asset(
+        key=[model_name, "feature_attributions"],
+        deps=[upstream],
+        partitions_def=partitions_def,
+        group_name=model_name,
+        kinds={"postgres"},
+        **properties,
+        description="Per cohort and feature: mean |attribution| with its 95% interval, signed mean and share, from the attributions the model logs; their drift is in drift (feature = the attribution column).",
+    )
+    def feature_attributions(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
+        day, result = run_step(
+            context, monitoring_db, provenance, build_feature_attributions, config, model_name
+        )
+        top = result.overall.head(1)
+        if not result.attributed:
+            context.log.info(f"{model_name} {day}: no prediction carries attributions")
+        elif len(top):
+            context.log.info(
+                f"{model_name} {day}: {result.rows} attribution rows; largest share "
+                f"{top.feature.iloc[0]} {percent(float(top.share.iloc[0]))}"
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows,
+                # 0 on a day served by a version that logs no attributions: figures empty.
+                "predictions_with_attributions": result.attributed,
+                **{
+                    f"share_{row.feature}": rounded_metadata(row.share)
+                    for row in result.overall.itertuples()
+                },
+                "overall": metadata_table(result.overall, _ATTRIBUTION_COLUMNS),
+            }
+        )
+
+    return feature_attributions
+
+
+_ATTRIBUTION_COLUMNS = {
+    "feature": "the feature explained",
+    "mean_abs": "mean |attribution| over everyone that day",
+    "lower": "95% interval, lower bound",
+    "upper": "95% interval, upper bound",
+    "mean": "mean signed attribution",
+    "share": "share of the total mean |attribution|",
+}
 
 
 def _with_view(step, view):

@@ -90,9 +90,20 @@ class ModelSchema:
         return (*self.numeric_features, *self.categorical_features)
 
     @property
+    def attributions(self) -> dict[str, str]:
+        """Numeric feature -> the column logging its exact attribution (see
+        :func:`generate_traffic`)."""
+        return {f: f"{ATTRIBUTION_PREFIX}{f}" for f in self.numeric_features}
+
+    @property
     def prediction_columns(self) -> tuple[str, ...]:
         """Column order of :attr:`DemoTraffic.predictions` for this model."""
-        return (*PREDICTION_BASE_COLUMNS, *self.cohort_attributes, *self.features)
+        return (
+            *PREDICTION_BASE_COLUMNS,
+            *self.cohort_attributes,
+            *self.features,
+            *self.attributions.values(),
+        )
 
 
 PREDICTION_BASE_COLUMNS: tuple[str, ...] = (
@@ -103,6 +114,7 @@ PREDICTION_BASE_COLUMNS: tuple[str, ...] = (
     "decision",
 )
 LABEL_COLUMNS: tuple[str, ...] = ("prediction_id", "label", "labelled_at")
+ATTRIBUTION_PREFIX = "attribution_"
 
 
 def _frozen(mapping: Mapping[str, tuple[str, ...]]) -> Mapping[str, tuple[str, ...]]:
@@ -642,6 +654,13 @@ def _simulate_day(
     noise = _rng(seed, model, day, "score_noise").standard_normal(n) * _SCORE_LOGIT_NOISE_SD
     score = _sigmoid(spec.logit(model_latents, logged_categories, n) + noise)
     decision = (score >= thresholds).astype(np.int64)
+    # Exact attributions of the serving model: it is linear on the logit, so each numeric
+    # feature's is coef * latent as the model saw it, against the reference the model imputes
+    # (latent 0): intercept + category effects + these + noise = logit(score).
+    attributions = {
+        column: spec.coefs[feature] * model_latents[feature]
+        for feature, column in schema.attributions.items()
+    }
 
     # Values come from the *true* category codes: a null purpose in the log does not change
     # the amount that was actually requested.
@@ -663,6 +682,8 @@ def _simulate_day(
         decision = decision.copy()
         score[chosen] = new_score
         decision[chosen] = (new_score >= new_thresholds).astype(np.int64)
+        # A fitted version is served without an explainer: no attributions for its rows.
+        attributions = {c: np.where(chosen, np.nan, a) for c, a in attributions.items()}
         versions = (version, rollout.version)
         version_codes = chosen.astype(np.int64)
     columns: Arrays = {
@@ -676,6 +697,7 @@ def _simulate_day(
         **cohorts,
         **{f: _null_out(values[f], nulls[f], np.nan) for f in schema.numeric_features},
         **logged_categories,
+        **attributions,
     }
 
     for inc in active:
@@ -892,6 +914,8 @@ def _assemble(spec: _ModelSpec, days: Sequence[_Day]) -> DemoTraffic:
         predictions[feature] = cat(feature, np.float64)
     for feature, values in schema.categorical_features.items():
         predictions[feature] = _codes_to_str(cat(feature, np.int64), values)
+    for column in schema.attributions.values():
+        predictions[column] = cat(column, np.float64)
 
     labelled_at = np.concatenate([d.labels["labelled_at"] for d in days])
     order = np.argsort(labelled_at, kind="stable")  # the label feed arrives in time order
@@ -976,7 +1000,12 @@ def generate_traffic(
             see :class:`VersionRollout`. Days before it are unchanged.
 
     Returns:
-        :class:`DemoTraffic` with ``predictions`` and ``labels`` frames.
+        :class:`DemoTraffic` with ``predictions`` and ``labels`` frames. Predictions carry,
+        besides the features, each numeric feature's exact attribution as the serving model
+        computed it (``ModelSchema.attributions``): the model is linear on the logit, so it
+        is ``coef * latent`` of the value it saw, against the latent it imputes (0); they
+        sum with the intercept and the category effects to the logit of the score, up to
+        the score noise. Rows of a fitted version (``rollout``) have none (NaN).
     """
     if model not in MODEL_NAMES:
         raise ValueError(f"unknown model {model!r}; expected one of {MODEL_NAMES}")

@@ -124,6 +124,8 @@ def demo_config(
                     "numeric": list(loan.numeric_features),
                     "categorical": list(loan.categorical_features),
                 },
+                # The serving model logs each numeric feature's exact attribution.
+                "attributions": dict(loan.attributions),
                 "baseline": {"preceding_days": 14, "bins": 10},
                 "quality": {
                     "max_malformed_share": DEMO_MAX_MALFORMED_SHARE,
@@ -242,6 +244,7 @@ def demo_config(
                     "numeric": list(job.numeric_features),
                     "categorical": list(job.categorical_features),
                 },
+                "attributions": dict(job.attributions),
                 "baseline": {"preceding_days": 14},
                 "slos": [
                     {

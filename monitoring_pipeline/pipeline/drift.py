@@ -157,13 +157,16 @@ def drift_settings(config: MonitoringConfig, model_name: str) -> DriftSettings:
 
 
 def watched_features(config: MonitoringConfig, model_name: str) -> dict[str, FeatureKind]:
-    """Feature -> kind: the score first, then the numeric and categorical features."""
+    """Feature -> kind: the score first, then the numeric and categorical features, then
+    the attribution columns (numeric; their values only: no null_rate_change)."""
     features = config.models[model_name].features
     if SCORE_FEATURE in features.all:
         raise DriftConfigError(ERROR_SCORE_FEATURE.format(model=model_name, name=SCORE_FEATURE))
     kinds: dict[str, FeatureKind] = {SCORE_FEATURE: "numeric"}
     kinds |= dict.fromkeys(features.numeric, "numeric")
     kinds |= dict.fromkeys(features.categorical, "categorical")
+    # Attributions drift like numeric features (same bins, tests and FDR family).
+    kinds |= dict.fromkeys(config.models[model_name].attribution_columns, "numeric")
     return kinds
 
 
@@ -700,6 +703,13 @@ def build_drift(
                 baseline_from=None, baseline_to=None, baseline_days=0, status="no_baseline"
             )
             drift = pd.concat([drift, extra], ignore_index=True) if len(drift) else extra
+        # An attribution's missingness is a logging choice (a version served without an
+        # explainer), not a change in how the model uses its inputs: its values are tested,
+        # its presence is counted in feature_attributions.n instead of flagged here.
+        unexplained = drift["feature"].isin(config.models[model_name].attribution_columns) & (
+            drift["method"] == "null_rate_change"
+        )
+        drift = drift[~unexplained].reset_index(drop=True)
         drift = drift.assign(model_version=ALL_VERSIONS)[DRIFT_COLUMNS]
         drift = drift.astype({"n_reference": "Int64", "n_current": "Int64", "drifted": "boolean"})
 

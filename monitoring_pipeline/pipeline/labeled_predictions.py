@@ -88,6 +88,7 @@ def quality_spec(
         cohort_values=model.cohorts.attributes,
         numeric_features=model.features.numeric,
         categorical_features=model.features.categorical,
+        attribution_columns=model.attribution_columns,
         has_decision_column=model.columns.decision is not None,
         max_malformed_share=tolerances.max_malformed_share,
         max_feature_null_share=tolerances.max_feature_null_share,
@@ -126,6 +127,7 @@ DOWNSTREAM_TABLES = [
     "label_status", "cohort_stats", "cohort_metrics", "cohort_changes", "fairness_disparities",
     "fairness_disparities_vs_rest", "feature_histograms", "drift", "slo_evaluations",
     "error_budgets", "estimation_stats", "performance_estimates", "estimated_disparities",
+    "feature_attributions",
 ]  # fmt: skip
 
 
@@ -362,7 +364,8 @@ class _ChunkStep:
     def _layout(self) -> dict[str, list[str]]:
         return {
             "cohort_attributes": list(self.model.cohorts.attributes),
-            "numeric_features": list(self.model.features.numeric),
+            # Attributions ride with the numeric features (stored under their column names).
+            "numeric_features": [*self.model.features.numeric, *self.model.attribution_columns],
             "categorical_features": list(self.model.features.categorical),
         }
 

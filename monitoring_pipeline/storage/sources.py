@@ -57,7 +57,7 @@ def prediction_columns(model: ModelConfig) -> dict[str, str]:
     }
     if cols.decision is not None:
         mapping[cols.decision] = "decision"
-    for name in [*model.cohorts.attributes, *model.features.all]:
+    for name in [*model.cohorts.attributes, *model.features.all, *model.attribution_columns]:
         mapping[name] = name
     return mapping
 

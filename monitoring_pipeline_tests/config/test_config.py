@@ -370,3 +370,30 @@ def test_the_schedule_cron_is_checked_as_dagster_checks_it(tmp_path, demo_raw):
     assert "schedule.cron" in message and "not a valid cron expression: '61 * * * *'" in message
     demo_raw["schedule"] = {"cron": "30 5 * * 1-5"}
     assert load_config(write(tmp_path, demo_raw)).schedule.cron == "30 5 * * 1-5"
+
+
+@pytest.mark.parametrize(
+    ("attributions", "expected"),
+    [
+        ({"no_such_feature": "shap_x"}, "not configured features"),
+        ({"income": "shap_x", "loan_amount": "shap_x"}, "share an attribution column"),
+        ({"income": "region"}, "are features or cohorts"),
+        ({"income": "debt_to_income"}, "are features or cohorts"),
+        ({"income": "label"}, "column of the published rows"),
+        ({"income": "1bad"}, "must start with a letter"),
+    ],
+)
+def test_attribution_columns_are_validated(tmp_path, demo_raw, attributions, expected):
+    demo_raw["models"]["loan_approval"]["attributions"] = attributions
+    assert expected in error_for(tmp_path, demo_raw)
+
+
+def test_an_attribution_column_can_be_a_drift_slo_subject(tmp_path, demo_raw):
+    model = demo_raw["models"]["loan_approval"]
+    column = model["attributions"]["income"]
+    model["slos"].append(
+        {"name": "income_attribution_stable", "objective": {"op": "<=", "value": 0.25},
+         "sli": {"source": "drift", "method": "psi", "feature": column}}
+    )  # fmt: skip
+    config = load_config(write(tmp_path, demo_raw))
+    assert config.models["loan_approval"].attribution_columns[0] == column

@@ -93,6 +93,7 @@ def test_monitor_job_covers_every_materializable_asset(tmp_path):
         "pipeline_health",
         "version_comparison",
         "report",
+        "feature_attributions",  # the demo's models log attributions
     )
     assert set(job.graph.node_names()) == {
         f"{model}__{asset}" for model in ("loan_approval", "job_screening") for asset in assets
@@ -113,9 +114,8 @@ def test_code_location_module_loads_from_environment(tmp_path):
         cwd=REPO,
         check=True,
     )
-    assert (
-        done.stdout.strip() == "26"
-    )  # 2 sources + 10 assets (incl. health, comparison, report), x 2 models
+    # 2 sources + 12 assets (incl. health, comparison, report, attributions), x 2 models
+    assert done.stdout.strip() == "28"
 
 
 SECRET = "s3cret-pw-in-env"

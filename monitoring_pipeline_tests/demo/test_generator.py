@@ -511,3 +511,52 @@ def test_invalid_arguments_are_rejected() -> None:
         model="job_screening", start=START, end=END, attribute="gender", group="man", threshold=0.1
     )
     generate_traffic("loan_approval", START, _day(1), now=LATE, incidents=[job_only])
+
+
+# ---- attributions ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_attributions_are_the_linear_models_exact_contributions(model: str) -> None:
+    """The serving model is linear on the logit: regressing logit(score) on the logged
+    attributions (and the categorical features as dummies) gives a coefficient of 1 on
+    each, and the attributions explain the logit but for the score noise."""
+    schema = MODEL_SCHEMAS[model]
+    rows = generate_traffic(model, START, _day(6), now=LATE).predictions
+    columns = list(schema.attributions.values())
+    assert columns == [f"attribution_{f}" for f in schema.numeric_features]
+    assert rows[columns].notna().all().all()
+    logit = np.log(rows.score / (1 - rows.score)).to_numpy()
+    dummies = pd.get_dummies(
+        rows[list(schema.categorical_features)].fillna("null"), drop_first=True
+    )
+    design = np.column_stack(
+        [rows[columns].to_numpy(), dummies.to_numpy(float), np.ones(len(rows))]
+    )
+    coefficients, *_ = np.linalg.lstsq(design, logit, rcond=None)
+    np.testing.assert_allclose(coefficients[: len(columns)], 1.0, atol=0.03)
+    residual = logit - design @ coefficients
+    assert residual.std() < 0.2 * logit.std()
+    # A feature the model imputes (null) contributes nothing.
+    nulls = FeatureNulls(
+        model=model, start=_day(2), end=_day(2), feature=schema.numeric_features[0], rate=0.5
+    )
+    hit = generate_traffic(model, START, _day(3), now=LATE, incidents=[nulls]).predictions
+    feature = schema.numeric_features[0]
+    assert (hit.loc[hit[feature].isna(), schema.attributions[feature]] == 0).all()
+
+
+def test_minority_degradation_moves_that_groups_attributions(loan_base: DemoTraffic) -> None:
+    incident = MinorityDegradation(
+        model="loan_approval", start=INCIDENT_START, end=END, attribute="region", group="west"
+    )
+    rows = generate_traffic("loan_approval", START, END, now=LATE, incidents=[incident]).predictions
+    columns = list(MODEL_SCHEMAS["loan_approval"].attributions.values())
+    during = rows.scored_at.dt.date >= INCIDENT_START
+    west = rows.region == "west"
+    # The model sees pessimistic inputs for the group: every attribution pushes down.
+    before = rows.loc[west & ~during, columns].sum(axis=1).mean()
+    after = rows.loc[west & during, columns].sum(axis=1).mean()
+    assert after < before - 0.5
+    others = rows.loc[~west, columns].sum(axis=1)
+    assert abs(others[during[~west]].mean() - others[~during[~west]].mean()) < 0.1

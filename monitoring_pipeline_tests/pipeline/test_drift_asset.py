@@ -225,8 +225,11 @@ def test_healthy_days_and_untouched_features_stay_quiet(world):
         assert rows.drifted.fillna(False).sum() <= 2, rows[rows.drifted.fillna(False)]
     rows = drift_rows(world, SHIFT_DAYS[0])
     # Features the incidents did not touch (the score follows the shifted feature, since the
-    # model uses it; debt_to_income's nulls are a null-rate change, not a value drift).
-    untouched = rows[~rows.feature.isin([SHIFTED, "score"])]
+    # model uses it; debt_to_income's nulls are a null-rate change, not a value drift; the
+    # attributions of both move: the model sees the shift, and imputes the nulls).
+    attribution = world.config.models[MODEL].attributions
+    touched = [SHIFTED, "score", attribution[SHIFTED], attribution["debt_to_income"]]
+    untouched = rows[~rows.feature.isin(touched)]
     untouched = untouched[
         ~((untouched.feature == "debt_to_income") & (untouched.method == "null_rate_change"))
     ]
@@ -485,7 +488,9 @@ def test_days_inside_the_first_window_have_no_baseline(world):
         rows = drift_rows(world, day)
         assert (rows.status == "no_baseline").all()
         assert set(zip(rows.cohort_attribute, rows.cohort_value, strict=True)) == {("all", "all")}
-        assert len(rows) == sum(4 for _ in kinds)  # four methods per feature
+        # Four methods per feature; three per attribution (no null_rate_change).
+        attributions = world.config.models[MODEL].attribution_columns
+        assert len(rows) == sum(3 if f in attributions else 4 for f in kinds)
         assert rows.statistic.isna().all() and rows.drifted.isna().all()
         assert rows.n_current.isna().all() and rows.baseline_from.isna().all()
         assert "not materialized" in world.results[day].baseline_description
@@ -554,7 +559,9 @@ def test_the_asset_reruns_a_partition_without_changing_the_tables(world, dagster
     assert [c.name for c in table.schema.columns] == [
         "feature", "cohort", "method", "statistic", "threshold", "p_value_adjusted",
     ]  # fmt: skip
-    assert table.records[0].data["feature"] == SHIFTED  # strongest evidence first
+    # Strongest evidence first: the shifted feature or its attribution (the same shift).
+    attribution = world.config.models[MODEL].attributions[SHIFTED]
+    assert table.records[0].data["feature"] in (SHIFTED, attribution)
     assert metadata["drift_flags"].value == rows.drifted.fillna(False).sum() > 0
     (check,) = result.get_asset_check_evaluations()
     assert check.check_name == "no_flagged_drift" and check.partition == day.isoformat()
@@ -590,7 +597,8 @@ def test_fixed_baseline_refit_rule_and_run_order(pg_admin_url, tmp_path):
 
         build_labeled_predictions(engine, config, MODEL, date(2026, 10, 2), _audit())
         first = build_drift(engine, config, MODEL, date(2026, 10, 3), _audit())
-        assert len(first.bins_fitted) == 10
+        # The score, 9 features and the 7 numeric features' attributions.
+        assert len(first.bins_fitted) == 10 + len(config.models[MODEL].attributions)
         assert first.backfilled_days == [START, date(2026, 10, 2)]
         assert first.statuses.get("ok") == first.rows
         assert (first.baseline_from, first.baseline_to, first.baseline_days) == (
@@ -701,3 +709,27 @@ def test_discrete_numeric_feature_gets_value_bins_and_chi_square(world):
     stored = sps.chi2_contingency(np.vstack([ref[keep], cur[keep]]), correction=False)
     assert row.statistic == pytest.approx(stored.statistic, rel=1e-9)
     assert row.p_value_adjusted >= row.p_value and row.threshold == pytest.approx(0.05)
+
+
+def test_attributions_drift_like_features_in_the_same_family(world):
+    """The logged attributions are watched like numeric features: the shifted feature's
+    attribution drifts on the shift days, the nulled feature's (imputed: 0) on the nulls
+    day, and neither on the healthy days; they share the day's Benjamini-Hochberg family."""
+    attribution = world.config.models[MODEL].attributions
+    shifted, nulled = attribution[SHIFTED], attribution["debt_to_income"]
+    for day in SHIFT_DAYS:
+        rows = drift_rows(world, day)
+        assert bool(one(rows, shifted, "ks").drifted) and bool(one(rows, shifted, "psi").drifted)
+    rows = drift_rows(world, NULLS_DAY)
+    assert bool(one(rows, nulled, "ks").drifted)
+    for day in HEALTHY_DAYS:
+        rows = drift_rows(world, day)
+        judged = rows[rows.feature.isin(list(attribution.values())) & rows.sufficient]
+        assert len(judged) > 0 and not judged.drifted.fillna(False).astype(bool).any()
+        # One family: the attributions' tests are adjusted with the features' ones.
+        family = rows[rows.p_value_adjusted.notna()]
+        assert set(judged.feature) <= set(family.feature)
+        assert set(family.feature) - set(attribution.values())
+        # Their values are tested, not their presence (a version may log none).
+        mine = rows[rows.feature.isin(list(attribution.values()))]
+        assert set(mine.method) == {"psi", "ks", "js"}

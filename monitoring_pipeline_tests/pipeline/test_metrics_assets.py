@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,7 +36,7 @@ def day_tables(module_engine, module_database_url, module_dagster_instance, tmp_
         models=["loan_approval"],
         reports=False,
     ).success
-    return {
+    tables = {
         name: table(engine, name)
         for name in (
             "labeled_predictions",
@@ -43,8 +44,14 @@ def day_tables(module_engine, module_database_url, module_dagster_instance, tmp_
             "fairness_disparities",
             "fairness_disparities_vs_rest",
             "cohort_stats",
+            "feature_attributions",
         )
     }
+    event = module_dagster_instance.get_latest_materialization_event(
+        dg.AssetKey(["loan_approval", "feature_attributions"])
+    )
+    tables["attribution_metadata"] = event.asset_materialization.metadata
+    return tables
 
 
 def rows_of(
@@ -227,3 +234,35 @@ def test_every_gap_of_the_day_is_one_benjamini_hochberg_family(day_tables):
         & (frames[0].metric == "tpr_difference")
     ].iloc[0]
     assert bool(west.significant) and west.p_value_adjusted < 1e-3
+
+
+def test_attributions_are_summarised_per_cohort_from_the_stored_rows(day_tables):
+    """feature_attributions against a group-by of the day's labeled rows (the logged
+    attributions ride in ``features`` under their column names); the degraded region's
+    inputs look pessimistic to the model, and its attributions say so."""
+    labeled = rows_of(day_tables["labeled_predictions"])
+    stored = day_tables["feature_attributions"]
+    stored = stored[stored.model_name == "loan_approval"]
+    columns = sorted(set(stored.attribution_column))
+    assert columns and all(c.startswith("attribution_") for c in columns)
+    values = pd.DataFrame(labeled.features.tolist())[columns].astype(float)
+    region = labeled.cohorts.map(lambda c: c["region"]).to_numpy()
+    for row in stored[stored.cohort_attribute.isin(["all", "region"])].itertuples():
+        mine = values if row.cohort_attribute == "all" else values[region == row.cohort_value]
+        column = mine[row.attribution_column].dropna()
+        assert row.n == len(column)
+        assert row.mean_abs == pytest.approx(column.abs().mean(), rel=1e-9)
+        assert row.mean == pytest.approx(column.mean(), rel=1e-9, abs=1e-12)
+        lower, upper = DescrStatsW(column.abs().to_numpy()).zconfint_mean()
+        assert row.lower == pytest.approx(max(lower, 0.0), rel=1e-9)
+        assert row.upper == pytest.approx(upper, rel=1e-9)
+    shares = stored.groupby(["cohort_attribute", "cohort_value"]).share.sum()
+    np.testing.assert_allclose(shares.to_numpy(), 1.0, rtol=1e-9)
+    total = stored[stored.cohort_attribute == "region"].groupby("cohort_value")["mean"].sum()
+    assert total["west"] < total.drop("west").min() - 0.5
+    # What Dagster shows: the day's coverage and each feature's share over everyone.
+    metadata = day_tables["attribution_metadata"]
+    everyone = stored[stored.cohort_attribute == "all"].set_index("feature")
+    assert metadata["predictions_with_attributions"].value == everyone.n.max() == len(labeled)
+    for feature, row in everyone.iterrows():
+        assert metadata[f"share_{feature}"].value == pytest.approx(row.share, rel=1e-3)

@@ -44,6 +44,7 @@ COHORT_TABLES = (
     "cohort_stats", "cohort_metrics", "cohort_changes", "fairness_disparities",
     "fairness_disparities_vs_rest", "feature_histograms", "drift", "version_comparison",
     "slo_evaluations", "performance_estimates", "estimated_disparities",
+    "feature_attributions",
 )  # fmt: skip
 # Score sums per cohort, decision and score bin: no view, the raw role only (sql/029).
 RAW_ONLY_TABLES = ("estimation_stats",)
@@ -153,14 +154,24 @@ TINY_FIGURES = {
     "slo_evaluations": "value",
     "performance_estimates": "value",
     "estimated_disparities": "value",
+    "feature_attributions": "mean_abs",
 }
 
 
 def _other_tiny_tables() -> dict[str, pd.DataFrame]:
     cohort = {"cohort_attribute": "region"}
     changes, drift, histograms, versions, evaluations = [], [], [], [], []
-    estimates, estimated_gaps = [], []
+    estimates, estimated_gaps, attributions = [], [], []
     for group, size in (("east", 1), ("north", 40)):
+        # sql/031: one attribution summary per cohort; its cell is n.
+        attributions.append(
+            cohort | {
+                "model_version": "all", "cohort_value": group, "feature": "income",
+                "attribution_column": "attribution_income", "n": size, "abs_sum": 0.4 * size,
+                "signed_sum": 0.1 * size, "sq_sum": 0.3 * size, "mean_abs": 0.4, "lower": 0.3,
+                "upper": 0.5, "mean": 0.1, "share": 1.0, "sufficient": size >= 30,
+            }
+        )  # fmt: skip
         changes.append(
             cohort | {
                 "model_version": "all", "cohort_value": group, "metric": "selection_rate",
@@ -242,6 +253,7 @@ def _other_tiny_tables() -> dict[str, pd.DataFrame]:
     # does not).
     estimates.append({**estimates[-1], "cohort_value": "west", "n": 30})
     return {
+        "feature_attributions": pd.DataFrame(attributions),
         "performance_estimates": pd.DataFrame(estimates),
         "estimated_disparities": pd.DataFrame(estimated_gaps),
         "cohort_changes": pd.DataFrame(changes),
@@ -307,7 +319,7 @@ def test_a_new_table_is_not_the_readers_until_a_migration_grants_it(world):
     assert tuple(readable) == (False, True)
 
 
-@pytest.mark.parametrize("number", ["029", "030"])
+@pytest.mark.parametrize("number", ["029", "030", "031"])
 def test_the_newest_privacy_migrations_apply_twice_without_error(world, number):
     # 029 and 030 replace views of 025 with more columns, so 025 itself no longer re-applies.
     (path,) = sql_directory().glob(f"{number}_*.sql")
