@@ -13,6 +13,7 @@ from monitoring_pipeline.config.models import (
     CohortChangeSLI,
     DriftSLI,
     FairnessSLI,
+    OperationalSLI,
     SLOConfig,
 )
 from monitoring_pipeline.core.disparities import RATIO_METRICS
@@ -27,7 +28,8 @@ __all__ = ["sli_figures", "sli_source", "worst_cohorts"]
 
 def sli_source(slo: SLOConfig) -> SLISource:
     """The table the SLO's figure is read from."""
-    if isinstance(slo.sli, FairnessSLI | CanarySLI):  # realised/estimated gaps, canary harm
+    # Realised/estimated gaps, canary harm, operational figures.
+    if isinstance(slo.sli, FairnessSLI | CanarySLI | OperationalSLI):
         return slo.sli.source
     if isinstance(slo.sli, DriftSLI):
         return "drift"

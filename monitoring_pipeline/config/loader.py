@@ -150,7 +150,7 @@ def _describe(exc: ValidationError, source: str, raw: Any) -> str:
 UNION_FIELDS = {"predictions", "labels", "sli"}
 UNION_TAGS = {
     "postgres_table", "files", "cohort_metrics", "fairness_disparities", "estimated_disparities",
-    "version_comparison", "cohort_changes", "drift",
+    "version_comparison", "cohort_changes", "drift", "operational_metrics",
 }  # fmt: skip
 
 

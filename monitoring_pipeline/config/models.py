@@ -116,6 +116,8 @@ class ColumnMapping(Strict):
     label: str = "label"
     labelled_at: str = "labelled_at"
     label_prediction_id: str = "prediction_id"
+    # Optional: the serving latency of each prediction, in milliseconds (operational SLIs).
+    latency_ms: str | None = None
 
     @field_validator("*")
     @classmethod
@@ -379,6 +381,18 @@ class CanarySLI(CohortMetricSLI):
     metric: CanaryMetricName  # type: ignore[assignment]
 
 
+OperationalMetricName = Literal["latency_p50", "latency_p95", "latency_p99", "throughput"]
+
+
+class OperationalSLI(CohortMetricSLI):
+    """A serving figure per cohort (``monitoring.operational_metrics``): a latency
+    percentile (ms) with its distribution-free interval, or the day's predictions
+    (``throughput``) with its Poisson interval. Needs ``columns.latency_ms``."""
+
+    source: Literal["operational_metrics"]  # type: ignore[assignment]
+    metric: OperationalMetricName  # type: ignore[assignment]
+
+
 class CohortChangeSLI(Strict):
     """A cohort's own figure on the day minus the same cohort's over its baseline window
     (``monitoring.cohort_changes``), judged by its size like a fairness difference. It sees
@@ -412,6 +426,7 @@ SLI = Annotated[
     | FairnessSLI
     | EstimatedFairnessSLI
     | CanarySLI
+    | OperationalSLI
     | CohortChangeSLI
     | DriftSLI,
     Field(discriminator="source"),
@@ -451,6 +466,7 @@ SLISource = Literal[
     "version_comparison",
     "cohort_changes",
     "drift",
+    "operational_metrics",
 ]
 # Built-in ``defaults.max_severity``: drift is a cause, not harm done to anyone, so a drift
 # SLO raises a ticket at most unless configured otherwise; other SLIs may page.
@@ -795,6 +811,11 @@ class ModelConfig(Strict):
         taken = (cohort_names | set(self.features.all) | {"score"}) & set(self.attribution_columns)
         if taken:
             raise ValueError(f"attribution columns {sorted(taken)} are features or cohorts")
+        latency = self.columns.latency_ms
+        if latency is not None and latency in (
+            cohort_names | set(self.features.all) | set(self.attribution_columns)
+        ):
+            raise ValueError(f"columns.latency_ms {latency!r} is a feature, cohort or attribution")
         slo_names = [slo.name for slo in self.slos]
         if len(set(slo_names)) != len(slo_names):
             raise ValueError("two SLOs share a name")
@@ -816,6 +837,8 @@ class ModelConfig(Strict):
                 raise ValueError(f"{where}: unknown cohort attribute {sli.attribute!r}")
             elif sli.group is not None and sli.group not in self.cohort_values(sli.attribute):
                 raise ValueError(f"{where}: {sli.group!r} is not a group of {sli.attribute!r}")
+        if isinstance(sli, OperationalSLI) and self.columns.latency_ms is None:
+            raise ValueError(f"{where}: operational SLIs need columns.latency_ms")
         if isinstance(sli, DriftSLI):
             if sli.feature == ANY and not self.features.all:
                 raise ValueError(f"{where}: feature '*' but the model lists no features")

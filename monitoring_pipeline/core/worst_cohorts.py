@@ -40,6 +40,7 @@ SLISource = Literal[
     "cohort_metrics",
     "cohort_changes",
     "drift",
+    "operational_metrics",
 ]
 
 # What every candidate row carries (besides the stored columns it came with).

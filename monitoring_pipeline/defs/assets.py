@@ -11,7 +11,9 @@
   version_comparison;
 - ``error_budgets`` (one check per SLO) <- slo_evaluations;
 - ``pipeline_health`` <- label_status, drift (``defs/health_assets.py``; never blocking);
-- ``feature_attributions`` <- labeled_predictions, for a model that logs attributions.
+- ``feature_attributions`` <- labeled_predictions, for a model that logs attributions;
+- ``operational_metrics`` <- labeled_predictions, for a model that logs its latency
+  (``columns.latency_ms``); slo_evaluations then reads it too.
 
 ``definitions.build_definitions`` adds two more per model: ``version_comparison`` <-
 cohort_metrics (``defs/version_comparison.py``) and ``report`` <- error_budgets, drift
@@ -60,6 +62,7 @@ from monitoring_pipeline.pipeline.cohort_metrics import (
 from monitoring_pipeline.pipeline.estimation import build_performance_estimates
 from monitoring_pipeline.pipeline.label_status import build_label_status
 from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predictions
+from monitoring_pipeline.pipeline.operational import build_operational_metrics
 from monitoring_pipeline.pipeline.slo import build_error_budgets, build_slo_evaluations
 from monitoring_pipeline.pipeline.verdicts import cohort_view, fairness_view, slo_verdicts
 from monitoring_pipeline.quality.expectations import CHECKS
@@ -68,7 +71,7 @@ from monitoring_pipeline.storage.writes import Audit
 # Assets of a model's chain whose results do not depend on labels: drift reads only the
 # features and scores of labeled_predictions (which a late-label re-run rewrites unchanged),
 # so late_labels_sensor leaves it out of its re-runs.
-LABEL_INDEPENDENT_ASSETS = frozenset({"drift", "feature_attributions"})
+LABEL_INDEPENDENT_ASSETS = frozenset({"drift", "feature_attributions", "operational_metrics"})
 
 
 def build_model_assets(
@@ -348,6 +351,15 @@ def build_model_assets(
     drift = build_drift_asset(
         config, model_name, partitions_def, upstream=labeled_key, properties=properties
     )
+    operational = (
+        [
+            _operational_asset(
+                config, model_name, partitions_def, labeled_key, properties, provenance
+            )
+        ]
+        if model.columns.latency_ms is not None
+        else []
+    )
     slo_key = dg.AssetKey([model_name, "slo_evaluations"])
 
     @dg.asset(
@@ -360,6 +372,8 @@ def build_model_assets(
             estimates_key,
             drift.key,
             dg.AssetKey([model_name, "version_comparison"]),
+            # Operational SLOs read it (a model that logs latencies).
+            *[asset.key for asset in operational],
         ],
         partitions_def=partitions_def,
         group_name=model_name,
@@ -477,6 +491,7 @@ def build_model_assets(
         error_budgets,
         pipeline_health,
         *attributions,
+        *operational,
     ]
 
 
@@ -518,6 +533,56 @@ def _attributions_asset(config, model_name, partitions_def, upstream, properties
         )
 
     return feature_attributions
+
+
+def _operational_asset(config, model_name, partitions_def, upstream, properties, provenance):
+    """``operational_metrics`` (and ``latency_histograms``), for a model that logs its
+    serving latency (``columns.latency_ms``)."""
+
+    @dg.asset(
+        key=[model_name, "operational_metrics"],
+        deps=[upstream],
+        partitions_def=partitions_def,
+        group_name=model_name,
+        kinds={"postgres"},
+        **properties,
+        description="Per cohort: serving latency p50/p95/p99 (ms) from additive log-binned histograms, with distribution-free 95% intervals, and throughput (predictions per day) with its Poisson interval; operational SLOs read it.",
+    )
+    def operational_metrics(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
+        day, result = run_step(
+            context, monitoring_db, provenance, build_operational_metrics, config, model_name
+        )
+        p95 = result.overall.get("latency_p95")
+        context.log.info(
+            f"{model_name} {day}: {result.measured} latencies"
+            + (f", p95 {p95[0]:.1f} ms [{p95[1]:.1f}, {p95[2]:.1f}]" if p95 else "")
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows,
+                "latencies_measured": result.measured,
+                "latencies_invalid": result.invalid,
+                # One series each, so Dagster plots them over the partitions.
+                **{
+                    (f"{metric}_ms" if metric != "throughput" else metric): rounded_metadata(
+                        figures[0]
+                    )
+                    for metric, figures in result.overall.items()
+                },
+                "slowest_cohorts": metadata_table(result.cohorts, _OPERATIONAL_COLUMNS, limit=10),
+            }
+        )
+
+    return operational_metrics
+
+
+_OPERATIONAL_COLUMNS = {
+    "cohort": "cohort (attribute=group)",
+    "latency_p50": "median latency, ms",
+    "latency_p95": "95th percentile latency, ms",
+    "latency_p99": "99th percentile latency, ms",
+    "throughput": "predictions that day",
+}
 
 
 _ATTRIBUTION_COLUMNS = {

@@ -50,7 +50,7 @@ def slo_check_description(slo: SLOConfig) -> str:
 def _interval(value, lower, upper) -> str:
     if value is None or pd.isna(value):
         return "undefined"
-    if lower is None or pd.isna(lower):
+    if lower is None or pd.isna(lower) or upper is None or pd.isna(upper):
         return f"{value:.3f}"
     return f"{value:.3f} [95% {lower:.3f}, {upper:.3f}]"
 

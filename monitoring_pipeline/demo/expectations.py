@@ -19,6 +19,7 @@ from monitoring_pipeline.demo.incidents import (
     FeatureNulls,
     Incident,
     LabelOutage,
+    LatencySpike,
     MalformedRows,
     MinorityDegradation,
     ProxyFeature,
@@ -100,6 +101,13 @@ EXPECTATIONS: dict[str, Expectation] = {
             "the same age (label_arrival)",
         ),
         Expectation(
+            "LatencySpike",
+            "loan_approval",
+            "page",
+            "the latency SLO over every region (latency_p95_region): the region's 95th "
+            "percentile is clearly above 200 ms on the day itself",
+        ),
+        Expectation(
             "MalformedRows",
             "loan_approval",
             "ticket",
@@ -130,6 +138,8 @@ def incident_of_kind(kind: str, onset: date, end: date) -> Incident:
             return LabelOutage(**window)
         case "MalformedRows":
             return MalformedRows(**window, share=0.1)
+        case "LatencySpike":
+            return LatencySpike(**window, factor=3.0, attribute="region", group="west")
     raise ValueError(f"unknown incident kind {kind!r}; expected one of {sorted(EXPECTATIONS)}")
 
 

@@ -48,6 +48,7 @@ from monitoring_pipeline.demo.incidents import (
     FeatureNulls,
     Incident,
     LabelOutage,
+    LatencySpike,
     MalformedRows,
     MinorityDegradation,
     ModelName,
@@ -103,6 +104,7 @@ class ModelSchema:
             *self.cohort_attributes,
             *self.features,
             *self.attributions.values(),
+            LATENCY_COLUMN,
         )
 
 
@@ -115,6 +117,12 @@ PREDICTION_BASE_COLUMNS: tuple[str, ...] = (
 )
 LABEL_COLUMNS: tuple[str, ...] = ("prediction_id", "label", "labelled_at")
 ATTRIBUTION_PREFIX = "attribution_"
+# Serving latency of each prediction (ms): log-normal around the model's median, a slower
+# tail for 2% of requests (cache misses).
+LATENCY_COLUMN = "latency_ms"
+_LATENCY_MEDIAN_MS = {"loan_approval": 45.0, "job_screening": 120.0}
+_LATENCY_SIGMA = 0.35
+_LATENCY_SLOW_SHARE, _LATENCY_SLOW_FACTOR = 0.02, 4.0
 
 
 def _frozen(mapping: Mapping[str, tuple[str, ...]]) -> Mapping[str, tuple[str, ...]]:
@@ -686,6 +694,16 @@ def _simulate_day(
         attributions = {c: np.where(chosen, np.nan, a) for c, a in attributions.items()}
         versions = (version, rollout.version)
         version_codes = chosen.astype(np.int64)
+    # Its own stream: every other column stays as it was.
+    latency_rng = _rng(seed, model, day, "latency")
+    latency = _LATENCY_MEDIAN_MS[model] * np.exp(_LATENCY_SIGMA * latency_rng.standard_normal(n))
+    latency *= np.where(latency_rng.random(n) < _LATENCY_SLOW_SHARE, _LATENCY_SLOW_FACTOR, 1.0)
+    for inc in active:
+        if isinstance(inc, LatencySpike):
+            hit = np.ones(n, dtype=bool)
+            if inc.attribute is not None:
+                hit = cohorts[inc.attribute] == schema.cohorts[inc.attribute].index(inc.group)
+            latency = np.where(hit, latency * inc.factor, latency)
     columns: Arrays = {
         "seq": np.arange(1, n + 1, dtype=np.int64),
         "pid_null": np.zeros(n, dtype=bool),
@@ -698,6 +716,7 @@ def _simulate_day(
         **{f: _null_out(values[f], nulls[f], np.nan) for f in schema.numeric_features},
         **logged_categories,
         **attributions,
+        LATENCY_COLUMN: latency,
     }
 
     for inc in active:
@@ -916,6 +935,7 @@ def _assemble(spec: _ModelSpec, days: Sequence[_Day]) -> DemoTraffic:
         predictions[feature] = _codes_to_str(cat(feature, np.int64), values)
     for column in schema.attributions.values():
         predictions[column] = cat(column, np.float64)
+    predictions[LATENCY_COLUMN] = cat(LATENCY_COLUMN, np.float64)
 
     labelled_at = np.concatenate([d.labels["labelled_at"] for d in days])
     order = np.argsort(labelled_at, kind="stable")  # the label feed arrives in time order
@@ -950,6 +970,9 @@ def _validate_incident(inc: Incident, schema: ModelSchema) -> None:
         check_group(inc.attribute, None)
         if inc.feature not in schema.numeric_features:
             raise ValueError(f"{inc!r}: {inc.feature!r} is not a numeric feature")
+    elif isinstance(inc, LatencySpike):
+        if inc.attribute is not None:
+            check_group(inc.attribute, inc.group)
     elif isinstance(inc, FeatureNulls):
         if inc.feature not in schema.features:
             raise ValueError(f"{inc!r}: {schema.name} has no feature {inc.feature!r}")

@@ -306,6 +306,32 @@ class MalformedRows(_IncidentBase):
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class LatencySpike(_IncidentBase):
+    """Serving gets ``factor`` times slower, for everyone or for one group (``attribute``
+    and ``group``: e.g. requests of one region routed to a distant replica). Scores,
+    decisions and labels do not change."""
+
+    factor: float = 3.0
+    attribute: str | None = None
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (math.isfinite(self.factor) and self.factor > 0):
+            raise ValueError(f"factor must be a positive number, got {self.factor!r}")
+        if (self.attribute is None) != (self.group is None):
+            raise ValueError("give both attribute and group, or neither")
+
+    @property
+    def description(self) -> str:
+        who = "every request" if self.group is None else f"{self.attribute}={self.group}"
+        return (
+            f"serving latency x{self.factor:g} for {who}: an overloaded replica or a slow "
+            "feature-store lookup; predictions themselves are unchanged."
+        )
+
+
 Incident: TypeAlias = (
     MinorityDegradation
     | ProxyFeature
@@ -314,6 +340,7 @@ Incident: TypeAlias = (
     | ThresholdChange
     | LabelOutage
     | MalformedRows
+    | LatencySpike
 )
 """Any incident the generator understands."""
 
@@ -325,6 +352,7 @@ INCIDENT_TYPES: tuple[type, ...] = (
     ThresholdChange,
     LabelOutage,
     MalformedRows,
+    LatencySpike,
 )
 
 __all__ = [
@@ -335,6 +363,7 @@ __all__ = [
     "FeatureNulls",
     "Incident",
     "LabelOutage",
+    "LatencySpike",
     "MalformedKind",
     "MalformedRows",
     "MinorityDegradation",

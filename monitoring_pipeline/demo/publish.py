@@ -15,7 +15,7 @@ import yaml
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.alerting.receiver import DEFAULT_PORT as RECEIVER_PORT
-from monitoring_pipeline.demo.generator import MODEL_SCHEMAS, DemoTraffic
+from monitoring_pipeline.demo.generator import LATENCY_COLUMN, MODEL_SCHEMAS, DemoTraffic
 from monitoring_pipeline.storage.sources import copy_into_source_table
 
 DEMO_SCHEMA = "demo_source"
@@ -126,6 +126,8 @@ def demo_config(
                 },
                 # The serving model logs each numeric feature's exact attribution.
                 "attributions": dict(loan.attributions),
+                # ... and how long each prediction took (operational SLIs).
+                "columns": {"latency_ms": LATENCY_COLUMN},
                 "baseline": {"preceding_days": 14, "bins": 10},
                 "quality": {
                     "max_malformed_share": DEMO_MAX_MALFORMED_SHARE,
@@ -207,6 +209,19 @@ def demo_config(
                         "objective": {"op": "<=", "value": 0.1},
                         "max_severity": "ticket",
                     },
+                    {
+                        "name": "latency_p95_region",
+                        "runbook_url": demo_runbook("latency_p95_region"),
+                        # Every region's 95th percentile serving latency (healthy: ~85 ms):
+                        # slow answers for one region are an outage for its applicants.
+                        "description": "Every region gets 95% of its answers within 200 ms.",
+                        "sli": {
+                            "source": "operational_metrics",
+                            "metric": "latency_p95",
+                            "cohort": "region=*",
+                        },
+                        "objective": {"op": "<=", "value": 200},
+                    },
                 ],
                 # The reference retrainer (monitoring_pipeline.demo.retrainer) stands in for
                 # a team's training pipeline; the same interpreter runs it.
@@ -245,6 +260,7 @@ def demo_config(
                     "categorical": list(job.categorical_features),
                 },
                 "attributions": dict(job.attributions),
+                "columns": {"latency_ms": LATENCY_COLUMN},
                 "baseline": {"preceding_days": 14},
                 "slos": [
                     {

@@ -44,6 +44,7 @@ from monitoring_pipeline.config.models import (
     EstimatedFairnessSLI,
     FairnessSLI,
     MonitoringConfig,
+    OperationalSLI,
     SLOConfig,
     WebhookDestination,
 )
@@ -68,6 +69,7 @@ from monitoring_pipeline.storage.cohorts import (
 )
 from monitoring_pipeline.storage.drift import cohort_drift
 from monitoring_pipeline.storage.estimation import estimated_disparity_figures
+from monitoring_pipeline.storage.operational import operational_figures
 
 SOURCE = "error_budget"
 LOG_DESTINATION = "log"
@@ -534,6 +536,8 @@ def sli_rows(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFr
         )
     if isinstance(sli, FairnessSLI):
         return fairness_figures(engine, model, day, attribute=sli.attribute, metric=sli.metric)
+    if isinstance(sli, OperationalSLI):
+        return operational_figures(engine, model, day, metric=sli.metric)
     if isinstance(sli, CohortMetricSLI):
         return cohort_metric_figures(engine, model, day, metric=sli.metric)
     if isinstance(sli, CohortChangeSLI):

@@ -88,7 +88,7 @@ def quality_spec(
         cohort_values=model.cohorts.attributes,
         numeric_features=model.features.numeric,
         categorical_features=model.features.categorical,
-        attribution_columns=model.attribution_columns,
+        optional_numeric_columns=[*model.attribution_columns, *_latency(model)],
         has_decision_column=model.columns.decision is not None,
         max_malformed_share=tolerances.max_malformed_share,
         max_feature_null_share=tolerances.max_feature_null_share,
@@ -364,14 +364,23 @@ class _ChunkStep:
     def _layout(self) -> dict[str, list[str]]:
         return {
             "cohort_attributes": list(self.model.cohorts.attributes),
-            # Attributions ride with the numeric features (stored under their column names).
-            "numeric_features": [*self.model.features.numeric, *self.model.attribution_columns],
+            # Attributions and the latency ride with the numeric features (stored under
+            # their column names).
+            "numeric_features": [
+                *self.model.features.numeric,
+                *self.model.attribution_columns,
+                *_latency(self.model),
+            ],
             "categorical_features": list(self.model.features.categorical),
         }
 
     def layout(self) -> pa.Table:
         """The day's ``labeled_prediction_layouts`` row: what the value arrays hold."""
         return layout_table(self.day, self.model_name, **self._layout())
+
+
+def _latency(model) -> list[str]:
+    return [] if model.columns.latency_ms is None else [model.columns.latency_ms]
 
 
 def _reason_counts(reasons: pd.Series) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """SLO evaluation of one (model, day), and error budgets over the compliance period.
 
 ``slo_evaluations`` reads the day's published figures (cohort_metrics,
-fairness_disparities, cohort_changes, drift; for a set SLO also the additive cohort_stats, to recompute
+fairness_disparities, cohort_changes, drift, operational_metrics; for a set SLO also the
+additive cohort_stats or latency_histograms, to recompute
 its members' intervals at the Bonferroni-adjusted confidence, see ``core.slo_sets``),
 never raw rows; ``error_budgets`` reads only ``slo_evaluations`` of the period, so both
 are cheap to re-run when late labels arrive. Each SLO's budget status is capped at its
@@ -27,12 +28,18 @@ from monitoring_pipeline.config.models import (
     FairnessSLI,
     ModelConfig,
     MonitoringConfig,
+    OperationalSLI,
     SLOConfig,
 )
 from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics, to_long_format
 from monitoring_pipeline.core.disparities import RATIO_METRICS, compute_disparities
 from monitoring_pipeline.core.intervals import normal_quantile
 from monitoring_pipeline.core.objectives import AdaptiveBand, adaptive_band
+from monitoring_pipeline.core.operational import (
+    QUANTILES,
+    poisson_interval,
+    quantile_from_histogram,
+)
 from monitoring_pipeline.core.slo import error_budget
 from monitoring_pipeline.core.slo_sets import bonferroni_confidence, judge_set
 from monitoring_pipeline.core.verdicts import absolute_intervals
@@ -54,6 +61,7 @@ NO_FIGURE = {
     "version_comparison": "no canary comparison (one model version served the day)",
     "cohort_changes": "no change from baseline published (no baseline window yet)",
     "drift": "drift not computed",
+    "operational_metrics": "no operational figure published for the day",
 }
 
 
@@ -124,6 +132,11 @@ def sli_members(
     if isinstance(sli, CanarySLI):
         harm = canary_harm(frames.get("version_comparison", pd.DataFrame()))
         members = _cohort_metric_members(harm, model, slo)
+    elif isinstance(sli, OperationalSLI):
+        operational = frames.get("operational_metrics", pd.DataFrame())
+        if "n" in operational.columns:
+            operational = operational.assign(n_labelled=operational["n"])
+        members = _cohort_metric_members(operational, model, slo)
     elif isinstance(sli, CohortMetricSLI):
         members = _cohort_metric_members(frames["cohort_metrics"], model, slo)
     elif isinstance(sli, FairnessSLI):
@@ -287,7 +300,11 @@ def _adjusted_intervals(
     sli = slo.sli
     recomputed = pd.DataFrame(columns=["attribute", "group", "reference", "lower", "upper"])
     stats = frames.get("cohort_stats", pd.DataFrame())
-    if not stats.empty and min_cohort_size is not None:
+    if isinstance(sli, OperationalSLI):
+        recomputed = _operational_intervals(
+            frames.get("latency_histograms"), sli.metric, confidence
+        )
+    elif not stats.empty and min_cohort_size is not None:
         wide = derive_cohort_metrics(
             rows_to_stats(stats), min_cohort_size=min_cohort_size, confidence=confidence
         )
@@ -340,6 +357,27 @@ def _adjusted_intervals(
         lower=np.where(have, merged.lower_adjusted, widened_lower),
         upper=np.where(have, merged.upper_adjusted, widened_upper),
     )[MEMBER_COLUMNS]
+
+
+def _operational_intervals(
+    histograms: pd.DataFrame | None, metric: str, confidence: float
+) -> pd.DataFrame:
+    """Each cohort's interval of an operational ``metric`` at ``confidence``, recomputed
+    from the day's latency histograms (and prediction counts) as they were published."""
+    columns = ["attribute", "group", "reference", "lower", "upper"]
+    if histograms is None or histograms.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for cohort in histograms.itertuples(index=False):
+        if metric == "throughput":
+            lower, upper = (float(b[0]) for b in poisson_interval([cohort.predictions], confidence))
+        else:
+            counts = np.asarray(cohort.counts, dtype=np.int64)
+            _, lower, upper = quantile_from_histogram(counts, QUANTILES[metric], confidence)
+            if math.isnan(lower) or math.isnan(upper):  # as published: both or neither
+                lower = upper = math.nan
+        rows.append((cohort.cohort_attribute, cohort.cohort_value, None, lower, upper))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def judge_members(members: Members, slo: SLOConfig, min_cohort_size: int | None) -> SLIReading:
@@ -545,8 +583,11 @@ def build_slo_evaluations(
             "version_comparison",
             "cohort_changes",
             "drift",
+            "operational_metrics",
         )
     }
+    if any(slo.sli.is_set and slo.sli.source == "operational_metrics" for slo in model.slos):
+        frames["latency_histograms"] = _published(engine, "latency_histograms", model_name, day)
     if any(
         slo.sli.is_set and slo.sli.source in ("cohort_metrics", "fairness_disparities")
         for slo in model.slos

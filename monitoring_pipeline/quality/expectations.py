@@ -64,9 +64,9 @@ class QualitySpec:
     cohort_values: Mapping[str, Sequence[str]]
     numeric_features: Sequence[str] = ()
     categorical_features: Sequence[str] = ()
-    # Logged attributions: present and numeric; they may be missing on some rows (a version
-    # without an explainer), so no null-share expectation.
-    attribution_columns: Sequence[str] = ()
+    # Logged attributions and the serving latency: present and numeric; they may be missing
+    # on some rows (a version without an explainer, a lost timing), so no null-share check.
+    optional_numeric_columns: Sequence[str] = ()
     has_decision_column: bool = True
     max_malformed_share: float = 0.01
     max_feature_null_share: float = 0.05
@@ -99,7 +99,7 @@ def _build_suite(spec: QualitySpec, columns: Sequence[str]) -> list[tuple[str, A
     suite: list[tuple[str, Any, str]] = []
     required = [*spec.required_columns, *(["decision"] if spec.has_decision_column else [])]
     required += [*spec.cohort_values, *spec.numeric_features, *spec.categorical_features]
-    required += list(spec.attribution_columns)
+    required += list(spec.optional_numeric_columns)
     suite.append(
         (
             "schema",
@@ -110,7 +110,7 @@ def _build_suite(spec: QualitySpec, columns: Sequence[str]) -> list[tuple[str, A
     # Types are checked where pandas' dtype names are stable across sources (numbers).
     # Ids and times are checked by parsing: unparseable values count as missing below.
     typed = ["score", *(["decision"] if spec.has_decision_column else []), *spec.numeric_features]
-    typed += list(spec.attribution_columns)
+    typed += list(spec.optional_numeric_columns)
     for column in typed:
         if column in columns:
             suite.append(

@@ -26,6 +26,7 @@ from monitoring_pipeline.config.models import (
     FairnessSLI,
     LinksConfig,
     ModelConfig,
+    OperationalSLI,
     SLOConfig,
 )
 from monitoring_pipeline.core.version_comparison import canary_harm
@@ -412,7 +413,7 @@ def _asset_of(source: str) -> str:
     return {
         "cohort_changes": "cohort_metrics",
         "estimated_disparities": "performance_estimates",
-    }.get(source, source)
+    }.get(source, source)  # operational_metrics is its own asset
 
 
 def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.DataFrame, date]:
@@ -435,6 +436,10 @@ def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.Da
         day_rows = frames.version_comparison
         day_rows = day_rows[(day_rows.partition_date == day) & (day_rows.metric == sli.metric)]
         rows = canary_harm(day_rows)
+    elif isinstance(sli, OperationalSLI):
+        rows = frames.operational[
+            (frames.operational.partition_date == day) & (frames.operational.metric == sli.metric)
+        ]
     elif isinstance(sli, CohortMetricSLI):
         rows = frames.metrics[
             (frames.metrics.partition_date == day) & (frames.metrics.metric == sli.metric)

@@ -46,6 +46,8 @@ class ReportFrames:
     estimated_disparities: pd.DataFrame
     # version_comparison rows of the window (canary: candidate - incumbent).
     version_comparison: pd.DataFrame
+    # operational_metrics rows of the window (latency percentiles, throughput; version all).
+    operational: pd.DataFrame
 
 
 def _frame(conn: sa.Connection, query: str, params: dict) -> pd.DataFrame:
@@ -130,6 +132,14 @@ def load_report_frames(
             "ORDER BY partition_date, cohort_attribute, cohort_value, metric",
             window,
         )
+        operational = _frame(
+            conn,
+            "SELECT partition_date, cohort_attribute, cohort_value, metric, value, lower, upper, "
+            "sufficient, n FROM monitoring.operational_metrics WHERE model_name = :model "
+            "AND model_version = 'all' AND partition_date BETWEEN :start AND :end "
+            "ORDER BY partition_date, cohort_attribute, cohort_value, metric",
+            window,
+        )
         changes = _frame(
             conn,
             "SELECT partition_date, cohort_attribute, cohort_value, metric, "
@@ -194,4 +204,5 @@ def load_report_frames(
         alerts=alerts,
         estimated_disparities=estimated_disparities,
         version_comparison=version_comparison,
+        operational=operational,
     )

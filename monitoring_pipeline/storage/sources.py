@@ -59,6 +59,8 @@ def prediction_columns(model: ModelConfig) -> dict[str, str]:
         mapping[cols.decision] = "decision"
     for name in [*model.cohorts.attributes, *model.features.all, *model.attribution_columns]:
         mapping[name] = name
+    if cols.latency_ms is not None:
+        mapping[cols.latency_ms] = cols.latency_ms
     return mapping
 
 

@@ -158,7 +158,7 @@ def test_set_slos_spell_their_members_with_a_wildcard(tmp_path, demo_raw):
         ({"source": "cohort_changes", "metric": "tpr", "cohort": "height=*"},
          "SLO 'bad_set': cohort '<attribute>=*' names unknown attribute 'height'"),
         ({"source": "cohort_changes", "metric": "accuracy", "cohort": "*"},
-         "models.loan_approval.slos.6.sli.metric: Input should be 'selection_rate', 'tpr', "
+         "models.loan_approval.slos.7.sli.metric: Input should be 'selection_rate', 'tpr', "
          "'fpr', 'precision' or 'calibration_in_the_large'"),
     ],
 )  # fmt: skip
@@ -397,3 +397,22 @@ def test_an_attribution_column_can_be_a_drift_slo_subject(tmp_path, demo_raw):
     )  # fmt: skip
     config = load_config(write(tmp_path, demo_raw))
     assert config.models["loan_approval"].attribution_columns[0] == column
+
+
+def test_operational_slos_need_the_latency_column(tmp_path, demo_raw):
+    loan = demo_raw["models"]["loan_approval"]
+    assert loan["columns"]["latency_ms"] == "latency_ms"  # the demo logs it
+    config = load_config(write(tmp_path, demo_raw))
+    (latency,) = [
+        s for s in config.models["loan_approval"].slos if s.sli.source == "operational_metrics"
+    ]
+    assert latency.sli.metric == "latency_p95" and latency.sli.is_set
+    del loan["columns"]["latency_ms"]
+    assert "operational SLIs need columns.latency_ms" in error_for(tmp_path, demo_raw)
+    loan["columns"]["latency_ms"] = "income"
+    assert "columns.latency_ms 'income' is a feature" in error_for(tmp_path, demo_raw)
+    loan["columns"]["latency_ms"] = "latency_ms"
+    loan["slos"][-1]["sli"]["metric"] = "latency_p90"
+    assert "latency_p50', 'latency_p95', 'latency_p99' or 'throughput'" in error_for(
+        tmp_path, demo_raw
+    )

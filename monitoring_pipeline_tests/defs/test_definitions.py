@@ -94,6 +94,7 @@ def test_monitor_job_covers_every_materializable_asset(tmp_path):
         "version_comparison",
         "report",
         "feature_attributions",  # the demo's models log attributions
+        "operational_metrics",  # ... and latencies
     )
     assert set(job.graph.node_names()) == {
         f"{model}__{asset}" for model in ("loan_approval", "job_screening") for asset in assets
@@ -114,8 +115,9 @@ def test_code_location_module_loads_from_environment(tmp_path):
         cwd=REPO,
         check=True,
     )
-    # 2 sources + 12 assets (incl. health, comparison, report, attributions), x 2 models
-    assert done.stdout.strip() == "28"
+    # 2 sources + 13 assets (incl. health, comparison, report, attributions, operational),
+    # x 2 models
+    assert done.stdout.strip() == "30"
 
 
 SECRET = "s3cret-pw-in-env"
@@ -273,6 +275,7 @@ def test_checks_on_error_budgets_fairness_and_drift_never_block(tmp_path):
                 "approval_rate_shift",
                 "income_psi",
                 "feature_drift_within_groups",
+                "latency_p95_region",
             },
         ),
         ("job_screening", {"fpr_gap_gender", "selection_rate_shift"}),

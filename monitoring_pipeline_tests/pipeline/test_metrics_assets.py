@@ -12,7 +12,7 @@ import pytest
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 from statsmodels.stats.weightstats import DescrStatsW
 
-from monitoring_pipeline.demo.incidents import MinorityDegradation
+from monitoring_pipeline.demo.incidents import LatencySpike, MinorityDegradation
 from monitoring_pipeline_tests.helpers.interval_references import ece_bounds
 from monitoring_pipeline_tests.helpers.worlds import START, build_world, run_day, table
 
@@ -27,7 +27,11 @@ def day_tables(module_engine, module_database_url, module_dagster_instance, tmp_
     incident = MinorityDegradation(
         model="loan_approval", start=day, end=day, attribute="region", group="west", severity=0.9
     )
-    config, _ = build_world(engine, tmp_path, incidents=[incident], volume=1500)
+    # The west region is also served 3x slower that day (operational SLIs).
+    slow = LatencySpike(
+        model="loan_approval", start=day, end=day, factor=3.0, attribute="region", group="west"
+    )
+    config, _ = build_world(engine, tmp_path, incidents=[incident, slow], volume=1500)
     assert run_day(
         config,
         module_database_url,
@@ -45,6 +49,9 @@ def day_tables(module_engine, module_database_url, module_dagster_instance, tmp_
             "fairness_disparities_vs_rest",
             "cohort_stats",
             "feature_attributions",
+            "operational_metrics",
+            "latency_histograms",
+            "slo_evaluations",
         )
     }
     event = module_dagster_instance.get_latest_materialization_event(
@@ -266,3 +273,49 @@ def test_attributions_are_summarised_per_cohort_from_the_stored_rows(day_tables)
     assert metadata["predictions_with_attributions"].value == everyone.n.max() == len(labeled)
     for feature, row in everyone.iterrows():
         assert metadata[f"share_{feature}"].value == pytest.approx(row.share, rel=1e-3)
+
+
+def test_latency_percentiles_throughput_and_the_latency_slo(day_tables):
+    """operational_metrics against the day's raw latencies (numpy quantiles within one bin,
+    the order-statistic interval), throughput against the row count, and the demo's
+    latency SLO over every region: the slowed-down west is its bad member."""
+    from scipy import stats as sps
+
+    labeled = rows_of(day_tables["labeled_predictions"])
+    latency = labeled.features.map(lambda f: f["latency_ms"]).astype(float).to_numpy()
+    region = labeled.cohorts.map(lambda c: c["region"]).to_numpy()
+    metrics = day_tables["operational_metrics"]
+    metrics = metrics[metrics.model_name == "loan_approval"].set_index(
+        ["cohort_attribute", "cohort_value", "metric"]
+    )
+    histograms = day_tables["latency_histograms"]
+    histograms = histograms[histograms.model_name == "loan_approval"].set_index(
+        ["cohort_attribute", "cohort_value"]
+    )
+    ratio = 10 ** (1 / 20)  # one bin
+    for cohort in ("all", "north", "south", "east", "west"):
+        key = ("all", "all") if cohort == "all" else ("region", cohort)
+        mine = latency if cohort == "all" else latency[region == cohort]
+        assert metrics.loc[(*key, "throughput"), "value"] == len(mine)
+        assert histograms.loc[key, "predictions"] == len(mine)
+        assert sum(histograms.loc[key, "counts"]) == len(mine)
+        for name, q in (("latency_p50", 0.5), ("latency_p95", 0.95)):
+            row = metrics.loc[(*key, name)]
+            assert row.value / np.quantile(mine, q) == pytest.approx(1.0, abs=ratio - 1)
+            ordered = np.sort(mine)
+            low = int(sps.binom.ppf(0.025, len(mine), q))
+            assert row.lower / ordered[low - 1] == pytest.approx(1.0, abs=ratio - 1)
+    west, north = (
+        metrics.loc[("region", "west", "latency_p95")],
+        metrics.loc[("region", "north", "latency_p95")],
+    )
+    assert west.lower > 200 > north.upper  # 3x slower: clearly beyond the demo's objective
+    slo = day_tables["slo_evaluations"]
+    (reading,) = slo[
+        (slo.model_name == "loan_approval") & (slo.slo_name == "latency_p95_region")
+    ].itertuples()
+    assert reading.status == "bad" and reading.sli_subject == "region=west"
+    assert list(reading.bad_members) == ["region=west"]
+    # Four regions judged together: Bonferroni-adjusted intervals, recomputed from the counts.
+    assert reading.interval_confidence == pytest.approx(1 - 0.05 / 4)
+    assert reading.lower <= west.lower

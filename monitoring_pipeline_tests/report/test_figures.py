@@ -295,6 +295,8 @@ def test_report_of_a_model_without_rows_renders_every_page(tmp_path):
         "version_comparison": "partition_date candidate_version incumbent_version "
         "cohort_attribute cohort_value metric difference lower upper sufficient "
         "candidate_n_labelled incumbent_n_labelled",
+        "operational": "partition_date cohort_attribute cohort_value metric value lower upper "
+        "sufficient n",
     }
     frames = ReportFrames(
         **{name: pd.DataFrame(columns=names.split()) for name, names in columns.items()},

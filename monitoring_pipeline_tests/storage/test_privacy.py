@@ -44,7 +44,7 @@ COHORT_TABLES = (
     "cohort_stats", "cohort_metrics", "cohort_changes", "fairness_disparities",
     "fairness_disparities_vs_rest", "feature_histograms", "drift", "version_comparison",
     "slo_evaluations", "performance_estimates", "estimated_disparities",
-    "feature_attributions",
+    "feature_attributions", "operational_metrics", "latency_histograms",
 )  # fmt: skip
 # Score sums per cohort, decision and score bin: no view, the raw role only (sql/029).
 RAW_ONLY_TABLES = ("estimation_stats",)
@@ -155,14 +155,29 @@ TINY_FIGURES = {
     "performance_estimates": "value",
     "estimated_disparities": "value",
     "feature_attributions": "mean_abs",
+    "operational_metrics": "value",
+    "latency_histograms": "counts",
 }
 
 
 def _other_tiny_tables() -> dict[str, pd.DataFrame]:
     cohort = {"cohort_attribute": "region"}
     changes, drift, histograms, versions, evaluations = [], [], [], [], []
-    estimates, estimated_gaps, attributions = [], [], []
+    estimates, estimated_gaps, attributions, operational, latencies = [], [], [], [], []
     for group, size in (("east", 1), ("north", 40)):
+        # sql/032: a percentile of one person is that person's latency.
+        operational.append(
+            cohort | {
+                "model_version": "all", "cohort_value": group, "metric": "latency_p95",
+                "value": 80.0, "lower": 70.0, "upper": 90.0, "n": size, "sufficient": size >= 30,
+            }
+        )  # fmt: skip
+        latencies.append(
+            cohort | {
+                "model_version": "all", "cohort_value": group, "predictions": size,
+                "latency_invalid": 0, "counts": "{" + ",".join(["0"] * 160 + [str(size)]) + "}",
+            }
+        )  # fmt: skip
         # sql/031: one attribution summary per cohort; its cell is n.
         attributions.append(
             cohort | {
@@ -222,6 +237,7 @@ def _other_tiny_tables() -> dict[str, pd.DataFrame]:
         for source, metric, subject in (
             ("estimated_disparities", "tpr_difference", f"region={group} vs west"),
             ("version_comparison", "selection_rate", f"region={group}"),
+            ("operational_metrics", "latency_p95", f"region={group}"),
         ):
             evaluations.append(
                 {
@@ -254,6 +270,8 @@ def _other_tiny_tables() -> dict[str, pd.DataFrame]:
     estimates.append({**estimates[-1], "cohort_value": "west", "n": 30})
     return {
         "feature_attributions": pd.DataFrame(attributions),
+        "operational_metrics": pd.DataFrame(operational),
+        "latency_histograms": pd.DataFrame(latencies),
         "performance_estimates": pd.DataFrame(estimates),
         "estimated_disparities": pd.DataFrame(estimated_gaps),
         "cohort_changes": pd.DataFrame(changes),
@@ -319,7 +337,7 @@ def test_a_new_table_is_not_the_readers_until_a_migration_grants_it(world):
     assert tuple(readable) == (False, True)
 
 
-@pytest.mark.parametrize("number", ["029", "030", "031"])
+@pytest.mark.parametrize("number", ["029", "030", "031", "032"])
 def test_the_newest_privacy_migrations_apply_twice_without_error(world, number):
     # 029 and 030 replace views of 025 with more columns, so 025 itself no longer re-applies.
     (path,) = sql_directory().glob(f"{number}_*.sql")
@@ -440,7 +458,7 @@ def test_slo_readings_of_estimates_and_canaries_have_cells_and_hide_their_reason
         " FROM monitoring.slo_evaluations_protected WHERE model_name = :m",
         m=TINY,
     ).set_index("slo_name")
-    for source in ("estimated_disparities", "version_comparison"):
+    for source in ("estimated_disparities", "version_comparison", "operational_metrics"):
         east, north = readings.loc[f"{source}_east"], readings.loc[f"{source}_north"]
         assert east.suppressed and pd.isna(east.value) and pd.isna(east.reason), source
         assert not north.suppressed and north.value == pytest.approx(0.1), source
