@@ -14,7 +14,8 @@ first weeks instead of ten.
 
 Every incident kind of the simulator is ticketed or paged within ``WITHIN_DAYS`` replayed
 days of its onset (measured 2026-12-06: six kinds at the end of the onset day, the label
-outage the day after; README, "What each incident raises"). The module takes ~11 minutes
+outage the day after; LatencySpike, added later the same day and replayed alone: a ticket
+on the onset day, the page it expects the day after; README, "What each incident raises"). The module takes ~11 minutes
 on 2 cores, so it is left out of the default run: ``pytest -m replay``.
 """
 
