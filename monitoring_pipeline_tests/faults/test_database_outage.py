@@ -130,7 +130,9 @@ def outage(module_dir) -> Iterator[Outage]:
 def test_a_run_losing_its_database_ends_at_once_in_one_line(outage):
     assert outage.returncode == 2
     assert outage.stdout == ""
-    (line,) = outage.stderr.splitlines()
+    lines = outage.stderr.splitlines()
+    assert len(lines) == 1, outage.stderr  # the whole stderr when it says more
+    (line,) = lines
     assert line.startswith(
         f"monitoring-pipeline: cannot use PostgreSQL at {outage.monitoring_url}: "
     )
