@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring_pipeline.core.intervals import normal_quantile
-from monitoring_pipeline.core.sufficient_stats import ALL_COHORT
+from monitoring_pipeline.core.sufficient_stats import cohort_groupings
 
 __all__ = [
     "ATTRIBUTION_KEYS",
@@ -70,10 +70,7 @@ def attribution_sums(
         "sq_sum": filled**2,
     }
     pieces = []
-    groupings = [(ALL_COHORT, np.zeros(len(rows), dtype=np.int64), np.array([ALL_COHORT]))]
-    for attribute in cohort_attributes:
-        codes, uniques = pd.factorize(rows[attribute].astype("string"), use_na_sentinel=False)
-        groupings.append((attribute, codes, np.asarray(uniques, dtype=object)))
+    groupings = cohort_groupings(rows, cohort_attributes)
     for attribute, codes, uniques in groupings:
         groups = len(uniques)
         sums = {

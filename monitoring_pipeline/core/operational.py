@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from monitoring_pipeline.core.sufficient_stats import ALL_COHORT
+from monitoring_pipeline.core.sufficient_stats import cohort_groupings
 
 __all__ = [
     "LATENCY_EDGES_MS",
@@ -66,10 +66,7 @@ def latency_histograms(
     valid = present & np.isfinite(latency) & (latency >= 0)
     invalid = present & ~valid
     bins = np.searchsorted(LATENCY_EDGES_MS, np.where(valid, latency, 0.0), side="right")
-    groupings = [(ALL_COHORT, np.zeros(len(rows), dtype=np.int64), np.array([ALL_COHORT]))]
-    for attribute in cohort_attributes:
-        codes, uniques = pd.factorize(rows[attribute].astype("string"), use_na_sentinel=False)
-        groupings.append((attribute, codes, np.asarray(uniques, dtype=object)))
+    groupings = cohort_groupings(rows, cohort_attributes)
     pieces = []
     for attribute, codes, uniques in groupings:
         groups = len(uniques)

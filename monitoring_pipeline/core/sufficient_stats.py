@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = [
     "ALL_COHORT",
     "CONFUSION_COUNT_COLUMNS",
+    "cohort_groupings",
     "COHORT_KEY_COLUMNS",
     "INTERSECTION_SEPARATOR",
     "MISSING_COHORT_VALUE",
@@ -171,6 +172,25 @@ class CohortSpec:
     def cohort_attribute_names(self) -> tuple[str, ...]:
         """``cohort_attribute`` value of every dimension, in ``dimensions()`` order."""
         return tuple(_dimension_name(d) for d in self.dimensions())
+
+
+def cohort_groupings(
+    rows: pd.DataFrame, attributes: Sequence[str]
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(cohort_attribute, group code per row, group values)`` for cohort ``all`` (one
+    group) and each attribute of ``attributes`` (its values as text, missing ones a group
+    of their own), for per-cohort sums by ``np.bincount``.
+
+    Example:
+        >>> [(a, c.tolist(), v.tolist()) for a, c, v in
+        ...  cohort_groupings(pd.DataFrame({"g": ["x", "y", "x"]}), ["g"])]
+        [('all', [0, 0, 0], ['all']), ('g', [0, 1, 0], ['x', 'y'])]
+    """
+    groupings = [(ALL_COHORT, np.zeros(len(rows), dtype=np.int64), np.array([ALL_COHORT]))]
+    for attribute in attributes:
+        codes, uniques = pd.factorize(rows[attribute].astype("string"), use_na_sentinel=False)
+        groupings.append((attribute, codes, np.asarray(uniques, dtype=object)))
+    return groupings
 
 
 def _dimension_name(columns: tuple[str, ...]) -> str:
