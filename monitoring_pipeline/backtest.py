@@ -5,7 +5,8 @@ Each day ``d`` of the period, in order, at the replayed clock ``end of d`` (00:0
 ``d + 1``):
 
 1. ``late_labels_sensor`` ticks: earlier days whose labels grew (labels recorded by the
-   clock only) re-run their label-dependent assets, with that label cutoff;
+   clock only) re-run their label-dependent assets, with that label cutoff; so does
+   ``late_complaints_sensor`` for days whose complaints grew or whose window closed;
 2. ``monitor_models_job`` materializes day ``d``, joining the labels recorded by the end of
    ``d`` (run tag ``monitoring/labels_as_of``; never the wall clock);
 3. ``error_budget_sensor`` ticks: its decisions are recorded in ``monitoring.alerts`` as in
@@ -38,7 +39,7 @@ from monitoring_pipeline.defs.alerts import ERROR_BUDGET_SENSOR
 from monitoring_pipeline.defs.definitions import build_definitions
 from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
 from monitoring_pipeline.defs.resources import MonitoringDatabase
-from monitoring_pipeline.defs.sensors import LATE_LABELS_SENSOR
+from monitoring_pipeline.defs.sensors import LATE_COMPLAINTS_SENSOR, LATE_LABELS_SENSOR
 from monitoring_pipeline.defs.tags import LABELS_AS_OF_TAG
 from monitoring_pipeline.orchestrate import (
     PartitionRun,
@@ -219,6 +220,12 @@ def _replay_day(
     started = time.monotonic()
     # Re-runs first: the day's error budgets then count the earlier days as they now are.
     late = tick_sensor(defs, instance, LATE_LABELS_SENSOR, cursor=None, resources=dict(resources))
+    reruns = list(late.runs)
+    if any(sensor.name == LATE_COMPLAINTS_SENSOR for sensor in defs.sensors or ()):
+        complaints = tick_sensor(
+            defs, instance, LATE_COMPLAINTS_SENSOR, cursor=None, resources=dict(resources)
+        )
+        reruns += complaints.runs
     cutoff = {LABELS_AS_OF_TAG: now.isoformat(), "trigger": "backtest"}
     (run,) = run_partitions(job, instance, [day], tags_for=lambda _: cutoff)
     alerts = tick_sensor(
@@ -233,8 +240,12 @@ def _replay_day(
         ReplayedDay(
             day=day,
             run=run,
-            reruns=[_rerun_name(r.run_key) for r in late.runs if r.run_id is not None],
-            rerun_failures=[f"{_rerun_name(r.run_key)}: {r.error}" for r in _failed(late)],
+            reruns=[_rerun_name(r.run_key) for r in reruns if r.run_id is not None],
+            rerun_failures=[
+                f"{_rerun_name(r.run_key)}: {r.error}"
+                for r in reruns
+                if r.run_id is not None and not r.success
+            ],
             alerts_decided=_newly_decided(alerts, announced),
             seconds=time.monotonic() - started,
         ),
@@ -243,13 +254,9 @@ def _replay_day(
 
 
 def _rerun_name(run_key: str) -> str:
-    # late-labels:<model>:<day>:<label rows>
-    _, model, day, _ = run_key.split(":")
-    return f"{model} {day}"
-
-
-def _failed(tick: SensorTick) -> list:
-    return [r for r in tick.runs if r.run_id is not None and not r.success]
+    # late-labels:<model>:<day>:<label rows>, late-complaints:<model>:<day>:<count>:<window>
+    kind, model, day, *_ = run_key.split(":")
+    return f"{model} {day}" + (" (complaints)" if kind == "late-complaints" else "")
 
 
 def _newly_decided(tick: SensorTick, announced: set[str]) -> int:
@@ -265,16 +272,19 @@ def _copy_table_sources(
     production: Engine, replay: Engine, config: MonitoringConfig, start: date, end: date
 ) -> None:
     """Copy the period's rows of every Postgres-table source into the replay's database:
-    predictions scored in the period, labels recorded in it (a label recorded later was
-    never seen by any replayed day, and none precedes its prediction)."""
+    predictions scored in the period, labels and complaints recorded in it (one recorded
+    later was never seen by any replayed day, and none precedes its prediction)."""
     low = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
     high = replay_clock(end)
     done: set[str] = set()
     for model in config.models.values():
-        for log, column in (
+        logs = [
             (model.predictions, model.columns.scored_at),
             (model.labels, model.columns.labelled_at),
-        ):
+        ]
+        if model.complaints is not None:
+            logs.append((model.complaints.source, model.complaints.complained_at))
+        for log, column in logs:
             if isinstance(log, PostgresTableSource) and log.table not in done:
                 copy_table_slice(production, replay, log.table, column, low, high)
                 done.add(log.table)

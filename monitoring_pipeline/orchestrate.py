@@ -18,7 +18,7 @@ import dagster as dg
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.definitions import build_definitions
 from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
-from monitoring_pipeline.defs.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
+from monitoring_pipeline.defs.tags import COMPLAINTS_AS_OF_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG
 from monitoring_pipeline.run_workers import WORKER_TAG, fail_orphaned_runs, this_worker
 from monitoring_pipeline.runtime import dagster_environment
 from monitoring_pipeline.settings import Settings
@@ -105,12 +105,20 @@ def run_days(
 
     ``as_of``: the time Dagster judges which daily partitions exist at (default: the wall
     clock, so only days that have ended); a simulation passes its own clock, so its fixed
-    days exist on any run date. ``should_stop`` is asked before each day: once it answers
+    days exist on any run date, and its runs count complaints as of it (run tag
+    ``monitoring/complaints_as_of``), so they write the same tables on any run date. ``should_stop`` is asked before each day: once it answers
     true no further day starts, and the runs so far are returned.
     """
     job = build_definitions(config, database_url=database_url).resolve_job_def(MONITOR_MODELS_JOB)
     with dg.partition_loading_context(effective_dt=as_of) if as_of else nullcontext():
-        return run_partitions(job, instance, days, progress=progress, should_stop=should_stop)
+        return run_partitions(
+            job,
+            instance,
+            days,
+            progress=progress,
+            should_stop=should_stop,
+            tags_for=(lambda _: {COMPLAINTS_AS_OF_TAG: as_of.isoformat()}) if as_of else None,
+        )
 
 
 def run_partitions(

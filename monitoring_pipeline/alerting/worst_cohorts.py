@@ -11,6 +11,7 @@ from monitoring_pipeline.config.models import (
     ANY,
     CanarySLI,
     CohortChangeSLI,
+    ComplaintSLI,
     DriftSLI,
     FairnessSLI,
     OperationalSLI,
@@ -28,8 +29,8 @@ __all__ = ["sli_figures", "sli_source", "worst_cohorts"]
 
 def sli_source(slo: SLOConfig) -> SLISource:
     """The table the SLO's figure is read from."""
-    # Realised/estimated gaps, canary harm, operational figures.
-    if isinstance(slo.sli, FairnessSLI | CanarySLI | OperationalSLI):
+    # Realised/estimated gaps, canary harm, operational figures, complaint rates.
+    if isinstance(slo.sli, FairnessSLI | CanarySLI | OperationalSLI | ComplaintSLI):
         return slo.sli.source
     if isinstance(slo.sli, DriftSLI):
         return "drift"

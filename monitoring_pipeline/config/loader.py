@@ -147,10 +147,10 @@ def _describe(exc: ValidationError, source: str, raw: Any) -> str:
 
 # Pydantic puts the chosen branch of a discriminated union into the error location
 # ("predictions.postgres_table.table"); drop it so the path is the file's key path.
-UNION_FIELDS = {"predictions", "labels", "sli"}
+UNION_FIELDS = {"predictions", "labels", "sli", "source"}
 UNION_TAGS = {
     "postgres_table", "files", "cohort_metrics", "fairness_disparities", "estimated_disparities",
-    "version_comparison", "cohort_changes", "drift", "operational_metrics",
+    "version_comparison", "cohort_changes", "drift", "operational_metrics", "complaint_metrics",
 }  # fmt: skip
 
 

@@ -384,6 +384,16 @@ class CanarySLI(CohortMetricSLI):
 OperationalMetricName = Literal["latency_p50", "latency_p95", "latency_p99", "throughput"]
 
 
+class ComplaintSLI(CohortMetricSLI):
+    """The share of a cohort's predictions that drew a complaint or appeal
+    (``monitoring.complaint_metrics``), with its Wilson interval. Needs ``complaints:``.
+    While a day's complaint window is open its rate can only grow: such a day is judged bad
+    when its interval already lies beyond the objective, and unknown otherwise."""
+
+    source: Literal["complaint_metrics"]  # type: ignore[assignment]
+    metric: Literal["complaint_rate"]  # type: ignore[assignment]
+
+
 class OperationalSLI(CohortMetricSLI):
     """A serving figure per cohort (``monitoring.operational_metrics``): a latency
     percentile (ms) with its distribution-free interval, or the day's predictions
@@ -427,6 +437,7 @@ SLI = Annotated[
     | EstimatedFairnessSLI
     | CanarySLI
     | OperationalSLI
+    | ComplaintSLI
     | CohortChangeSLI
     | DriftSLI,
     Field(discriminator="source"),
@@ -467,6 +478,7 @@ SLISource = Literal[
     "cohort_changes",
     "drift",
     "operational_metrics",
+    "complaint_metrics",
 ]
 # Built-in ``defaults.max_severity``: drift is a cause, not harm done to anyone, so a drift
 # SLO raises a ticket at most unless configured otherwise; other SLIs may page.
@@ -738,6 +750,28 @@ class EstimationConfig(Strict):
     min_label_coverage: float = Field(default=0.9, gt=0, le=1)
 
 
+class ComplaintsConfig(Strict):
+    """Complaints or appeals about predictions: a log of its own (a table or daily files,
+    like labels), joined to the predictions by id, arriving days or weeks after scoring.
+
+    A prediction counts as complained about when at least one of its complaints was recorded
+    from the start of its scoring day to ``window_days`` days after that day's end (UTC):
+    every day gets the same window, so days compare. A day's rate is final once its window
+    has closed; until then it can only grow (late_complaints_sensor re-counts it as
+    complaints arrive, and once more when the window closes). Files: a day's complaints are
+    looked for in the file dated that day and every later one."""
+
+    source: Source
+    prediction_id: str = "prediction_id"
+    complained_at: str = "complained_at"
+    window_days: int = Field(default=14, ge=1, le=366)
+
+    @field_validator("prediction_id", "complained_at")
+    @classmethod
+    def _usable_column(cls, value: str) -> str:
+        return check_source_column(value)
+
+
 class ModelConfig(Strict):
     """One monitored model: where its data comes from and what to watch."""
 
@@ -768,6 +802,8 @@ class ModelConfig(Strict):
     # serving). Attributions are stored with the rows under the column's name, watched for
     # drift like numeric features and summarised in feature_attributions.
     attributions: dict[str, str] = {}
+    # Complaints or appeals about predictions: a separate late-arriving log (complaint_metrics).
+    complaints: ComplaintsConfig | None = None
 
     @field_validator("attributions")
     @classmethod
@@ -839,6 +875,8 @@ class ModelConfig(Strict):
                 raise ValueError(f"{where}: {sli.group!r} is not a group of {sli.attribute!r}")
         if isinstance(sli, OperationalSLI) and self.columns.latency_ms is None:
             raise ValueError(f"{where}: operational SLIs need columns.latency_ms")
+        if isinstance(sli, ComplaintSLI) and self.complaints is None:
+            raise ValueError(f"{where}: complaint SLIs need a complaints: source")
         if isinstance(sli, DriftSLI):
             if sli.feature == ANY and not self.features.all:
                 raise ValueError(f"{where}: feature '*' but the model lists no features")

@@ -41,6 +41,7 @@ SLISource = Literal[
     "cohort_changes",
     "drift",
     "operational_metrics",
+    "complaint_metrics",
 ]
 
 # What every candidate row carries (besides the stored columns it came with).

@@ -13,7 +13,9 @@
 - ``pipeline_health`` <- label_status, drift (``defs/health_assets.py``; never blocking);
 - ``feature_attributions`` <- labeled_predictions, for a model that logs attributions;
 - ``operational_metrics`` <- labeled_predictions, for a model that logs its latency
-  (``columns.latency_ms``); slo_evaluations then reads it too.
+  (``columns.latency_ms``); slo_evaluations then reads it too;
+- ``complaint_metrics`` <- labeled_predictions, ``complaints_log``, for a model with a
+  complaints source; slo_evaluations then reads it too (late_complaints_sensor re-runs it).
 
 ``definitions.build_definitions`` adds two more per model: ``version_comparison`` <-
 cohort_metrics (``defs/version_comparison.py``) and ``report`` <- error_budgets, drift
@@ -29,6 +31,7 @@ from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.common import (
+    complaints_as_of,
     day_text,
     float_metadata,
     labels_as_of,
@@ -59,6 +62,7 @@ from monitoring_pipeline.pipeline.cohort_metrics import (
     build_cohort_metrics,
     build_fairness_disparities,
 )
+from monitoring_pipeline.pipeline.complaints import build_complaint_metrics
 from monitoring_pipeline.pipeline.estimation import build_performance_estimates
 from monitoring_pipeline.pipeline.label_status import build_label_status
 from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predictions
@@ -70,8 +74,14 @@ from monitoring_pipeline.storage.writes import Audit
 
 # Assets of a model's chain whose results do not depend on labels: drift reads only the
 # features and scores of labeled_predictions (which a late-label re-run rewrites unchanged),
-# so late_labels_sensor leaves it out of its re-runs.
-LABEL_INDEPENDENT_ASSETS = frozenset({"drift", "feature_attributions", "operational_metrics"})
+# so late_labels_sensor leaves it out of its re-runs. Complaints have their own sensor.
+LABEL_INDEPENDENT_ASSETS = frozenset(
+    {"drift", "feature_attributions", "operational_metrics", "complaint_metrics"}
+)
+# What late_complaints_sensor re-runs: the complaint rates and what reads them.
+COMPLAINT_DEPENDENT_ASSETS = frozenset(
+    {"complaint_metrics", "slo_evaluations", "error_budgets", "report"}
+)
 
 
 def build_model_assets(
@@ -360,6 +370,11 @@ def build_model_assets(
         if model.columns.latency_ms is not None
         else []
     )
+    complaints = (
+        _complaint_assets(config, model_name, partitions_def, labeled_key, properties, provenance)
+        if model.complaints is not None
+        else []
+    )
     slo_key = dg.AssetKey([model_name, "slo_evaluations"])
 
     @dg.asset(
@@ -374,6 +389,8 @@ def build_model_assets(
             dg.AssetKey([model_name, "version_comparison"]),
             # Operational SLOs read it (a model that logs latencies).
             *[asset.key for asset in operational],
+            # Complaint SLOs read it (a model with a complaints source).
+            *[asset.key for asset in complaints if isinstance(asset, dg.AssetsDefinition)],
         ],
         partitions_def=partitions_def,
         group_name=model_name,
@@ -492,6 +509,7 @@ def build_model_assets(
         pipeline_health,
         *attributions,
         *operational,
+        *complaints,
     ]
 
 
@@ -574,6 +592,76 @@ def _operational_asset(config, model_name, partitions_def, upstream, properties,
         )
 
     return operational_metrics
+
+
+def _complaint_assets(config, model_name, partitions_def, upstream, properties, provenance):
+    """``complaints_log`` (the external source) and ``complaint_metrics``, for a model with
+    a complaints source."""
+    settings = config.models[model_name].complaints
+    log = dg.AssetSpec(
+        key=[model_name, "complaints_log"],
+        description=f"Late-arriving complaints and appeals about {model_name}'s predictions ({_source(settings.source)}).",
+        group_name=model_name,
+        kinds={"source"},
+        **properties,
+    )
+
+    @dg.asset(
+        key=[model_name, "complaint_metrics"],
+        deps=[upstream, log.key],
+        partitions_def=partitions_def,
+        group_name=model_name,
+        kinds={"postgres"},
+        **properties,
+        description=f"Per cohort: the share of the day's predictions that drew a complaint or appeal within {settings.window_days} days, with its Wilson 95% interval; a lower bound until the window closes. Complaint SLOs read it.",
+    )
+    def complaint_metrics(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
+        step = functools.partial(
+            build_complaint_metrics, complaints_as_of=complaints_as_of(context)
+        )
+        day, result = run_step(context, monitoring_db, provenance, step, config, model_name)
+        rate = result.complained / result.predictions if result.predictions else None
+        state = "final" if result.window_complete else "window open"
+        context.log.info(
+            f"{model_name} {day}: {result.complained} of {result.predictions} predictions "
+            f"complained about ({state}, window closes {result.window_closes_at:%Y-%m-%d})"
+        )
+        unusable = {k: v for k, v in result.outcomes.items() if k != "counted" and v}
+        if unusable:
+            context.log.warning(f"{model_name} {day}: complaint rows not counted: {unusable}")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.rows,
+                "predictions": result.predictions,
+                "predictions_complained_about": result.complained,
+                "complaint_rate": rounded_metadata(rate),
+                "window_complete": result.window_complete,
+                "window_closes_at": str(result.window_closes_at),
+                # Every complaint row read for the day's predictions, by what became of it.
+                **{f"complaint_rows_{k}": v for k, v in result.outcomes.items()},
+                **(
+                    {
+                        "highest_cohorts": metadata_table(
+                            result.cohorts, _COMPLAINT_COLUMNS, limit=10
+                        )
+                    }
+                    if len(result.cohorts)
+                    else {}
+                ),
+            }
+        )
+
+    return [log, complaint_metrics]
+
+
+_COMPLAINT_COLUMNS = {
+    "cohort": "cohort (attribute=group)",
+    "value": "complaint rate",
+    "lower": "95% interval, lower bound",
+    "upper": "95% interval, upper bound",
+    "complaints": "predictions complained about",
+    "n": "predictions",
+}
 
 
 _OPERATIONAL_COLUMNS = {

@@ -22,7 +22,7 @@ import pandas as pd
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.core.validation import SchemaError
 from monitoring_pipeline.defs.partitions import partition_day
-from monitoring_pipeline.defs.tags import LABELS_AS_OF_TAG
+from monitoring_pipeline.defs.tags import COMPLAINTS_AS_OF_TAG, LABELS_AS_OF_TAG
 from monitoring_pipeline.pipeline.drift import DriftConfigError
 from monitoring_pipeline.storage.database import DatabaseUnavailableError
 from monitoring_pipeline.storage.privacy import record_privacy_settings
@@ -44,19 +44,29 @@ def labels_as_of(context: dg.AssetExecutionContext) -> datetime | None:
 
     A replay passes its cutoff through the run, never through the wall clock, so a re-run
     of the same run sees the same labels."""
-    text = context.run.tags.get(LABELS_AS_OF_TAG)
+    return _tag_time(context, LABELS_AS_OF_TAG)
+
+
+def complaints_as_of(context: dg.AssetExecutionContext) -> datetime | None:
+    """When the run counts complaints as of: tag ``monitoring/complaints_as_of`` (a
+    simulation's clock), else the label cutoff (a replay's), else None (the wall clock)."""
+    return _tag_time(context, COMPLAINTS_AS_OF_TAG) or labels_as_of(context)
+
+
+def _tag_time(context: dg.AssetExecutionContext, tag: str) -> datetime | None:
+    text = context.run.tags.get(tag)
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise dg.Failure(
-            description=f"run tag {LABELS_AS_OF_TAG}: not an ISO time: {text!r}",
+            description=f"run tag {tag}: not an ISO time: {text!r}",
             allow_retries=False,
         ) from None
     if moment.tzinfo is None:
         raise dg.Failure(
-            description=f"run tag {LABELS_AS_OF_TAG}: give a UTC offset: {text!r}",
+            description=f"run tag {tag}: give a UTC offset: {text!r}",
             allow_retries=False,
         )
     return moment

@@ -9,14 +9,18 @@ import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.alerts import build_alert_job, build_error_budget_sensor
-from monitoring_pipeline.defs.assets import LABEL_INDEPENDENT_ASSETS, build_model_assets
+from monitoring_pipeline.defs.assets import (
+    COMPLAINT_DEPENDENT_ASSETS,
+    LABEL_INDEPENDENT_ASSETS,
+    build_model_assets,
+)
 from monitoring_pipeline.defs.jobs import build_monitor_models_job
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.report_assets import build_report_asset
 from monitoring_pipeline.defs.resources import MonitoringDatabase
 from monitoring_pipeline.defs.retraining import build_retraining_job
 from monitoring_pipeline.defs.schedules import build_daily_schedule
-from monitoring_pipeline.defs.sensors import build_late_labels_sensor
+from monitoring_pipeline.defs.sensors import build_late_complaints_sensor, build_late_labels_sensor
 from monitoring_pipeline.defs.version_comparison import build_version_comparison_asset
 
 
@@ -61,6 +65,17 @@ def build_definitions(
         ]
         for name, chain in per_model.items()
     }
+    complaint_dependent = {
+        name: [
+            key
+            for asset in chain
+            if isinstance(asset, dg.AssetsDefinition)
+            for key in asset.keys
+            if key.path[-1] in COMPLAINT_DEPENDENT_ASSETS
+        ]
+        for name, chain in per_model.items()
+        if config.models[name].complaints is not None
+    }
     job = build_monitor_models_job(partitions_def)
     alert_job = build_alert_job(config)
     retraining_job = build_retraining_job(config)
@@ -71,6 +86,18 @@ def build_definitions(
         sensors=[
             build_late_labels_sensor(
                 config, label_dependent, clock=clock or _now, labels_as_of_clock=labels_as_of_clock
+            ),
+            *(
+                [
+                    build_late_complaints_sensor(
+                        config,
+                        complaint_dependent,
+                        clock=clock or _now,
+                        complaints_as_of_clock=labels_as_of_clock,
+                    )
+                ]
+                if complaint_dependent
+                else []
             ),
             build_error_budget_sensor(config, alert_job, retraining_job, clock=clock or _now),
         ],

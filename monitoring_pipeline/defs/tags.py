@@ -13,3 +13,6 @@ SENSOR_NAME_TAG = "dagster/sensor_name"
 # Ours: set on a run replaying the past (``monitoring-pipeline backtest``), the ISO time
 # whose labels the run may see: labeled_predictions joins only label rows recorded by then.
 LABELS_AS_OF_TAG = "monitoring/labels_as_of"
+# Ours: set on a run of a simulation (the demo), the ISO time complaint_metrics counts
+# complaints as of (else the labels' cutoff, else the wall clock).
+COMPLAINTS_AS_OF_TAG = "monitoring/complaints_as_of"

@@ -116,6 +116,7 @@ PREDICTION_BASE_COLUMNS: tuple[str, ...] = (
     "decision",
 )
 LABEL_COLUMNS: tuple[str, ...] = ("prediction_id", "label", "labelled_at")
+COMPLAINT_COLUMNS: tuple[str, ...] = ("prediction_id", "complained_at")
 ATTRIBUTION_PREFIX = "attribution_"
 # Serving latency of each prediction (ms): log-normal around the model's median, a slower
 # tail for 2% of requests (cache misses).
@@ -202,10 +203,16 @@ class DemoTraffic:
     ``labels``: one row per label event, columns ``LABEL_COLUMNS`` (``prediction_id`` str,
     ``label`` int64, ``labelled_at`` datetime64[us, UTC]), ordered by ``labelled_at``. A corrected
     label appears twice; the later row is the correct one.
+
+    ``complaints``: one row per complaint or appeal recorded by ``now``, columns
+    ``COMPLAINT_COLUMNS`` (``prediction_id`` str, ``complained_at`` datetime64[us, UTC]),
+    ordered by ``complained_at``. People turned down complain more, and most of all those
+    the model wronged (turned down although their label is 1).
     """
 
     predictions: pd.DataFrame
     labels: pd.DataFrame
+    complaints: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -271,6 +278,14 @@ _LABEL_LAG_MIN_HOURS = 0.5
 _LABEL_LAG_MAX_HOURS = 45 * 24
 _P_LABEL_NEVER = 0.08
 _P_LABEL_CORRECTED = 0.03
+# Complaints and appeals: the chance a prediction draws one, by what it did to the person
+# (decision 0 is the adverse one: declined, not shortlisted), and when it arrives.
+_P_COMPLAINT_FAVOURED = 0.003
+_P_COMPLAINT_TURNED_DOWN = 0.04
+_P_COMPLAINT_WRONGED = 0.25  # turned down although the label is 1
+_COMPLAINT_DELAY_MEDIAN_HOURS = 3 * 24
+_COMPLAINT_DELAY_SIGMA = 0.8
+_COMPLAINT_DELAY_MAX_HOURS = 30 * 24
 _CORRECTION_LAG_MEDIAN_HOURS = 6 * 24
 _CORRECTION_LAG_SIGMA = 0.6
 
@@ -565,6 +580,7 @@ class _Day:
     id_width: int  # digits of the per-day sequence, from the day's full (pre-`now`) volume
     columns: Arrays  # prediction columns as numpy (codes for strings, int64 us for timestamps)
     labels: Arrays  # seq (int64), label, labelled_at (int64 us)
+    complaints: Arrays  # seq (int64), complained_at (int64 us)
 
 
 def _null_out(values: np.ndarray, mask: np.ndarray, fill: float) -> np.ndarray:
@@ -735,6 +751,10 @@ def _simulate_day(
         outages=[(inc, inc_rng(inc)) for inc in active if isinstance(inc, LabelOutage)],
     )
 
+    complaints = _day_complaints(
+        spec, day, seed=seed, now_us=now_us, scored_at=scored_at, decision=decision[:n], y=y
+    )
+
     # Nothing scored after the simulated clock can have been logged yet.
     visible = columns["true_scored_at"] <= now_us
     if not visible.all():
@@ -746,7 +766,14 @@ def _simulate_day(
         order = np.argsort(sort_key, kind="stable")
         columns = {name: values_[order] for name, values_ in columns.items()}
     id_width = max(6, len(str(n)))
-    return _Day(day=day, versions=versions, id_width=id_width, columns=columns, labels=labels)
+    return _Day(
+        day=day,
+        versions=versions,
+        id_width=id_width,
+        columns=columns,
+        labels=labels,
+        complaints=complaints,
+    )
 
 
 def _logged_frame(
@@ -868,19 +895,57 @@ def _day_labels(
     }
 
 
+def _day_complaints(
+    spec: _ModelSpec,
+    day: date,
+    *,
+    seed: int,
+    now_us: int,
+    scored_at: np.ndarray,
+    decision: np.ndarray,
+    y: np.ndarray,
+) -> Arrays:
+    """Complaint events for one scoring day recorded by ``now`` (its own stream: nothing
+    else the day draws changes)."""
+    rng = _rng(seed, spec.schema.name, day, "complaints")
+    n = y.size
+    p = np.where(
+        decision == 0,
+        np.where(y == 1, _P_COMPLAINT_WRONGED, _P_COMPLAINT_TURNED_DOWN),
+        _P_COMPLAINT_FAVOURED,
+    )
+    complains = rng.random(n) < p
+    delay_hours = np.minimum(
+        np.exp(
+            np.log(_COMPLAINT_DELAY_MEDIAN_HOURS) + _COMPLAINT_DELAY_SIGMA * rng.standard_normal(n)
+        ),
+        _COMPLAINT_DELAY_MAX_HOURS,
+    )
+    complained_at = scored_at + (delay_hours * _US_PER_HOUR).astype(np.int64)
+    emit = complains & (complained_at <= now_us)
+    return {
+        "seq": np.arange(1, n + 1, dtype=np.int64)[emit],
+        "complained_at": complained_at[emit],
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # Assembly
 # --------------------------------------------------------------------------------------------
 
 
-def _prediction_ids(model: str, days: Sequence[_Day], *, for_labels: bool) -> pd.Series:
+def _prediction_ids(
+    model: str, days: Sequence[_Day], *, for_labels: bool, for_complaints: bool = False
+) -> pd.Series:
     """``<model>-<YYYYMMDD>-<seq>`` strings, built with Arrow (much faster than numpy strings)."""
     chunks = []
     for d in days:
         seq = d.labels["seq"] if for_labels else d.columns["seq"]
+        if for_complaints:
+            seq = d.complaints["seq"]
         text = pc.utf8_lpad(pc.cast(pa.array(seq, type=pa.int64()), pa.string()), d.id_width, "0")
         ids = pc.binary_join_element_wise(f"{model}-{d.day:%Y%m%d}-", text, "")
-        if not for_labels:
+        if not (for_labels or for_complaints):
             ids = pc.if_else(pa.array(d.columns["pid_null"]), pa.scalar(None, pa.string()), ids)
         chunks.append(ids)
     combined = pa.chunked_array(chunks, type=pa.string()).combine_chunks()
@@ -947,7 +1012,17 @@ def _assemble(spec: _ModelSpec, days: Sequence[_Day]) -> DemoTraffic:
         }
     )
     labels = labels.take(order).reset_index(drop=True)
-    return DemoTraffic(predictions=predictions, labels=labels)
+    complained_at = np.concatenate([d.complaints["complained_at"] for d in days])
+    complaints = pd.DataFrame(
+        {
+            "prediction_id": _prediction_ids(
+                schema.name, days, for_labels=False, for_complaints=True
+            ),
+            "complained_at": _timestamps(complained_at),
+        }
+    )
+    complaints = complaints.take(np.argsort(complained_at, kind="stable")).reset_index(drop=True)
+    return DemoTraffic(predictions=predictions, labels=labels, complaints=complaints)
 
 
 # --------------------------------------------------------------------------------------------

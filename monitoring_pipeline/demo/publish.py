@@ -70,11 +70,13 @@ def publish_demo_sources(
     # A file day is the scoring day; rows with no scoring time cannot be filed by day.
     write_postgres_table(engine, "loan_predictions", loan.predictions)
     write_postgres_table(engine, "loan_labels", loan.labels)
+    write_postgres_table(engine, "loan_complaints", loan.complaints)
     job_dir = data_dir / FILES_MODEL
     write_daily_files(job.predictions, "scored_at", job_dir / "predictions")
     write_daily_files(job.labels, "labelled_at", job_dir / "labels")
+    write_daily_files(job.complaints, "complained_at", job_dir / "complaints")
     return {
-        POSTGRES_MODEL: f"tables {DEMO_SCHEMA}.loan_predictions / {DEMO_SCHEMA}.loan_labels",
+        POSTGRES_MODEL: f"tables {DEMO_SCHEMA}.loan_predictions / loan_labels / loan_complaints",
         FILES_MODEL: f"Parquet files under {job_dir}",
     }
 
@@ -128,6 +130,14 @@ def demo_config(
                 "attributions": dict(loan.attributions),
                 # ... and how long each prediction took (operational SLIs).
                 "columns": {"latency_ms": LATENCY_COLUMN},
+                # Applicants' complaints and appeals, counted for 14 days after scoring.
+                "complaints": {
+                    "source": {
+                        "kind": "postgres_table",
+                        "table": f"{DEMO_SCHEMA}.loan_complaints",
+                    },
+                    "window_days": 14,
+                },
                 "baseline": {"preceding_days": 14, "bins": 10},
                 "quality": {
                     "max_malformed_share": DEMO_MAX_MALFORMED_SHARE,
@@ -222,6 +232,21 @@ def demo_config(
                         },
                         "objective": {"op": "<=", "value": 200},
                     },
+                    {
+                        "name": "complaint_rate_region",
+                        "runbook_url": demo_runbook("complaint_rate_region"),
+                        # Every region's share of applicants who complain or appeal (healthy:
+                        # ~2.3%, and no day's interval above 3.1%). Complaints lag scoring
+                        # by days: an open window can already show a breach, never health.
+                        "description": "No region's applicants complain or appeal more than 4% of the time.",
+                        "sli": {
+                            "source": "complaint_metrics",
+                            "metric": "complaint_rate",
+                            "cohort": "region=*",
+                        },
+                        "objective": {"op": "<=", "value": 0.04},
+                        "max_severity": "ticket",
+                    },
                 ],
                 # The reference retrainer (monitoring_pipeline.demo.retrainer) stands in for
                 # a team's training pipeline; the same interpreter runs it.
@@ -250,6 +275,12 @@ def demo_config(
                     "path": str(job_dir / "predictions" / "{date}.parquet"),
                 },
                 "labels": {"kind": "files", "path": str(job_dir / "labels" / "{date}.parquet")},
+                "complaints": {
+                    "source": {
+                        "kind": "files",
+                        "path": str(job_dir / "complaints" / "{date}.parquet"),
+                    },
+                },
                 "cohorts": {
                     "attributes": {k: list(v) for k, v in job.cohorts.items()},
                     "intersections": [["gender", "age_band"]],

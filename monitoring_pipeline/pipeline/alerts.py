@@ -40,6 +40,7 @@ from monitoring_pipeline.config.models import (
     CanarySLI,
     CohortChangeSLI,
     CohortMetricSLI,
+    ComplaintSLI,
     DriftSLI,
     EstimatedFairnessSLI,
     FairnessSLI,
@@ -67,6 +68,7 @@ from monitoring_pipeline.storage.cohorts import (
     version_comparison_rows,
     version_shares,
 )
+from monitoring_pipeline.storage.complaints import complaint_figures
 from monitoring_pipeline.storage.drift import cohort_drift
 from monitoring_pipeline.storage.estimation import estimated_disparity_figures
 from monitoring_pipeline.storage.operational import operational_figures
@@ -538,6 +540,8 @@ def sli_rows(engine: Engine, model: str, day: date, slo: SLOConfig) -> pd.DataFr
         return fairness_figures(engine, model, day, attribute=sli.attribute, metric=sli.metric)
     if isinstance(sli, OperationalSLI):
         return operational_figures(engine, model, day, metric=sli.metric)
+    if isinstance(sli, ComplaintSLI):
+        return complaint_figures(engine, model, day)
     if isinstance(sli, CohortMetricSLI):
         return cohort_metric_figures(engine, model, day, metric=sli.metric)
     if isinstance(sli, CohortChangeSLI):

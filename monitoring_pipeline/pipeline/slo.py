@@ -24,6 +24,7 @@ from monitoring_pipeline.config.models import (
     CanarySLI,
     CohortChangeSLI,
     CohortMetricSLI,
+    ComplaintSLI,
     DriftSLI,
     FairnessSLI,
     ModelConfig,
@@ -33,7 +34,7 @@ from monitoring_pipeline.config.models import (
 )
 from monitoring_pipeline.core.cohort_metrics import derive_cohort_metrics, to_long_format
 from monitoring_pipeline.core.disparities import RATIO_METRICS, compute_disparities
-from monitoring_pipeline.core.intervals import normal_quantile
+from monitoring_pipeline.core.intervals import normal_quantile, wilson_interval
 from monitoring_pipeline.core.objectives import AdaptiveBand, adaptive_band
 from monitoring_pipeline.core.operational import (
     QUANTILES,
@@ -62,6 +63,7 @@ NO_FIGURE = {
     "cohort_changes": "no change from baseline published (no baseline window yet)",
     "drift": "drift not computed",
     "operational_metrics": "no operational figure published for the day",
+    "complaint_metrics": "no complaint rate published for the day",
 }
 
 
@@ -132,11 +134,11 @@ def sli_members(
     if isinstance(sli, CanarySLI):
         harm = canary_harm(frames.get("version_comparison", pd.DataFrame()))
         members = _cohort_metric_members(harm, model, slo)
-    elif isinstance(sli, OperationalSLI):
-        operational = frames.get("operational_metrics", pd.DataFrame())
-        if "n" in operational.columns:
-            operational = operational.assign(n_labelled=operational["n"])
-        members = _cohort_metric_members(operational, model, slo)
+    elif isinstance(sli, OperationalSLI | ComplaintSLI):
+        published = frames.get(sli.source, pd.DataFrame())
+        if "n" in published.columns:
+            published = published.assign(n_labelled=published["n"])
+        members = _cohort_metric_members(published, model, slo)
     elif isinstance(sli, CohortMetricSLI):
         members = _cohort_metric_members(frames["cohort_metrics"], model, slo)
     elif isinstance(sli, FairnessSLI):
@@ -150,7 +152,18 @@ def sli_members(
     confidence = bonferroni_confidence(with_interval, PUBLISHED_CONFIDENCE)
     if with_interval > 1:
         members = _adjusted_intervals(frames, members, slo, confidence, min_cohort_size)
+    if isinstance(sli, ComplaintSLI) and complaint_window_open(frames):
+        # The rate counted so far can only grow: its lower bound stands, its upper is 1.
+        # Judged on the interval alone, the day is bad on clear evidence, else unknown.
+        members = members.assign(upper=members.upper.where(members.upper.isna(), 1.0))
+        members = members.assign(sufficient=False)
     return Members(members, confidence, sli.is_set)
+
+
+def complaint_window_open(frames: dict[str, pd.DataFrame]) -> bool:
+    """Whether the day's complaint window was still open when its complaints were counted."""
+    rows = frames.get("complaint_metrics", pd.DataFrame())
+    return "window_complete" in rows.columns and not rows.window_complete.astype(bool).all()
 
 
 def _cohort_metric_members(rows: pd.DataFrame, model: ModelConfig, slo: SLOConfig) -> pd.DataFrame:
@@ -304,6 +317,21 @@ def _adjusted_intervals(
         recomputed = _operational_intervals(
             frames.get("latency_histograms"), sli.metric, confidence
         )
+    elif isinstance(sli, ComplaintSLI):
+        counts = frames.get("complaint_metrics", pd.DataFrame())
+        if not counts.empty:
+            interval = wilson_interval(
+                counts.complaints.to_numpy(), counts.n.to_numpy(), confidence
+            )
+            recomputed = pd.DataFrame(
+                {
+                    "attribute": counts.cohort_attribute.to_numpy(),
+                    "group": counts.cohort_value.to_numpy(),
+                    "reference": None,
+                    "lower": np.asarray(interval.lower, dtype=float),
+                    "upper": np.asarray(interval.upper, dtype=float),
+                }
+            )
     elif not stats.empty and min_cohort_size is not None:
         wide = derive_cohort_metrics(
             rows_to_stats(stats), min_cohort_size=min_cohort_size, confidence=confidence
@@ -467,7 +495,18 @@ def read_sli(
     """Judge the SLO on the day's published rows (``frames`` by table name; a set SLO's
     intervals are recomputed from ``frames["cohort_stats"]`` when given)."""
     members = sli_members(frames, model, slo, min_cohort_size=min_cohort_size)
-    return judge_members(members, slo, min_cohort_size)
+    reading = judge_members(members, slo, min_cohort_size)
+    if isinstance(slo.sli, ComplaintSLI) and complaint_window_open(frames):
+        closes = pd.Timestamp(frames["complaint_metrics"].window_closes_at.iloc[0])
+        judged = {
+            "bad": "the complaints counted so far already put it beyond the objective",
+            "unknown": "not yet beyond the objective, and its rate can still grow",
+        }.get(reading.status, "")
+        reason = f"complaint window open until {closes:%Y-%m-%d %H:%M} UTC: {judged}"
+        if members.is_set:
+            reason += f"; {len(reading.bad_members)} of {reading.members} members bad"
+        reading = replace(reading, reason=reason)
+    return reading
 
 
 def _published(engine: Engine, table: str, model_name: str, day: date) -> pd.DataFrame:
@@ -584,6 +623,7 @@ def build_slo_evaluations(
             "cohort_changes",
             "drift",
             "operational_metrics",
+            "complaint_metrics",
         )
     }
     if any(slo.sli.is_set and slo.sli.source == "operational_metrics" for slo in model.slos):

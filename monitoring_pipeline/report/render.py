@@ -22,6 +22,7 @@ from monitoring_pipeline.config.models import (
     CanarySLI,
     CohortChangeSLI,
     CohortMetricSLI,
+    ComplaintSLI,
     DriftSLI,
     FairnessSLI,
     LinksConfig,
@@ -413,7 +414,7 @@ def _asset_of(source: str) -> str:
     return {
         "cohort_changes": "cohort_metrics",
         "estimated_disparities": "performance_estimates",
-    }.get(source, source)  # operational_metrics is its own asset
+    }.get(source, source)  # operational_metrics, complaint_metrics are their own assets
 
 
 def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.DataFrame, date]:
@@ -440,6 +441,8 @@ def _sli_cohorts(frames: ReportFrames, slo: SLOConfig, day: date) -> tuple[pd.Da
         rows = frames.operational[
             (frames.operational.partition_date == day) & (frames.operational.metric == sli.metric)
         ]
+    elif isinstance(sli, ComplaintSLI):
+        rows = frames.complaints[frames.complaints.partition_date == day]
     elif isinstance(sli, CohortMetricSLI):
         rows = frames.metrics[
             (frames.metrics.partition_date == day) & (frames.metrics.metric == sli.metric)

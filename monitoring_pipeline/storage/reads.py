@@ -146,6 +146,29 @@ def iter_labeled_predictions(
     yield from iter_copy_query(engine, query, params, types, chunk_rows=chunk_rows)
 
 
+def iter_prediction_cohorts(
+    engine: Engine,
+    model_name: str,
+    day: date,
+    *,
+    cohort_attributes: Sequence[str],
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """The day's ``prediction_id`` and one text column per cohort attribute, ``chunk_rows``
+    rows at a time."""
+    if "prediction_id" in cohort_attributes:
+        raise ValueError("a cohort attribute may not be called prediction_id")
+    columns = ["r.prediction_id AS prediction_id"]
+    types: dict[str, pa.DataType] = {"prediction_id": pa.string()}
+    params: dict[str, object] = {"model": model_name, "day": day}
+    source = labeled_values_source(engine, columns, params, types, (), (), cohort_attributes)
+    query = sa.text(
+        f"SELECT {', '.join(columns)} {source} "
+        "WHERE r.model_name = :model AND r.partition_date = :day"
+    )
+    yield from iter_copy_query(engine, query, params, types, chunk_rows=chunk_rows)
+
+
 def iter_feature_values(
     engine: Engine,
     model_name: str,

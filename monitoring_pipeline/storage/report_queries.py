@@ -48,6 +48,8 @@ class ReportFrames:
     version_comparison: pd.DataFrame
     # operational_metrics rows of the window (latency percentiles, throughput; version all).
     operational: pd.DataFrame
+    # complaint_metrics rows of the window (complaint rates; version all).
+    complaints: pd.DataFrame
 
 
 def _frame(conn: sa.Connection, query: str, params: dict) -> pd.DataFrame:
@@ -140,6 +142,15 @@ def load_report_frames(
             "ORDER BY partition_date, cohort_attribute, cohort_value, metric",
             window,
         )
+        complaints = _frame(
+            conn,
+            "SELECT partition_date, cohort_attribute, cohort_value, metric, value, lower, upper, "
+            "sufficient, n, window_complete FROM monitoring.complaint_metrics "
+            "WHERE model_name = :model AND model_version = 'all' "
+            "AND partition_date BETWEEN :start AND :end "
+            "ORDER BY partition_date, cohort_attribute, cohort_value",
+            window,
+        )
         changes = _frame(
             conn,
             "SELECT partition_date, cohort_attribute, cohort_value, metric, "
@@ -205,4 +216,5 @@ def load_report_frames(
         estimated_disparities=estimated_disparities,
         version_comparison=version_comparison,
         operational=operational,
+        complaints=complaints,
     )

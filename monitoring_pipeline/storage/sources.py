@@ -20,7 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 
-from monitoring_pipeline.config.models import FileSource, ModelConfig, PostgresTableSource
+from monitoring_pipeline.config.models import (
+    ComplaintsConfig,
+    FileSource,
+    ModelConfig,
+    PostgresTableSource,
+)
 from monitoring_pipeline.core.validation import SchemaError, day_bounds
 from monitoring_pipeline.storage.reads import copy_query_to_frame
 
@@ -322,6 +327,75 @@ def read_label_rows(model: ModelConfig, since: date) -> pd.DataFrame:
     if raw.empty:
         return pd.DataFrame(columns=list(mapping.values()))
     return raw[list(mapping)].rename(columns=mapping)
+
+
+class ComplaintReader:
+    """The complaint rows (``prediction_id`` as text, ``complained_at`` as the source gives
+    it) about given predictions of ``day``: from a complaints table, one indexed query per
+    chunk of ids (as labels are read); from files, those dated ``day`` or later, read once.
+    A complaint whose id is missing matches no prediction."""
+
+    def __init__(self, engine: Engine, complaints: ComplaintsConfig, day: date) -> None:
+        source = complaints.source
+        self._mapping = {
+            complaints.prediction_id: "prediction_id",
+            complaints.complained_at: "complained_at",
+        }
+        self._table: TableIdReader | None = None
+        self._frame: pd.DataFrame | None = None
+        if isinstance(source, PostgresTableSource):
+            self._table = TableIdReader(
+                engine, source, list(self._mapping), complaints.prediction_id
+            )
+            self._check(source, self._table.columns)
+            return
+        frames = []
+        for _, frame in _iter_label_files(
+            source, day, columns=list(self._mapping), id_column=complaints.prediction_id
+        ):
+            self._check(source, frame.columns)
+            frames.append(frame)
+        if frames:
+            self._frame = self._mapped(pd.concat(frames, ignore_index=True))
+
+    def _check(self, source: PostgresTableSource | FileSource, present) -> None:
+        missing = [c for c in self._mapping if c not in set(present)]
+        if missing:
+            raise SchemaError(missing_columns_message("complaints", source, missing, present))
+
+    def _mapped(self, raw: pd.DataFrame) -> pd.DataFrame:
+        frame = raw[list(self._mapping)].rename(columns=self._mapping)
+        return frame.assign(prediction_id=frame["prediction_id"].astype("string"))
+
+    def read(self, ids: pd.Series) -> pd.DataFrame:
+        """The complaint rows whose prediction id, as text, is one of ``ids``."""
+        if self._table is not None:
+            return self._mapped(self._table.read(ids))
+        if self._frame is None:
+            return pd.DataFrame({"prediction_id": pd.Series(dtype="string"), "complained_at": []})
+        return self._frame[self._frame["prediction_id"].isin(ids.dropna().astype("string"))]
+
+
+def read_complaint_rows(complaints: ComplaintsConfig, since: date) -> pd.DataFrame:
+    """Every complaint row of the files dated ``since`` or later: ``prediction_id`` (text),
+    ``complained_at`` (as the files give it). A file without those columns raises
+    SchemaError naming it."""
+    assert isinstance(complaints.source, FileSource)
+    mapping = {complaints.prediction_id: "prediction_id", complaints.complained_at: "complained_at"}
+    frames = []
+    for _, frame in _iter_label_files(
+        complaints.source, since, columns=list(mapping), id_column=complaints.prediction_id
+    ):
+        missing = [c for c in mapping if c not in frame.columns]
+        if missing:
+            raise SchemaError(
+                missing_columns_message("complaints", complaints.source, missing, frame.columns)
+            )
+        frames.append(frame[list(mapping)].rename(columns=mapping))
+    if not frames:
+        return pd.DataFrame({"prediction_id": pd.Series(dtype="string"), "complained_at": []})
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.assign(prediction_id=frame["prediction_id"].astype("string"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -158,7 +158,7 @@ def test_set_slos_spell_their_members_with_a_wildcard(tmp_path, demo_raw):
         ({"source": "cohort_changes", "metric": "tpr", "cohort": "height=*"},
          "SLO 'bad_set': cohort '<attribute>=*' names unknown attribute 'height'"),
         ({"source": "cohort_changes", "metric": "accuracy", "cohort": "*"},
-         "models.loan_approval.slos.7.sli.metric: Input should be 'selection_rate', 'tpr', "
+         "models.loan_approval.slos.8.sli.metric: Input should be 'selection_rate', 'tpr', "
          "'fpr', 'precision' or 'calibration_in_the_large'"),
     ],
 )  # fmt: skip
@@ -412,7 +412,10 @@ def test_operational_slos_need_the_latency_column(tmp_path, demo_raw):
     loan["columns"]["latency_ms"] = "income"
     assert "columns.latency_ms 'income' is a feature" in error_for(tmp_path, demo_raw)
     loan["columns"]["latency_ms"] = "latency_ms"
-    loan["slos"][-1]["sli"]["metric"] = "latency_p90"
+    (position,) = [
+        i for i, s in enumerate(loan["slos"]) if s["sli"]["source"] == "operational_metrics"
+    ]
+    loan["slos"][position]["sli"]["metric"] = "latency_p90"
     assert "latency_p50', 'latency_p95', 'latency_p99' or 'throughput'" in error_for(
         tmp_path, demo_raw
     )

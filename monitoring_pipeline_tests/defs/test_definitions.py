@@ -95,6 +95,7 @@ def test_monitor_job_covers_every_materializable_asset(tmp_path):
         "report",
         "feature_attributions",  # the demo's models log attributions
         "operational_metrics",  # ... and latencies
+        "complaint_metrics",  # ... and have a complaints source
     )
     assert set(job.graph.node_names()) == {
         f"{model}__{asset}" for model in ("loan_approval", "job_screening") for asset in assets
@@ -115,9 +116,9 @@ def test_code_location_module_loads_from_environment(tmp_path):
         cwd=REPO,
         check=True,
     )
-    # 2 sources + 13 assets (incl. health, comparison, report, attributions, operational),
-    # x 2 models
-    assert done.stdout.strip() == "30"
+    # 3 sources (predictions, labels, complaints) + 14 assets (incl. health, comparison,
+    # report, attributions, operational, complaints), x 2 models
+    assert done.stdout.strip() == "34"
 
 
 SECRET = "s3cret-pw-in-env"
@@ -276,6 +277,7 @@ def test_checks_on_error_budgets_fairness_and_drift_never_block(tmp_path):
                 "income_psi",
                 "feature_drift_within_groups",
                 "latency_p95_region",
+                "complaint_rate_region",
             },
         ),
         ("job_screening", {"fpr_gap_gender", "selection_rate_shift"}),

@@ -259,6 +259,7 @@ def test_each_slo_is_a_check_on_error_budgets_red_on_page_warn_on_ticket(inciden
     assert {name for asset, name in paging if asset == "error_budgets"} == {
         "tpr_gap_region", "accuracy_all", "income_psi", "approval_rate_shift",
         "feature_drift_within_groups", "estimated_tpr_gap_region", "latency_p95_region",
+        "complaint_rate_region",
     }  # fmt: skip
     check = paging[("error_budgets", "tpr_gap_region")]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR

@@ -297,6 +297,8 @@ def test_report_of_a_model_without_rows_renders_every_page(tmp_path):
         "candidate_n_labelled incumbent_n_labelled",
         "operational": "partition_date cohort_attribute cohort_value metric value lower upper "
         "sufficient n",
+        "complaints": "partition_date cohort_attribute cohort_value metric value lower upper "
+        "sufficient n window_complete",
     }
     frames = ReportFrames(
         **{name: pd.DataFrame(columns=names.split()) for name, names in columns.items()},

@@ -44,7 +44,7 @@ COHORT_TABLES = (
     "cohort_stats", "cohort_metrics", "cohort_changes", "fairness_disparities",
     "fairness_disparities_vs_rest", "feature_histograms", "drift", "version_comparison",
     "slo_evaluations", "performance_estimates", "estimated_disparities",
-    "feature_attributions", "operational_metrics", "latency_histograms",
+    "feature_attributions", "operational_metrics", "latency_histograms", "complaint_metrics",
 )  # fmt: skip
 # Score sums per cohort, decision and score bin: no view, the raw role only (sql/029).
 RAW_ONLY_TABLES = ("estimation_stats",)
@@ -157,6 +157,7 @@ TINY_FIGURES = {
     "feature_attributions": "mean_abs",
     "operational_metrics": "value",
     "latency_histograms": "counts",
+    "complaint_metrics": "value",
 }
 
 
@@ -164,7 +165,17 @@ def _other_tiny_tables() -> dict[str, pd.DataFrame]:
     cohort = {"cohort_attribute": "region"}
     changes, drift, histograms, versions, evaluations = [], [], [], [], []
     estimates, estimated_gaps, attributions, operational, latencies = [], [], [], [], []
+    complaints = []
     for group, size in (("east", 1), ("north", 40)):
+        # sql/033: the complaint rate of a cohort of one says whether that person complained.
+        complaints.append(
+            cohort | {
+                "model_version": "all", "cohort_value": group, "metric": "complaint_rate",
+                "value": 1 / size, "lower": 0.0, "upper": 0.5, "n": size, "complaints": 1,
+                "sufficient": size >= 30, "window_closes_at": datetime(2026, 10, 17, tzinfo=UTC),
+                "counted_as_of": datetime(2026, 10, 11, tzinfo=UTC), "window_complete": False,
+            }
+        )  # fmt: skip
         # sql/032: a percentile of one person is that person's latency.
         operational.append(
             cohort | {
@@ -238,6 +249,7 @@ def _other_tiny_tables() -> dict[str, pd.DataFrame]:
             ("estimated_disparities", "tpr_difference", f"region={group} vs west"),
             ("version_comparison", "selection_rate", f"region={group}"),
             ("operational_metrics", "latency_p95", f"region={group}"),
+            ("complaint_metrics", "complaint_rate", f"region={group}"),
         ):
             evaluations.append(
                 {
@@ -272,6 +284,7 @@ def _other_tiny_tables() -> dict[str, pd.DataFrame]:
         "feature_attributions": pd.DataFrame(attributions),
         "operational_metrics": pd.DataFrame(operational),
         "latency_histograms": pd.DataFrame(latencies),
+        "complaint_metrics": pd.DataFrame(complaints),
         "performance_estimates": pd.DataFrame(estimates),
         "estimated_disparities": pd.DataFrame(estimated_gaps),
         "cohort_changes": pd.DataFrame(changes),
@@ -458,7 +471,9 @@ def test_slo_readings_of_estimates_and_canaries_have_cells_and_hide_their_reason
         " FROM monitoring.slo_evaluations_protected WHERE model_name = :m",
         m=TINY,
     ).set_index("slo_name")
-    for source in ("estimated_disparities", "version_comparison", "operational_metrics"):
+    for source in (
+        "estimated_disparities", "version_comparison", "operational_metrics", "complaint_metrics",
+    ):  # fmt: skip
         east, north = readings.loc[f"{source}_east"], readings.loc[f"{source}_north"]
         assert east.suppressed and pd.isna(east.value) and pd.isna(east.reason), source
         assert not north.suppressed and north.value == pytest.approx(0.1), source
