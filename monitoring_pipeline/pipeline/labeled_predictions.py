@@ -127,7 +127,7 @@ DOWNSTREAM_TABLES = [
     "label_status", "cohort_stats", "cohort_metrics", "cohort_changes", "fairness_disparities",
     "fairness_disparities_vs_rest", "feature_histograms", "drift", "slo_evaluations",
     "error_budgets", "estimation_stats", "performance_estimates", "estimated_disparities",
-    "feature_attributions",
+    "feature_attributions", "latency_histograms", "operational_metrics", "complaint_metrics",
 ]  # fmt: skip
 
 

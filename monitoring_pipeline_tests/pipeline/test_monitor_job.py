@@ -230,7 +230,11 @@ def test_failed_blocking_check_stops_downstream_of_that_partition(
     tolerant, _ = build_world(engine, tmp_path, incidents=[incident], tolerance=0.5)
     assert run_day(tolerant, database_url, dagster_instance, day, reports=False).success
     published = {t: _rows_of(engine, t, "loan_approval", day) for t in DOWNSTREAM_TABLES}
-    assert all(published[t] > 0 for t in ("label_status", "cohort_metrics", "error_budgets"))
+    assert all(
+        published[t] > 0
+        for t in ("label_status", "cohort_metrics", "error_budgets", "operational_metrics",
+                  "complaint_metrics")
+    )  # fmt: skip
     # ...then a re-run under the real threshold is blocked.
     config, _ = build_world(engine, tmp_path, incidents=[incident], tolerance=0.01)
     result = run_day(config, database_url, dagster_instance, day, reports=False)
