@@ -38,6 +38,7 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "ALL_COHORT",
+    "cohort_names",
     "CONFUSION_COUNT_COLUMNS",
     "cohort_groupings",
     "COHORT_KEY_COLUMNS",
@@ -172,6 +173,18 @@ class CohortSpec:
     def cohort_attribute_names(self) -> tuple[str, ...]:
         """``cohort_attribute`` value of every dimension, in ``dimensions()`` order."""
         return tuple(_dimension_name(d) for d in self.dimensions())
+
+
+def cohort_names(attributes: pd.Series, values: pd.Series) -> np.ndarray:
+    """How a cohort is named wherever people read it: ``all``, or ``attribute=value``.
+
+    Example:
+        >>> cohort_names(pd.Series(["all", "region"]), pd.Series(["all", "west"])).tolist()
+        ['all', 'region=west']
+    """
+    attributes = attributes.astype(str)
+    named = attributes + "=" + values.astype(str)
+    return np.where(attributes == ALL_COHORT, ALL_COHORT, named).astype(object)
 
 
 def cohort_groupings(

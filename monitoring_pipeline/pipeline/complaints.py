@@ -25,6 +25,7 @@ from monitoring_pipeline.core.complaints import (
     merge_complaint_counts,
     window_closes_at,
 )
+from monitoring_pipeline.core.sufficient_stats import cohort_names
 from monitoring_pipeline.storage.reads import iter_prediction_cohorts
 from monitoring_pipeline.storage.sources import ComplaintReader
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
@@ -100,7 +101,7 @@ def build_complaint_metrics(
     if rates.empty:
         return ComplaintResult(rows=0, window_closes_at=closes, window_complete=as_of >= closes)
     everyone = rates[rates.cohort_attribute == "all"].iloc[0]
-    cohorts = rates.assign(cohort=rates.cohort_attribute + "=" + rates.cohort_value)
+    cohorts = rates.assign(cohort=cohort_names(rates.cohort_attribute, rates.cohort_value))
     cohorts = cohorts.sort_values("value", ascending=False, na_position="last")
     return ComplaintResult(
         rows=len(rates),

@@ -17,6 +17,7 @@ from monitoring_pipeline.core.operational import (
     merge_latency_histograms,
     operational_metrics,
 )
+from monitoring_pipeline.core.sufficient_stats import cohort_names
 from monitoring_pipeline.storage.reads import iter_feature_values
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
@@ -80,7 +81,7 @@ def build_operational_metrics(
     wide = metrics.pivot_table(
         index=["cohort_attribute", "cohort_value"], columns="metric", values="value"
     ).reset_index()
-    wide["cohort"] = wide.cohort_attribute + "=" + wide.cohort_value
+    wide["cohort"] = cohort_names(wide.cohort_attribute, wide.cohort_value)
     cohorts = wide.sort_values("latency_p95", ascending=False, na_position="last")
     first = histograms[histograms.cohort_attribute == "all"].iloc[0]
     return OperationalResult(

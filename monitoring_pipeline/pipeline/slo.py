@@ -43,6 +43,7 @@ from monitoring_pipeline.core.operational import (
 )
 from monitoring_pipeline.core.slo import error_budget
 from monitoring_pipeline.core.slo_sets import bonferroni_confidence, judge_set
+from monitoring_pipeline.core.sufficient_stats import cohort_names
 from monitoring_pipeline.core.verdicts import absolute_intervals
 from monitoring_pipeline.core.version_comparison import canary_harm
 from monitoring_pipeline.pipeline.cohort_metrics import rows_to_stats
@@ -176,7 +177,7 @@ def _cohort_metric_members(rows: pd.DataFrame, model: ModelConfig, slo: SLOConfi
     rows = rows[keep]
     return pd.DataFrame(
         {
-            "member": _cohort_names(rows.cohort_attribute, rows.cohort_value),
+            "member": cohort_names(rows.cohort_attribute, rows.cohort_value),
             "attribute": rows.cohort_attribute.to_numpy(),
             "group": rows.cohort_value.to_numpy(),
             "reference": None,
@@ -210,7 +211,7 @@ def _change_members(rows: pd.DataFrame, model: ModelConfig, slo: SLOConfig) -> M
         lower, upper = value - (value - lower) * scale, value + (upper - value) * scale
     members = pd.DataFrame(
         {
-            "member": _cohort_names(rows.cohort_attribute, rows.cohort_value),
+            "member": cohort_names(rows.cohort_attribute, rows.cohort_value),
             "attribute": rows.cohort_attribute.to_numpy(),
             "group": rows.cohort_value.to_numpy(),
             "reference": None,
@@ -262,7 +263,7 @@ def _drift_members(rows: pd.DataFrame, model: ModelConfig, slo: SLOConfig) -> pd
     rows = rows[(rows.method == sli.method) & rows.feature.isin(features)]
     keep = [(a, v) in wanted for a, v in zip(rows.cohort_attribute, rows.cohort_value, strict=True)]
     rows = rows[keep]
-    cohort = _cohort_names(rows.cohort_attribute, rows.cohort_value)
+    cohort = cohort_names(rows.cohort_attribute, rows.cohort_value)
     return pd.DataFrame(
         {
             "member": (rows.feature + " @ " + cohort).to_numpy(),
@@ -279,10 +280,6 @@ def _drift_members(rows: pd.DataFrame, model: ModelConfig, slo: SLOConfig) -> pd
         },
         columns=MEMBER_COLUMNS,
     )
-
-
-def _cohort_names(attributes: pd.Series, values: pd.Series) -> np.ndarray:
-    return np.where(attributes == "all", "all", attributes + "=" + values).astype(object)
 
 
 def _no_members() -> pd.DataFrame:

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from monitoring_pipeline.core.sufficient_stats import cohort_names
 from monitoring_pipeline.report.summaries import finite_or_none, gap_bounds
 
 STATUS_COLORS = {"ok": "#2e7d32", "ticket": "#f9a825", "page": "#c62828"}
@@ -482,18 +483,10 @@ def drift_heatmap(drift: pd.DataFrame, *, method: str, title: str) -> go.Figure:
     methods that flag drift there. Insufficient or undefined cells are empty (grey) and
     labelled "insufficient"."""
     rows = drift[drift.method == method]
-    rows = rows.assign(
-        cohort=np.where(
-            rows.cohort_attribute == "all", "all", rows.cohort_attribute + "=" + rows.cohort_value
-        )
-    )
+    rows = rows.assign(cohort=cohort_names(rows.cohort_attribute, rows.cohort_value))
     flagged = (
         drift[drift.drifted.fillna(False).astype(bool)]
-        .assign(
-            cohort=lambda d: np.where(
-                d.cohort_attribute == "all", "all", d.cohort_attribute + "=" + d.cohort_value
-            )
-        )
+        .assign(cohort=lambda d: cohort_names(d.cohort_attribute, d.cohort_value))
         .groupby(["cohort", "feature"])
         .method.apply(lambda m: ", ".join(sorted(m)))
         .to_dict()
