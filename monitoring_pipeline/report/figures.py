@@ -424,6 +424,71 @@ def cohort_rates(
     return _style(fig, title, 220 + 190 * len(metrics_order))
 
 
+def complaint_rates(
+    complaints: pd.DataFrame, *, attribute: str | None, objective: float, title: str
+) -> go.Figure:
+    """Complaint rates over time, one line per group of ``attribute`` (or ``all`` when
+    None), each point with its Wilson 95% interval as an error bar; the objective dashed.
+    Days whose complaint window was still open when counted are shaded: their rates are
+    lower bounds and can still grow. Cohorts below the minimum size are left out."""
+    attribute_rows = complaints.cohort_attribute == (attribute or "all")
+    rows = complaints[attribute_rows & complaints.sufficient.astype(bool)]
+    fig = _figure()
+    for i, (group, of_group) in enumerate(sorted(rows.groupby("cohort_value"))):
+        of_group = of_group.sort_values("partition_date")
+        value = of_group.value.astype(float)
+        fig.add_trace(
+            go.Scatter(
+                name=str(group),
+                x=_days(of_group.partition_date),
+                y=finite_or_none(value),
+                mode="lines+markers",
+                line={"color": PALETTE[i % len(PALETTE)], "width": 1.5},
+                marker={"size": 5},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": finite_or_none(of_group.upper.astype(float) - value),
+                    "arrayminus": finite_or_none(value - of_group.lower.astype(float)),
+                    "thickness": 1,
+                    "width": 2,
+                },
+                customdata=np.column_stack(
+                    [of_group.n.astype(int), of_group.complaints.astype(int)]
+                ),
+                hovertemplate=f"{group}"
+                " %{x}: %{y:.3f} (%{customdata[1]} of %{customdata[0]})<extra></extra>",
+            )
+        )
+    fig.add_hline(
+        y=objective,
+        line={"dash": "dash", "color": "#424242"},
+        annotation_text=f"objective <= {objective:g}",
+        annotation_position="top left",
+    )
+    open_days = sorted(set(complaints.partition_date[~complaints.window_complete.astype(bool)]))
+    for day in open_days:
+        fig.add_vrect(
+            x0=pd.Timestamp(day) - pd.Timedelta(hours=12),
+            x1=pd.Timestamp(day) + pd.Timedelta(hours=12),
+            fillcolor=INSUFFICIENT_COLOR,
+            opacity=0.12,
+            line_width=0,
+        )
+    fig.add_trace(
+        go.Scatter(
+            name="window open: can still grow (shaded days)",
+            x=[None],
+            y=[None],
+            mode="markers",
+            marker={"symbol": "square", "size": 12, "color": INSUFFICIENT_COLOR, "opacity": 0.3},
+        )
+    )
+    fig.update_xaxes(type="date")
+    fig.update_yaxes(rangemode="tozero", tickformat=".1%")
+    return _style(fig, title, 330)
+
+
 def disparity_heatmap(disparities: pd.DataFrame, *, title: str) -> go.Figure:
     """Group-minus-reference differences, groups x metrics, for one day: the value and its
     95% interval in each cell, coloured around 0. Insufficient or undefined cells are

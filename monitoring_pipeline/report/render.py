@@ -286,6 +286,20 @@ def _executive(page, frames, window_budgets, current, slos, key: KeyFigures) -> 
             "trend",
             slo.name,
         )
+    # What people complain about, group by group: the harm no score shows.
+    for slo in (s for s in slos.values() if isinstance(s.sli, ComplaintSLI)):
+        attribute = slo.sli.cohort.partition("=")[0] if slo.sli.cohort != "*" else None
+        page.plot(
+            figures.complaint_rates(
+                frames.complaints,
+                attribute=None if attribute == "all" else attribute,
+                objective=slo.objective.value,
+                title=f"{slo.name}: complaint rate per {attribute or 'cohort'}, daily, "
+                "95% interval",
+            ),
+            "complaints",
+            slo.name,
+        )
 
 
 def _oncall(page, frames, current, slos, key: KeyFigures, *, model_name, links) -> None:

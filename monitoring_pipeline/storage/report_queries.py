@@ -145,7 +145,7 @@ def load_report_frames(
         complaints = _frame(
             conn,
             "SELECT partition_date, cohort_attribute, cohort_value, metric, value, lower, upper, "
-            "sufficient, n, window_complete FROM monitoring.complaint_metrics "
+            "sufficient, n, complaints, window_complete FROM monitoring.complaint_metrics "
             "WHERE model_name = :model AND model_version = 'all' "
             "AND partition_date BETWEEN :start AND :end "
             "ORDER BY partition_date, cohort_attribute, cohort_value",

@@ -147,6 +147,32 @@ def test_cohort_rates_error_bars_are_wilson_and_small_cohorts_go_to_the_strip():
     assert set(strip.y) == {figures.INSUFFICIENT_Y} and figures.INSUFFICIENT_Y < 0
 
 
+def test_complaint_rates_draw_each_group_with_wilson_bars_and_shade_open_windows():
+    rows = []
+    for i, day in enumerate(DAYS[:3]):
+        for group, n, k in (("north", 400, 8), ("west", 150, 6 + 3 * i), ("tiny", 5, 1)):
+            ci = wilson_interval(k, n)
+            rows.append(
+                {
+                    "partition_date": day, "cohort_attribute": "region", "cohort_value": group,
+                    "value": k / n, "lower": float(ci.lower), "upper": float(ci.upper),
+                    "n": n, "complaints": k, "sufficient": n >= 30,
+                    "window_complete": i < 2,  # the newest day's window is still open
+                }
+            )  # fmt: skip
+    fig = figures.complaint_rates(pd.DataFrame(rows), attribute="region", objective=0.04, title="t")
+    west = trace(fig, "west")
+    assert list(west.x) == [d.isoformat() for d in DAYS[:3]]
+    assert list(west.y) == pytest.approx([6 / 150, 9 / 150, 12 / 150])
+    ci = wilson_interval(12, 150)
+    assert west.error_y.array[-1] == pytest.approx(float(ci.upper) - 12 / 150)
+    assert west.error_y.arrayminus[-1] == pytest.approx(12 / 150 - float(ci.lower))
+    assert "tiny" not in {t.name for t in fig.data}  # below the minimum size: left out
+    shaded = [shape for shape in fig.layout.shapes if shape.type == "rect"]
+    assert len(shaded) == 1 and pd.Timestamp(shaded[0].x0) < pd.Timestamp(DAYS[2])
+    assert [s.y0 for s in fig.layout.shapes if s.type == "line"] == [0.04]
+
+
 def test_disparity_heatmap_cells_hold_values_and_insufficient_cells_are_empty():
     disparities = pd.DataFrame(
         {
@@ -298,7 +324,7 @@ def test_report_of_a_model_without_rows_renders_every_page(tmp_path):
         "operational": "partition_date cohort_attribute cohort_value metric value lower upper "
         "sufficient n",
         "complaints": "partition_date cohort_attribute cohort_value metric value lower upper "
-        "sufficient n window_complete",
+        "sufficient n complaints window_complete",
     }
     frames = ReportFrames(
         **{name: pd.DataFrame(columns=names.split()) for name, names in columns.items()},
@@ -318,7 +344,9 @@ def test_report_of_a_model_without_rows_renders_every_page(tmp_path):
     assert "Newest day with sufficient evidence: <b>none in the window</b>" in report.html
     assert "Nothing is burning on 2026-11-01" in report.html
     # executive: one trend per fairness SLO (realised and estimated gaps) and the budgets
-    assert [len(report.plots[p]) for p in ("executive", "oncall", "debug")] == [4, 1, 9]
+    # executive: one trend per fairness SLO (realised and estimated gaps), the budgets and
+    # the complaint rates of complaint_rate_region
+    assert [len(report.plots[p]) for p in ("executive", "oncall", "debug")] == [5, 1, 9]
 
 
 def test_dagster_links_open_the_asset_partition_and_the_job_runs():

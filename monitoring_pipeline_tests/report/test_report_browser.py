@@ -159,9 +159,13 @@ def test_opens_offline_with_every_section_plotted(page):
                id => [id, document.querySelectorAll('#page-' + id + ' .js-plotly-plot').length]))"""
     )
     # executive: status, budgets, one trend per fairness SLO (tpr_gap_region and
-    # estimated_tpr_gap_region); on-call: verdicts + worst cohorts of each burning SLO;
-    # debug: rates and calibration per attribute (3 each), disparities, drift, labels.
-    assert counts["executive"] == 4
+    # estimated_tpr_gap_region), the complaint rates of complaint_rate_region; on-call:
+    # verdicts + worst cohorts of each burning SLO; debug: rates and calibration per
+    # attribute (3 each), disparities, drift, labels.
+    assert counts["executive"] == 5
+    assert page.evaluate(
+        "document.getElementById('executive-complaints-complaint_rate_region').data.length"
+    ) >= 2  # a line per region that day, and the legend's "window open" entry
     assert counts["oncall"] >= 2
     assert counts["debug"] == 3 + 3 + 3
     assert page.blocked == [] and page.errors == []
