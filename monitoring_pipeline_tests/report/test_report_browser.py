@@ -163,9 +163,12 @@ def test_opens_offline_with_every_section_plotted(page):
     # verdicts + worst cohorts of each burning SLO; debug: rates and calibration per
     # attribute (3 each), disparities, drift, labels.
     assert counts["executive"] == 5
-    assert page.evaluate(
-        "document.getElementById('executive-complaints-complaint_rate_region').data.length"
-    ) >= 2  # a line per region that day, and the legend's "window open" entry
+    assert (
+        page.evaluate(
+            "document.getElementById('executive-complaints-complaint_rate_region').data.length"
+        )
+        >= 2
+    )  # a line per region that day, and the legend's "window open" entry
     assert counts["oncall"] >= 2
     assert counts["debug"] == 3 + 3 + 3
     assert page.blocked == [] and page.errors == []
