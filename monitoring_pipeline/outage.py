@@ -8,32 +8,41 @@ replaced in one transaction) and the run cannot even be marked failed (its stora
 server).
 
 :func:`watch_connections` listens for connection errors (SQLAlchemy's ``handle_error`` on
-every engine, and dagster-postgres' retry warnings, which it drops, as it silences the
-pool's tracebacks of dead connections); the thread waiting for
-the work then calls :meth:`ConnectionWatch.check`, which probes the servers once after such
-an error and raises :class:`~monitoring_pipeline.storage.database.DatabaseUnavailableError`
-(one line) if one is unreachable. A passing hiccup is probed, found reachable, and ignored.
+every engine, COPYs on driver cursors through
+:func:`~monitoring_pipeline.storage.database.report_connection_failure`, and
+dagster-postgres' retry warnings, which it drops, as it silences the pool's tracebacks of
+dead connections); the thread waiting for the work then calls
+:meth:`ConnectionWatch.check`, which probes the servers once after such an error and raises
+:class:`~monitoring_pipeline.storage.database.DatabaseUnavailableError` (one line) if one is
+unreachable. A passing hiccup is probed, found reachable, and ignored.
+
+What the process writes to ``sys.stderr`` between a connection error and the probe's answer
+is held back: released when the servers answer, dropped when one is gone (Dagster writes
+"Exception while writing logger call to event log: ..." there when the event log it
+cannot reach refuses an event; the one line says it all).
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-import psycopg2
 import sqlalchemy as sa
 
-from monitoring_pipeline.storage.database import check_connection
+from monitoring_pipeline.storage.database import (
+    CONNECTION_ERRORS,
+    check_connection,
+    connection_failures_to,
+)
 
 __all__ = ["ConnectionWatch", "watch_connections"]
 
 # dagster_postgres.utils.retry_pg_connection_fn logs this (root logger) before each retry.
 DAGSTER_STORAGE_RETRY = "Retrying failed database connection"
-# Connection refused, server shut down, connection reset: psycopg2 raises OperationalError
-# (InterfaceError on a connection already closed).
-CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
 class ConnectionWatch:
@@ -43,19 +52,71 @@ class ConnectionWatch:
     def __init__(self, urls: Sequence[str]) -> None:
         self._urls = list(dict.fromkeys(urls))
         self._suspect = threading.Event()
+        # Set from a connection error until a probe reaches every server again.
+        self.holding = threading.Event()
+        self._held: list[str] = []
+        self._lock = threading.Lock()
+        self.stderr: io.TextIOBase | None = None
 
     def suspect(self) -> None:
         """A connection failed somewhere (any thread)."""
+        self.holding.set()
         self._suspect.set()
+
+    def hold(self, text: str) -> None:
+        """Keep ``text`` (written to stderr meanwhile) until the probe answers."""
+        with self._lock:
+            self._held.append(text)
 
     def check(self) -> None:
         """After a failed connection, reach every server once; raise
-        ``DatabaseUnavailableError`` naming the first that cannot be reached."""
+        ``DatabaseUnavailableError`` naming the first that cannot be reached (what was
+        written to stderr meanwhile is dropped), else release what was held."""
         if not self._suspect.is_set():
             return
         self._suspect.clear()
-        for url in self._urls:
-            check_connection(url)
+        try:
+            for url in self._urls:
+                check_connection(url)
+        except BaseException:
+            with self._lock:
+                self._held.clear()
+            self.holding.clear()  # the caller's one line goes out
+            raise
+        self.release()
+
+    def release(self) -> None:
+        """Write out what was held, and hold no more."""
+        with self._lock:
+            held, self._held = self._held, []
+            self.holding.clear()
+        if held and self.stderr is not None:
+            self.stderr.write("".join(held))
+            self.stderr.flush()
+
+
+class _HeldStderr(io.TextIOBase):
+    """``sys.stderr`` while a watch runs: written through, except while the watch holds."""
+
+    def __init__(self, stream, watch: ConnectionWatch) -> None:
+        self._stream = stream
+        self._watch = watch
+
+    def write(self, text: str) -> int:
+        if self._watch.holding.is_set():
+            self._watch.hold(text)
+        else:
+            self._stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
 
 
 class _DropStorageRetries(logging.Filter):
@@ -88,9 +149,15 @@ def watch_connections(urls: Sequence[str]) -> Iterator[ConnectionWatch]:
     sa.event.listen(sa.engine.Engine, "handle_error", on_error)
     root.addFilter(retries)
     pool.setLevel(logging.CRITICAL)
+    stderr = sys.stderr
+    watch.stderr = stderr
+    sys.stderr = _HeldStderr(stderr, watch)
     try:
-        yield watch
+        with connection_failures_to(watch.suspect):
+            yield watch
     finally:
+        sys.stderr = stderr
+        watch.release()  # the work ended before a probe answered: nothing is lost
         pool.setLevel(pool_level)
         root.removeFilter(retries)
         sa.event.remove(sa.engine.Engine, "handle_error", on_error)

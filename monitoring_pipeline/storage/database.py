@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,32 @@ logger = logging.getLogger(__name__)
 
 # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which dagster-postgres cannot use.
 DRIVER = "postgresql+psycopg2"
+
+
+# Who wants to hear of a connection lost under a driver cursor (outage.watch_connections).
+_CONNECTION_FAILURE_LISTENERS: list[Callable[[], None]] = []
+# Connection refused, server shut down, connection reset: psycopg2 raises OperationalError
+# (InterfaceError on a connection already closed).
+CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+def report_connection_failure(exc: BaseException) -> None:
+    """Tell the listeners of :func:`connection_failures_to` when ``exc`` is a lost
+    connection. For work on a driver cursor (COPY), which SQLAlchemy's ``handle_error``
+    never sees."""
+    if isinstance(exc, CONNECTION_ERRORS):
+        for listener in list(_CONNECTION_FAILURE_LISTENERS):
+            listener()
+
+
+@contextmanager
+def connection_failures_to(listener: Callable[[], None]) -> Iterator[None]:
+    """Call ``listener`` for each connection lost under a driver cursor inside the block."""
+    _CONNECTION_FAILURE_LISTENERS.append(listener)
+    try:
+        yield
+    finally:
+        _CONNECTION_FAILURE_LISTENERS.remove(listener)
 
 
 class DatabaseUnavailableError(RuntimeError):

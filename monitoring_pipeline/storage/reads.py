@@ -16,6 +16,8 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from monitoring_pipeline.storage.database import report_connection_failure
+
 CHUNK_ROWS = 250_000
 # Bytes of CSV parsed at a time; chunks are assembled from such blocks.
 COPY_BLOCK_BYTES = 8 << 20
@@ -61,6 +63,7 @@ def iter_copy_query(
                 cursor.copy_expert(statement, sink)
                 sink.flush()
             except BaseException as exc:  # re-raised by the consumer
+                report_connection_failure(exc)
                 failure.append(exc)
             finally:
                 # OSError: the consumer stopped reading, nothing is left to deliver.
@@ -310,6 +313,9 @@ def copy_query_to_frame(
         sql = cursor.mogrify(str(compiled), compiled.params).decode()
         buffer = io.BytesIO()
         cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)", buffer)
+    except BaseException as exc:
+        report_connection_failure(exc)
+        raise
     finally:
         cursor.close()
     header, _, body = buffer.getvalue().partition(b"\n")

@@ -31,6 +31,7 @@ from pgpq.encoders import StringEncoderBuilder
 from pgpq.schema import Jsonb
 from sqlalchemy.engine import Engine
 
+from monitoring_pipeline.storage.database import report_connection_failure
 from monitoring_pipeline.storage.labeled_rows import text_values
 from monitoring_pipeline.storage.locks import lock_partitions
 
@@ -190,6 +191,7 @@ class _CopyWorker:
                     try:
                         task()
                     except BaseException as exc:  # raised in the caller
+                        report_connection_failure(exc)
                         self._failure = exc
             finally:
                 self._tasks.task_done()
