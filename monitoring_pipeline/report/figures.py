@@ -262,26 +262,35 @@ def sli_trend(evaluations: pd.DataFrame, *, title: str) -> go.Figure:
             annotation_text=f"objective {op} {objective:g}",
             annotation_position="top left",
         )
-    # Grey day columns, plus a legend entry naming them.
-    for day in insufficient:
+    _shade_days(fig, insufficient, "insufficient evidence (grey days)", opacity=0.18)
+    fig.update_xaxes(type="date")
+    return _style(fig, title, 330)
+
+
+def _shade_days(fig: go.Figure, days, legend: str, *, opacity: float) -> None:
+    """A grey column over each of ``days``, and a legend entry ``legend`` naming them."""
+    for day in days:
         fig.add_vrect(
             x0=pd.Timestamp(day) - pd.Timedelta(hours=12),
             x1=pd.Timestamp(day) + pd.Timedelta(hours=12),
             fillcolor=INSUFFICIENT_COLOR,
-            opacity=0.18,
+            opacity=opacity,
             line_width=0,
         )
     fig.add_trace(
         go.Scatter(
-            name="insufficient evidence (grey days)",
+            name=legend,
             x=[None],
             y=[None],
             mode="markers",
-            marker={"symbol": "square", "size": 12, "color": INSUFFICIENT_COLOR, "opacity": 0.4},
+            marker={
+                "symbol": "square",
+                "size": 12,
+                "color": INSUFFICIENT_COLOR,
+                "opacity": min(1.0, 2.2 * opacity),
+            },
         )
     )
-    fig.update_xaxes(type="date")
-    return _style(fig, title, 330)
 
 
 def worst_cohorts_figure(
@@ -467,23 +476,7 @@ def complaint_rates(
         annotation_position="top left",
     )
     open_days = sorted(set(complaints.partition_date[~complaints.window_complete.astype(bool)]))
-    for day in open_days:
-        fig.add_vrect(
-            x0=pd.Timestamp(day) - pd.Timedelta(hours=12),
-            x1=pd.Timestamp(day) + pd.Timedelta(hours=12),
-            fillcolor=INSUFFICIENT_COLOR,
-            opacity=0.12,
-            line_width=0,
-        )
-    fig.add_trace(
-        go.Scatter(
-            name="window open: can still grow (shaded days)",
-            x=[None],
-            y=[None],
-            mode="markers",
-            marker={"symbol": "square", "size": 12, "color": INSUFFICIENT_COLOR, "opacity": 0.3},
-        )
-    )
+    _shade_days(fig, open_days, "window open: can still grow (shaded days)", opacity=0.12)
     fig.update_xaxes(type="date")
     fig.update_yaxes(rangemode="tozero", tickformat=".1%")
     return _style(fig, title, 330)
