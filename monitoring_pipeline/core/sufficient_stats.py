@@ -38,6 +38,7 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "ALL_COHORT",
+    "ALL_VERSIONS",
     "cohort_names",
     "CONFUSION_COUNT_COLUMNS",
     "cohort_groupings",
@@ -65,6 +66,8 @@ __all__ = [
 ]
 
 ALL_COHORT = "all"
+# The model_version of rows summed over every version the day served.
+ALL_VERSIONS = "all"
 INTERSECTION_SEPARATOR = "&"
 MISSING_COHORT_VALUE = "__missing__"
 NULL_BIN = "__null__"

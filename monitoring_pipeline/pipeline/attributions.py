@@ -16,13 +16,13 @@ from monitoring_pipeline.core.attributions import (
     merge_attribution_sums,
     summarize_attributions,
 )
+from monitoring_pipeline.core.sufficient_stats import ALL_VERSIONS
 from monitoring_pipeline.storage.reads import iter_feature_values
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
 __all__ = ["AttributionsResult", "build_feature_attributions"]
 
 TABLE = "feature_attributions"
-ALL_VERSIONS = "all"
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from monitoring_pipeline.core.disparities import (
 from monitoring_pipeline.core.drift_baseline import baseline_window, fitting_window
 from monitoring_pipeline.core.estimation import ESTIMATION_SCORE_BINS
 from monitoring_pipeline.core.sufficient_stats import (
+    ALL_VERSIONS,
     CONFUSION_COUNT_COLUMNS,
     CohortSpec,
     compute_confusion_stats,
@@ -59,7 +60,6 @@ from monitoring_pipeline.storage.reads import iter_labeled_predictions
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
 SCORE_BINS = 10
-ALL_VERSIONS = "all"
 STATS_KEYS = ["model_version", "cohort_attribute", "cohort_value"]
 COUNT_COLUMNS = list(CONFUSION_COUNT_COLUMNS)
 SUM_COLUMNS = ["brier_sum", "brier_sq_sum"]

@@ -25,7 +25,7 @@ from monitoring_pipeline.core.complaints import (
     merge_complaint_counts,
     window_closes_at,
 )
-from monitoring_pipeline.core.sufficient_stats import cohort_names
+from monitoring_pipeline.core.sufficient_stats import ALL_VERSIONS, cohort_names
 from monitoring_pipeline.storage.reads import iter_prediction_cohorts
 from monitoring_pipeline.storage.sources import ComplaintReader
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
@@ -33,7 +33,6 @@ from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partiti
 __all__ = ["ComplaintResult", "build_complaint_metrics"]
 
 TABLE = "complaint_metrics"
-ALL_VERSIONS = "all"
 
 
 @dataclass(frozen=True)

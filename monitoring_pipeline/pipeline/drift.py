@@ -77,6 +77,7 @@ from monitoring_pipeline.core.drift_baseline import (
     resolve_drift_settings,
 )
 from monitoring_pipeline.core.sufficient_stats import (
+    ALL_VERSIONS,
     CohortSpec,
     NumericBins,
     compute_feature_histograms,
@@ -108,7 +109,6 @@ __all__ = [
 
 
 SCORE_FEATURE = "score"
-ALL_VERSIONS = "all"
 # Two-key advisory lock (namespace, hashtext(model)); the migrations' one-key lock lives
 # in a separate key space.
 LOCK_NAMESPACE = 0x64726674  # "drft"

@@ -17,7 +17,7 @@ from monitoring_pipeline.core.operational import (
     merge_latency_histograms,
     operational_metrics,
 )
-from monitoring_pipeline.core.sufficient_stats import cohort_names
+from monitoring_pipeline.core.sufficient_stats import ALL_VERSIONS, cohort_names
 from monitoring_pipeline.storage.reads import iter_feature_values
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
 
@@ -25,7 +25,6 @@ __all__ = ["OperationalResult", "build_operational_metrics"]
 
 HISTOGRAMS_TABLE = "latency_histograms"
 METRICS_TABLE = "operational_metrics"
-ALL_VERSIONS = "all"
 
 
 @dataclass(frozen=True)

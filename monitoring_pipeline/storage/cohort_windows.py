@@ -11,11 +11,10 @@ from datetime import date
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from monitoring_pipeline.core.sufficient_stats import ALL_VERSIONS
 from monitoring_pipeline.storage.reads import read_frame
 
 __all__ = ["cohort_stats_between", "group_sizes_between"]
-
-ALL_VERSIONS = "all"
 
 
 def group_sizes_between(engine: Engine, model_name: str, start: date, end: date) -> pd.DataFrame:

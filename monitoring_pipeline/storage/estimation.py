@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from monitoring_pipeline.core.sufficient_stats import ESTIMATION_KINDS
+from monitoring_pipeline.core.sufficient_stats import ALL_VERSIONS, ESTIMATION_KINDS
 from monitoring_pipeline.storage.reads import read_frame
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "rows_to_estimation_stats",
 ]
 
-ALL_VERSIONS = "all"
 ESTIMATION_STATS_TABLE = "estimation_stats"
 _KEYS = ["model_version", "cohort_attribute", "cohort_value", "decision"]
 _INTEGRAL = ("n", "labelled_n", "label_sum")
