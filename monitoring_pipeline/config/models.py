@@ -758,8 +758,9 @@ class ComplaintsConfig(Strict):
     from the start of its scoring day to ``window_days`` days after that day's end (UTC):
     every day gets the same window, so days compare. A day's rate is final once its window
     has closed; until then it can only grow (late_complaints_sensor re-counts it as
-    complaints arrive, and once more when the window closes). Files: a day's complaints are
-    looked for in the file dated that day and every later one."""
+    complaints arrive, and once more when the window closes). Files, dated by the day their
+    complaints were recorded: a day's are looked for in the files dated from that day to the
+    window's last day."""
 
     source: Source
     prediction_id: str = "prediction_id"

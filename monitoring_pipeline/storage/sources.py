@@ -11,7 +11,7 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -276,10 +276,15 @@ def _read_label_files(source: FileSource, day: date, id_column: str) -> pd.DataF
 
 
 def _iter_label_files(
-    source: FileSource, day: date, columns: Sequence[str] | None = None, *, id_column: str
+    source: FileSource,
+    day: date,
+    columns: Sequence[str] | None = None,
+    *,
+    id_column: str,
+    until: date | None = None,
 ) -> Iterator[tuple[date, pd.DataFrame]]:
-    """(file date, frame) per label file dated ``day`` or later; only ``columns`` (those of
-    them a file has) when given."""
+    """(file date, frame) per label file dated ``day`` or later (and ``until`` at the
+    latest, when given); only ``columns`` (those of them a file has) when given."""
     pattern = re.escape(Path(source.path).name).replace(re.escape("{date}"), r"(\d{4}-\d{2}-\d{2})")
     directory = Path(source.path.replace("{date}", "0000-00-00")).parent
     if "{date}" in str(Path(source.path).parent):
@@ -287,7 +292,7 @@ def _iter_label_files(
     for path in sorted(directory.glob("*")):
         match = re.fullmatch(pattern, path.name)
         file_day = date.fromisoformat(match.group(1)) if match else None
-        if file_day is not None and file_day >= day:
+        if file_day is not None and file_day >= day and (until is None or file_day <= until):
             frame = _read_file(
                 path, source, required=True, columns=columns, text_columns=[id_column]
             )
@@ -332,7 +337,9 @@ def read_label_rows(model: ModelConfig, since: date) -> pd.DataFrame:
 class ComplaintReader:
     """The complaint rows (``prediction_id`` as text, ``complained_at`` as the source gives
     it) about given predictions of ``day``: from a complaints table, one indexed query per
-    chunk of ids (as labels are read); from files, those dated ``day`` or later, read once.
+    chunk of ids (as labels are read); from files, those dated ``day`` to the day the
+    window closes, read once (a file is dated by the day its complaints were recorded, so a
+    later one holds none the window counts: a day's cost stays bounded however old it is).
     A complaint whose id is missing matches no prediction."""
 
     def __init__(self, engine: Engine, complaints: ComplaintsConfig, day: date) -> None:
@@ -350,8 +357,13 @@ class ComplaintReader:
             self._check(source, self._table.columns)
             return
         frames = []
+        last = day + timedelta(days=complaints.window_days + 1)
         for _, frame in _iter_label_files(
-            source, day, columns=list(self._mapping), id_column=complaints.prediction_id
+            source,
+            day,
+            columns=list(self._mapping),
+            id_column=complaints.prediction_id,
+            until=last,
         ):
             self._check(source, frame.columns)
             frames.append(frame)
