@@ -581,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="url/status: SQLAlchemy URLs (postgresql+psycopg2://) instead of libpq ones",
     )
-    # `db psql` passes on what it does not know to psql itself (see main), e.g. -c 'SELECT 1'.
+    # `db psql` passes on what it does not know to psql itself (see main), e.g. -c and a query.
     db.set_defaults(func=cmd_db, psql_args=[])
     return parser
 

@@ -334,6 +334,45 @@ def read_label_rows(model: ModelConfig, since: date) -> pd.DataFrame:
     return raw[list(mapping)].rename(columns=mapping)
 
 
+def _complaint_mapping(complaints: ComplaintsConfig) -> dict[str, str]:
+    return {complaints.prediction_id: "prediction_id", complaints.complained_at: "complained_at"}
+
+
+def _mapped_complaints(
+    complaints: ComplaintsConfig, raw: pd.DataFrame, source: PostgresTableSource | FileSource
+) -> pd.DataFrame:
+    """``raw`` with standard names and text ids; a SchemaError names missing columns."""
+    mapping = _complaint_mapping(complaints)
+    missing = [c for c in mapping if c not in set(raw.columns)]
+    if missing:
+        raise SchemaError(missing_columns_message("complaints", source, missing, raw.columns))
+    frame = raw[list(mapping)].rename(columns=mapping)
+    return frame.assign(prediction_id=frame["prediction_id"].astype("string"))
+
+
+def read_complaint_rows(
+    complaints: ComplaintsConfig, since: date, until: date | None = None
+) -> pd.DataFrame:
+    """Every complaint row of the files dated ``since`` or later (``until`` at the latest,
+    when given): ``prediction_id`` (text), ``complained_at`` (as the files give it). A file
+    without those columns raises SchemaError naming it."""
+    source = complaints.source
+    assert isinstance(source, FileSource)
+    frames = [
+        _mapped_complaints(complaints, frame, source)
+        for _, frame in _iter_label_files(
+            source,
+            since,
+            columns=list(_complaint_mapping(complaints)),
+            id_column=complaints.prediction_id,
+            until=until,
+        )
+    ]
+    if not frames:
+        return pd.DataFrame({"prediction_id": pd.Series(dtype="string"), "complained_at": []})
+    return pd.concat(frames, ignore_index=True)
+
+
 class ComplaintReader:
     """The complaint rows (``prediction_id`` as text, ``complained_at`` as the source gives
     it) about given predictions of ``day``: from a complaints table, one indexed query per
@@ -343,71 +382,25 @@ class ComplaintReader:
     A complaint whose id is missing matches no prediction."""
 
     def __init__(self, engine: Engine, complaints: ComplaintsConfig, day: date) -> None:
-        source = complaints.source
-        self._mapping = {
-            complaints.prediction_id: "prediction_id",
-            complaints.complained_at: "complained_at",
-        }
+        self._complaints = complaints
         self._table: TableIdReader | None = None
         self._frame: pd.DataFrame | None = None
+        source = complaints.source
         if isinstance(source, PostgresTableSource):
-            self._table = TableIdReader(
-                engine, source, list(self._mapping), complaints.prediction_id
-            )
-            self._check(source, self._table.columns)
+            columns = list(_complaint_mapping(complaints))
+            self._table = TableIdReader(engine, source, columns, complaints.prediction_id)
+            _mapped_complaints(complaints, pd.DataFrame(columns=self._table.columns), source)
             return
-        frames = []
         last = day + timedelta(days=complaints.window_days + 1)
-        for _, frame in _iter_label_files(
-            source,
-            day,
-            columns=list(self._mapping),
-            id_column=complaints.prediction_id,
-            until=last,
-        ):
-            self._check(source, frame.columns)
-            frames.append(frame)
-        if frames:
-            self._frame = self._mapped(pd.concat(frames, ignore_index=True))
-
-    def _check(self, source: PostgresTableSource | FileSource, present) -> None:
-        missing = [c for c in self._mapping if c not in set(present)]
-        if missing:
-            raise SchemaError(missing_columns_message("complaints", source, missing, present))
-
-    def _mapped(self, raw: pd.DataFrame) -> pd.DataFrame:
-        frame = raw[list(self._mapping)].rename(columns=self._mapping)
-        return frame.assign(prediction_id=frame["prediction_id"].astype("string"))
+        self._frame = read_complaint_rows(complaints, day, last)
 
     def read(self, ids: pd.Series) -> pd.DataFrame:
         """The complaint rows whose prediction id, as text, is one of ``ids``."""
         if self._table is not None:
-            return self._mapped(self._table.read(ids))
-        if self._frame is None:
-            return pd.DataFrame({"prediction_id": pd.Series(dtype="string"), "complained_at": []})
+            raw = self._table.read(ids)
+            return _mapped_complaints(self._complaints, raw, self._complaints.source)
+        assert self._frame is not None
         return self._frame[self._frame["prediction_id"].isin(ids.dropna().astype("string"))]
-
-
-def read_complaint_rows(complaints: ComplaintsConfig, since: date) -> pd.DataFrame:
-    """Every complaint row of the files dated ``since`` or later: ``prediction_id`` (text),
-    ``complained_at`` (as the files give it). A file without those columns raises
-    SchemaError naming it."""
-    assert isinstance(complaints.source, FileSource)
-    mapping = {complaints.prediction_id: "prediction_id", complaints.complained_at: "complained_at"}
-    frames = []
-    for _, frame in _iter_label_files(
-        complaints.source, since, columns=list(mapping), id_column=complaints.prediction_id
-    ):
-        missing = [c for c in mapping if c not in frame.columns]
-        if missing:
-            raise SchemaError(
-                missing_columns_message("complaints", complaints.source, missing, frame.columns)
-            )
-        frames.append(frame[list(mapping)].rename(columns=mapping))
-    if not frames:
-        return pd.DataFrame({"prediction_id": pd.Series(dtype="string"), "complained_at": []})
-    frame = pd.concat(frames, ignore_index=True)
-    return frame.assign(prediction_id=frame["prediction_id"].astype("string"))
 
 
 # --------------------------------------------------------------------------------------------
