@@ -281,6 +281,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     argv += ["--seed", str(args.seed), "--baseline-days", str(args.baseline_days)]
     if args.baseline_rows is not None:
         argv += ["--baseline-rows", str(args.baseline_rows)]
+    for option in ("features", "extra_cohorts", "dagster_days", "dagster_models", "dagster_rows"):
+        argv += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     return benchmark_main([*argv, *(["--keep"] if args.keep else [])])
 
 
@@ -507,8 +509,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline-rows", type=int,
         help="predictions per baseline day (default: the day's rows, at most 200,000)",
     )  # fmt: skip
+    bench.add_argument(
+        "--features", type=int, default=11,
+        help="synthetic numeric features besides the demo's 9 (default 11)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--extra-cohorts", type=int, default=0,
+        help="synthetic cohort attributes (4 groups each) besides the demo's 3 (default 0)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--dagster-days", type=int, default=3,
+        help="small days run through Dagster for its fixed cost per model-day (default 3; 0: skip)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--dagster-models", type=int, choices=[1, 2], default=2,
+        help="the demo's models in those runs (default 2)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--dagster-rows", type=int, default=1_000,
+        help="predictions per model and day in those runs (default 1,000)",
+    )  # fmt: skip
     bench.add_argument("--seed", type=int, default=3)
-    bench.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
+    bench.add_argument("--keep", action="store_true", help="keep the scratch databases afterwards")
     bench.set_defaults(func=cmd_benchmark)
 
     retrain = sub.add_parser(

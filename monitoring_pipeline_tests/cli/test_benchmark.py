@@ -1,21 +1,32 @@
-"""The benchmark command runs end to end on a tiny day (figures are not asserted: it is a
-measuring tool, not a timed test) and leaves no scratch database behind."""
+"""The benchmark command runs end to end on a tiny day (figures are not asserted tightly: it
+is a measuring tool, not a timed test) and leaves no scratch database behind; the floor's
+counts are checked against pandas on a hand-made frame."""
 
 from __future__ import annotations
 
 import re
+from datetime import date
 
+import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
 from monitoring_pipeline import benchmark
 
 
-def test_benchmark_runs_every_stage_and_reports_rows_per_second(
+def _figure(pattern: str, out: str) -> float:
+    found = re.search(pattern, out, re.M)
+    assert found, pattern
+    return float(found[1].replace(",", ""))
+
+
+def test_benchmark_runs_every_stage_the_floor_and_dagster_and_reports_them(
     database_url, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setenv("MONITORING_DATABASE_URL", database_url)
     monkeypatch.setenv("MONITORING_HOME", str(tmp_path))
     args = ["--rows", "3000", "--baseline-days", "2", "--baseline-rows", "1000"]
+    args += ["--features", "2", "--extra-cohorts", "1", "--dagster-days", "1"]
     assert benchmark.main(args) == 0
     out = capsys.readouterr().out
     for stage in [
@@ -23,17 +34,94 @@ def test_benchmark_runs_every_stage_and_reports_rows_per_second(
         benchmark.FIT_STAGE, "drift", "slo_evaluations", "error_budgets",
     ]:  # fmt: skip
         assert re.search(rf"^  {re.escape(stage)}\s+[\d.]+\s+[\d.]+\s+[\d,]+\s+[\d,]+$", out, re.M)
-    predictions = int(re.search(r"predictions ([\d,]+),", out)[1].replace(",", ""))
+    assert "4 cohort attributes + 2 intersections, 11 features" in out
+    predictions = int(_figure(r"predictions ([\d,]+),", out))
     assert 2_500 < predictions < 4_000  # the simulated day has weekday volume around 3,000
-    assert re.search(r"label join -> budgets\s+[\d.]+", out)
+    chain = _figure(r"^  label join -> budgets\s+([\d.]+)", out)
     # The day is tested against two other days, not against itself.
     assert "baseline: 2 day(s) 2026-01-03..2026-01-04 of ~1,000 predictions" in out
-    assert int(re.search(r"drift rows \(tests\) ([\d,]+)", out)[1].replace(",", "")) > 100
+    assert _figure(r"drift rows \(tests\) ([\d,]+)", out) > 100
+
+    # The floor: each phase, its daily total, the same rows, and the ratio of the two.
+    for phase in [benchmark.FLOOR_FIT_STAGE, "read predictions", "read labels", "join"]:
+        assert re.search(rf"^    {re.escape(phase)}\s+[\d.]+\s+[\d.]+$", out, re.M)
+    for phase in ["binary COPY", "bincount metrics", "histogram drift"]:
+        assert re.search(rf"^    {re.escape(phase)}\s+[\d.]+\s+[\d.]+$", out, re.M)
+    floor = _figure(rf"^  {re.escape(benchmark.FLOOR_DAILY)}\s+([\d.]+)", out)
+    assert 0 < floor < chain  # the floor does less than the project
+    assert _figure(r"floor: ([\d,]+) rows", out) == predictions
+    # Everyone, the groups of sex (2), age_band, region and segment_1 (4 each), sex x
+    # age_band and sex x region, each attribute with one more group for values outside
+    # its configured ones: at most 1 + 18 + 2 x 15 cohorts; only those holding rows count.
+    assert 10 < _figure(r"rows \([\d,]+ labelled\), (\d+) cohorts", out) <= 1 + 18 + 30
+    assert _figure(r"cohorts, ([\d,]+) drift figures", out) > 100
+    ratio = _figure(r"^  ratio label join -> budgets / floor: ([\d.]+)x", out)
+    assert abs(ratio - chain / floor) <= 0.02 * ratio + 0.01
+
+    # Dagster's fixed cost: one day of the demo's two models through orchestrate.run_days.
+    assert "Dagster: 1 day(s) x 2 model(s) of ~1,000 predictions" in out
+    assert "FAILED" not in out
+    found = re.search(
+        r"per model-day: Dagster wall ([\d.]+) s, steps ([\d.]+) s, overhead (-?[\d.]+) s", out
+    )
+    assert found, out
+    wall, steps, overhead = (float(figure) for figure in found.groups())
+    assert 0 < steps < wall < 120
+    assert abs(wall - steps - overhead) <= 0.011
+
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
         scratch = conn.execute(
-            sa.text("SELECT count(*) FROM pg_database WHERE datname = :name"),
-            {"name": benchmark.SCRATCH_DATABASE},
-        ).scalar_one()
+            sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'monitoring_benchmark%'")
+        ).all()
     engine.dispose()
-    assert scratch == 0
+    assert scratch == []
+    assert not (tmp_path / benchmark.DAGSTER_HOME_FOLDER).exists()
+
+
+def test_the_floors_counts_equal_pandas_group_counts():
+    rng = np.random.default_rng(5)
+    rows = 500
+    frame = pd.DataFrame(
+        {
+            "sex": rng.choice(["female", "male", "other"], rows),  # "other" is not configured
+            "region": rng.choice(["north", "south"], rows),
+            "label": pd.array(rng.choice([0, 1, None], rows), dtype="Int16"),
+            "decision": rng.integers(0, 2, rows),
+            "income": np.where(rng.random(rows) < 0.1, np.nan, rng.normal(0, 1, rows)),
+        }
+    )
+    columns = benchmark.FloorColumns(
+        numeric=["income"], categorical=[],
+        attributes={"sex": ["female", "male"], "region": ["north", "south"]},
+        intersections=[["sex", "region"]], bins=4, min_cohort_size=1,
+        baseline_start=date(2026, 1, 1), baseline_end=date(2026, 1, 1),
+    )  # fmt: skip
+    cohorts, count = benchmark._cohort_codes(frame, columns)
+    assert count == 1 + 3 + 3 + 9
+    confusion = benchmark._confusion(frame, cohorts, count)["counts"]
+    # Cohort numbering: everyone, sex (female, male, rest), region (north, south, rest),
+    # then sex x region row by row.
+    male_south = 1 + 3 + 3 + 1 * 3 + 1
+    rows_of = frame[(frame["sex"] == "male") & (frame["region"] == "south")]
+    labelled = rows_of.dropna(subset=["label"])
+    expected = pd.crosstab(labelled["label"], labelled["decision"]).to_numpy()
+    assert (confusion[male_south, :2, :] == expected).all()
+    assert (confusion[male_south, 2, :] == rows_of["label"].isna().groupby(
+        rows_of["decision"]).sum().reindex([0, 1], fill_value=0).to_numpy()).all()  # fmt: skip
+    assert confusion[0].sum() == rows
+    assert confusion[3].sum() == (frame["sex"] == "other").sum()
+
+    edges = {"income": np.array([-1.0, 0.0, 1.0])}
+    bins = benchmark._bin_indexes(frame, columns, edges, {})
+    histograms = benchmark._histograms(cohorts, count, bins)["income"]
+    values = frame["income"]
+    expected_all = [
+        (values < -1).sum(), ((values >= -1) & (values < 0)).sum(),
+        ((values >= 0) & (values < 1)).sum(), (values >= 1).sum(), values.isna().sum(),
+    ]  # fmt: skip
+    assert histograms[0].tolist() == expected_all
+    assert histograms[1].sum() == (frame["sex"] == "female").sum()
+    same = benchmark._drift({"income": histograms}, {"income": histograms}, ["income"], 1)
+    psi, ks = same["income"]
+    assert np.allclose(psi, 0) and np.allclose(ks, 0)  # a day against itself does not drift
