@@ -20,6 +20,7 @@ from pathlib import Path
 from monitoring_pipeline.alerting.receiver import DEFAULT_PORT as RECEIVER_PORT
 from monitoring_pipeline.config import ConfigError, load_config
 from monitoring_pipeline.demo.scenario import SCENARIO_END
+from monitoring_pipeline.distributed import WorkersUnavailableError
 from monitoring_pipeline.settings import Settings, load_settings
 from monitoring_pipeline.storage.credentials import READER_ROLE
 from monitoring_pipeline.storage.database import (
@@ -109,7 +110,12 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         try:
             runs = run_in_worker(
                 lambda: run_days(
-                    config, instance, days, progress=progress, should_stop=lambda: stop.requested
+                    config,
+                    instance,
+                    days,
+                    progress=progress,
+                    should_stop=lambda: stop.requested,
+                    config_path=settings.config_path,  # execution.celery: workers rebuild it
                 ),
                 name="materialize",
                 watch=watch.check,
@@ -134,6 +140,37 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         )
         return stop.exit_code
     return 0 if all(run.success for run in runs) else 1
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """A Celery worker for ``execution.celery``: this process becomes ``celery worker`` with
+    the instance's and the database's environment, as every Dagster process gets it."""
+    from monitoring_pipeline.distributed import CELERY_APP, QUEUE, broker_urls
+    from monitoring_pipeline.runtime import dagster_environment
+
+    settings = load_settings()
+    config = load_config(settings.config_path)
+    if config.execution.celery is None:
+        raise ConfigError(
+            f"{settings.config_path}: no execution.celery section, so runs execute their steps "
+            "in process and no worker is needed (README: Running steps on Celery workers)"
+        )
+    urls = _connect(settings)
+    environment = {
+        **os.environ,
+        **dagster_environment(settings, urls),
+        **broker_urls(config.execution.celery),
+    }
+    settings.dagster_artifacts_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "celery", "-A", CELERY_APP, "worker", "-Q", QUEUE,
+        # One step at a time per process: a step holds a day's rows in memory.
+        "--prefetch-multiplier=1", "--concurrency", str(args.concurrency),
+        "-n", f"{args.name}@%h", "--loglevel", args.loglevel,
+    ]  # fmt: skip
+    sys.stdout.flush()
+    os.execve(sys.executable, command, environment)
+    return 0  # not reached
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -483,6 +520,19 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--end", type=_date, help="last day (default: yesterday, UTC)")
     mat.set_defaults(func=cmd_materialize)
 
+    work = sub.add_parser(
+        "worker", help="a Celery worker executing run steps (config execution.celery)"
+    )
+    work.add_argument(
+        "--concurrency", type=int, default=os.cpu_count() or 1,
+        help="steps at once, one process each (default: this machine's CPUs)",
+    )  # fmt: skip
+    work.add_argument(
+        "--name", default="monitoring", help="worker name, before @host (default monitoring)"
+    )
+    work.add_argument("--loglevel", default="INFO", help="Celery's log level (default INFO)")
+    work.set_defaults(func=cmd_worker)
+
     ui = sub.add_parser("ui", help="run `dagster dev` (UI and daemon) on this project's instance")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
@@ -620,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
         args.psql_args = unknown[1:] if unknown[0] == "--" else unknown
     try:
         return args.func(args)
-    except (DatabaseUnavailableError, ConfigError) as exc:
+    except (DatabaseUnavailableError, ConfigError, WorkersUnavailableError) as exc:
         print(f"monitoring-pipeline: {exc}", file=sys.stderr)
         return 2
 

@@ -41,6 +41,7 @@ class PooledPostgresStorage(DagsterPostgresStorage):
             (self.event_log_storage, self.event_log_storage.index_connection),
             (self.schedule_storage, self.schedule_storage.connect),
         )
+        self._pooled_engines: list[sa.Engine] = []
         for part, connect in parts:
             part.optimize_for_webserver(
                 statement_timeout=NO_STATEMENT_TIMEOUT,
@@ -49,15 +50,51 @@ class PooledPostgresStorage(DagsterPostgresStorage):
             )
             with connect() as connection:
                 sa.event.listen(connection.engine.pool, "checkout", ping_on_checkout)
+                self._pooled_engines.append(connection.engine)
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> PooledPostgresStorage:  # type: ignore[override]
-        return cls(
+        storage = cls(
             inst_data=inst_data,
             postgres_url=pg_url_from_config(config_value),
             should_autocreate_tables=config_value.get("should_autocreate_tables", True),
             token_provider=get_token_provider_from_config(config_value),
         )
+        if _storages_to_close is not None:
+            _storages_to_close.append(storage)
+        return storage
+
+    def close_connections(self) -> None:
+        """Close the kept connections (dagster_postgres leaves its engines to the garbage
+        collector), so a process building many instances does not pile them up."""
+        for part in (self.run_storage, self.event_log_storage, self.schedule_storage):
+            part.dispose()
+        for engine in self._pooled_engines:
+            engine.dispose()
+
+
+# Storages built since the last close_storages() (None: not tracked, the default).
+_storages_to_close: list[PooledPostgresStorage] | None = None
+
+
+def track_storages() -> None:
+    """Remember every storage this process builds from now on, for :func:`close_storages`.
+
+    For Celery workers: dagster-celery builds a Dagster instance from the run's instance
+    ref for every step and never closes it, so each step's pooled connections stayed open
+    until the server refused more ("sorry, too many clients already")."""
+    global _storages_to_close
+    if _storages_to_close is None:
+        _storages_to_close = []
+
+
+def close_storages() -> int:
+    """Close the connections of every storage built since the last call; how many."""
+    closed = 0
+    while _storages_to_close:
+        _storages_to_close.pop().close_connections()
+        closed += 1
+    return closed
 
 
 def instance_storage_config(postgres_url: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 
@@ -19,6 +20,7 @@ from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.definitions import build_definitions
 from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
 from monitoring_pipeline.defs.tags import COMPLAINTS_AS_OF_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG
+from monitoring_pipeline.distributed import answering_workers, reconstructable_monitor_job
 from monitoring_pipeline.run_workers import WORKER_TAG, fail_orphaned_runs, this_worker
 from monitoring_pipeline.runtime import dagster_environment
 from monitoring_pipeline.settings import Settings
@@ -58,6 +60,7 @@ class SensorTick:
     runs: list[SensorRun]
 
 
+PARTITION_TAG = "dagster/partition"
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
@@ -96,8 +99,13 @@ def run_days(
     progress: Callable[[int, int, PartitionRun], None] | None = None,
     as_of: datetime | None = None,
     should_stop: Callable[[], bool] | None = None,
+    config_path: Path | None = None,
 ) -> list[PartitionRun]:
     """Materialize every asset of every model for each day, one run per day, in order.
+
+    With ``execution.celery`` in the config and its file given as ``config_path``, each
+    run's steps execute on Celery workers (which rebuild the job from that file), and some
+    worker must answer first (else WorkersUnavailableError); otherwise in this process.
 
     Without ``database_url`` (the CLI) the runs find the database at run time, through the
     environment :func:`dagster_instance` sets, so no password enters the stored runs' job
@@ -110,6 +118,10 @@ def run_days(
     true no further day starts, and the runs so far are returned.
     """
     job = build_definitions(config, database_url=database_url).resolve_job_def(MONITOR_MODELS_JOB)
+    on_workers = None
+    if config.execution.celery is not None and config_path is not None:
+        answering_workers(config.execution.celery)
+        on_workers = reconstructable_monitor_job(config_path, database_url)
     with dg.partition_loading_context(effective_dt=as_of) if as_of else nullcontext():
         return run_partitions(
             job,
@@ -118,7 +130,47 @@ def run_days(
             progress=progress,
             should_stop=should_stop,
             tags_for=(lambda _: {COMPLAINTS_AS_OF_TAG: as_of.isoformat()}) if as_of else None,
+            on_workers=on_workers,
         )
+
+
+@dataclass(frozen=True)
+class _FinishedRun:
+    run_id: str
+    success: bool
+    all_events: list[dg.DagsterEvent]
+
+
+def _execute(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    partition_key: str,
+    tags: Mapping[str, str],
+    asset_selection: Sequence[dg.AssetKey] | None,
+    on_workers,
+) -> _FinishedRun:
+    """One run of ``job`` for the partition: in this process, or orchestrated from here
+    with its steps on the workers of ``on_workers`` (a reconstructable ``job``)."""
+    if on_workers is None:
+        result = job.execute_in_process(
+            partition_key=partition_key,
+            instance=instance,
+            raise_on_error=False,
+            tags=tags,
+            # Failures are reported by the caller in one line each; the events keep the details.
+            run_config=QUIET_LOGGERS,
+            asset_selection=asset_selection,
+        )
+        return _FinishedRun(result.run_id, result.success, result.all_events)
+    with dg.execute_job(
+        on_workers,
+        instance,
+        run_config=QUIET_LOGGERS,
+        tags={**tags, PARTITION_TAG: partition_key},
+        raise_on_error=False,
+        asset_selection=asset_selection,
+    ) as result:
+        return _FinishedRun(result.run_id, result.success, list(result.all_events))
 
 
 def run_partitions(
@@ -130,23 +182,25 @@ def run_partitions(
     should_stop: Callable[[], bool] | None = None,
     asset_selection: Sequence[dg.AssetKey] | None = None,
     tags_for: Callable[[date], Mapping[str, str]] | None = None,
+    on_workers=None,
 ) -> list[PartitionRun]:
     """Run ``job`` (its ``asset_selection`` only, when given) for each day in order, one
-    run per day, tagged with ``tags_for(day)``; see :func:`run_days`."""
+    run per day, tagged with ``tags_for(day)``; ``on_workers``: the same job as a
+    reconstructable one, whose steps then run on its executor's workers (see
+    :func:`run_days`)."""
     runs = []
     worker = {WORKER_TAG: this_worker().tag}  # a killed process' run is failed later
     for index, day in enumerate(days, start=1):
         if should_stop is not None and should_stop():
             break
         started = time.monotonic()
-        result = job.execute_in_process(
-            partition_key=day.isoformat(),
-            instance=instance,
-            raise_on_error=False,
-            tags={**worker, **(tags_for(day) if tags_for is not None else {})},
-            # Failures are reported by the caller in one line each; the events keep the details.
-            run_config=QUIET_LOGGERS,
-            asset_selection=asset_selection,
+        result = _execute(
+            job,
+            instance,
+            day.isoformat(),
+            {**worker, **(tags_for(day) if tags_for is not None else {})},
+            asset_selection,
+            on_workers,
         )
         failed_checks = [
             f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
@@ -286,7 +340,7 @@ def _planned_steps(job: dg.JobDefinition, asset_selection: Sequence[dg.AssetKey]
     return set(job.get_subset(asset_selection=set(asset_selection)).graph.node_names())
 
 
-def _steps(result: dg.ExecuteInProcessResult, event_type: str) -> set[str]:
+def _steps(result: _FinishedRun, event_type: str) -> set[str]:
     return {
         e.step_key for e in result.all_events if e.event_type_value == event_type and e.step_key
     }

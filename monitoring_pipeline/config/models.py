@@ -1045,6 +1045,46 @@ class WebhookDestination(Strict):
         return frozenset({"ticket", "page"})
 
 
+class CeleryExecution(Strict):
+    """Run each step of ``monitor_models_job`` on Celery workers (dagster-celery) instead of
+    in the process that orchestrates the run: ``monitoring-pipeline worker`` starts them on
+    any machine that reaches the broker and the shared PostgreSQL.
+
+    ``broker``: the broker URL (``redis://host:6379/0``), or ``broker_env``: the environment
+    variable holding it, read where a run or a worker starts (a broker URL may carry a
+    password: keep it out of the file). ``backend``/``backend_env``: where workers put
+    step results (default: the broker). Days still run in date order (a day's error budget
+    reads the days before it); the steps of one day, every model's chain, fan out.
+    """
+
+    broker: str | None = None
+    broker_env: str | None = None
+    backend: str | None = None
+    backend_env: str | None = None
+
+    @field_validator("broker_env", "backend_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_NAME.match(value):
+            raise ValueError(f"must name an environment variable (A-Z, 0-9, _), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_each(self) -> CeleryExecution:
+        if (self.broker is None) == (self.broker_env is None):
+            raise ValueError("execution.celery: give either broker or broker_env")
+        if self.backend is not None and self.backend_env is not None:
+            raise ValueError("execution.celery: give backend or backend_env, not both")
+        return self
+
+
+class ExecutionConfig(Strict):
+    """Where the steps of a monitoring run execute: in the run's own process (default), or
+    on Celery workers (``celery``)."""
+
+    celery: CeleryExecution | None = None
+
+
 class AlertCooldown(Strict):
     """Days after a resolve during which a new alert of that severity is held back."""
 
@@ -1126,6 +1166,7 @@ class MonitoringConfig(Strict):
     alerting: AlertingConfig = AlertingConfig()
     links: LinksConfig = LinksConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    execution: ExecutionConfig = ExecutionConfig()
     models: dict[str, ModelConfig]
 
     @field_validator("models")

@@ -22,6 +22,7 @@ from monitoring_pipeline.defs.retraining import build_retraining_job
 from monitoring_pipeline.defs.schedules import build_daily_schedule
 from monitoring_pipeline.defs.sensors import build_late_complaints_sensor, build_late_labels_sensor
 from monitoring_pipeline.defs.version_comparison import build_version_comparison_asset
+from monitoring_pipeline.distributed import celery_executor_def
 
 
 def _now() -> datetime:
@@ -76,7 +77,10 @@ def build_definitions(
         for name, chain in per_model.items()
         if config.models[name].complaints is not None
     }
-    job = build_monitor_models_job(partitions_def)
+    execution = config.execution.celery
+    job = build_monitor_models_job(
+        partitions_def, celery_executor_def(execution) if execution is not None else None
+    )
     alert_job = build_alert_job(config)
     retraining_job = build_retraining_job(config)
     return dg.Definitions(

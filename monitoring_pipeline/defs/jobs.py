@@ -13,13 +13,16 @@ RESPONSE_PRIORITY = "10"
 
 def build_monitor_models_job(
     partitions_def: dg.PartitionsDefinition,
+    executor_def: dg.ExecutorDefinition | None = None,
 ) -> dg.UnresolvedAssetJobDefinition:
     """Materialize every model's whole chain for one day (the ten assets listed in
-    ``defs/assets.py``, report included)."""
+    ``defs/assets.py``, report included). ``executor_def``: where its steps run (default:
+    Dagster's, a process per step; ``execute_in_process`` always runs them in process)."""
     return dg.define_asset_job(
         MONITOR_MODELS_JOB,
         selection=dg.AssetSelection.all(),  # external source specs are not materializable
         partitions_def=partitions_def,
+        executor_def=executor_def,
         description=(
             "One day of every monitored model: label backfill and quality checks, label "
             "status, cohort metrics, fairness disparities, drift, SLO evaluations, error "

@@ -83,3 +83,41 @@ def test_a_kept_connection_the_server_dropped_is_replaced_not_failed(
         # Checked before use, replaced: the call succeeds.
         assert chatty_job.execute_in_process(instance=instance).success
         assert len(instance.get_runs()) >= 1
+
+
+def _backends(engine: sa.Engine, application: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :a"),
+            {"a": application},
+        ).scalar_one()
+
+
+def test_tracked_storages_close_their_connections(
+    dagster_storage_url, pg_admin_url, tmp_path, monkeypatch
+):
+    """A Celery worker builds an instance per step and dagster-celery never closes it: the
+    worker tracks the storages and closes them after each step (celery_app's task_postrun)."""
+    from monitoring_pipeline import dagster_storage
+
+    monkeypatch.setattr(dagster_storage, "_storages_to_close", None)
+    dagster_storage.track_storages()
+    url = sa.make_url(dagster_storage_url).update_query_dict(
+        {"application_name": "storage-tracking-test"}
+    )
+    admin = sa.create_engine(pg_admin_url, poolclass=sa.pool.NullPool)
+    try:
+        for i in range(3):
+            (tmp_path / str(i)).mkdir()
+            with dg.instance_for_test(
+                overrides=instance_storage_config(url.render_as_string(hide_password=False)),
+                temp_dir=str(tmp_path / str(i)),
+            ) as instance:
+                assert instance.get_runs(limit=1) is not None
+        # Exiting instance_for_test does not close them: each keeps its connections.
+        assert _backends(admin, "storage-tracking-test") >= 3
+        assert dagster_storage.close_storages() == 3
+        assert _backends(admin, "storage-tracking-test") == 0
+        assert dagster_storage.close_storages() == 0
+    finally:
+        admin.dispose()

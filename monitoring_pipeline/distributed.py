@@ -1,0 +1,138 @@
+"""Steps on Celery workers (``execution.celery`` in the config; dagster-celery).
+
+Why Celery: Dagster's Celery executor orchestrates a run step by step from the run's own
+process (a step whose upstream failed, or whose blocking check failed, is skipped exactly as
+in process), while each step executes on whichever worker takes it from the broker; the
+workers write their events and tables to the same PostgreSQL. The same executor reaches a
+cluster unchanged: workers are processes (or pods, with the celery-k8s chart) that run
+``monitoring-pipeline worker`` with the broker's and PostgreSQL's addresses. (dagster-dask
+runs each step in its own one-step plan, so a failed upstream step does not hold back its
+downstream ones: a blocked day would still be written.)
+
+This module holds what both sides share: the executor of ``monitor_models_job``, the job
+as a worker rebuilds it from the config file, the broker a worker connects to, and the
+check that some worker answers before a run waits on one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from monitoring_pipeline.config.models import CeleryExecution
+
+# Where `monitoring-pipeline worker` hands the broker to the worker's Celery app
+# (monitoring_pipeline.celery_app), resolved from the config once.
+BROKER_VAR = "MONITORING_CELERY_BROKER_URL"
+BACKEND_VAR = "MONITORING_CELERY_BACKEND_URL"
+CELERY_APP = "monitoring_pipeline.celery_app"
+if TYPE_CHECKING:
+    import dagster as dg
+
+QUEUE = "dagster"  # dagster-celery's default queue, which its executor sends steps to
+
+
+class WorkersUnavailableError(RuntimeError):
+    """No Celery worker answers on the configured broker (or the broker is unreachable)."""
+
+
+def celery_executor_def(execution: CeleryExecution) -> dg.ExecutorDefinition:
+    """dagster-celery's executor on the configured broker; an ``*_env`` setting stays a
+    reference to the variable (resolved where the run starts), so no secret enters the job."""
+    from dagster_celery import celery_executor  # imports Dagster: not at CLI start
+
+    # dagster-celery registers its step task anew for every step it sends, and Celery warns
+    # of each (a screen of warnings per run) though the task is the same function.
+    warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
+    broker = execution.broker or {"env": execution.broker_env}
+    backend = execution.backend or (
+        {"env": execution.backend_env} if execution.backend_env else broker
+    )
+    return celery_executor.configured({"broker": broker, "backend": backend}, name="celery")
+
+
+def broker_urls(execution: CeleryExecution, environ: Mapping[str, str] = os.environ) -> dict:
+    """``{BROKER_VAR: ..., BACKEND_VAR: ...}`` resolved from the config and ``environ``."""
+
+    def resolve(value: str | None, variable: str | None) -> str | None:
+        if value is not None:
+            return value
+        if variable is None:
+            return None
+        if not environ.get(variable):
+            raise WorkersUnavailableError(
+                f"execution.celery names environment variable {variable}, which is not set"
+            )
+        return environ[variable]
+
+    broker = resolve(execution.broker, execution.broker_env)
+    backend = resolve(execution.backend, execution.backend_env) or broker
+    return {BROKER_VAR: broker, BACKEND_VAR: backend}
+
+
+def celery_app(broker: str, backend: str):
+    """The Celery app of dagster-celery's executor on ``broker``, with its step task."""
+    from dagster_celery.executor import CeleryExecutor
+    from dagster_celery.make_app import make_app
+    from dagster_celery.tasks import create_task
+
+    app = make_app(CeleryExecutor.for_cli(broker=broker, backend=backend).app_args())
+    create_task(app)
+    return app
+
+
+def answering_workers(execution: CeleryExecution, timeout: float = 3.0) -> list[str]:
+    """Names of the workers that answer a ping on the broker within ``timeout`` seconds;
+    raises WorkersUnavailableError, naming the broker without its password, if none does."""
+    from monitoring_pipeline.storage.database import redact
+
+    urls = broker_urls(execution)
+    app = celery_app(urls[BROKER_VAR], urls[BACKEND_VAR])
+    try:
+        replies = app.control.ping(timeout=timeout)
+    except Exception as exc:  # kombu raises the transport's own errors
+        raise WorkersUnavailableError(
+            f"cannot reach the Celery broker at {redact(urls[BROKER_VAR])}: {exc}"
+        ) from None
+    finally:
+        app.close()
+    names = sorted(name for reply in replies for name in reply)
+    if not names:
+        raise WorkersUnavailableError(
+            f"no Celery worker answers on {redact(urls[BROKER_VAR])}: start one or more with "
+            "`monitoring-pipeline worker` (same config, same database)"
+        )
+    return names
+
+
+@functools.lru_cache(maxsize=4)
+def _monitor_models_job(config_path: str, modified_ns: int, database_url: str | None):
+    from monitoring_pipeline.config import load_config
+    from monitoring_pipeline.defs.definitions import build_definitions
+    from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
+
+    definitions = build_definitions(load_config(Path(config_path)), database_url=database_url)
+    return definitions.resolve_job_def(MONITOR_MODELS_JOB)
+
+
+def monitor_models_job(config_path: str, database_url: str | None = None) -> dg.JobDefinition:
+    """``monitor_models_job`` of the config file: how a worker rebuilds the run's job (once
+    per process and version of the file, not once per step)."""
+    path = Path(config_path)
+    return _monitor_models_job(str(path), path.stat().st_mtime_ns, database_url)
+
+
+def reconstructable_monitor_job(config_path: Path, database_url: str | None = None):
+    """A pointer to :func:`monitor_models_job` that Dagster hands to each worker. Leave
+    ``database_url`` None outside tests: it is stored with the run (see MonitoringDatabase)."""
+    import dagster as dg
+
+    return dg.build_reconstructable_job(
+        __name__,
+        monitor_models_job.__name__,
+        reconstructable_kwargs={"config_path": str(config_path), "database_url": database_url},
+    )

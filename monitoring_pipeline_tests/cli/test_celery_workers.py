@@ -1,0 +1,271 @@
+"""`execution.celery`: the steps of `monitoring-pipeline materialize` run on Celery workers
+(two `monitoring-pipeline worker` processes on a local Redis broker) and leave the same
+tables as a single-process run of the same days; the setting's errors are one line each."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+import yaml
+
+from monitoring_pipeline.config import ConfigError, load_config
+from monitoring_pipeline.config.models import CeleryExecution
+from monitoring_pipeline.defs.definitions import build_definitions
+from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
+from monitoring_pipeline.demo.generator import generate_traffic
+from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
+from monitoring_pipeline.distributed import WorkersUnavailableError, answering_workers
+from monitoring_pipeline.orchestrate import run_days
+from monitoring_pipeline.storage.database import create_engine
+from monitoring_pipeline_tests.faults.world import STAMP_COLUMNS, fingerprints
+
+DAYS = [date(2026, 10, 1), date(2026, 10, 2)]
+NOW = datetime(2026, 10, 4, tzinfo=UTC)
+VOLUME = 400
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server of this module's own (Debian's redis-server; README's test command
+    installs it), nothing persisted."""
+    if not Path(REDIS).exists():
+        pytest.fail("redis-server is not installed: apt-get install redis-server (README)")
+    port = _free_port()
+    directory = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(
+        [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(directory)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("redis-server did not start") from None
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def _publish(database_url: str, directory: Path) -> dict:
+    """Both demo models' DAYS into the database; the demo config monitoring them."""
+    traffic = {
+        model: generate_traffic(model, DAYS[0], DAYS[-1], now=NOW, daily_volume=VOLUME)
+        for model in ("loan_approval", "job_screening")
+    }
+    engine = create_engine(database_url)
+    try:
+        publish_demo_sources(engine, traffic, directory / "data")
+    finally:
+        engine.dispose()
+    return demo_config(DAYS[0], directory / "data")
+
+
+def _table(url: str, table: str) -> pd.DataFrame:
+    """``table`` without the stamp columns, rows sorted by every column (floats last)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = pd.read_sql_table(table, conn, schema="monitoring")
+    engine.dispose()
+    rows = rows[[c for c in rows.columns if c not in STAMP_COLUMNS]]
+    floats = [c for c in rows.columns if pd.api.types.is_float_dtype(rows[c])]
+    keys = [c for c in rows.columns if c not in floats]
+    return rows.sort_values([*keys, *floats]).reset_index(drop=True).astype({k: str for k in keys})
+
+
+def _worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitoring_pipeline.cli", "worker", "--concurrency", "1",
+         "--name", name, "--loglevel", "WARNING"],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+@pytest.mark.e2e
+def test_a_backfill_on_two_celery_workers_equals_a_single_process_run(
+    tmp_path: Path, make_database_url, dagster_storage_url, dagster_instance, broker
+):
+    # The same published days in two databases: one run in process, one on the workers.
+    single_url, workers_url = make_database_url(), make_database_url()
+    raw = _publish(single_url, tmp_path / "single")
+    (tmp_path / "single.yaml").write_text(yaml.safe_dump(raw))
+    runs = run_days(
+        load_config(tmp_path / "single.yaml"), dagster_instance, DAYS, database_url=single_url
+    )
+    assert all(run.success for run in runs), [run.errors for run in runs]
+
+    raw = _publish(workers_url, tmp_path / "workers")
+    raw["execution"] = {"celery": {"broker": broker}}
+    config = tmp_path / "workers.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    env = {
+        "PATH": os.environ["PATH"] + ":/usr/sbin",
+        "MONITORING_HOME": str(tmp_path / "home"),
+        "MONITORING_CONFIG": str(config),
+        "MONITORING_DATABASE_URL": workers_url,
+        "MONITORING_DAGSTER_DATABASE_URL": dagster_storage_url,
+    }
+    workers = [_worker(name, env, tmp_path / f"{name}.log") for name in ("w1", "w2")]
+    try:
+        celery = load_config(config).execution.celery
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if len(answering_workers(celery, timeout=1)) == 2:
+                    break
+            except WorkersUnavailableError:
+                pass
+            assert all(w.poll() is None for w in workers), (tmp_path / "w1.log").read_text()
+            assert time.monotonic() < deadline, "the two workers never answered"
+        done = subprocess.run(
+            [sys.executable, "-m", "monitoring_pipeline.cli", "materialize",
+             "--start", str(DAYS[0]), "--end", str(DAYS[-1])],
+            env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.count(" ok ") + done.stdout.count(" warning ") == len(DAYS), done.stdout
+        assert "DuplicateTaskNameWarning" not in done.stderr  # dagster-celery's noise, muted
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+
+    # Each table: rows and md5 of its sorted rows, who wrote a row and when aside.
+    single, distributed = fingerprints(single_url), fingerprints(workers_url)
+    assert single["labeled_prediction_rows"][0] > 0.9 * VOLUME * len(DAYS)
+    # Every table equals the single-process run's, byte for byte, but for float sums in
+    # the last bits: a sum over a day's rows follows the order PostgreSQL returns them in,
+    # which its plan may change between two runs (seen: feature_attributions' signed sums,
+    # 1 part in 1e15). Those tables must still hold the same rows with the same figures.
+    assert single.keys() == distributed.keys()
+    for table in sorted(t for t in single if single[t] != distributed[t]):
+        assert single[table][0] == distributed[table][0], table
+        pd.testing.assert_frame_equal(
+            _table(single_url, table), _table(workers_url, table), check_exact=False, rtol=1e-12
+        )
+
+    # The steps ran on both workers, not in the materialize process.
+    runs = dagster_instance.get_runs(
+        filters=dg.RunsFilter(tags={"dagster/partition": str(DAYS[-1])}), limit=1
+    )
+    events = [
+        entry.dagster_event
+        for entry in dagster_instance.all_logs(runs[0].run_id)
+        if entry.dagster_event is not None
+    ]
+    step_pids = {e.pid for e in events if e.event_type_value == "STEP_SUCCESS"}
+    workers_named = {
+        str(e.engine_event_data.metadata["Celery worker"].value).split("@")[0]
+        for e in events
+        if e.event_type_value == "ENGINE_EVENT" and "Celery worker" in e.engine_event_data.metadata
+    }
+    assert workers_named == {"w1", "w2"}
+    assert len(step_pids) >= 2  # the workers' pool processes, each its own
+    orchestrator = {e.pid for e in events if e.event_type == dg.DagsterEventType.RUN_START}
+    assert len(orchestrator) == 1 and not orchestrator & step_pids
+
+
+def test_a_celery_config_gives_the_monitor_job_the_celery_executor(tmp_path: Path):
+    raw = demo_config(DAYS[0], tmp_path / "data")
+    raw["execution"] = {"celery": {"broker_env": "TEAM_BROKER_URL"}}
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump(raw))
+    job = build_definitions(load_config(tmp_path / "models.yaml")).resolve_job_def(
+        MONITOR_MODELS_JOB
+    )
+    assert job.executor_def.name == "celery"
+    del raw["execution"]
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump(raw))
+    job = build_definitions(load_config(tmp_path / "models.yaml")).resolve_job_def(
+        MONITOR_MODELS_JOB
+    )
+    assert job.executor_def.name != "celery"
+
+
+@pytest.mark.parametrize(
+    "celery, message",
+    [
+        ({}, "give either broker or broker_env"),
+        ({"broker": "redis://a/0", "broker_env": "B"}, "give either broker or broker_env"),
+        ({"broker_env": "lower"}, "must name an environment variable"),
+        ({"broker": "redis://a/0", "backend": "x", "backend_env": "Y"}, "not both"),
+    ],
+)
+def test_a_wrong_celery_setting_is_named(tmp_path: Path, celery, message):
+    raw = demo_config(DAYS[0], tmp_path / "data")
+    raw["execution"] = {"celery": celery}
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path / "models.yaml")
+
+
+def test_no_broker_or_no_worker_is_one_line_without_the_password(broker, monkeypatch):
+    with pytest.raises(WorkersUnavailableError) as unreachable:
+        answering_workers(
+            CeleryExecution(broker=f"redis://:s3cret@127.0.0.1:{_free_port()}/0"), timeout=1
+        )
+    assert "cannot reach the Celery broker" in str(unreachable.value)
+    assert "s3cret" not in str(unreachable.value)
+    with pytest.raises(WorkersUnavailableError, match="no Celery worker answers"):
+        answering_workers(CeleryExecution(broker=broker), timeout=1)
+    monkeypatch.delenv("TEAM_BROKER_URL", raising=False)
+    with pytest.raises(WorkersUnavailableError, match="TEAM_BROKER_URL, which is not set"):
+        answering_workers(CeleryExecution(broker_env="TEAM_BROKER_URL"), timeout=1)
+
+
+def test_materialize_without_a_worker_and_worker_without_celery_are_one_line(
+    tmp_path: Path, database_url, dagster_storage_url, broker
+):
+    raw = demo_config(DAYS[0], tmp_path / "data")
+    env = {
+        "PATH": os.environ["PATH"] + ":/usr/sbin",
+        "MONITORING_HOME": str(tmp_path / "home"),
+        "MONITORING_CONFIG": str(tmp_path / "models.yaml"),
+        "MONITORING_DATABASE_URL": database_url,
+        "MONITORING_DAGSTER_DATABASE_URL": dagster_storage_url,
+    }
+    cli = [sys.executable, "-m", "monitoring_pipeline.cli"]
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump(raw))
+    done = subprocess.run([*cli, "worker"], env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"monitoring-pipeline: {tmp_path / 'models.yaml'}: no execution.celery section, so runs "
+        "execute their steps in process and no worker is needed (README: Running steps on "
+        "Celery workers)"
+    ]
+    raw["execution"] = {"celery": {"broker": broker}}  # a broker, but no worker on it
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump(raw))
+    done = subprocess.run(
+        [*cli, "materialize", "--start", str(DAYS[0]), "--end", str(DAYS[0])],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"monitoring-pipeline: no Celery worker answers on {broker}: start one or more with "
+        "`monitoring-pipeline worker` (same config, same database)"
+    ]
