@@ -71,6 +71,14 @@ import numpy as np
 import sqlalchemy as sa
 import yaml
 
+from monitoring_pipeline.storage.benchmark_floor import (
+    FLOOR_CREATE_TABLE,
+    FLOOR_READ_DAY,
+    FLOOR_READ_LABELS,
+    FLOOR_WRITE_ROWS,
+    statement,
+)
+
 SCRATCH_DATABASE = "monitoring_benchmark"
 # The Dagster measurement's own databases: the demo models' sources and monitoring tables,
 # and Dagster's run storage (never the user's instance: its run history stays clean).
@@ -266,38 +274,9 @@ def _fit_baseline(engine, config, model_name, day, audit) -> None:
 
 # ---------------------------------------------------------------------------------------
 # The floor: a minimal, independent single pass over the same day (see the docstring).
-# Its SQL stays here, not in storage/: the floor must not share the project's storage
-# code, or it would measure the project against itself. It is four statements of its own
-# on the benchmark's scratch tables (psycopg2.sql identifiers, bound parameters).
-
-FLOOR_READ_DAY = (
-    "COPY (SELECT {columns} FROM {predictions} WHERE scored_at >= %(start)s "
-    "AND scored_at < %(end)s) TO STDOUT WITH (FORMAT csv, HEADER)"
-)
-FLOOR_READ_LABELS = (
-    "COPY (SELECT prediction_id, label, labelled_at FROM {labels} WHERE prediction_id IN "
-    "(SELECT prediction_id FROM {predictions} WHERE scored_at >= %(start)s "
-    "AND scored_at < %(end)s)) TO STDOUT WITH (FORMAT csv, HEADER)"
-)
-FLOOR_CREATE_TABLE = "CREATE SCHEMA IF NOT EXISTS {schema}; CREATE TABLE {table} ({definition})"
-FLOOR_WRITE_ROWS = "COPY {table} FROM STDIN WITH (FORMAT binary)"
-
-
-def _statement(template: str, **parts):
-    """``template`` with its identifiers quoted (and ``columns``: a quoted list, ``*``
-    when None)."""
-    from psycopg2 import sql
-
-    def part(value):
-        if isinstance(value, sql.Composable):
-            return value
-        if isinstance(value, tuple):
-            return sql.Identifier(*value)
-        if isinstance(value, list):
-            return sql.SQL(", ").join(sql.Identifier(name) for name in value)
-        return sql.SQL("*") if value is None else sql.Identifier(value)
-
-    return sql.SQL(template).format(**{name: part(value) for name, value in parts.items()})
+# Its SQL is in storage/benchmark_floor.py, four statements of its own on the benchmark's
+# scratch tables: it shares none of the project's storage code, or it would measure the
+# project against itself.
 
 
 @dataclass(frozen=True)
@@ -480,7 +459,7 @@ def _write_rows(connection, table, rows) -> None:
             buffer.write(encoder.write_batch(batch))
         buffer.write(encoder.finish())
         buffer.seek(0)
-        cursor.copy_expert(_statement(FLOOR_WRITE_ROWS, table=table).as_string(cursor), buffer)
+        cursor.copy_expert(statement(FLOOR_WRITE_ROWS, table=table).as_string(cursor), buffer)
     connection.commit()
 
 
@@ -510,7 +489,7 @@ def run_floor(config_path: Path, database_url: str) -> dict:
     # Once per baseline: the bins and the baseline days' histograms on them.
     baseline = _copy_out(
         cursor,
-        _statement(
+        statement(
             FLOOR_READ_DAY,
             columns=[*columns.numeric, *columns.categorical, *columns.attributes],
             predictions=predictions,
@@ -533,11 +512,11 @@ def run_floor(config_path: Path, database_url: str) -> dict:
     # Every day: read, join, store, count.
     bounds = _utc_day_range(DAY, DAY)
     day = _copy_out(
-        cursor, _statement(FLOOR_READ_DAY, columns=None, predictions=predictions), bounds
+        cursor, statement(FLOOR_READ_DAY, columns=None, predictions=predictions), bounds
     )
     lap("read predictions")
     label_rows = _copy_out(
-        cursor, _statement(FLOOR_READ_LABELS, labels=labels, predictions=predictions), bounds
+        cursor, statement(FLOOR_READ_LABELS, labels=labels, predictions=predictions), bounds
     )
     lap("read labels")
     newest = label_rows.sort_values("labelled_at").drop_duplicates("prediction_id", keep="last")
@@ -546,12 +525,12 @@ def run_floor(config_path: Path, database_url: str) -> dict:
     rows = pa.Table.from_pandas(joined, preserve_index=False)
     lap("join")
     # The floor's table exists before the day, as the project's rows table does: not timed.
-    definition = _statement(
+    definition = statement(
         ", ".join(f"{{c{i}}} {_postgres_type(f.type)}" for i, f in enumerate(rows.schema)),
         **{f"c{i}": field.name for i, field in enumerate(rows.schema)},
     )
     cursor.execute(
-        _statement(FLOOR_CREATE_TABLE, schema=FLOOR_SCHEMA, table=table, definition=definition)
+        statement(FLOOR_CREATE_TABLE, schema=FLOOR_SCHEMA, table=table, definition=definition)
     )
     connection.commit()
     lap(None)
