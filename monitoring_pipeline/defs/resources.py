@@ -7,7 +7,7 @@ import functools
 import dagster as dg
 from sqlalchemy.engine import Engine
 
-from monitoring_pipeline.settings import load_settings
+from monitoring_pipeline.settings import Settings, load_settings
 from monitoring_pipeline.storage.database import create_engine, normalize_url, resolve_server
 from monitoring_pipeline.storage.migrations import apply_migrations
 
@@ -20,12 +20,20 @@ def _migrated_engine(url: str) -> Engine:
     return engine
 
 
+@functools.lru_cache(maxsize=8)
+def _resolved_monitoring_url(settings: Settings) -> str:
+    # Once per process and settings, not once per step: resolving probes the monitoring and
+    # Dagster servers with a fresh connection each (two logins per step, ~56 a daily run of
+    # two models). A server lost later fails the next statement instead, as it would mid-step.
+    return resolve_server(settings).monitoring
+
+
 def monitoring_engine(database_url: str | None = None) -> Engine:
     """Engine on the monitoring database: ``database_url``, else the environment's, else the
     embedded server (started on demand). Raises DatabaseUnavailableError with one line."""
     if database_url:
         return _migrated_engine(normalize_url(database_url))
-    return _migrated_engine(resolve_server(load_settings()).monitoring)
+    return _migrated_engine(_resolved_monitoring_url(load_settings()))
 
 
 class MonitoringDatabase(dg.ConfigurableResource):
