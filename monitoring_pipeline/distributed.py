@@ -36,6 +36,13 @@ if TYPE_CHECKING:
 QUEUE = "dagster"  # dagster-celery's default queue, which its executor sends steps to
 
 
+# A step is acknowledged when it ends, not when a worker takes it: a worker process killed
+# mid-step (out of memory, a lost node) puts the step back on the queue for another worker,
+# instead of leaving the run waiting for it forever. Re-running a step is safe: its
+# partition writes are one transaction, rolled back with the lost connection.
+RECOVER_LOST_STEPS = {"task_acks_late": True, "task_reject_on_worker_lost": True}
+
+
 class WorkersUnavailableError(RuntimeError):
     """No Celery worker answers on the configured broker (or the broker is unreachable)."""
 
@@ -52,7 +59,10 @@ def celery_executor_def(execution: CeleryExecution) -> dg.ExecutorDefinition:
     backend = execution.backend or (
         {"env": execution.backend_env} if execution.backend_env else broker
     )
-    return celery_executor.configured({"broker": broker, "backend": backend}, name="celery")
+    return celery_executor.configured(
+        {"broker": broker, "backend": backend, "config_source": RECOVER_LOST_STEPS},
+        name="celery",
+    )
 
 
 def broker_urls(execution: CeleryExecution, environ: Mapping[str, str] = os.environ) -> dict:
@@ -80,7 +90,10 @@ def celery_app(broker: str, backend: str):
     from dagster_celery.make_app import make_app
     from dagster_celery.tasks import create_task
 
-    app = make_app(CeleryExecutor.for_cli(broker=broker, backend=backend).app_args())
+    executor = CeleryExecutor.for_cli(
+        broker=broker, backend=backend, config_source=RECOVER_LOST_STEPS
+    )
+    app = make_app(executor.app_args())
     create_task(app)
     return app
 

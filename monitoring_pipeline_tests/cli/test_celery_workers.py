@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -33,6 +35,8 @@ from monitoring_pipeline_tests.faults.world import STAMP_COLUMNS, fingerprints
 DAYS = [date(2026, 10, 1), date(2026, 10, 2)]
 NOW = datetime(2026, 10, 4, tzinfo=UTC)
 VOLUME = 400
+KILL_VOLUME = 20_000
+MODEL = "loan_approval"
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
@@ -70,10 +74,12 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.wait(timeout=10)
 
 
-def _publish(database_url: str, directory: Path) -> dict:
-    """Both demo models' DAYS into the database; the demo config monitoring them."""
+def _publish(
+    database_url: str, directory: Path, *, volume: int = VOLUME, days: list[date] = DAYS
+) -> dict:
+    """Both demo models' ``days`` into the database; the demo config monitoring them."""
     traffic = {
-        model: generate_traffic(model, DAYS[0], DAYS[-1], now=NOW, daily_volume=VOLUME)
+        model: generate_traffic(model, days[0], days[-1], now=NOW, daily_volume=volume)
         for model in ("loan_approval", "job_screening")
     }
     engine = create_engine(database_url)
@@ -81,7 +87,7 @@ def _publish(database_url: str, directory: Path) -> dict:
         publish_demo_sources(engine, traffic, directory / "data")
     finally:
         engine.dispose()
-    return demo_config(DAYS[0], directory / "data")
+    return demo_config(days[0], directory / "data")
 
 
 def _table(url: str, table: str) -> pd.DataFrame:
@@ -106,6 +112,64 @@ def _worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     )  # fmt: skip
 
 
+@contextmanager
+def _workers(config: Path, env: dict[str, str], logs: Path, names=("w1", "w2")):
+    """`monitoring-pipeline worker` processes, yielded once each answers the broker."""
+    workers = [_worker(name, env, logs / f"{name}.log") for name in names]
+    try:
+        celery = load_config(config).execution.celery
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if len(answering_workers(celery, timeout=1)) == len(names):
+                    break
+            except WorkersUnavailableError:
+                pass
+            assert all(w.poll() is None for w in workers), (logs / f"{names[0]}.log").read_text()
+            assert time.monotonic() < deadline, "the workers never answered"
+        yield workers
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+
+
+def _environment(tmp_path: Path, config: Path, database_url: str, dagster_url: str) -> dict:
+    return {
+        "PATH": os.environ["PATH"] + ":/usr/sbin",
+        "MONITORING_HOME": str(tmp_path / "home"),
+        "MONITORING_CONFIG": str(config),
+        "MONITORING_DATABASE_URL": database_url,
+        "MONITORING_DAGSTER_DATABASE_URL": dagster_url,
+    }
+
+
+def _materialize(days: list[date], env: dict[str, str]) -> list[str]:
+    return [sys.executable, "-m", "monitoring_pipeline.cli", "materialize",
+            "--start", str(days[0]), "--end", str(days[-1])]  # fmt: skip
+
+
+def _assert_same_tables(single_url: str, workers_url: str) -> None:
+    """Every table equals the single-process run's, byte for byte (rows and md5 of its
+    sorted rows, who wrote a row and when aside), but for float sums in the last bits: a
+    sum over a day's rows follows the order PostgreSQL returns them in, which its plan may
+    change between two runs (seen: feature_attributions' signed sums, 1 part in 1e15).
+    Those tables must still hold the same rows with the same figures."""
+    single, distributed = fingerprints(single_url), fingerprints(workers_url)
+    assert single["labeled_prediction_rows"][0] > 0
+    assert single.keys() == distributed.keys()
+    for table in sorted(t for t in single if single[t] != distributed[t]):
+        assert single[table][0] == distributed[table][0], table
+        pd.testing.assert_frame_equal(
+            _table(single_url, table), _table(workers_url, table), check_exact=False, rtol=1e-12
+        )
+
+
+def _events(instance: dg.DagsterInstance, run_id: str) -> list[dg.DagsterEvent]:
+    return [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event is not None]
+
+
 @pytest.mark.e2e
 def test_a_backfill_on_two_celery_workers_equals_a_single_process_run(
     tmp_path: Path, make_database_url, dagster_storage_url, dagster_instance, broker
@@ -123,62 +187,23 @@ def test_a_backfill_on_two_celery_workers_equals_a_single_process_run(
     raw["execution"] = {"celery": {"broker": broker}}
     config = tmp_path / "workers.yaml"
     config.write_text(yaml.safe_dump(raw))
-    env = {
-        "PATH": os.environ["PATH"] + ":/usr/sbin",
-        "MONITORING_HOME": str(tmp_path / "home"),
-        "MONITORING_CONFIG": str(config),
-        "MONITORING_DATABASE_URL": workers_url,
-        "MONITORING_DAGSTER_DATABASE_URL": dagster_storage_url,
-    }
-    workers = [_worker(name, env, tmp_path / f"{name}.log") for name in ("w1", "w2")]
-    try:
-        celery = load_config(config).execution.celery
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if len(answering_workers(celery, timeout=1)) == 2:
-                    break
-            except WorkersUnavailableError:
-                pass
-            assert all(w.poll() is None for w in workers), (tmp_path / "w1.log").read_text()
-            assert time.monotonic() < deadline, "the two workers never answered"
+    env = _environment(tmp_path, config, workers_url, dagster_storage_url)
+    with _workers(config, env, tmp_path):
         done = subprocess.run(
-            [sys.executable, "-m", "monitoring_pipeline.cli", "materialize",
-             "--start", str(DAYS[0]), "--end", str(DAYS[-1])],
-            env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert done.stdout.count(" ok ") + done.stdout.count(" warning ") == len(DAYS), done.stdout
-        assert "DuplicateTaskNameWarning" not in done.stderr  # dagster-celery's noise, muted
-    finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=30)
-
-    # Each table: rows and md5 of its sorted rows, who wrote a row and when aside.
-    single, distributed = fingerprints(single_url), fingerprints(workers_url)
-    assert single["labeled_prediction_rows"][0] > 0.9 * VOLUME * len(DAYS)
-    # Every table equals the single-process run's, byte for byte, but for float sums in
-    # the last bits: a sum over a day's rows follows the order PostgreSQL returns them in,
-    # which its plan may change between two runs (seen: feature_attributions' signed sums,
-    # 1 part in 1e15). Those tables must still hold the same rows with the same figures.
-    assert single.keys() == distributed.keys()
-    for table in sorted(t for t in single if single[t] != distributed[t]):
-        assert single[table][0] == distributed[table][0], table
-        pd.testing.assert_frame_equal(
-            _table(single_url, table), _table(workers_url, table), check_exact=False, rtol=1e-12
+            _materialize(DAYS, env), env=env, capture_output=True, text=True, timeout=600
         )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(" ok ") + done.stdout.count(" warning ") == len(DAYS), done.stdout
+    assert "DuplicateTaskNameWarning" not in done.stderr  # dagster-celery's noise, muted
+
+    assert fingerprints(single_url)["labeled_prediction_rows"][0] > 0.9 * VOLUME * len(DAYS)
+    _assert_same_tables(single_url, workers_url)
 
     # The steps ran on both workers, not in the materialize process.
     runs = dagster_instance.get_runs(
         filters=dg.RunsFilter(tags={"dagster/partition": str(DAYS[-1])}), limit=1
     )
-    events = [
-        entry.dagster_event
-        for entry in dagster_instance.all_logs(runs[0].run_id)
-        if entry.dagster_event is not None
-    ]
+    events = _events(dagster_instance, runs[0].run_id)
     step_pids = {e.pid for e in events if e.event_type_value == "STEP_SUCCESS"}
     workers_named = {
         str(e.engine_event_data.metadata["Celery worker"].value).split("@")[0]
@@ -189,6 +214,60 @@ def test_a_backfill_on_two_celery_workers_equals_a_single_process_run(
     assert len(step_pids) >= 2  # the workers' pool processes, each its own
     orchestrator = {e.pid for e in events if e.event_type == dg.DagsterEventType.RUN_START}
     assert len(orchestrator) == 1 and not orchestrator & step_pids
+
+
+@pytest.mark.e2e
+def test_a_worker_process_killed_mid_step_hands_the_step_to_a_worker_again(
+    tmp_path: Path, make_database_url, dagster_storage_url, dagster_instance, broker
+):
+    """The out-of-memory killer takes a worker's step process mid-ingestion: the step goes
+    back on the queue (acknowledged late), runs again, and the day ends as a clean run."""
+    single_url, workers_url = make_database_url(), make_database_url()
+    day = [DAYS[0]]
+    step = f"{MODEL}__labeled_predictions"
+    configs = {}
+    for name, url in (("single", single_url), ("workers", workers_url)):
+        raw = _publish(url, tmp_path / name, volume=KILL_VOLUME, days=day)
+        # One model, small chunks: an ingestion of several seconds to be killed in.
+        raw["models"] = {MODEL: raw["models"][MODEL] | {"ingest_chunk_rows": 2_000}}
+        configs[name] = tmp_path / f"{name}.yaml"
+        configs[name].write_text(yaml.safe_dump(raw))
+    runs = run_days(load_config(configs["single"]), dagster_instance, day, database_url=single_url)
+    assert all(run.success for run in runs), [run.errors for run in runs]
+
+    raw = yaml.safe_load(configs["workers"].read_text())
+    raw["execution"] = {"celery": {"broker": broker}}
+    configs["workers"].write_text(yaml.safe_dump(raw))
+    env = _environment(tmp_path, configs["workers"], workers_url, dagster_storage_url)
+    this_day = dg.RunsFilter(tags={"dagster/partition": str(day[0])})
+    before = {run.run_id for run in dagster_instance.get_runs(filters=this_day)}
+    with _workers(configs["workers"], env, tmp_path):
+        materialize = subprocess.Popen(
+            _materialize(day, env), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        killed, deadline = None, time.monotonic() + 120
+        while killed is None:
+            assert time.monotonic() < deadline, "the ingestion step never started"
+            assert materialize.poll() is None, materialize.communicate()
+            for run in dagster_instance.get_runs(filters=this_day):
+                if run.run_id in before:
+                    continue
+                for event in _events(dagster_instance, run.run_id):
+                    if event.event_type_value == "STEP_START" and event.step_key == step:
+                        killed = event.pid
+            time.sleep(0.05)
+        os.kill(killed, signal.SIGKILL)
+        out, err = materialize.communicate(timeout=300)
+    assert materialize.returncode == 0, out + err
+    (run,) = [r for r in dagster_instance.get_runs(filters=this_day) if r.run_id not in before]
+    starts = [
+        e.pid
+        for e in _events(dagster_instance, run.run_id)
+        if e.event_type_value == "STEP_START" and e.step_key == step
+    ]
+    assert len(starts) == 2 and starts[0] == killed and starts[1] != killed, starts
+    _assert_same_tables(single_url, workers_url)
 
 
 def test_a_celery_config_gives_the_monitor_job_the_celery_executor(tmp_path: Path):
