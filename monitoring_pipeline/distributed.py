@@ -4,7 +4,7 @@ Why Celery: Dagster's Celery executor orchestrates a run step by step from the r
 process (a step whose upstream failed, or whose blocking check failed, is skipped exactly as
 in process), while each step executes on whichever worker takes it from the broker; the
 workers write their events and tables to the same PostgreSQL. The same executor reaches a
-cluster unchanged: workers are processes (or pods, with the celery-k8s chart) that run
+cluster unchanged: workers are processes (or the pods of a Deployment) that run
 ``monitoring-pipeline worker`` with the broker's and PostgreSQL's addresses. (dagster-dask
 runs each step in its own one-step plan, so a failed upstream step does not hold back its
 downstream ones: a blocked day would still be written.)
@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING
 
 from monitoring_pipeline.config.models import CeleryExecution
 
+if TYPE_CHECKING:
+    import dagster as dg
+
 # Where `monitoring-pipeline worker` hands the broker to the worker's Celery app
 # (monitoring_pipeline.celery_app), resolved from the config once.
 BROKER_VAR = "MONITORING_CELERY_BROKER_URL"
 BACKEND_VAR = "MONITORING_CELERY_BACKEND_URL"
 CELERY_APP = "monitoring_pipeline.celery_app"
-if TYPE_CHECKING:
-    import dagster as dg
-
 QUEUE = "dagster"  # dagster-celery's default queue, which its executor sends steps to
 
 
