@@ -9,16 +9,15 @@ cluster unchanged: workers are processes (or the pods of a Deployment) that run
 runs each step in its own one-step plan, so a failed upstream step does not hold back its
 downstream ones: a blocked day would still be written.)
 
-This module holds what both sides share: the executor of ``monitor_models_job``, the job
-as a worker rebuilds it from the config file, the broker a worker connects to, and the
-check that some worker answers before a run waits on one.
+This module holds the workers' side and the check made before a run: the job as a worker
+rebuilds it from the config file, the broker a worker connects to, and whether some worker
+answers before a run waits on one (the executor itself is in ``defs/executors.py``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,33 +35,8 @@ CELERY_APP = "monitoring_pipeline.celery_app"
 QUEUE = "dagster"  # dagster-celery's default queue, which its executor sends steps to
 
 
-# A step is acknowledged when it ends, not when a worker takes it: a worker process killed
-# mid-step (out of memory, a lost node) puts the step back on the queue for another worker,
-# instead of leaving the run waiting for it forever. Re-running a step is safe: its
-# partition writes are one transaction, rolled back with the lost connection.
-RECOVER_LOST_STEPS = {"task_acks_late": True, "task_reject_on_worker_lost": True}
-
-
 class WorkersUnavailableError(RuntimeError):
     """No Celery worker answers on the configured broker (or the broker is unreachable)."""
-
-
-def celery_executor_def(execution: CeleryExecution) -> dg.ExecutorDefinition:
-    """dagster-celery's executor on the configured broker; an ``*_env`` setting stays a
-    reference to the variable (resolved where the run starts), so no secret enters the job."""
-    from dagster_celery import celery_executor  # imports Dagster: not at CLI start
-
-    # dagster-celery registers its step task anew for every step it sends, and Celery warns
-    # of each (a screen of warnings per run) though the task is the same function.
-    warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
-    broker = execution.broker or {"env": execution.broker_env}
-    backend = execution.backend or (
-        {"env": execution.backend_env} if execution.backend_env else broker
-    )
-    return celery_executor.configured(
-        {"broker": broker, "backend": backend, "config_source": RECOVER_LOST_STEPS},
-        name="celery",
-    )
 
 
 def broker_urls(execution: CeleryExecution, environ: Mapping[str, str] = os.environ) -> dict:
@@ -89,6 +63,8 @@ def celery_app(broker: str, backend: str):
     from dagster_celery.executor import CeleryExecutor
     from dagster_celery.make_app import make_app
     from dagster_celery.tasks import create_task
+
+    from monitoring_pipeline.defs.executors import RECOVER_LOST_STEPS  # Dagster: not at CLI start
 
     executor = CeleryExecutor.for_cli(
         broker=broker, backend=backend, config_source=RECOVER_LOST_STEPS

@@ -14,6 +14,7 @@ from monitoring_pipeline.defs.assets import (
     LABEL_INDEPENDENT_ASSETS,
     build_model_assets,
 )
+from monitoring_pipeline.defs.executors import celery_executor_def
 from monitoring_pipeline.defs.jobs import build_monitor_models_job
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.report_assets import build_report_asset
@@ -22,7 +23,6 @@ from monitoring_pipeline.defs.retraining import build_retraining_job
 from monitoring_pipeline.defs.schedules import build_daily_schedule
 from monitoring_pipeline.defs.sensors import build_late_complaints_sensor, build_late_labels_sensor
 from monitoring_pipeline.defs.version_comparison import build_version_comparison_asset
-from monitoring_pipeline.distributed import celery_executor_def
 
 
 def _now() -> datetime:
