@@ -14,7 +14,7 @@ the same day's work on the same data, the least a monitoring pipeline must do, s
 ratio project / floor says what the project's extra work and overheads cost. It does:
 
 1. read the day's predictions (every column of the log) from the source table, by one
-   CSV ``COPY (SELECT ...) TO STDOUT`` parsed by Arrow;
+   CSV export by PostgreSQL (storage/benchmark_floor.py) parsed by Arrow;
 2. read the labels of those ids (a semi-join in the same SQL), keeping each id's newest
    label (pandas);
 3. join them (pandas ``merge``, left: unlabelled predictions are kept);
@@ -316,7 +316,7 @@ def _utc_day_range(first: date, last: date) -> dict[str, datetime]:
 
 
 def _copy_out(cursor, statement, bounds: dict[str, datetime]):
-    """The rows of ``statement`` (a ``COPY ... TO STDOUT`` in CSV), parsed by Arrow."""
+    """The rows of ``statement`` (a CSV export, see storage/benchmark_floor.py), parsed by Arrow."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
