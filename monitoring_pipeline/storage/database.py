@@ -47,10 +47,25 @@ CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 def report_connection_failure(exc: BaseException) -> None:
     """Tell the listeners of :func:`connection_failures_to` when ``exc`` is a lost
     connection. For work on a driver cursor (COPY), which SQLAlchemy's ``handle_error``
-    never sees."""
-    if isinstance(exc, CONNECTION_ERRORS):
+    never sees.
+
+    The lost connection may sit in ``exc``'s context: psycopg2 sometimes raises a
+    ``SystemError`` ("<function decode> returned a result with an exception set") while
+    handling the server's shutdown notice in a COPY.
+    """
+    if _is_connection_error(exc):
         for listener in list(_CONNECTION_FAILURE_LISTENERS):
             listener()
+
+
+def _is_connection_error(exc: BaseException | None) -> bool:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, CONNECTION_ERRORS):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 @contextmanager

@@ -77,6 +77,24 @@ def test_a_passing_hiccup_releases_what_was_held(probes, stderr):
     assert not isinstance(sys.stderr, outage._HeldStderr)  # restored
 
 
+def test_a_connection_lost_under_another_error_is_a_connection_failure(probes, stderr):
+    # psycopg2 may raise SystemError("<function decode> returned a result with an exception
+    # set") from the server's shutdown notice in a COPY: the lost connection is its cause.
+    try:
+        try:
+            raise psycopg2.OperationalError("terminating connection due to administrator command")
+        except psycopg2.OperationalError as lost:
+            raise SystemError("<function decode> returned a result with an exception set") from lost
+    except SystemError as decoding:
+        wrapped = decoding
+    with outage.watch_connections([GONE]) as watch:
+        report_connection_failure(wrapped)
+        print("SystemError: <function decode> ...", file=sys.stderr)
+        with pytest.raises(DatabaseUnavailableError):
+            watch.check()
+    assert stderr.getvalue() == "" and probes == [GONE]
+
+
 def test_other_errors_are_not_connection_failures(probes, stderr):
     with outage.watch_connections([GONE]) as watch:
         report_connection_failure(ValueError("a bad row"))
