@@ -27,7 +27,7 @@ from monitoring_pipeline.quality.expectations import (
     summarize_checks,
 )
 from monitoring_pipeline.storage import streaming
-from monitoring_pipeline.storage.ingestion import rows_read_history
+from monitoring_pipeline.storage.ingestion import refresh_row_statistics, rows_read_history
 from monitoring_pipeline.storage.labeled_rows import (
     JSONB_COLUMNS,
     LAYOUTS_TABLE,
@@ -236,6 +236,9 @@ def build_labeled_predictions(
         checks = summarize_checks(outcomes)
         blocked = any(c["blocking"] and not c["passed"] for c in checks.values())
         stale = writer.clear(DOWNSTREAM_TABLES) if blocked else {}
+    # After the commit: ANALYZE in the transaction would hold its lock until then and
+    # serialize the ends of models ingested side by side.
+    refresh_row_statistics(engine, step.rows_written)
     reason_counts = {f"predictions: {k}": v for k, v in step.reasons.most_common()}
     reason_counts |= {f"labels: {k}": v for k, v in step.label_reasons.most_common()}
     return LabeledPredictionsResult(

@@ -23,8 +23,15 @@ __all__ = [
     "label_status_between",
     "label_status_figures",
     "partition_prediction_ids",
+    "refresh_row_statistics",
     "rows_read_history",
 ]
+
+# Autovacuum analyzes a table after 10% of its rows changed, so a new day of a large table
+# is missing from its statistics when the day's own steps read it. The planner then takes
+# the day for empty and joins each row to its layout by a nested loop: 17 s against 2.3 s
+# to read a 1.1M-row day. Below this many rows a poor plan costs less than ANALYZE (~0.3 s).
+ANALYZE_AFTER_ROWS = 20_000
 
 # percentile_cont interpolates linearly between order statistics (numpy's default method).
 _LABEL_STATUS_FIGURES = """
@@ -229,3 +236,20 @@ def blocked_days(engine: Engine, model_name: str, first: date, last: date) -> di
         {"model": model_name, "first": first, "last": last},
     )
     return {row.partition_date: list(row.checks) for row in frame.itertuples()}
+
+
+def refresh_row_statistics(engine: Engine, rows_written: int) -> bool:
+    """After a partition of ``rows_written`` rows, refresh the planner's statistics of
+    ``labeled_prediction_rows`` (the columns its reads filter and join on) when the day is
+    large enough to matter (``ANALYZE_AFTER_ROWS``); True when it did. A role that may not
+    analyze the table gets PostgreSQL's warning, not an error."""
+    if rows_written < ANALYZE_AFTER_ROWS:
+        return False
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "ANALYZE monitoring.labeled_prediction_rows "
+                "(model_name, partition_date, prediction_id)"
+            )
+        )
+    return True
