@@ -197,17 +197,21 @@ def write_config(path: Path, baseline: list[date], shape: Shape = Shape()) -> No
 
 
 def ingest_baseline(config_path: Path, database_url: str, days: list[date]) -> None:
-    """labeled_predictions of each baseline day (set-up, not timed)."""
+    """labeled_predictions of each baseline day (set-up, not timed), then the rows settled
+    as weeks-old days are (vacuumed by then), so only the measured day's rows are fresh."""
     from monitoring_pipeline.config import load_config
     from monitoring_pipeline.defs.resources import monitoring_engine
     from monitoring_pipeline.pipeline import labeled_predictions
-    from monitoring_pipeline.storage.writes import Audit
+    from monitoring_pipeline.storage.labeled_rows import ROWS_TABLE
+    from monitoring_pipeline.storage.sources import settle_table
+    from monitoring_pipeline.storage.writes import SCHEMA, Audit
 
     config = load_config(config_path)
     engine = monitoring_engine(database_url)
     audit = Audit(run_id="benchmark-baseline", produced_at=datetime.now(UTC))
     for day in days:
         labeled_predictions.build_labeled_predictions(engine, config, MODEL, day, audit)
+    settle_table(engine, SCHEMA, ROWS_TABLE)
 
 
 def run_stages(config_path: Path, database_url: str) -> dict:
