@@ -131,3 +131,21 @@ def test_the_floors_counts_equal_pandas_group_counts():
     same = benchmark._drift({"income": histograms}, {"income": histograms}, ["income"], 1)
     psi, ks = same["income"]
     assert np.allclose(psi, 0) and np.allclose(ks, 0)  # a day against itself does not drift
+
+
+def test_a_failed_floor_still_prints_the_projects_stages(capsys):
+    """At 10M rows the floor, which holds the whole day, may be killed for memory: the
+    stages measured before it must not be lost with it."""
+    stages = ["labeled_predictions", benchmark.FIT_STAGE, "drift"]
+    result = {
+        "timings": dict.fromkeys(stages, 2.0),
+        "cpu": dict.fromkeys(stages, 1.0),
+        "peaks": dict.fromkeys(stages, 100.0),
+        "peak_rss_mib": 100.0,
+        "drift_rows": 7,
+    }
+    benchmark._print_stages(result, None, predictions=1_000, labels=900)
+    out = capsys.readouterr().out
+    assert re.search(r"labeled_predictions\s+2\.00\s+1\.00\s+500", out)
+    assert re.search(r"label join -> budgets\s+4\.00", out)
+    assert "floor: failed" in out and "ratio label join" not in out
