@@ -147,3 +147,25 @@ def test_label_rules_with_no_valid_predictions():
     result = split_malformed_labels(coerce_labels(raw), no_times)
     assert result.reasons.to_dict() == {1: "label not 0 or 1"}
     assert result.valid.index.tolist() == [0]
+
+
+def test_coercing_and_splitting_leave_the_callers_frames_as_they_were():
+    frame = clean_rows()
+    frame.loc[1, "sex"] = " male "  # cleaned in the split's copy only
+    frame["score"] = frame["score"].astype(object)
+    frame.loc[2, "score"] = "0.7"  # parsed in the coerced copy only
+    original = frame.copy()
+    coerced = coerce_predictions(frame)
+    coerced_before = coerced.copy()
+    result = split_malformed_predictions(
+        coerced, day=DAY, cohort_values=COHORTS, decision_from_threshold=0.5
+    )
+    pd.testing.assert_frame_equal(frame, original)
+    pd.testing.assert_frame_equal(coerced, coerced_before)
+    assert result.valid.loc[1, "sex"] == "male" and coerced.loc[1, "sex"] == " male "
+    labels = pd.DataFrame(
+        {"prediction_id": [" p1 "], "label": ["1"], "labelled_at": ["2026-11-02 00:00:00+00:00"]}
+    )
+    labels_before = labels.copy()
+    assert coerce_labels(labels).loc[0, "prediction_id"] == "p1"
+    pd.testing.assert_frame_equal(labels, labels_before)
