@@ -72,30 +72,43 @@ def join_newest_labels(predictions: pd.DataFrame, labels: pd.DataFrame) -> Label
     >>> int(row.label), float(row.label_lag_hours), int(row.label_revisions)
     (1, 24.0, 2)
     """
-    known = is_in(labels["prediction_id"], predictions["prediction_id"])
+    # Integer positions and times, sorted with numpy: sorting a chunk's Arrow-string ids
+    # and grouping on them cost ~2 s of a 1M-row day. Prediction ids are unique, so a
+    # label's prediction is one row position.
+    ids = labels["prediction_id"]
+    row = pd.Index(predictions["prediction_id"]).get_indexer(ids)
+    known = (row >= 0) & ids.notna().to_numpy()
     matched = labels.loc[known]
-    ordered = matched.sort_values(["prediction_id", "labelled_at"], kind="stable")
-    grouped = ordered.groupby("prediction_id", sort=False)
-    summary = pd.DataFrame(
-        {
-            "label": grouped["label"].last(),
-            "first_labelled_at": grouped["labelled_at"].first(),
-            "labelled_at": grouped["labelled_at"].last(),
-            "label_revisions": grouped.size(),
-        }
+    times = pd.to_datetime(matched["labelled_at"], utc=True)
+    # Stable: of two labels of one instant the one delivered last wins.
+    order = np.lexsort((times.array.asi8, row[known]))
+    rows_sorted = row[known][order]
+    starts = np.flatnonzero(np.diff(rows_sorted, prepend=-1) != 0)
+    ends = np.append(starts[1:], len(rows_sorted))[: len(starts)] - 1
+    labelled = rows_sorted[starts]  # each labelled prediction's row, once
+    n = len(predictions)
+    label = np.zeros(n, dtype=np.int64)
+    label[labelled] = matched["label"].to_numpy(dtype=np.int64)[order][ends]
+    unlabelled = np.ones(n, dtype=bool)
+    unlabelled[labelled] = False
+    revisions = np.zeros(n, dtype=np.int64)
+    revisions[labelled] = ends - starts + 1
+    sorted_times = times.array[order]
+
+    def at_rows(values) -> pd.Series:
+        """``values`` (one per labelled prediction) on the predictions' rows, NaT elsewhere."""
+        spread = pd.Series(values, index=labelled).reindex(np.arange(n))
+        return spread.set_axis(predictions.index)
+
+    frame = predictions.assign(
+        label=pd.arrays.IntegerArray(label, unlabelled),
+        first_labelled_at=at_rows(sorted_times[starts]),
+        labelled_at=at_rows(sorted_times[ends]),
+        label_revisions=revisions,
     )
-    if summary.empty:
-        # Nothing to attach (and pandas cannot join two empty Arrow-string keys).
-        frame = predictions.assign(
-            label=pd.NA, first_labelled_at=pd.NaT, labelled_at=pd.NaT, label_revisions=0
-        )
-    else:
-        frame = predictions.join(summary, on="prediction_id")
     for column in ("first_labelled_at", "labelled_at"):
         # An empty label set carries no time dtype; keep the columns timestamps regardless.
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    frame["label"] = frame["label"].astype("Int64")
-    frame["label_revisions"] = frame["label_revisions"].fillna(0).astype("int64")
     lag = (frame["first_labelled_at"] - frame["scored_at"]) / HOUR
     frame["label_lag_hours"] = lag.astype("float64")
     return LabelJoin(

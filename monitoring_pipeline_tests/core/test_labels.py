@@ -130,3 +130,68 @@ def test_no_predictions_and_no_labels_give_an_empty_typed_frame():
     assert len(joined.frame) == 0 and joined.labels_orphaned == 0
     assert str(joined.frame["label"].dtype) == "Int64"
     assert str(joined.frame["label_revisions"].dtype) == "int64"
+
+
+def _reference_join(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """The join as pandas says it directly: newest label per id by a stable sort on (id,
+    time), first and last time, count; attached by id."""
+    matched = labels[labels["prediction_id"].isin(predictions["prediction_id"].dropna())]
+    ordered = matched.sort_values(["prediction_id", "labelled_at"], kind="stable")
+    grouped = ordered.groupby("prediction_id", sort=False)
+    summary = pd.DataFrame(
+        {
+            "label": grouped["label"].last(),
+            "first_labelled_at": grouped["labelled_at"].first(),
+            "labelled_at": grouped["labelled_at"].last(),
+            "label_revisions": grouped.size(),
+        }
+    )
+    frame = predictions.join(summary, on="prediction_id")
+    frame["label"] = frame["label"].astype("Int64")
+    frame["label_revisions"] = frame["label_revisions"].fillna(0).astype("int64")
+    frame["label_lag_hours"] = (
+        (frame["first_labelled_at"] - frame["scored_at"]) / pd.Timedelta(hours=1)
+    ).astype("float64")
+    return frame
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_join_equals_a_direct_pandas_groupby_on_a_random_day(seed):
+    """Corrections, several labels of one instant (same value, as validation leaves them),
+    orphans, unlabelled predictions, ids in any order."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = 2_000
+    predictions = pd.DataFrame(
+        {
+            "prediction_id": pd.Series([f"id{i}" for i in rng.permutation(n)], dtype="str"),
+            "scored_at": ts("2026-11-01") + pd.to_timedelta(rng.integers(0, 86_400, n), "s"),
+            "score": rng.random(n),
+        }
+    )
+    rows = 3_000
+    ids = [f"id{i}" for i in rng.integers(0, n + 300, rows)]  # ~13% orphans
+    hours = rng.integers(1, 40, rows)  # few distinct hours: ties of one instant
+    value = {i: float(rng.integers(0, 2)) for i in set(ids)}
+    labelled = pd.DataFrame(
+        {
+            "prediction_id": pd.Series(ids, dtype="str"),
+            "label": [
+                value[i] if rng.random() < 0.7 else float(h % 2)
+                for i, h in zip(ids, hours, strict=True)
+            ],
+            "labelled_at": ts("2026-11-02") + pd.to_timedelta(hours, "h"),
+        }
+    )
+    # Validation quarantines different labels of one instant: keep one value per (id, time).
+    labelled["label"] = labelled.groupby(["prediction_id", "labelled_at"])["label"].transform(
+        "first"
+    )
+    joined = join_newest_labels(predictions, labelled)
+    expected = _reference_join(predictions, labelled)
+    pd.testing.assert_frame_equal(joined.frame, expected)
+    assert joined.frame["label"].notna().sum() > n / 2 and joined.labels_orphaned > 0
+    orphaned = ~labelled["prediction_id"].isin(predictions["prediction_id"])
+    assert joined.labels_orphaned == orphaned.sum()
+    assert joined.labels_used == len(labelled) - orphaned.sum()
