@@ -196,6 +196,7 @@ def build_labeled_predictions(
         # Questions no single row answers, asked once the day's rows are in: ids also
         # stored on other days (kept, counted), labels delivered today for no prediction.
         stored = writer.connection()
+        refresh_row_statistics(stored, step.rows_written)  # before the questions, see there
         ids_on_other_days = count_ids_on_other_days(stored, model_name, day)
         delivered = labels.delivered_ids()
         labels_orphaned = (
@@ -236,9 +237,6 @@ def build_labeled_predictions(
         checks = summarize_checks(outcomes)
         blocked = any(c["blocking"] and not c["passed"] for c in checks.values())
         stale = writer.clear(DOWNSTREAM_TABLES) if blocked else {}
-    # After the commit: ANALYZE in the transaction would hold its lock until then and
-    # serialize the ends of models ingested side by side.
-    refresh_row_statistics(engine, step.rows_written)
     reason_counts = {f"predictions: {k}": v for k, v in step.reasons.most_common()}
     reason_counts |= {f"labels: {k}": v for k, v in step.label_reasons.most_common()}
     return LabeledPredictionsResult(

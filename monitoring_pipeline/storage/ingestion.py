@@ -28,9 +28,10 @@ __all__ = [
 ]
 
 # Autovacuum analyzes a table after 10% of its rows changed, so a new day of a large table
-# is missing from its statistics when the day's own steps read it. The planner then takes
-# the day for empty and joins each row to its layout by a nested loop: 17 s against 2.3 s
-# to read a 1.1M-row day. Below this many rows a poor plan costs less than ANALYZE (~0.3 s).
+# is missing from its statistics when the day's own queries run. The planner then takes the
+# day for empty: it joined each row to its layout by a nested loop (a 1.1M-row day read in
+# 17 s instead of 2.3 s) and counted ids on other days by 11.3M index probes (44 s on a
+# 10M-row day). Below this many rows a poor plan costs less than ANALYZE (~0.3 s).
 ANALYZE_AFTER_ROWS = 20_000
 
 # percentile_cont interpolates linearly between order statistics (numpy's default method).
@@ -238,18 +239,22 @@ def blocked_days(engine: Engine, model_name: str, first: date, last: date) -> di
     return {row.partition_date: list(row.checks) for row in frame.itertuples()}
 
 
-def refresh_row_statistics(engine: Engine, rows_written: int) -> bool:
+def refresh_row_statistics(conn: sa.Connection, rows_written: int) -> bool:
     """After a partition of ``rows_written`` rows, refresh the planner's statistics of
-    ``labeled_prediction_rows`` (the columns its reads filter and join on) when the day is
-    large enough to matter (``ANALYZE_AFTER_ROWS``); True when it did. A role that may not
-    analyze the table gets PostgreSQL's warning, not an error."""
+    ``labeled_prediction_rows`` (the columns its queries filter and join on) when the day is
+    large enough to matter (``ANALYZE_AFTER_ROWS``); True when it did.
+
+    Run it in the day's write transaction, after the rows: ANALYZE samples the
+    transaction's own new rows as live (and its deleted ones as dead), so the day's later
+    queries are planned on its real size, and the statistics commit or roll back with the
+    rows. Its lock (SHARE UPDATE EXCLUSIVE) then lasts until the commit: another day's
+    ANALYZE waits that long; reads and writes do not. A role that may not analyze the table
+    gets PostgreSQL's warning, not an error."""
     if rows_written < ANALYZE_AFTER_ROWS:
         return False
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "ANALYZE monitoring.labeled_prediction_rows "
-                "(model_name, partition_date, prediction_id)"
-            )
+    conn.execute(
+        sa.text(
+            "ANALYZE monitoring.labeled_prediction_rows (model_name, partition_date, prediction_id)"
         )
+    )
     return True
