@@ -122,11 +122,9 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             )
         except DatabaseUnavailableError as exc:
             in_flight = days[len(done)].isoformat()
-            print(
+            watch.say(
                 f"monitoring-pipeline: {exc} (lost while materializing {in_flight}: its writes "
-                "rolled back; run it again once the server is back)",
-                file=sys.stderr,
-                flush=True,
+                "rolled back; run it again once the server is back)"
             )
             # Nothing left to do can reach the server: exit now, not after a minute of
             # Dagster's storage retrying (and printing) each event of the abandoned run.

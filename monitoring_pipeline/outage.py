@@ -16,8 +16,8 @@ dead connections); the thread waiting for the work then calls
 :class:`~monitoring_pipeline.storage.database.DatabaseUnavailableError` (one line) if one is
 unreachable. A passing hiccup is probed, found reachable, and ignored.
 
-What the process writes to ``sys.stderr`` between a connection error and the probe's answer
-is held back: released when the servers answer, dropped when one is gone (Dagster writes
+What the process writes to ``sys.stderr`` between a connection error (or text only a lost
+connection prints, ``LOST_CONNECTION_TEXTS``) and the probe's answer is held back: released when the servers answer, dropped when one is gone (Dagster writes
 "Exception while writing logger call to event log: ..." there when the event log it
 cannot reach refuses an event; the one line says it all).
 """
@@ -43,6 +43,17 @@ __all__ = ["ConnectionWatch", "watch_connections"]
 
 # dagster_postgres.utils.retry_pg_connection_fn logs this (root logger) before each retry.
 DAGSTER_STORAGE_RETRY = "Retrying failed database connection"
+# What only a lost connection prints. psycopg2 itself prints some of it (from C, in a
+# COPY's thread: "psycopg2.errors.AdminShutdown: terminating connection ... SystemError:
+# <function decode> returned a result with an exception set") before any exception reaches
+# code that could report it, so the text itself starts the hold.
+LOST_CONNECTION_TEXTS = (
+    "terminating connection due to",
+    "server closed the connection unexpectedly",
+    "the database system is shutting down",
+    "could not receive data from server",
+    "connection already closed",
+)
 
 
 class ConnectionWatch:
@@ -57,6 +68,9 @@ class ConnectionWatch:
         self._held: list[str] = []
         self._lock = threading.Lock()
         self.stderr: io.TextIOBase | None = None
+        # Set once a probe found a server gone: from then on stderr says nothing but
+        # :meth:`say` (a COPY's thread may still print its loss after the probe).
+        self.gone = threading.Event()
 
     def suspect(self) -> None:
         """A connection failed somewhere (any thread)."""
@@ -81,16 +95,22 @@ class ConnectionWatch:
         except BaseException:
             with self._lock:
                 self._held.clear()
-            self.holding.clear()  # the caller's one line goes out
+                self.gone.set()  # the caller's one line goes out through say()
             raise
         self.release()
+
+    def say(self, line: str) -> None:
+        """Write ``line`` to the real stderr, held or not (the one line of a lost server)."""
+        if self.stderr is not None:
+            self.stderr.write(line + "\n")
+            self.stderr.flush()
 
     def release(self) -> None:
         """Write out what was held, and hold no more."""
         with self._lock:
             held, self._held = self._held, []
             self.holding.clear()
-        if held and self.stderr is not None:
+        if held and self.stderr is not None and not self.gone.is_set():
             self.stderr.write("".join(held))
             self.stderr.flush()
 
@@ -103,6 +123,10 @@ class _HeldStderr(io.TextIOBase):
         self._watch = watch
 
     def write(self, text: str) -> int:
+        if self._watch.gone.is_set():
+            return len(text)  # a server is gone: the caller's one line says it all
+        if not self._watch.holding.is_set() and any(t in text for t in LOST_CONNECTION_TEXTS):
+            self._watch.suspect()  # probed at the next check; released if the server answers
         if self._watch.holding.is_set():
             self._watch.hold(text)
         else:

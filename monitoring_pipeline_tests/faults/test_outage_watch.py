@@ -59,7 +59,8 @@ def test_a_lost_copy_holds_stderr_and_a_gone_server_drops_it(probes, stderr):
         print("Exception while writing logger call to event log: ...", file=sys.stderr)
         with pytest.raises(DatabaseUnavailableError) as lost:
             watch.check()
-        print(f"monitoring-pipeline: {lost.value}", file=sys.stderr)  # the CLI's one line
+        print("a thread still printing its loss", file=sys.stderr)  # dropped: gone
+        watch.say(f"monitoring-pipeline: {lost.value}")  # the CLI's one line
     assert stderr.getvalue().splitlines() == [
         f"monitoring-pipeline: cannot use PostgreSQL at {GONE}: gone"
     ]
@@ -93,6 +94,28 @@ def test_a_connection_lost_under_another_error_is_a_connection_failure(probes, s
         with pytest.raises(DatabaseUnavailableError):
             watch.check()
     assert stderr.getvalue() == "" and probes == [GONE]
+
+
+def test_psycopg2s_own_print_of_a_lost_copy_is_held_and_dropped_with_a_gone_server(probes, stderr):
+    # psycopg2 prints this from C, in the COPY's thread, before anything is raised to us.
+    with outage.watch_connections([GONE]) as watch:
+        print(
+            "psycopg2.errors.AdminShutdown: terminating connection due to administrator "
+            "command\nCONTEXT:  COPY labeled_prediction_rows, line 1107",
+            file=sys.stderr,
+        )
+        print("SystemError: <function decode> returned a result ...", file=sys.stderr)
+        with pytest.raises(DatabaseUnavailableError):
+            watch.check()
+    assert stderr.getvalue() == "" and probes == [GONE]
+
+
+def test_the_same_text_with_the_server_still_there_is_written_out(probes, stderr):
+    with outage.watch_connections([REACHABLE]) as watch:
+        print("FATAL: terminating connection due to idle-session timeout", file=sys.stderr)
+        watch.check()
+    assert stderr.getvalue() == "FATAL: terminating connection due to idle-session timeout\n"
+    assert probes == [REACHABLE]
 
 
 def test_other_errors_are_not_connection_failures(probes, stderr):
