@@ -17,7 +17,8 @@ dead connections); the thread waiting for the work then calls
 unreachable. A passing hiccup is probed, found reachable, and ignored.
 
 What the process writes to ``sys.stderr`` between a connection error (or text only a lost
-connection prints, ``LOST_CONNECTION_TEXTS``) and the probe's answer is held back: released when the servers answer, dropped when one is gone (Dagster writes
+connection prints, ``LOST_CONNECTION_TEXTS``) and the probe's answer is held back: released
+when the servers answer, dropped when one is gone (Dagster writes
 "Exception while writing logger call to event log: ..." there when the event log it
 cannot reach refuses an event; the one line says it all).
 """
