@@ -117,25 +117,44 @@ class ConnectionWatch:
 
 
 class _HeldStderr(io.TextIOBase):
-    """``sys.stderr`` while a watch runs: written through, except while the watch holds."""
+    """``sys.stderr`` while a watch runs: written through, except while the watch holds.
+
+    Text goes on by whole lines (or at ``flush``): Python prints an exception in pieces
+    ("psycopg2.errors", ".", "AdminShutdown", ": ", then the message), and only the whole
+    line shows a lost connection's text, so no piece may pass before the line is seen.
+    """
 
     def __init__(self, stream, watch: ConnectionWatch) -> None:
         self._stream = stream
         self._watch = watch
+        self._partial = ""  # written since the last line end, not yet passed on
+        self._lock = threading.Lock()
 
     def write(self, text: str) -> int:
+        with self._lock:
+            pending = self._partial + text
+            end = max(pending.rfind("\n"), pending.rfind("\r")) + 1
+            self._partial = pending[end:]
+            if end:
+                self._pass_on(pending[:end])
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._partial = self._partial, ""
+            if pending:
+                self._pass_on(pending)
+        self._stream.flush()
+
+    def _pass_on(self, text: str) -> None:
         if self._watch.gone.is_set():
-            return len(text)  # a server is gone: the caller's one line says it all
+            return  # a server is gone: the caller's one line says it all
         if not self._watch.holding.is_set() and any(t in text for t in LOST_CONNECTION_TEXTS):
             self._watch.suspect()  # probed at the next check; released if the server answers
         if self._watch.holding.is_set():
             self._watch.hold(text)
         else:
             self._stream.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        self._stream.flush()
 
     def fileno(self) -> int:
         return self._stream.fileno()
@@ -176,11 +195,12 @@ def watch_connections(urls: Sequence[str]) -> Iterator[ConnectionWatch]:
     pool.setLevel(logging.CRITICAL)
     stderr = sys.stderr
     watch.stderr = stderr
-    sys.stderr = _HeldStderr(stderr, watch)
+    held_stderr = sys.stderr = _HeldStderr(stderr, watch)
     try:
         with connection_failures_to(watch.suspect):
             yield watch
     finally:
+        held_stderr.flush()  # a last line without its end
         sys.stderr = stderr
         watch.release()  # the work ended before a probe answered: nothing is lost
         pool.setLevel(pool_level)

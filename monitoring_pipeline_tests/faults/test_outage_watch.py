@@ -110,6 +110,29 @@ def test_psycopg2s_own_print_of_a_lost_copy_is_held_and_dropped_with_a_gone_serv
     assert stderr.getvalue() == "" and probes == [GONE]
 
 
+def test_an_exception_printed_in_pieces_is_held_from_its_first_piece(probes, stderr):
+    # Python prints an uncaught exception piece by piece; only the whole line shows the loss.
+    with outage.watch_connections([GONE]) as watch:
+        for piece in ("psycopg2.errors", ".", "AdminShutdown", ": "):
+            sys.stderr.write(piece)
+        sys.stderr.write("terminating connection due to administrator command\n")
+        sys.stderr.flush()
+        with pytest.raises(DatabaseUnavailableError):
+            watch.check()
+    assert stderr.getvalue() == "" and probes == [GONE]
+
+
+def test_a_line_without_its_end_goes_out_at_flush_and_at_the_end(probes, stderr):
+    with outage.watch_connections([REACHABLE]):
+        sys.stderr.write("day 1 of 3\r")
+        sys.stderr.write("partial")
+        assert stderr.getvalue() == "day 1 of 3\r"
+        sys.stderr.flush()
+        assert stderr.getvalue() == "day 1 of 3\rpartial"
+        sys.stderr.write(" and its tail")
+    assert stderr.getvalue() == "day 1 of 3\rpartial and its tail" and probes == []
+
+
 def test_the_same_text_with_the_server_still_there_is_written_out(probes, stderr):
     with outage.watch_connections([REACHABLE]) as watch:
         print("FATAL: terminating connection due to idle-session timeout", file=sys.stderr)
