@@ -3,7 +3,10 @@ indexed query per chunk."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from monitoring_pipeline.config.models import PostgresTableSource
@@ -107,3 +110,83 @@ def test_csv_ids_keep_their_leading_zeros_and_match_their_labels(engine, tmp_pat
     assert opened.scan.duplicated_id_rows == 0  # "01" and "001" are two ids
     assert len(labels) > 0
     assert sorted(found["prediction_id"].astype(str)) == sorted(labels.prediction_id)
+
+
+def test_validation_strips_exactly_the_characters_ids_are_trimmed_of_in_sql():
+    # Labels of a table day are joined in SQL to btrim(id, WHITESPACE): that is the id
+    # validation keeps only if its stripping is exactly this set, for every character.
+    from monitoring_pipeline.core.validation import clean_text
+    from monitoring_pipeline.storage.streaming import WHITESPACE
+
+    characters = [chr(code) for code in range(0x110000) if not 0xD800 <= code < 0xE000]
+    padded = pd.Series([f"{c}a{c}" for c in characters])
+    stripped = (clean_text(padded) == "a").to_numpy()
+    assert {c for c, s in zip(characters, stripped, strict=True) if s} == set(WHITESPACE)
+
+
+@pytest.mark.parametrize("id_type", ["text", "bigint"])
+def test_a_table_days_labels_read_once_are_the_rows_each_chunk_would_look_up(engine, id_type):
+    from datetime import date
+
+    from monitoring_pipeline.config.models import ModelConfig
+    from monitoring_pipeline.demo.publish import demo_config
+    from monitoring_pipeline.storage import streaming
+
+    day = date(2026, 10, 1)
+    if id_type == "text":
+        day_ids = [*TRICKY[:-1], "\u00a0nbsp", "x"]  # each once as validation keeps it
+        label_ids = [*TRICKY, "a", "a", "padded", "nbsp", " nbsp", "x", "other day"]
+    else:
+        day_ids = ["42", " 7", "1000000000001"]
+        label_ids = ["42", "7", "7", "420", "1000000000001"]
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE SCHEMA src"))
+        conn.execute(
+            sa.text("CREATE TABLE src.p (id text, t timestamptz)")
+        )
+        conn.execute(
+            sa.text("INSERT INTO src.p VALUES (:id, :t)"),
+            [{"id": i, "t": f"{day}T{n % 24:02d}:00:00Z"} for n, i in enumerate(day_ids)]
+            + [{"id": "other day", "t": "2026-10-02T01:00:00Z"}],
+        )
+        conn.execute(sa.text(f"CREATE TABLE src.l (id {id_type}, label int, at timestamptz)"))
+        conn.execute(sa.text("CREATE INDEX ON src.l (id)"))
+        conn.execute(
+            sa.text("INSERT INTO src.l VALUES (CAST(:id AS " + id_type + "), :label, :at)"),
+            [
+                {"id": i, "label": n % 2, "at": f"2026-10-{2 + n % 5:02d}T00:00:00Z"}
+                for n, i in enumerate(label_ids)
+                if id_type == "text" or i.strip().isdigit()
+            ],
+        )
+    raw = demo_config(day, Path("/nonexistent"))["models"]["loan_approval"]
+    raw = raw | {
+        "predictions": {"kind": "postgres_table", "table": "src.p"},
+        "labels": {"kind": "postgres_table", "table": "src.l"},
+        "columns": raw.get("columns", {}) | {
+            "prediction_id": "id", "scored_at": "t", "label_prediction_id": "id",
+            "label": "label", "labelled_at": "at",
+        },
+    }  # fmt: skip
+    model = ModelConfig.model_validate(raw)
+    scan = streaming._scan_table_ids(
+        engine, model.predictions, "id", (sa.column("t") >= f"{day}", sa.column("t") < "2026-10-02")
+    )
+    labels = streaming.open_day_labels(engine, model, day, scan)
+    assert labels._held is not None  # read once
+    # The ids as validation leaves them, and one no label has.
+    asked = pd.Series(list(dict.fromkeys([i.strip() for i in day_ids] + ["never"])), dtype="string")
+
+    held = labels.for_ids(asked)
+    each = labels._table_rows(labels._table, asked)  # one indexed query, as per chunk
+
+    def rows(frame):
+        return sorted(
+            zip(frame["prediction_id"].astype(str), frame["label"].astype(int),
+                pd.to_datetime(frame["labelled_at"], utc=True), strict=True)
+        )  # fmt: skip
+
+    assert len(held) > len(day_ids) and rows(held) == rows(each)
+    assert held.columns.tolist() == ["prediction_id", "label", "labelled_at"]
+    # Only the day's ids were read: a label of another day's prediction is not held.
+    assert "other day" not in set(labels._held._table.column("prediction_id").to_pylist())
