@@ -771,10 +771,12 @@ class _HeldLabels:
     """
 
     def __init__(self, table: pa.Table, key: str, hashes: np.ndarray) -> None:
-        self._table = table
+        order = np.argsort(hashes, kind="stable")  # an id's rows stay in table order
+        # Sorted by hash in one contiguous copy: a chunk's rows are then ranges of it
+        # (taking from the stream's batches was 4x slower).
+        self._table = table.take(order)
+        self._hashes = hashes[order]
         self._key = key
-        self._order = np.argsort(hashes, kind="stable")  # an id's rows stay in table order
-        self._hashes = hashes[self._order]
         self.columns = [name for name in table.column_names if name != _ID_TEXT]
 
     @classmethod
@@ -820,15 +822,17 @@ class _HeldLabels:
         return cls(table, "prediction_id" if key == id_column else key, np.concatenate(hashes))
 
     def rows(self, ids: pd.Series) -> pd.DataFrame:
-        """Every held row (standard column names) whose id text is one of ``ids``, grouped
-        by id in the order of ``ids``, each id's rows in table order; nulls match nothing."""
+        """Every held row (standard column names) whose id text is one of ``ids`` (unique),
+        grouped by id, each id's rows in table order; nulls match nothing."""
         asked = ids.dropna().astype("string").to_numpy(dtype=object)
         found = _text_hashes(pa.array(asked, type=pa.string()))
+        by_hash = np.argsort(found)  # sorted needles: 8x faster searches (cache)
+        asked, found = asked[by_hash], found[by_hash]
         first = np.searchsorted(self._hashes, found, side="left")
         counts = np.searchsorted(self._hashes, found, side="right") - first
         of_asked = np.repeat(np.arange(len(asked)), counts)
         within = np.arange(len(of_asked)) - np.repeat(np.cumsum(counts) - counts, counts)
-        candidates = self._table.take(self._order[np.repeat(first, counts) + within])
+        candidates = self._table.take(np.repeat(first, counts) + within)
         same_text = pc.equal(
             candidates.column(self._key), pa.array(asked[of_asked], type=pa.string())
         )
