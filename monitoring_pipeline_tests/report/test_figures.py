@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from monitoring_pipeline.core.calibration import reliability_curve, sum_bins
@@ -20,6 +21,8 @@ DAYS = [D0 + timedelta(days=i) for i in range(4)]
 
 
 def trace(fig, name: str):
+    if isinstance(fig, dict):  # a figure built as a plotly dict: validated here
+        fig = go.Figure(fig)
     matches = [t for t in fig.data if t.name == name]
     assert len(matches) == 1, [t.name for t in fig.data]
     return matches[0]
@@ -145,6 +148,20 @@ def test_cohort_rates_error_bars_are_wilson_and_small_cohorts_go_to_the_strip():
     strip = trace(fig, "insufficient")
     assert list(strip.x) == [d.isoformat() for d in DAYS[:2]]
     assert set(strip.y) == {figures.INSUFFICIENT_Y} and figures.INSUFFICIENT_Y < 0
+
+
+def test_cohort_rates_put_each_metric_on_its_own_rate_axis():
+    frame = metrics_frame()
+    both = pd.concat([frame, frame.assign(metric="fpr", value=frame.value / 3)])
+    fig = go.Figure(
+        figures.cohort_rates(both, metrics_order=["tpr", "fpr"], title="t", min_size=50)
+    )
+    on_second = [t for t in fig.data if t.yaxis == "y2"]
+    assert {t.name for t in on_second} == {t.name for t in fig.data if t.yaxis == "y"}
+    overall = next(t for t in on_second if t.name == "all")
+    assert list(overall.y) == pytest.approx([0.25, 0.25])
+    assert fig.layout.yaxis2.range == (figures.INSUFFICIENT_Y - 0.05, 1.03)
+    assert fig.layout.xaxis2.type == "date" and fig.layout.height == 220 + 190 * 2
 
 
 def test_complaint_rates_draw_each_group_with_wilson_bars_and_shade_open_windows():
