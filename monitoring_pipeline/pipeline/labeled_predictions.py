@@ -35,10 +35,7 @@ from monitoring_pipeline.storage.labeled_rows import (
     labeled_rows,
     layout_table,
 )
-from monitoring_pipeline.storage.prediction_ids import (
-    count_ids_on_other_days,
-    count_labels_without_prediction,
-)
+from monitoring_pipeline.storage.prediction_ids import count_ids_on_other_days
 from monitoring_pipeline.storage.streaming import match_key
 from monitoring_pipeline.storage.writes import Audit, json_column, partition_writer
 
@@ -198,12 +195,7 @@ def build_labeled_predictions(
         stored = writer.connection()
         refresh_row_statistics(stored, step.rows_written)  # before the questions, see there
         ids_on_other_days = count_ids_on_other_days(stored, model_name, day)
-        delivered = labels.delivered_ids()
-        labels_orphaned = (
-            None if delivered is None else count_labels_without_prediction(
-                stored, model_name, delivered
-            )
-        )  # fmt: skip
+        labels_orphaned = labels.count_orphans(stored, model_name)
         outcomes = quality.finish(duplicated_id_rows=day_source.scan.duplicated_id_rows)
         results = (
             pd.DataFrame([vars(o) for o in outcomes])

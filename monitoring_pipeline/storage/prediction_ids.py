@@ -13,9 +13,14 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 
+from monitoring_pipeline.core.validation import day_bounds
 from monitoring_pipeline.storage.sources import text_array_literal
 
-__all__ = ["count_ids_on_other_days", "count_labels_without_prediction"]
+__all__ = [
+    "count_ids_on_other_days",
+    "count_labels_without_prediction",
+    "count_table_labels_without_prediction",
+]
 
 _IDS_ON_OTHER_DAYS = sa.text(
     """
@@ -65,3 +70,52 @@ def count_labels_without_prediction(
         return missing
     params = {"model_name": model_name, "ids": text_array_literal(ids)}
     return missing + int(conn.execute(_LABELS_WITHOUT_PREDICTION, params).scalar_one())
+
+
+_STORED = sa.table(
+    "labeled_prediction_rows",
+    sa.column("model_name"),
+    sa.column("prediction_id"),
+    schema="monitoring",
+)
+
+
+def count_table_labels_without_prediction(
+    conn: sa.Connection,
+    model_name: str,
+    table: str,
+    id_column: str,
+    time_column: str,
+    day: date,
+    whitespace: str,
+) -> int:
+    """:func:`count_labels_without_prediction` of the label rows of ``table``
+    (``schema.name``) whose ``time_column`` falls on ``day`` (UTC), in one statement: the
+    ids never leave the server (fetching a 10M-row day's ids and sending them back cost
+    seconds). An id is cleaned as validation cleans it (trimmed of ``whitespace``, empty
+    as missing); a missing one matches no prediction."""
+    schema, name = table.split(".")
+    labels = sa.table(name, sa.column(id_column), sa.column(time_column), schema=schema)
+    start, end = day_bounds(day)
+    label_id = sa.func.nullif(
+        sa.func.btrim(
+            sa.cast(labels.c[id_column], sa.Text),
+            sa.bindparam("whitespace", whitespace, type_=sa.Text),
+        ),
+        "",
+    )
+    stored = (
+        sa.select(sa.literal(1))
+        .select_from(_STORED)
+        .where(_STORED.c.model_name == model_name, _STORED.c.prediction_id == label_id)
+    )
+    query = (
+        sa.select(sa.func.count())
+        .select_from(labels)
+        .where(
+            labels.c[time_column] >= start.to_pydatetime(),
+            labels.c[time_column] < end.to_pydatetime(),
+            ~sa.exists(stored),
+        )
+    )
+    return int(conn.execute(query).scalar_one())

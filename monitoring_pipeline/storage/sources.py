@@ -299,31 +299,6 @@ def _iter_label_files(
             yield file_day, frame
 
 
-def label_ids_delivered(
-    engine: Engine, source: PostgresTableSource, id_column: str, time_column: str, day: date
-) -> pd.Series | None:
-    """The id (as text) of every label row of a table source whose ``time_column`` falls on
-    ``day`` (UTC); None when that column is not a timestamp (no delivery day in SQL)."""
-    schema, name = source.table.split(".")
-    existing = {
-        column["name"]: column["type"]
-        for column in sa.inspect(engine).get_columns(name, schema=schema)
-    }
-    if not isinstance(existing.get(time_column), sa.DateTime) or id_column not in existing:
-        return None
-    start, end = day_bounds(day)
-    query = (
-        sa.select(sa.cast(sa.column(id_column), sa.Text))
-        .select_from(_table(source))
-        .where(
-            sa.column(time_column) >= start.to_pydatetime(),
-            sa.column(time_column) < end.to_pydatetime(),
-        )
-    )
-    with engine.connect() as conn:
-        return pd.Series(conn.execute(query).scalars().all(), dtype="string")
-
-
 def read_label_rows(model: ModelConfig, since: date) -> pd.DataFrame:
     """Every label row delivered in files dated ``since`` or later (standard column names)."""
     assert isinstance(model.labels, FileSource)

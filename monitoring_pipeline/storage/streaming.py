@@ -36,6 +36,10 @@ from sqlalchemy.engine import Engine
 from monitoring_pipeline.config.models import FileSource, ModelConfig, PostgresTableSource
 from monitoring_pipeline.core.labels import is_in
 from monitoring_pipeline.core.validation import SchemaError, clean_text, day_bounds
+from monitoring_pipeline.storage.prediction_ids import (
+    count_labels_without_prediction,
+    count_table_labels_without_prediction,
+)
 from monitoring_pipeline.storage.sources import (
     RawDay,
     SourceUnavailableError,
@@ -46,7 +50,6 @@ from monitoring_pipeline.storage.sources import (
     _iter_label_files,
     _table,
     label_columns,
-    label_ids_delivered,
     missing_columns_message,
     prediction_columns,
 )
@@ -659,7 +662,7 @@ class DayLabels:
         self._table: TableIdReader | None = None
         self._held: _HeldLabels | None = None
         #: Ids of the label rows delivered on the day (file sources: the file dated that
-        #: day), cleaned; None when the source cannot tell (see :meth:`delivered_ids`).
+        #: day), cleaned (see :meth:`count_orphans`).
         self._delivered: pd.Series | None = None
         self._engine, self._model, self._day = engine, model, day
         if isinstance(self._source, FileSource):
@@ -683,19 +686,28 @@ class DayLabels:
                     scan.id_keys,
                 )  # fmt: skip
 
-    def delivered_ids(self) -> pd.Series | None:
-        """The (cleaned) id of every label row delivered on the day, to find labels without a
-        prediction: a file source's file dated that day; a table source's rows whose
-        ``labelled_at`` falls on that UTC day (None if that column is not a timestamp)."""
-        if self._table is not None:
-            assert isinstance(self._source, PostgresTableSource)
-            columns = self._model.columns
-            ids = label_ids_delivered(
-                self._engine, self._source, columns.label_prediction_id, columns.labelled_at,
-                self._day,
-            )  # fmt: skip
-            return None if ids is None else clean_text(ids)
-        return self._delivered
+    def count_orphans(self, stored: sa.Connection, model_name: str) -> int | None:
+        """Label rows delivered on the day whose (cleaned) id matches no stored prediction
+        of the model on any day, asked on ``stored`` (the day's write transaction, so its
+        own rows count); None when the source cannot tell the delivery day.
+
+        A file source's delivery is its file dated that day; a table source's, the rows
+        whose ``labelled_at`` falls on that UTC day (None if that column is not a
+        timestamp), counted in SQL where the rows are.
+        """
+        if self._table is None:
+            if self._delivered is None:
+                return None
+            return count_labels_without_prediction(stored, model_name, self._delivered)
+        assert isinstance(self._source, PostgresTableSource)
+        columns = self._model.columns
+        catalog = _catalog(self._engine, self._source)
+        if not isinstance(catalog.get(columns.labelled_at), sa.DateTime):
+            return None
+        return count_table_labels_without_prediction(
+            stored, model_name, self._source.table, columns.label_prediction_id,
+            columns.labelled_at, self._day, WHITESPACE,
+        )  # fmt: skip
 
     def for_ids(self, prediction_ids: pd.Series) -> pd.DataFrame:
         """Every label row of ``prediction_ids`` (valid, unique ids of one chunk)."""

@@ -290,6 +290,12 @@ def orphans_are_counted(world, result, case):
     assert stats.labels_orphaned == result.labels_orphaned == 2
 
 
+def blank_and_missing_label_ids_are_orphans(world, result, case):
+    # ghost1, ghost2, "  " and a missing id match no prediction; " p1 " cleaned is p1.
+    stats = stored(world.engine, "ingestion_stats", case.name).iloc[0]
+    assert stats.labels_orphaned == result.labels_orphaned == 4
+
+
 def times_are_utc(world, result, case):
     rows = stored(world.engine, "labeled_predictions", case.name).set_index("prediction_id")
     assert rows.loc["p2", "scored_at"] == at(3)  # given as 08:00+05:00
@@ -400,6 +406,15 @@ def with_orphans(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, ghosts], ignore_index=True)
 
 
+def with_blank_orphans(frame: pd.DataFrame) -> pd.DataFrame:
+    """Labels delivered on the day: two for ids no prediction has, one with a blank id,
+    one without an id, and one with blanks around p1's id (cleaned, it is p1)."""
+    extra = frame.iloc[[0, 1, 2, 3, 0]].assign(
+        prediction_id=["ghost1", "ghost2", "  ", None, "\u00a0p1 "], labelled_at=at(22)
+    )
+    return pd.concat([frame, extra], ignore_index=True)
+
+
 def long_and_unicode(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     frame.loc[0, "employment"] = "x" * 100_000
@@ -468,6 +483,10 @@ CASES = [
          check=ids_on_other_days_are_counted),
     Case("orphan_labels_files", "parquet", labels=with_orphans, written=6, check=orphans_are_counted),
     Case("orphan_labels_table", "table", labels=with_orphans, written=6, check=orphans_are_counted),
+    Case("blank_orphan_labels_files", "parquet", labels=with_blank_orphans, written=6,
+         check=blank_and_missing_label_ids_are_orphans),
+    Case("blank_orphan_labels_table", "table", labels=with_blank_orphans, written=6,
+         check=blank_and_missing_label_ids_are_orphans),
     Case("labelled_before_scored", "csv", labels=set_value(1, "labelled_at", at(2)),
          label_reasons={"labelled before the prediction was scored": 1}, written=6),
     Case("odd_time_zones", "csv", predictions=naive_and_offset_times,
