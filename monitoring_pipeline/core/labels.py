@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["LabelJoin", "is_in", "join_newest_labels", "known_by"]
+__all__ = [
+    "LabelFigures",
+    "LabelJoin",
+    "is_in",
+    "join_newest_labels",
+    "known_by",
+    "percentile_cont",
+]
 
 HOUR = pd.Timedelta(hours=1)
 
@@ -24,6 +31,62 @@ class LabelJoin:
     frame: pd.DataFrame
     labels_used: int
     labels_orphaned: int
+
+
+def percentile_cont(values: np.ndarray, fraction: float) -> float | None:
+    """PostgreSQL's ``percentile_cont(fraction)`` of ``values`` (no NaN), bit for bit: the
+    order statistics at ``fraction * (n - 1)`` interpolated as ``lo + (hi - lo) * t``
+    (numpy's linear method rounds differently when ``t >= 0.5``); None when empty.
+
+    >>> percentile_cont(np.array([4.0, 1.0, 3.0, 2.0]), 0.5)
+    2.5
+    """
+    n = len(values)
+    if n == 0:
+        return None
+    position = fraction * (n - 1)
+    first = int(np.floor(position))
+    second = int(np.ceil(position))
+    ordered = np.partition(values, [first, second])
+    low, high = float(ordered[first]), float(ordered[second])
+    proportion = position - first
+    return low + (high - low) * proportion if second > first else low
+
+
+@dataclass
+class LabelFigures:
+    """The label figures of a day's written rows (``label_status``), gathered chunk by
+    chunk as the rows are written, so no step reads the day back to count them."""
+
+    predictions: int = 0
+    labelled: int = 0
+    corrected: int = 0
+    positives: int = 0
+    _lags: list = field(default_factory=list)
+
+    def add(self, written: pd.DataFrame) -> None:
+        """Take written rows (``label``, ``label_revisions``, ``label_lag_hours``)."""
+        label = written["label"]
+        self.predictions += len(written)
+        self.labelled += int(label.notna().sum())
+        self.corrected += int((written["label_revisions"] > 1).sum())
+        self.positives += int((label == 1).sum())
+        lags = written["label_lag_hours"].to_numpy(dtype=np.float64, na_value=np.nan)
+        self._lags.append(lags[~np.isnan(lags)])
+
+    def figures(self) -> dict[str, float | int | None]:
+        """As ``storage.ingestion.label_status_figures`` computes them from stored rows."""
+        lags = np.concatenate(self._lags) if self._lags else np.array([], dtype=np.float64)
+        return {
+            "predictions": self.predictions,
+            "labelled": self.labelled,
+            "corrected": self.corrected,
+            "positives": self.positives,
+            "label_lag_p50_hours": percentile_cont(lags, 0.5),
+            "label_lag_p90_hours": percentile_cont(lags, 0.9),
+            "label_lag_p99_hours": percentile_cont(lags, 0.99),
+            "label_lag_max_hours": float(lags.max()) if len(lags) else None,
+        }
 
 
 def is_in(values: pd.Series, candidates: pd.Series) -> np.ndarray:

@@ -13,7 +13,7 @@ import pyarrow as pa
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.core.labels import is_in, join_newest_labels, known_by
+from monitoring_pipeline.core.labels import LabelFigures, is_in, join_newest_labels, known_by
 from monitoring_pipeline.core.validation import (
     coerce_labels,
     coerce_predictions,
@@ -112,6 +112,10 @@ def expected_row_count(
         f"[{rule.min_ratio:g}, {rule.max_ratio:g}] x median {median:g} of {len(history)} {basis}"
     )
 
+
+LABEL_LAG_COLUMNS = [
+    "label_lag_p50_hours", "label_lag_p90_hours", "label_lag_p99_hours", "label_lag_max_hours",
+]  # fmt: skip
 
 PARTITION_TABLES = [
     ROWS_TABLE, LAYOUTS_TABLE, "quarantined_rows", "quality_results", "ingestion_stats",
@@ -215,9 +219,22 @@ def build_labeled_predictions(
                     "labels_orphaned": labels_orphaned,
                     "source_rows_without_time": day_source.rows_without_time,
                     "ids_on_other_days": ids_on_other_days,
+                    # label_status publishes these: counted here, the rows are not read back
+                    # (its predictions are rows_written).
+                    **{
+                        name: value
+                        for name, value in step.label_figures.figures().items()
+                        if name != "predictions"
+                    },
                 }
             ]
-        ).astype({"source_rows_without_time": "Int64", "labels_orphaned": "Int64"})
+        ).astype(
+            {
+                "source_rows_without_time": "Int64",
+                "labels_orphaned": "Int64",
+                **dict.fromkeys(LABEL_LAG_COLUMNS, "Float64"),
+            }
+        )
         if step.rows_read != step.rows_quarantined + step.rows_written:
             raise RuntimeError(  # a bug, never bad input: refuse to commit an inconsistent day
                 f"rows_read {step.rows_read} != quarantined {step.rows_quarantined} + "
@@ -268,6 +285,7 @@ class _ChunkStep:
         self.rows_read = self.rows_written = self.rows_quarantined = 0
         self.labels_read = self.labels_quarantined = 0
         self.labelled = 0
+        self.label_figures = LabelFigures()
         self.reasons: Counter[str] = Counter()
         self.label_reasons: Counter[str] = Counter()
         self.preview = pd.DataFrame(columns=PREVIEW_COLUMNS)
@@ -324,6 +342,7 @@ class _ChunkStep:
         self.labels_read += len(raw_labels)
         self.labels_quarantined += len(label_split.quarantined)
         self.labelled += int(labeled["label"].notna().sum())
+        self.label_figures.add(labeled)
         self.reasons.update(_reason_counts(split.reasons))
         self.label_reasons.update(_reason_counts(label_split.reasons))
         if len(self.preview) < 5 and len(labeled):

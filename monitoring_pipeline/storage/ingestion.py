@@ -22,6 +22,7 @@ __all__ = [
     "label_rows_used",
     "label_status_between",
     "label_status_figures",
+    "label_status_figures_from_rows",
     "partition_prediction_ids",
     "refresh_row_statistics",
     "rows_read_history",
@@ -50,9 +51,30 @@ WHERE model_name = :model AND partition_date = :day
 """
 
 
+# What labeled_predictions counted while writing the day (migration 034); NULL counts for a
+# day written before, whose rows are then read.
+_COUNTED_LABEL_FIGURES = """
+SELECT rows_written AS predictions, labelled, corrected, positives, label_lag_p50_hours,
+       label_lag_p90_hours, label_lag_p99_hours, label_lag_max_hours
+FROM monitoring.ingestion_stats
+WHERE model_name = :model AND partition_date = :day AND labelled IS NOT NULL
+"""
+
+
 def label_status_figures(engine: Engine, model_name: str, day: date) -> pd.Series:
     """Counts and label-lag quantiles of one written partition (one row: ``predictions,
-    labelled, corrected, positives, label_lag_p50_hours, ..._p90_, ..._p99_, ..._max_``)."""
+    labelled, corrected, positives, label_lag_p50_hours, ..._p90_, ..._p99_, ..._max_``):
+    those ingestion counted as it wrote the rows, else (a day written before it counted
+    them) from the stored rows."""
+    params = {"model": model_name, "day": day}
+    counted = read_frame(engine, _COUNTED_LABEL_FIGURES, params)
+    if len(counted):
+        return counted.iloc[0]
+    return read_frame(engine, _LABEL_STATUS_FIGURES, params).iloc[0]
+
+
+def label_status_figures_from_rows(engine: Engine, model_name: str, day: date) -> pd.Series:
+    """:func:`label_status_figures` computed from the stored rows, whatever ingestion kept."""
     return read_frame(engine, _LABEL_STATUS_FIGURES, {"model": model_name, "day": day}).iloc[0]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -195,3 +196,29 @@ def test_the_join_equals_a_direct_pandas_groupby_on_a_random_day(seed):
     orphaned = ~labelled["prediction_id"].isin(predictions["prediction_id"])
     assert joined.labels_orphaned == orphaned.sum()
     assert joined.labels_used == len(labelled) - orphaned.sum()
+
+
+def test_percentile_cont_is_postgresqls_bit_for_bit(engine):
+    import sqlalchemy as sa
+
+    from monitoring_pipeline.core.labels import percentile_cont
+
+    rng = np.random.default_rng(12)
+    fractions = [0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0]
+    arrays = [rng.lognormal(3, 2, size) for size in (1, 2, 3, 10, 101, 997, 5000)]
+    arrays.append(np.round(rng.normal(0, 1e6, 400), 1))  # ties, negatives
+    mismatches = []
+    with engine.connect() as conn:
+        for values in arrays:
+            for fraction in fractions:
+                expected = conn.execute(
+                    sa.text(
+                        "SELECT percentile_cont(CAST(:f AS float8)) WITHIN GROUP (ORDER BY x) "
+                        "FROM unnest(CAST(:xs AS float8[])) AS x"
+                    ),
+                    {"f": fraction, "xs": values.tolist()},
+                ).scalar_one()
+                if percentile_cont(values, fraction) != expected:
+                    mismatches.append((len(values), fraction))
+    assert mismatches == []
+    assert percentile_cont(np.array([]), 0.5) is None

@@ -18,7 +18,11 @@ from monitoring_pipeline.demo.generator import generate_traffic
 from monitoring_pipeline.demo.incidents import MalformedRows
 from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
 from monitoring_pipeline.pipeline import labeled_predictions
-from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predictions
+from monitoring_pipeline.pipeline.labeled_predictions import (
+    LABEL_LAG_COLUMNS,
+    build_labeled_predictions,
+)
+from monitoring_pipeline.storage.ingestion import label_status_figures_from_rows
 from monitoring_pipeline.storage.writes import Audit
 
 START = date(2026, 10, 1)
@@ -167,6 +171,12 @@ def test_chunks_write_exactly_what_the_whole_day_writes(engine, world, source_fo
         assert (quarantined["source"] == "labels").sum() >= 1
         stats = day_rows["ingestion_stats"].iloc[0]
         assert stats.rows_read == stats.rows_written + stats.rows_quarantined
+        # The label figures counted while writing are PostgreSQL's own over the stored rows,
+        # bit for bit (percentile_cont included), whatever the chunks.
+        from_rows = label_status_figures_from_rows(engine, model, DAY)
+        assert from_rows.predictions == stats.rows_written and stats.labelled > 0
+        for figure in ("labelled", "corrected", "positives", *LABEL_LAG_COLUMNS):
+            assert stats[figure] == from_rows[figure], figure
         assert stats.rows_quarantined == (quarantined["source"] == "predictions").sum()
         unique = day_rows["quality_results"].query(
             "expectation == 'expect_column_values_to_be_unique'"
