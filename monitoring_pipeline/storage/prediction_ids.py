@@ -2,8 +2,9 @@
 one day, and label ids that match no written prediction.
 
 Both run inside a day's write transaction (after its rows are COPYed), so the day's own
-rows count as stored; the index ``labeled_prediction_rows_id_idx`` (sql/018) answers them
-per id, whatever the number of days stored.
+rows count as stored; the table's key ``labeled_prediction_rows_key``, ordered
+(model_name, prediction_id, partition_date) (sql/035), answers them per id, whatever the
+number of days stored.
 """
 
 from __future__ import annotations
