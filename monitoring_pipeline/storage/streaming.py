@@ -777,17 +777,16 @@ _ID_TEXT = "__id_text"
 class _HeldLabels:
     """A label table's rows for one day's ids, read once, found by the text of their id.
 
-    Held as Arrow (a label row costs its id's bytes plus ~40: label, time, hash, order);
+    Held as Arrow (a label row costs its id's bytes plus ~40: label, time, hash, position);
     rows are found through a sorted 64-bit hash of the id text, every candidate then
     checked on the text itself, so a hash collision never matches a wrong id.
     """
 
     def __init__(self, table: pa.Table, key: str, hashes: np.ndarray) -> None:
-        order = np.argsort(hashes, kind="stable")  # an id's rows stay in table order
-        # Sorted by hash in one contiguous copy: a chunk's rows are then ranges of it
-        # (taking from the stream's batches was 4x slower).
-        self._table = table.take(order)
-        self._hashes = hashes[order]
+        self._table = table  # as streamed: a sorted copy doubled the peak (+0.5 GB at 10M)
+        # Row positions by hash; an id's rows stay in table order (stable).
+        self._order = np.argsort(hashes, kind="stable").astype(np.int32, copy=False)
+        self._hashes = hashes[self._order]
         self._key = key
         self.columns = [name for name in table.column_names if name != _ID_TEXT]
 
@@ -831,11 +830,13 @@ class _HeldLabels:
         table = pa.concat_tables(batches).rename_columns(
             [mapping.get(name, name) for name in batches[0].column_names]
         )
+        if table.num_rows >= 2**31:
+            raise ValueError(f"{table.num_rows:,} label rows for one day: more than can be held")
         return cls(table, "prediction_id" if key == id_column else key, np.concatenate(hashes))
 
     def rows(self, ids: pd.Series) -> pd.DataFrame:
         """Every held row (standard column names) whose id text is one of ``ids`` (unique),
-        grouped by id, each id's rows in table order; nulls match nothing."""
+        in table order; nulls match nothing."""
         asked = ids.dropna().astype("string").to_numpy(dtype=object)
         found = _text_hashes(pa.array(asked, type=pa.string()))
         by_hash = np.argsort(found)  # sorted needles: 8x faster searches (cache)
@@ -844,10 +845,11 @@ class _HeldLabels:
         counts = np.searchsorted(self._hashes, found, side="right") - first
         of_asked = np.repeat(np.arange(len(asked)), counts)
         within = np.arange(len(of_asked)) - np.repeat(np.cumsum(counts) - counts, counts)
-        candidates = self._table.take(np.repeat(first, counts) + within)
-        same_text = pc.equal(
-            candidates.column(self._key), pa.array(asked[of_asked], type=pa.string())
-        )
+        positions = self._order[np.repeat(first, counts) + within]
+        in_table_order = np.argsort(positions, kind="stable")  # closer reads; an id's rows
+        candidates = self._table.take(positions[in_table_order])  # stay in table order
+        expected = asked[of_asked[in_table_order]]
+        same_text = pc.equal(candidates.column(self._key), pa.array(expected, type=pa.string()))
         return candidates.filter(same_text).select(self.columns).to_pandas()
 
 
