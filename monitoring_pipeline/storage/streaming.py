@@ -853,6 +853,15 @@ class _HeldLabels:
         return candidates.filter(same_text).select(self.columns).to_pandas()
 
 
-def _text_hashes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A 64-bit hash of each text (null: a hash no lookup asks for, as nulls match nothing)."""
-    return pd.util.hash_array(values.to_numpy(zero_copy_only=False), categorize=False)
+def _text_hashes(values: pa.Array | pa.ChunkedArray, slice_rows: int = 1 << 16) -> np.ndarray:
+    """A 64-bit hash of each text (null: a hash no lookup asks for, as nulls match nothing),
+    ``slice_rows`` at a time: each slice is turned into Python strings to be hashed, and a
+    million of them at once took ~0.2 GB."""
+    return np.concatenate(
+        [
+            pd.util.hash_array(values.slice(start, slice_rows).to_numpy(zero_copy_only=False),
+                               categorize=False)
+            for start in range(0, len(values), slice_rows)
+        ]
+        or [np.array([], dtype=np.uint64)]
+    )  # fmt: skip
