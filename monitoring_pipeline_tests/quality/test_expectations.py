@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring_pipeline.quality.expectations import QualitySpec, run_expectations, summarize_checks
+from monitoring_pipeline.quality.expectations import (
+    GX_BATCH_ROWS,
+    QualitySpec,
+    run_expectations,
+    summarize_checks,
+)
 
 COHORTS = {"sex": ["female", "male"]}
 
@@ -166,7 +171,7 @@ def chunked(frame: pd.DataFrame, spec: QualitySpec, chunk_rows: int, batch_rows:
         (60, 7, 10, 0.06),  # runs of two chunks (14 rows) and a last one of 4
         (400, 64, 150, 0.01),  # runs of three chunks, the repeats in different runs
         (400, 399, 399, 0.01),
-        (400, 64, 500_000, 0.01),  # the default: the day's chunks in one run
+        (400, 64, GX_BATCH_ROWS, 0.01),  # the default: the day's chunks in one run
     ],
 )
 def test_chunked_outcomes_equal_the_whole_day_run(rows, chunk_rows, batch_rows, tolerance):
