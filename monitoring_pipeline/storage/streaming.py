@@ -653,7 +653,7 @@ class DayLabels:
 
     File sources are read once (only the day's ids). A table source is read once too when
     the predictions come from a table (same database): the server joins the label table to
-    the day's ids (:class:`_HeldLabels`, ~50 bytes a label row held), instead of probing the
+    the day's ids (:class:`_HeldLabels`, ~65 bytes a label row held), instead of probing the
     id index once per id, chunk after chunk, which re-read most of the label table's pages
     for every chunk (~440 of 566 s at 10M rows a day). With predictions from files, each
     chunk's ids are looked up through the index
