@@ -55,10 +55,10 @@ def percentile_cont(values: np.ndarray, fraction: float) -> float | None:
 
 @dataclass
 class LabelFigures:
-    """The label figures of a day's written rows (``label_status``), gathered chunk by
-    chunk as the rows are written, so no step reads the day back to count them."""
+    """The label figures of a day's written rows (``label_status``'s, but for the count of
+    rows), gathered chunk by chunk as the rows are written, so no step reads the day back
+    to count them."""
 
-    predictions: int = 0
     labelled: int = 0
     corrected: int = 0
     positives: int = 0
@@ -67,7 +67,6 @@ class LabelFigures:
     def add(self, written: pd.DataFrame) -> None:
         """Take written rows (``label``, ``label_revisions``, ``label_lag_hours``)."""
         label = written["label"]
-        self.predictions += len(written)
         self.labelled += int(label.notna().sum())
         self.corrected += int((written["label_revisions"] > 1).sum())
         self.positives += int((label == 1).sum())
@@ -78,7 +77,6 @@ class LabelFigures:
         """As ``storage.ingestion.label_status_figures`` computes them from stored rows."""
         lags = np.concatenate(self._lags) if self._lags else np.array([], dtype=np.float64)
         return {
-            "predictions": self.predictions,
             "labelled": self.labelled,
             "corrected": self.corrected,
             "positives": self.positives,

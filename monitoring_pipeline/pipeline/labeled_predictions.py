@@ -219,13 +219,9 @@ def build_labeled_predictions(
                     "labels_orphaned": labels_orphaned,
                     "source_rows_without_time": day_source.rows_without_time,
                     "ids_on_other_days": ids_on_other_days,
-                    # label_status publishes these: counted here, the rows are not read back
-                    # (its predictions are rows_written).
-                    **{
-                        name: value
-                        for name, value in step.label_figures.figures().items()
-                        if name != "predictions"
-                    },
+                    # label_status publishes these (and rows_written as its predictions):
+                    # counted here, the rows are not read back.
+                    **step.label_figures.figures(),
                 }
             ]
         ).astype(
@@ -257,7 +253,7 @@ def build_labeled_predictions(
         labels_orphaned=labels_orphaned,
         source_rows_without_time=day_source.rows_without_time,
         ids_on_other_days=ids_on_other_days,
-        labelled=step.labelled,
+        labelled=step.label_figures.labelled,
         quarantine_reasons=reason_counts,
         outcomes=outcomes,
         checks=checks,
@@ -284,7 +280,6 @@ class _ChunkStep:
         self.labels = labels
         self.rows_read = self.rows_written = self.rows_quarantined = 0
         self.labels_read = self.labels_quarantined = 0
-        self.labelled = 0
         self.label_figures = LabelFigures()
         self.reasons: Counter[str] = Counter()
         self.label_reasons: Counter[str] = Counter()
@@ -341,7 +336,6 @@ class _ChunkStep:
         self.rows_quarantined += len(split.quarantined)
         self.labels_read += len(raw_labels)
         self.labels_quarantined += len(label_split.quarantined)
-        self.labelled += int(labeled["label"].notna().sum())
         self.label_figures.add(labeled)
         self.reasons.update(_reason_counts(split.reasons))
         self.label_reasons.update(_reason_counts(label_split.reasons))

@@ -66,11 +66,10 @@ def label_status_figures(engine: Engine, model_name: str, day: date) -> pd.Serie
     labelled, corrected, positives, label_lag_p50_hours, ..._p90_, ..._p99_, ..._max_``):
     those ingestion counted as it wrote the rows, else (a day written before it counted
     them) from the stored rows."""
-    params = {"model": model_name, "day": day}
-    counted = read_frame(engine, _COUNTED_LABEL_FIGURES, params)
+    counted = read_frame(engine, _COUNTED_LABEL_FIGURES, {"model": model_name, "day": day})
     if len(counted):
         return counted.iloc[0]
-    return read_frame(engine, _LABEL_STATUS_FIGURES, params).iloc[0]
+    return label_status_figures_from_rows(engine, model_name, day)
 
 
 def label_status_figures_from_rows(engine: Engine, model_name: str, day: date) -> pd.Series:

@@ -278,14 +278,7 @@ def _open_table_day(
         engine, source, {c: types[c] for c in selected}, catalog, in_day
     )
     scan = _scan_table_ids(engine, source, model.columns.prediction_id, in_day)
-    convert = pa_csv.ConvertOptions(
-        column_types={c: types[c] for c in selected},
-        null_values=[""],  # COPY writes NULL as an unquoted empty field, nothing else
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=False,
-        true_values=["t"],
-        false_values=["f"],
-    )
+    convert = _copy_csv_types({c: types[c] for c in selected})
     return PredictionDay(
         model,
         mapping,
@@ -374,6 +367,18 @@ def _scan_table_ids(engine, source, id_column: str, in_day) -> DayScan:
         held_back_keys=pd.Series(keys, dtype="string"),
         duplicated_id_rows=int(duplicated),
         id_keys=id_keys,
+    )
+
+
+def _copy_csv_types(types: dict[str, pa.DataType]) -> pa_csv.ConvertOptions:
+    """How Arrow parses the CSV of ``COPY ... TO STDOUT`` into ``types``."""
+    return pa_csv.ConvertOptions(
+        column_types=types,
+        null_values=[""],  # COPY writes NULL as an unquoted empty field, nothing else
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        true_values=["t"],
+        false_values=["f"],
     )
 
 
@@ -685,10 +690,11 @@ class DayLabels:
                 raise SchemaError(
                     f"labels source {_describe(self._source)} lacks column(s) {missing}"
                 )
+            self._catalog = _catalog(engine, self._source)
             if scan.id_keys is not None:
                 self._held = _HeldLabels.read(
-                    engine, self._source, self._mapping, model.columns.label_prediction_id,
-                    scan.id_keys,
+                    engine, self._source, self._catalog, self._mapping,
+                    model.columns.label_prediction_id, scan.id_keys,
                 )  # fmt: skip
 
     def count_orphans(self, stored: sa.Connection, model_name: str) -> int | None:
@@ -706,8 +712,7 @@ class DayLabels:
             return count_labels_without_prediction(stored, model_name, self._delivered)
         assert isinstance(self._source, PostgresTableSource)
         columns = self._model.columns
-        catalog = _catalog(self._engine, self._source)
-        if not isinstance(catalog.get(columns.labelled_at), sa.DateTime):
+        if not isinstance(self._catalog.get(columns.labelled_at), sa.DateTime):
             return None
         return count_table_labels_without_prediction(
             stored, model_name, self._source.table, columns.label_prediction_id,
@@ -802,13 +807,13 @@ class _HeldLabels:
         cls,
         engine: Engine,
         source: PostgresTableSource,
+        catalog: dict[str, sa.types.TypeEngine],
         mapping: dict[str, str],
         id_column: str,
         id_keys: sa.Select,
     ) -> _HeldLabels:
         """The rows of ``source`` whose id, as text, is one of ``id_keys``' texts: one
-        query, streamed and parsed batch by batch with the catalog's column types."""
-        catalog = _catalog(engine, source)
+        query, streamed and parsed batch by batch with the ``catalog``'s column types."""
         types = {name: _arrow_type(catalog[name]) for name in mapping}
         as_text = sa.cast(sa.column(id_column), sa.Text)
         selected = [sa.column(name) for name in mapping]
@@ -822,14 +827,7 @@ class _HeldLabels:
             .select_from(_table(source))
             .where(as_text.in_(id_keys.scalar_subquery()))
         )
-        convert = pa_csv.ConvertOptions(
-            column_types=types,
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            true_values=["t"],
-            false_values=["f"],
-        )
+        convert = _copy_csv_types(types)
         batches, hashes = [], []
         # The system allocator: Arrow's default (mimalloc) kept ~30 bytes a row of the
         # parse's freed buffers (measured on 4.75M label rows: 596 MiB against 446 MiB).
