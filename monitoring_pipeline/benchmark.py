@@ -639,19 +639,21 @@ def run_dagster_days(
                 "day": run.partition_key,
                 "success": run.success,
                 "wall": run.seconds,
-                "steps": _step_seconds(instance, run.run_id),
+                "step_seconds": _step_seconds(instance, run.run_id),
             }
             for run in runs
         ]
+        for run in measured:
+            run["steps"] = sum(run["step_seconds"].values())
     return {"imports": imports, "setup": setup, "models": len(config.models), "runs": measured}
 
 
-def _step_seconds(instance, run_id: str) -> float:
-    """The sum of the run's step durations as its event log records them: each step's
+def _step_seconds(instance, run_id: str) -> dict[str, float]:
+    """The run's step durations as its event log records them, by step key: each step's
     STEP_START to its STEP_SUCCESS or STEP_FAILURE (the in-process executor runs one step
     at a time, so they add up). ``all_logs`` is a method of the public DagsterInstance."""
     started: dict[str, float] = {}
-    total = 0.0
+    seconds: dict[str, float] = {}
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None or not event.step_key:
@@ -659,8 +661,8 @@ def _step_seconds(instance, run_id: str) -> float:
         if event.event_type_value == "STEP_START":
             started[event.step_key] = entry.timestamp
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
-            total += entry.timestamp - started.pop(event.step_key)
-    return total
+            seconds[event.step_key] = entry.timestamp - started.pop(event.step_key)
+    return seconds
 
 
 def _peak_rss_mib() -> float:
@@ -727,18 +729,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases afterwards")
-    parser.add_argument("--stages", nargs=2, metavar=("CONFIG", "URL"), help=argparse.SUPPRESS)
-    parser.add_argument("--floor", nargs=2, metavar=("CONFIG", "URL"), help=argparse.SUPPRESS)
-    parser.add_argument("--dagster-runs", nargs=5, help=argparse.SUPPRESS)
+    # The measuring processes: their database URLs (with passwords) come on stdin.
+    parser.add_argument("--stages", metavar="CONFIG", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", metavar="CONFIG", help=argparse.SUPPRESS)
+    parser.add_argument("--dagster-runs", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.stages:
-        print(json.dumps(run_stages(Path(args.stages[0]), args.stages[1])))
+        (url,) = json.loads(sys.stdin.read())
+        print(json.dumps(run_stages(Path(args.stages), url)))
         return 0
     if args.floor:
-        print(json.dumps(run_floor(Path(args.floor[0]), args.floor[1])))
+        (url,) = json.loads(sys.stdin.read())
+        print(json.dumps(run_floor(Path(args.floor), url)))
         return 0
     if args.dagster_runs:
-        home, config, monitoring, dagster, days = args.dagster_runs
+        home, config, days = args.dagster_runs
+        monitoring, dagster = json.loads(sys.stdin.read())
         print(
             json.dumps(run_dagster_days(Path(home), Path(config), monitoring, dagster, int(days)))
         )
@@ -787,12 +793,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"~{baseline_rows:,} predictions ingested in {time.perf_counter() - started:.1f}s "
                 "(not timed below)"
             )
-            result = _in_fresh_process("--stages", str(config_path), url)
+            result = _in_fresh_process("--stages", str(config_path), urls=[url])
             if result is None:
                 return 1
             # The floor holds the whole day (~2 GiB per million rows): when it fails (out of
             # memory on a large day) the project's own figures are still printed.
-            floor = _in_fresh_process("--floor", str(config_path), url)
+            floor = _in_fresh_process("--floor", str(config_path), urls=[url])
             _print_stages(result, floor, predictions, labels)
             if floor is None:
                 status = 1
@@ -804,8 +810,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows=args.dagster_rows, seed=args.seed,
             )  # fmt: skip
             dagster = _in_fresh_process(
-                "--dagster-runs", str(home), str(config_path), monitoring_url, dagster_url,
-                str(args.dagster_days),
+                "--dagster-runs", str(home), str(config_path), str(args.dagster_days),
+                urls=[monitoring_url, dagster_url],
             )  # fmt: skip
             if dagster is None:
                 return 1
@@ -821,12 +827,13 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
-def _in_fresh_process(*args: str) -> dict | None:
-    """This module run with ``args`` in a new interpreter: its JSON answer, or None (its
-    stderr's end and its exit status printed) when it failed."""
+def _in_fresh_process(*args: str, urls: list[str]) -> dict | None:
+    """This module run with ``args`` in a new interpreter, ``urls`` passed on its stdin (a
+    command line is readable by every local user, and a URL holds its password): its JSON
+    answer, or None (its stderr's end and its exit status printed) when it failed."""
     done = subprocess.run(
         [sys.executable, "-m", "monitoring_pipeline.benchmark", *args],
-        capture_output=True, text=True, check=False,
+        input=json.dumps(urls), capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         killed = (
@@ -899,6 +906,17 @@ def _print_dagster(dagster: dict, rows: int) -> None:
     _say(
         f"    per model-day: Dagster wall {wall:.2f} s, steps {steps:.2f} s, overhead "
         f"{wall - steps:.2f} s (by run: {min(overheads):.2f}..{max(overheads):.2f} s)"
+    )
+    by_asset: dict[str, float] = {}
+    for run in runs:
+        for step_key, seconds in run["step_seconds"].items():
+            # A step key is the asset key joined by "__": <model>__<asset>.
+            asset = step_key.split("__", 1)[-1]
+            by_asset[asset] = by_asset.get(asset, 0.0) + seconds / model_days
+    slowest = sorted(by_asset.items(), key=lambda item: -item[1])[:8]
+    _say(
+        "    steps per model-day, slowest first: "
+        + ", ".join(f"{asset} {seconds:.2f} s" for asset, seconds in slowest)
     )
 
 

@@ -25,6 +25,14 @@ def test_benchmark_runs_every_stage_the_floor_and_dagster_and_reports_them(
 ):
     monkeypatch.setenv("MONITORING_DATABASE_URL", database_url)
     monkeypatch.setenv("MONITORING_HOME", str(tmp_path))
+    command_lines = []
+    run = benchmark.subprocess.run
+
+    def recorded_run(command, *args, **kwargs):
+        command_lines.append(" ".join(command))
+        return run(command, *args, **kwargs)
+
+    monkeypatch.setattr(benchmark.subprocess, "run", recorded_run)
     args = ["--rows", "3000", "--baseline-days", "2", "--baseline-rows", "1000"]
     args += ["--features", "2", "--extra-cohorts", "1", "--dagster-days", "1"]
     assert benchmark.main(args) == 0
@@ -74,6 +82,16 @@ def test_benchmark_runs_every_stage_the_floor_and_dagster_and_reports_them(
     wall, steps, overhead = (float(figure) for figure in found.groups())
     assert 0 < steps < wall < 120
     assert abs(wall - steps - overhead) <= 0.011
+    found = re.search(r"steps per model-day, slowest first: (.*)$", out, re.M)
+    assert found and "labeled_predictions" in found[1], out
+    by_asset = [float(figure) for figure in re.findall(r" ([\d.]+) s", found[1])]
+    assert by_asset == sorted(by_asset, reverse=True) and sum(by_asset) <= steps + 0.01 * 8
+
+    # The measuring processes got the database URLs on stdin: a command line is readable
+    # by every local user, and the URLs hold the password.
+    password = sa.engine.make_url(database_url).password
+    assert len(command_lines) == 3 and password
+    assert not any(password in line for line in command_lines)
 
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
