@@ -8,8 +8,12 @@ problem fails a blocking check and stops the metrics of that day.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import itertools
 import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,11 +185,14 @@ def _build_suite(spec: QualitySpec, columns: Sequence[str]) -> list[tuple[str, A
                     row_mostly,
                 )
             )
-    low, high = spec.row_count_range or (1, None)
+    # Bounds given at validation (row_count_parameters): they change every day, the suite
+    # need not.
     suite.append(
         (
             "row_count",
-            gxe.ExpectTableRowCountToBeBetween(min_value=low, max_value=high),
+            gxe.ExpectTableRowCountToBeBetween(
+                min_value={"$PARAMETER": "min_rows"}, max_value={"$PARAMETER": "max_rows"}
+            ),
             spec.row_count_basis,
         )
     )
@@ -208,7 +215,15 @@ def _build_suite(spec: QualitySpec, columns: Sequence[str]) -> list[tuple[str, A
 RESULT_FORMAT = "BASIC"
 
 
+def row_count_parameters(spec: QualitySpec) -> dict[str, int | None]:
+    """The row-count expectation's bounds, as the suite parameters it reads."""
+    low, high = spec.row_count_range or (1, None)
+    return {"min_rows": low, "max_rows": high}
+
+
+@functools.cache
 def _gx_context():
+    """One ephemeral GX context per process (GX imported on first use)."""
     # No usage statistics from a pipeline that runs on closed networks.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
@@ -243,11 +258,64 @@ class _Validation:
     batch_definition: Any
     suite: Any
 
-    def run(self, frame: pd.DataFrame):
+    def run(self, frame: pd.DataFrame, parameters: Mapping[str, Any] | None = None):
         # Batch.validate rather than a ValidationDefinition: the same validator, without
         # serializing every result into the context's (here unused) results store.
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        return batch.validate(self.suite, result_format=RESULT_FORMAT)
+        return batch.validate(
+            self.suite, result_format=RESULT_FORMAT, expectation_parameters=dict(parameters or {})
+        )
+
+
+@dataclass(frozen=True)
+class _Suites:
+    """A spec's suite ready to run, its expectations in suite order in ``planned`` (check,
+    expectation, tolerance): whole (a frame at once), or per chunk (all but the day-level
+    ones) and for the day (the row count alone), which share one set of expectations."""
+
+    planned: list[tuple[str, Any, str]]
+    whole: _Validation | None = None
+    chunk: _Validation | None = None
+    day: _Validation | None = None
+
+
+_SUITES: dict[tuple[bool, str], _Suites] = {}
+_SUITES_LOCK = threading.Lock()
+_SUITE_NUMBERS = itertools.count()  # names in the process' one GX context are unique
+
+
+def _suites(spec: QualitySpec, columns: Sequence[str], *, chunked: bool) -> _Suites:
+    """The suites of ``spec`` over ``columns``, built once per process: each day reuses them
+    (building one costs ~35 ms; the row count's daily bounds are validation parameters).
+    The planned tolerances are this spec's (the row count's basis changes daily)."""
+    # Everything the suite depends on: the spec but its daily row-count fields, the columns.
+    spec_key = dataclasses.replace(spec, row_count_range=None, row_count_basis="")
+    key = (chunked, repr((spec_key, *columns)))
+    with _SUITES_LOCK:
+        suites = _SUITES.get(key)
+        if suites is None:
+            gx, context = _gx_context()
+            # Its own expectation objects: GX sets the id of each expectation it is handed.
+            planned = _build_suite(spec, list(columns))
+            name = f"prediction_log_{next(_SUITE_NUMBERS)}"
+            if chunked:
+                per_chunk = [e for _, e, _ in planned if e.expectation_type not in DAY_LEVEL]
+                row_count = [e for _, e, _ in planned if e.expectation_type == DAY_LEVEL[0]]
+                suites = _Suites(
+                    planned,
+                    chunk=_validator(gx, context, f"{name}_chunk", per_chunk),
+                    day=_validator(gx, context, f"{name}_day", row_count),
+                )
+            else:
+                suites = _Suites(
+                    planned, whole=_validator(gx, context, name, [e for _, e, _ in planned])
+                )
+            _SUITES[key] = suites
+    planned = [
+        (check, e, spec.row_count_basis if check == "row_count" else tolerance)
+        for check, e, tolerance in suites.planned
+    ]
+    return dataclasses.replace(suites, planned=planned)
 
 
 def _validator(gx, context, name: str, expectations: list) -> _Validation:
@@ -295,12 +363,10 @@ def run_expectations(frame: pd.DataFrame, spec: QualitySpec) -> list[Expectation
     first so that unparseable times count as missing. For a day read in chunks use
     :class:`ChunkedExpectations`, which gives the same outcomes.
     """
-    gx, context = _gx_context()
-    planned = _build_suite(spec, list(frame.columns))
-    validation = _validator(gx, context, "prediction_log", [e for _, e, _ in planned])
-    result = validation.run(_parse_times(frame))
+    suites = _suites(spec, list(frame.columns), chunked=False)
+    result = suites.whole.run(_parse_times(frame), row_count_parameters(spec))
     by_id = {r.expectation_config.id: r for r in result.results}
-    return [_outcome(check, by_id[e.id], tolerance) for check, e, tolerance in planned]
+    return [_outcome(check, by_id[e.id], tolerance) for check, e, tolerance in suites.planned]
 
 
 # Rows gathered into one GX run by ChunkedExpectations (see there): the held rows cost
@@ -353,15 +419,13 @@ class ChunkedExpectations:
             raise ValueError(f"batch_rows must be at least 1, got {batch_rows}")
         self._spec = spec
         self._batch_rows = batch_rows
-        self._planned = _build_suite(spec, list(columns))
-        self._gx, context = _gx_context()
-        per_chunk = [e for _, e, _ in self._planned if e.expectation_type not in DAY_LEVEL]
-        self._chunk_validation = _validator(self._gx, context, "prediction_log_chunk", per_chunk)
-        row_count = [e for _, e, _ in self._planned if e.expectation_type == DAY_LEVEL[0]]
-        self._day_validation = _validator(self._gx, context, "prediction_log_day", row_count)
-        # GX gives ids to the expectations it was handed; the day-level ones have none.
+        suites = _suites(spec, columns, chunked=True)
+        self._planned = suites.planned
+        self._chunk_validation = suites.chunk
+        self._day_validation = suites.day
         self._tallies = {id(e): _Tally() for _, e, _ in self._planned}
-        self._by_gx_id = {e.id: e for e in per_chunk}
+        # GX gives ids to the expectations it was handed (the uniqueness rule has none).
+        self._by_gx_id = {e.id: e for _, e, _ in self._planned if e.id is not None}
         self._rows = 0
         self._pending: list[pd.DataFrame] = []
         self._pending_rows = 0
@@ -399,7 +463,7 @@ class ChunkedExpectations:
             self._validate_pending()
         # A frame with the day's length and no columns: its index is a range, O(1) memory.
         day_frame = pd.DataFrame(index=pd.RangeIndex(self._rows))
-        result = self._day_validation.run(day_frame)
+        result = self._day_validation.run(day_frame, row_count_parameters(self._spec))
         (row_count,) = result.results
         outcomes = []
         for check, expectation, tolerance in self._planned:

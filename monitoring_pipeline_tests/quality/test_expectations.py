@@ -202,3 +202,42 @@ def test_gx_batches_are_not_fingerprinted():
     batch = validation.batch_definition.get_batch(batch_parameters={"dataframe": log(10)})
     assert "pandas_data_fingerprint" not in batch.batch_markers
     assert batch.batch_markers["ge_load_time"]
+
+
+def test_the_suite_is_built_once_and_each_day_judged_by_its_own_row_count_bounds(monkeypatch):
+    """Days of one model reuse its suite; the row count's bounds and basis change daily and
+    are each day's own."""
+    from monitoring_pipeline.quality import expectations
+
+    built = []
+    build = expectations._build_suite
+    monkeypatch.setattr(
+        expectations, "_build_suite", lambda *args: built.append(args) or build(*args)
+    )
+    monkeypatch.setattr(expectations, "_SUITES", {})
+    frame = log(400)
+    days = [((300, 500), "median 400 +- 25%"), ((450, 900), "median 600 +- 50%"), (None, "none")]
+    found = []
+    for bounds, basis in days:
+        spec = QualitySpec(
+            cohort_values=COHORTS,
+            numeric_features=["income"],
+            categorical_features=["purpose"],
+            row_count_range=bounds,
+            row_count_basis=basis,
+        )
+        for outcomes in (chunked(frame, spec, 64, 150), run_expectations(frame, spec)):
+            count = outcome(outcomes, "expect_table_row_count_to_be_between", None)
+            found.append((count.success, count.tolerance, count.observed_value))
+    assert found == [
+        (True, "median 400 +- 25%", "400"),
+        (True, "median 400 +- 25%", "400"),
+        (False, "median 600 +- 50%", "400"),
+        (False, "median 600 +- 50%", "400"),
+        (True, "none", "400"),
+        (True, "none", "400"),
+    ]
+    assert len(built) == 2  # one chunked suite, one whole-frame suite, for three days
+    # Another column set is another suite.
+    chunked(frame.drop(columns=["purpose"]), spec, 64, 150)
+    assert len(built) == 3
