@@ -1,8 +1,12 @@
 """Per-cohort sufficient statistics and metrics of one (model, day); fairness disparities.
 
-``cohort_metrics`` streams the day's labeled predictions once into additive statistics
-(``cohort_stats``, and the score sums of label-free estimation, ``estimation_stats``, read
-by ``pipeline.estimation``) and derives every metric from them; ``fairness_disparities`` reads
+``cohort_metrics`` publishes the day's additive statistics (``cohort_stats``, and the
+score sums of label-free estimation, ``estimation_stats``, read by ``pipeline.estimation``)
+and derives every metric from them. ``labeled_predictions`` counts them while it writes the
+day's rows (:class:`DayStatistics`, kept in ``ingested_cohort_stats`` and
+``ingested_estimation_stats`` with the :func:`statistics_checksum` they were counted by);
+when that checksum is not the current config's (a cohort setting changed since, or a day
+written before migration 036), the day's rows are streamed once and counted again. ``fairness_disparities`` reads
 only those statistics, never the raw rows, and writes each group's gaps against its
 reference group (``fairness_disparities``) and against the rest of its attribute
 (``fairness_disparities_vs_rest``) in one transaction.
@@ -22,6 +26,8 @@ labels) changes the window; the day's changes follow when the day itself is re-r
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date
 
@@ -51,10 +57,11 @@ from monitoring_pipeline.core.sufficient_stats import (
     score_bin_columns,
 )
 from monitoring_pipeline.storage.cohort_windows import cohort_stats_between, group_sizes_between
-from monitoring_pipeline.storage.cohorts import day_cohort_stats
+from monitoring_pipeline.storage.cohorts import day_cohort_stats, ingested_day_statistics
 from monitoring_pipeline.storage.estimation import (
     ESTIMATION_STATS_TABLE,
     estimation_stats_to_rows,
+    rows_to_estimation_stats,
 )
 from monitoring_pipeline.storage.reads import iter_labeled_predictions
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
@@ -90,22 +97,93 @@ def cohort_spec(config: MonitoringConfig, model_name: str) -> CohortSpec:
     return CohortSpec(tuple(cohorts.attributes), tuple(tuple(i) for i in cohorts.intersections))
 
 
+# Bumped when what the statistics of a day hold changes: those counted before are stale.
+STATISTICS_FORMAT = 1
+
+
+def statistics_checksum(config: MonitoringConfig, model_name: str) -> str:
+    """What a day's statistics are counted by: the cohort attributes and intersections and
+    the score bins. Statistics counted by another checksum are not the current config's."""
+    spec = cohort_spec(config, model_name)
+    described = {
+        "attributes": spec.attributes,
+        "intersections": spec.intersections,
+        "score_bins": SCORE_BINS,
+        "estimation_score_bins": ESTIMATION_SCORE_BINS,
+        "format": STATISTICS_FORMAT,
+    }
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
+
+
+class DayStatistics:
+    """A day's additive statistics counted chunk by chunk: the confusion and calibration
+    counts (``cohort_stats``) and the score sums of label-free estimation
+    (``estimation_stats``), per model version and over all versions.
+
+    A chunk holds ``model_version, score, decision, label`` (label 0/1, null while
+    unlabelled) and the cohort attribute columns; ``labeled_predictions`` adds each chunk
+    it writes, ``day_statistics`` each chunk it reads back.
+    """
+
+    def __init__(self, config: MonitoringConfig, model_name: str) -> None:
+        self._spec = cohort_spec(config, model_name)
+        self.checksum = statistics_checksum(config, model_name)
+        self._confusion: list[pd.DataFrame] = []
+        self._estimation: list[pd.DataFrame] = []
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The cohort attribute columns a chunk needs."""
+        return self._spec.columns
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        if chunk.empty:
+            return
+        spec = self._spec
+        self._confusion.append(compute_confusion_stats(chunk, spec, score_bins=SCORE_BINS))
+        self._estimation.append(
+            compute_estimation_stats(chunk, spec, score_bins=ESTIMATION_SCORE_BINS)
+        )
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(cohort statistics, estimation statistics); two empty frames for a day without
+        rows."""
+        if not self._confusion:
+            return pd.DataFrame(), pd.DataFrame()
+        return _with_all_versions(self._confusion), _with_all_versions(self._estimation)
+
+    def rows(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:meth:`frames` as ``cohort_stats`` and ``estimation_stats`` store them, with the
+        checksum (``spec_checksum``): the ``ingested_*`` tables' rows."""
+        confusion, estimation = self.frames()
+        if confusion.empty:
+            return pd.DataFrame(), pd.DataFrame()
+        return (
+            stats_to_rows(confusion).assign(spec_checksum=self.checksum),
+            estimation_stats_to_rows(estimation).assign(spec_checksum=self.checksum),
+        )
+
+
 def day_statistics(
     engine: Engine, config: MonitoringConfig, model_name: str, day: date
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Additive statistics of the day, per model version and over all versions: the
-    confusion and calibration counts (``cohort_stats``) and the score sums of label-free
-    estimation (``estimation_stats``), from one pass over the day's rows."""
-    spec = cohort_spec(config, model_name)
-    confusion, estimation = [], []
-    for chunk in iter_labeled_predictions(engine, model_name, day, cohort_attributes=spec.columns):
-        if chunk.empty:
-            continue
-        confusion.append(compute_confusion_stats(chunk, spec, score_bins=SCORE_BINS))
-        estimation.append(compute_estimation_stats(chunk, spec, score_bins=ESTIMATION_SCORE_BINS))
-    if not confusion:
-        return pd.DataFrame(), pd.DataFrame()
-    return _with_all_versions(confusion), _with_all_versions(estimation)
+    """Additive statistics of the day (see :class:`DayStatistics`): as labeled_predictions
+    counted them when they were counted by the current config's checksum, else from one
+    pass over the day's rows."""
+    counted = DayStatistics(config, model_name)
+    confusion_rows, estimation_rows = ingested_day_statistics(
+        engine, model_name, day, counted.checksum
+    )
+    if not confusion_rows.empty:
+        return (
+            merge_stats([rows_to_stats(confusion_rows)]),
+            merge_stats([rows_to_estimation_stats(estimation_rows.drop(columns="partition_date"))]),
+        )
+    for chunk in iter_labeled_predictions(
+        engine, model_name, day, cohort_attributes=counted.columns
+    ):
+        counted.add(chunk)
+    return counted.frames()
 
 
 def _with_all_versions(chunks: list[pd.DataFrame]) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from monitoring_pipeline.core.validation import (
     split_malformed_labels,
     split_malformed_predictions,
 )
+from monitoring_pipeline.pipeline.cohort_metrics import DayStatistics
 from monitoring_pipeline.quality.expectations import (
     ChunkedExpectations,
     ExpectationOutcome,
@@ -27,6 +28,10 @@ from monitoring_pipeline.quality.expectations import (
     summarize_checks,
 )
 from monitoring_pipeline.storage import streaming
+from monitoring_pipeline.storage.cohorts import (
+    INGESTED_COHORT_STATS_TABLE,
+    INGESTED_ESTIMATION_STATS_TABLE,
+)
 from monitoring_pipeline.storage.ingestion import refresh_row_statistics, rows_read_history
 from monitoring_pipeline.storage.labeled_rows import (
     JSONB_COLUMNS,
@@ -119,6 +124,7 @@ LABEL_LAG_COLUMNS = [
 
 PARTITION_TABLES = [
     ROWS_TABLE, LAYOUTS_TABLE, "quarantined_rows", "quality_results", "ingestion_stats",
+    INGESTED_COHORT_STATS_TABLE, INGESTED_ESTIMATION_STATS_TABLE,
 ]  # fmt: skip
 # What the assets downstream of labeled_predictions publish per (model, day). When a
 # blocking check fails they do not run, so their rows from an earlier run are removed in
@@ -161,7 +167,9 @@ def build_labeled_predictions(
         quality_spec(config, model_name, row_range, basis), day_source.mapped_columns
     )
     labels = streaming.open_day_labels(engine, model, day, day_source.scan)
-    step = _ChunkStep(model, model_name, day, labels, labels_as_of)
+    # cohort_metrics publishes the statistics counted here as the rows are written.
+    statistics = DayStatistics(config, model_name)
+    step = _ChunkStep(model, model_name, day, labels, labels_as_of, statistics)
     with partition_writer(
         engine, model_name=model_name, partition_date=day, tables=PARTITION_TABLES, audit=audit
     ) as writer:
@@ -238,6 +246,10 @@ def build_labeled_predictions(
             )
         writer.write("quality_results", results)
         writer.write("ingestion_stats", stats)
+        cohort_stats, estimation_stats = statistics.rows()
+        key = {"partition_date": day, "model_name": model_name}
+        writer.write(INGESTED_COHORT_STATS_TABLE, cohort_stats.assign(**key))
+        writer.write(INGESTED_ESTIMATION_STATS_TABLE, estimation_stats.assign(**key))
         writer.write_arrow(LAYOUTS_TABLE, step.layout())
         checks = summarize_checks(outcomes)
         blocked = any(c["blocking"] and not c["passed"] for c in checks.values())
@@ -272,6 +284,7 @@ class _ChunkStep:
         day: date,
         labels: streaming.DayLabels,
         labels_as_of: datetime | None,
+        statistics: DayStatistics,
     ) -> None:
         self.model = model
         self.labels_as_of = None if labels_as_of is None else pd.Timestamp(labels_as_of)
@@ -281,6 +294,7 @@ class _ChunkStep:
         self.rows_read = self.rows_written = self.rows_quarantined = 0
         self.labels_read = self.labels_quarantined = 0
         self.label_figures = LabelFigures()
+        self.statistics = statistics
         self.reasons: Counter[str] = Counter()
         self.label_reasons: Counter[str] = Counter()
         self.preview = pd.DataFrame(columns=PREVIEW_COLUMNS)
@@ -337,6 +351,7 @@ class _ChunkStep:
         self.labels_read += len(raw_labels)
         self.labels_quarantined += len(label_split.quarantined)
         self.label_figures.add(labeled)
+        self.statistics.add(labeled)
         self.reasons.update(_reason_counts(split.reasons))
         self.label_reasons.update(_reason_counts(label_split.reasons))
         if len(self.preview) < 5 and len(labeled):

@@ -13,10 +13,13 @@ from sqlalchemy.engine import Engine
 from monitoring_pipeline.storage.reads import read_frame
 
 __all__ = [
+    "INGESTED_COHORT_STATS_TABLE",
+    "INGESTED_ESTIMATION_STATS_TABLE",
     "cohort_change_figures",
     "cohort_metric_figures",
     "day_cohort_stats",
     "fairness_figures",
+    "ingested_day_statistics",
     "version_cohort_counts",
     "version_comparison_rows",
     "version_shares",
@@ -31,6 +34,29 @@ def day_cohort_stats(engine: Engine, model_name: str, day: date) -> pd.DataFrame
         engine,
         "SELECT * FROM monitoring.cohort_stats WHERE model_name = :model AND partition_date = :day",
         {"model": model_name, "day": day},
+    )
+
+
+# cohort_stats and estimation_stats of a day as labeled_predictions counted them (sql/036).
+INGESTED_COHORT_STATS_TABLE = "ingested_cohort_stats"
+INGESTED_ESTIMATION_STATS_TABLE = "ingested_estimation_stats"
+
+
+def ingested_day_statistics(
+    engine: Engine, model_name: str, day: date, spec_checksum: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The day's ``ingested_cohort_stats`` and ``ingested_estimation_stats`` rows counted
+    by ``spec_checksum`` (the columns of ``cohort_stats`` and ``estimation_stats``); empty
+    frames when the day was counted by another one, or not at all."""
+    params = {"model": model_name, "day": day, "checksum": spec_checksum}
+    where = "WHERE model_name = :model AND partition_date = :day AND spec_checksum = :checksum"
+    return (
+        read_frame(
+            engine, f"SELECT * FROM monitoring.{INGESTED_COHORT_STATS_TABLE} {where}", params
+        ),
+        read_frame(
+            engine, f"SELECT * FROM monitoring.{INGESTED_ESTIMATION_STATS_TABLE} {where}", params
+        ),
     )
 
 
