@@ -39,6 +39,7 @@ from monitoring_pipeline.storage.labeled_rows import (
     ROWS_TABLE,
     labeled_rows,
     layout_table,
+    stored_values,
 )
 from monitoring_pipeline.storage.prediction_ids import count_ids_on_other_days
 from monitoring_pipeline.storage.streaming import match_key
@@ -343,7 +344,9 @@ class _ChunkStep:
             ],
             ignore_index=True,
         ).assign(partition_date=self.day, model_name=self.model_name)
-        writer.write_arrow(ROWS_TABLE, labeled_rows(labeled, **self._layout()), JSONB_COLUMNS)
+        layout = self._layout()
+        stored = labeled_rows(labeled, **layout)
+        writer.write_arrow(ROWS_TABLE, stored, JSONB_COLUMNS)
         writer.write("quarantined_rows", quarantine)
 
         self.rows_written += len(labeled)
@@ -351,7 +354,8 @@ class _ChunkStep:
         self.labels_read += len(raw_labels)
         self.labels_quarantined += len(label_split.quarantined)
         self.label_figures.add(labeled)
-        self.statistics.add(labeled)
+        # Counted on the values as stored (cohort values as text), as a read back would.
+        self.statistics.add(stored_values(stored, layout["cohort_attributes"]))
         self.reasons.update(_reason_counts(split.reasons))
         self.label_reasons.update(_reason_counts(label_split.reasons))
         if len(self.preview) < 5 and len(labeled):

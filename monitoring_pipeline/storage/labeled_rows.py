@@ -87,6 +87,25 @@ def labeled_rows(
     return pa.Table.from_arrays([columns[field.name] for field in ROW_SCHEMA], schema=ROW_SCHEMA)
 
 
+def stored_values(rows: pa.Table, cohort_attributes: Sequence[str]) -> pd.DataFrame:
+    """``model_version, score, decision, label`` (label float, NaN while unlabelled) and one
+    text column per cohort attribute of ``rows`` (a :func:`labeled_rows` table): the values
+    as stored, what ``reads.iter_labeled_predictions`` reads back.
+
+    >>> rows = pa.table({"model_version": ["v1", "v1"], "score": [0.2, 0.9],
+    ...     "decision": pa.array([0, 1], pa.int16()), "label": pa.array([None, 1], pa.int16()),
+    ...     "cohort_values": [["f", "30"], ["m", None]]})
+    >>> stored_values(rows, ["sex", "age"]).to_dict("list")
+    {'model_version': ['v1', 'v1'], 'score': [0.2, 0.9], 'decision': [0, 1], 'label': [nan, 1.0], 'sex': ['f', 'm'], 'age': ['30', nan]}
+    """
+    frame = rows.select(["model_version", "score", "decision", "label"]).to_pandas()
+    frame["label"] = frame["label"].astype("float64")
+    cohorts = rows.column("cohort_values")
+    for position, name in enumerate(cohort_attributes):
+        frame[name] = pc.list_element(cohorts, position).to_pandas()
+    return frame
+
+
 LAYOUT_SCHEMA = pa.schema(
     [
         ("partition_date", pa.date32()),

@@ -14,26 +14,22 @@ import sqlalchemy as sa
 import yaml
 
 from monitoring_pipeline.config import load_config
-from monitoring_pipeline.core.sufficient_stats import merge_stats
 from monitoring_pipeline.demo.generator import generate_traffic
 from monitoring_pipeline.demo.incidents import MalformedRows
 from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
 from monitoring_pipeline.pipeline import labeled_predictions
-from monitoring_pipeline.pipeline.cohort_metrics import (
-    DayStatistics,
-    day_statistics,
-    rows_to_stats,
-    statistics_checksum,
-)
+from monitoring_pipeline.pipeline.cohort_metrics import day_statistics, statistics_checksum
 from monitoring_pipeline.pipeline.labeled_predictions import (
     LABEL_LAG_COLUMNS,
     build_labeled_predictions,
 )
-from monitoring_pipeline.storage.cohorts import ingested_day_statistics
-from monitoring_pipeline.storage.estimation import rows_to_estimation_stats
 from monitoring_pipeline.storage.ingestion import label_status_figures_from_rows
-from monitoring_pipeline.storage.reads import iter_labeled_predictions
 from monitoring_pipeline.storage.writes import Audit
+from monitoring_pipeline_tests.helpers.day_statistics import (
+    assert_counted_as_stored,
+    assert_same_statistics,
+    counted_from_stored_rows,
+)
 
 START = date(2026, 10, 1)
 DAY = date(2026, 10, 3)
@@ -135,44 +131,6 @@ def snapshot(engine, model: str) -> dict[str, pd.DataFrame]:
     return out
 
 
-def counted_from_stored_rows(engine, config, model: str):
-    """The day's statistics counted again from its stored rows (what cohort_metrics did
-    before they were counted at ingestion), read back 13 rows at a time."""
-    counted = DayStatistics(config, model)
-    for chunk in iter_labeled_predictions(
-        engine, model, DAY, cohort_attributes=counted.columns, chunk_rows=13
-    ):
-        counted.add(chunk)
-    return counted.frames()
-
-
-def assert_same_statistics(found, expected, what: str) -> None:
-    """Counts equal; float sums equal to their last bits (added in another order)."""
-    for got, wanted, table in zip(found, expected, ("cohort", "estimation"), strict=True):
-        assert len(wanted) > 0
-        pd.testing.assert_frame_equal(
-            got.reset_index(drop=True), wanted.reset_index(drop=True), check_like=True,
-            check_dtype=False, check_exact=False, rtol=1e-12, obj=f"{what} {table}",
-        )  # fmt: skip
-
-
-def assert_counted_as_stored(engine, config, model: str, what: str) -> None:
-    """The statistics labeled_predictions counted while writing are those of the rows it
-    stored, and cohort_metrics takes them."""
-    confusion, estimation = ingested_day_statistics(
-        engine, model, DAY, statistics_checksum(config, model)
-    )
-    ingested = (
-        merge_stats([rows_to_stats(confusion)]),
-        merge_stats([rows_to_estimation_stats(estimation.drop(columns="partition_date"))]),
-    )
-    stored = counted_from_stored_rows(engine, config, model)
-    assert_same_statistics(ingested, stored, what)
-    taken = day_statistics(engine, config, model, DAY)
-    for got, wanted in zip(taken, ingested, strict=True):
-        pd.testing.assert_frame_equal(got, wanted)
-
-
 @pytest.mark.parametrize("source_format", ["parquet", "csv"])
 def test_chunks_write_exactly_what_the_whole_day_writes(engine, world, source_format):
     raw, traffic, tmp_path = world
@@ -185,7 +143,7 @@ def test_chunks_write_exactly_what_the_whole_day_writes(engine, world, source_fo
             engine, configure(tmp_path, raw, WHOLE_DAY), model, DAY, AUDIT
         )
         whole[model] = snapshot(engine, model)
-        assert_counted_as_stored(engine, configure(tmp_path, raw, WHOLE_DAY), model, model)
+        assert_counted_as_stored(engine, configure(tmp_path, raw, WHOLE_DAY), model, DAY, model)
         assert result.rows_read == result.rows_written + result.rows_quarantined
         assert result.labels_read > 0 and result.labelled > 0
     for chunk_rows in (1, 7, 40):
@@ -193,7 +151,7 @@ def test_chunks_write_exactly_what_the_whole_day_writes(engine, world, source_fo
         for model in models:
             build_labeled_predictions(engine, config, model, DAY, AUDIT)
             chunked = snapshot(engine, model)
-            assert_counted_as_stored(engine, config, model, f"{model} @{chunk_rows}")
+            assert_counted_as_stored(engine, config, model, DAY, f"{model} @{chunk_rows}")
             for table in TABLES:
                 pd.testing.assert_frame_equal(
                     chunked[table], whole[model][table], obj=f"{model} {table} @{chunk_rows}"
@@ -247,7 +205,7 @@ def test_chunks_write_exactly_what_the_whole_day_writes(engine, world, source_fo
     )
     taken = day_statistics(engine, changed, model, DAY)
     assert not (taken[0].cohort_attribute.str.contains("&")).any()
-    assert_same_statistics(taken, counted_from_stored_rows(engine, changed, model), "changed")
+    assert_same_statistics(taken, counted_from_stored_rows(engine, changed, model, DAY), "changed")
 
 
 def test_a_failure_mid_stream_keeps_the_previous_rows(engine, world, monkeypatch):

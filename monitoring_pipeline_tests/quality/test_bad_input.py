@@ -31,6 +31,7 @@ from monitoring_pipeline.storage.database import create_engine, with_database
 from monitoring_pipeline.storage.sources import SourceUnavailableError
 from monitoring_pipeline.storage.writes import Audit
 from monitoring_pipeline_tests.helpers.databases import create_database_from_template
+from monitoring_pipeline_tests.helpers.day_statistics import assert_counted_as_stored
 
 DAY = date(2026, 10, 3)
 AUDIT = Audit(run_id="bad-input", produced_at=datetime(2026, 10, 20, tzinfo=UTC))
@@ -212,6 +213,11 @@ def stored(engine: sa.Engine, table: str, model: str, day: date = DAY) -> pd.Dat
 
 
 def run_case(world: World, case: Case):
+    return run_case_with_config(world, case)[0]
+
+
+def run_case_with_config(world: World, case: Case):
+    """The case's day through labeled_predictions: its result and the config it ran with."""
     predictions = case.predictions(good_predictions())
     labels = case.labels(good_labels())
     if case.earlier_day:
@@ -230,7 +236,7 @@ def run_case(world: World, case: Case):
     config = configure(world, case, model)
     if case.earlier_day:
         build_labeled_predictions(world.engine, config, case.name, DAY - timedelta(days=1), AUDIT)
-    return build_labeled_predictions(world.engine, config, case.name, DAY, AUDIT)
+    return build_labeled_predictions(world.engine, config, case.name, DAY, AUDIT), config
 
 
 def reason_counts(quarantine: pd.DataFrame, source: str) -> pd.Series:
@@ -528,7 +534,7 @@ def test_bad_input(world, case: Case):
             run_case(world, case)
         assert stored(world.engine, "ingestion_stats", case.name).empty  # nothing committed
         return
-    result = run_case(world, case)
+    result, config = run_case_with_config(world, case)
     stats = stored(world.engine, "ingestion_stats", case.name)
     assert len(stats) == 1
     row = stats.iloc[0]
@@ -554,6 +560,9 @@ def test_bad_input(world, case: Case):
         assert row.rows_quarantined == 0, predictions.to_dict()
     if not case.label_reasons:
         assert row.labels_quarantined == 0, labels.to_dict()
+    # The cohort statistics counted while writing are those of the rows stored, whatever
+    # the input's oddities.
+    assert_counted_as_stored(world.engine, config, case.name, DAY, case.name)
     if case.check is not None:
         case.check(world, result, case)
 
