@@ -99,6 +99,8 @@ def cohort_spec(config: MonitoringConfig, model_name: str) -> CohortSpec:
 
 # Bumped when what the statistics of a day hold changes: those counted before are stale.
 STATISTICS_FORMAT = 1
+# Chunk statistics held before they are summed into one.
+MERGE_EVERY = 8
 
 
 def statistics_checksum(config: MonitoringConfig, model_name: str) -> str:
@@ -144,6 +146,9 @@ class DayStatistics:
         self._estimation.append(
             compute_estimation_stats(chunk, spec, score_bins=ESTIMATION_SCORE_BINS)
         )
+        if len(self._confusion) >= MERGE_EVERY:  # bounds a large day's memory
+            self._confusion = [merge_stats(self._confusion)]
+            self._estimation = [merge_stats(self._estimation)]
 
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(cohort statistics, estimation statistics); two empty frames for a day without

@@ -17,9 +17,14 @@ seconds, and concurrent backfill partitions then never write the same rows twice
    with at most ``DISCRETE_MAX_VALUES`` (20) distinct values in the fitting rows is
    discrete: one bin per value (``feature_bins.discrete``; bins stored before that rule
    are refitted once).
-2. **Histograms** (``monitoring.feature_histograms``): the day's rows stream from
-   ``labeled_predictions`` in chunks into ``compute_feature_histograms`` (cohort ``all``
-   and each single cohort attribute), merged by ``merge_stats``.
+2. **Histograms** (``monitoring.feature_histograms``): ``compute_feature_histograms``
+   (cohort ``all`` and each single cohort attribute) over the day's rows in chunks, merged
+   by ``merge_stats`` (:class:`DayHistograms`). ``labeled_predictions`` counts them as it
+   writes the rows when every watched feature has bins the current config would fit
+   (:func:`current_bins`), and keeps them in ``ingested_feature_histograms`` with the
+   checksum of those bins and the cohort attributes (:func:`histograms_checksum`); the day's
+   run takes them when its own bins give the same checksum, else it streams the day's rows
+   back from ``labeled_predictions``.
 3. **Baseline**: the sum of the stored histograms of the baseline window's days on the
    current bins (same ``bins_checksum``). A baseline day that has labeled predictions
    but no histograms on the current bins (the fitting window's days, which ran before
@@ -45,7 +50,9 @@ Everything of the day (histograms and drift rows) is written by one
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -95,15 +102,18 @@ from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partiti
 
 __all__ = [
     "DriftConfigError",
+    "DayHistograms",
     "DriftResult",
     "FeatureBins",
     "baseline_histograms",
     "build_drift",
     "compute_day_histograms",
+    "current_bins",
     "drift_settings",
     "ensure_bins",
     "evaluate_day",
     "fill_baseline_days",
+    "histograms_checksum",
     "watched_features",
 ]
 
@@ -250,6 +260,39 @@ def _load_bins(conn: sa.Connection, model_name: str) -> dict[str, FeatureBins]:
     return out
 
 
+def _still_fitted(
+    stored: Mapping[str, FeatureBins],
+    kinds: Mapping[str, FeatureKind],
+    window: tuple[date, date],
+    n_bins: int,
+    settings: DriftSettings,
+) -> dict[str, FeatureBins]:
+    """The ``stored`` bins of watched features that the current config would fit alike."""
+    return {
+        f: stored[f]
+        for f, kind in kinds.items()
+        if f in stored and stored[f].fitted_like(kind, window, n_bins, settings.max_categories)
+    }
+
+
+def current_bins(
+    engine: Engine, config: MonitoringConfig, model_name: str
+) -> dict[str, FeatureBins]:
+    """The model's stored bins when every watched feature has bins the current config
+    would fit (those its next drift run uses as they are); else none (not fitted yet, a
+    refit due, or a drift setting the drift run will name as wrong)."""
+    try:
+        settings = drift_settings(config, model_name)
+        kinds = watched_features(config, model_name)
+    except DriftConfigError:
+        return {}
+    window = fitting_window(config.partitions_start, **_windows(config, model_name))
+    n_bins = config.models[model_name].baseline.bins
+    with engine.connect() as conn:
+        valid = _still_fitted(_load_bins(conn, model_name), kinds, window, n_bins, settings)
+    return valid if len(valid) == len(kinds) else {}
+
+
 def _missing_days(conn: sa.Connection, model_name: str, window: tuple[date, date]) -> list[date]:
     """Days of the window whose labeled_predictions partition has not been written."""
     present = ingested_days(conn, model_name, window[0], window[1])
@@ -391,12 +434,7 @@ def ensure_bins(
         # here and then reuses what the first fitted (its DELETE-then-INSERT would
         # otherwise fail on the primary key once the first commits).
         lock_model_table(conn, table="monitoring.feature_bins", model_name=model_name)
-        stored = _load_bins(conn, model_name)
-        valid = {
-            f: stored[f]
-            for f, kind in kinds.items()
-            if f in stored and stored[f].fitted_like(kind, window, n_bins, settings.max_categories)
-        }
+        valid = _still_fitted(_load_bins(conn, model_name), kinds, window, n_bins, settings)
         to_fit = {f: k for f, k in kinds.items() if f not in valid}
         if not to_fit:
             return BinsState(valid, [], [], f"bins fitted on {window[0]}..{window[1]} reused")
@@ -423,6 +461,80 @@ def ensure_bins(
 # --------------------------------------------------------------------------------------
 
 
+# Bumped when what a day's histograms hold changes: those counted before are stale.
+HISTOGRAMS_FORMAT = 1
+# Chunk histograms held before they are summed into one (bounds a large day's memory).
+MERGE_EVERY = 8
+
+
+def histograms_checksum(bins: Mapping[str, FeatureBins], attributes: Sequence[str]) -> str:
+    """What a day's histograms are counted by: each feature's bins and the cohort
+    attributes. Histograms counted by another checksum are not those of the current bins."""
+    described = {
+        "attributes": list(attributes),
+        "bins": {feature: bins[feature].checksum for feature in sorted(bins)},
+        "format": HISTOGRAMS_FORMAT,
+    }
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
+
+
+class DayHistograms:
+    """A day's feature histograms on ``bins`` (cohort ``all`` and each of ``attributes``),
+    counted chunk by chunk. A chunk holds ``score``, the numeric features as floats and the
+    categorical ones and the cohort attributes as text; ``labeled_predictions`` adds each
+    chunk it writes, :func:`compute_day_histograms` each chunk it reads back."""
+
+    def __init__(self, bins: Mapping[str, FeatureBins], attributes: Sequence[str]) -> None:
+        self.bins = dict(bins)
+        self.attributes = list(attributes)
+        self.checksum = histograms_checksum(self.bins, self.attributes)
+        self._numeric = {f: b.numeric for f, b in self.bins.items() if b.numeric is not None}
+        self._categorical = {
+            f: list(b.categories) for f, b in self.bins.items() if b.categories is not None
+        }
+        self._spec = CohortSpec(tuple(self.attributes))
+        self._counted: list[pd.DataFrame] = []
+
+    @property
+    def numeric_features(self) -> list[str]:
+        """The numeric features a chunk needs (besides ``score``)."""
+        return [f for f in self._numeric if f != SCORE_FEATURE]
+
+    @property
+    def categorical_features(self) -> list[str]:
+        return list(self._categorical)
+
+    @property
+    def cohort_attributes(self) -> tuple[str, ...]:
+        return self._spec.columns
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        if not self.bins or chunk.empty:
+            return
+        self._counted.append(
+            compute_feature_histograms(
+                chunk, self._numeric, self._categorical, self._spec, group_keys=()
+            )
+        )
+        if len(self._counted) >= MERGE_EVERY:
+            self._counted = [merge_stats(self._counted)]
+
+    def frame(self) -> pd.DataFrame:
+        """``HISTOGRAM_KEYS`` + ``count`` (int64), sorted by the keys."""
+        if not self._counted:
+            empty = pd.DataFrame({c: pd.Series(dtype="str") for c in HISTOGRAM_KEYS})
+            empty["count"] = pd.Series(dtype="int64")
+            return empty
+        return merge_stats(self._counted)[[*HISTOGRAM_KEYS, "count"]]
+
+    def rows(self) -> pd.DataFrame:
+        """:meth:`frame` as ``feature_histograms`` stores it, with the checksum
+        (``spec_checksum``): the ``ingested_feature_histograms`` rows."""
+        if not self._counted:
+            return pd.DataFrame()
+        return histogram_rows(self.frame(), self.bins).assign(spec_checksum=self.checksum)
+
+
 def compute_day_histograms(
     engine: Engine,
     model_name: str,
@@ -432,31 +544,26 @@ def compute_day_histograms(
     *,
     chunk_rows: int = CHUNK_ROWS,
 ) -> pd.DataFrame:
-    """The day's histograms on ``bins``: ``HISTOGRAM_KEYS`` + ``count``, streamed
-    ``chunk_rows`` rows at a time and merged by addition."""
-    empty = pd.DataFrame({c: pd.Series(dtype="str") for c in HISTOGRAM_KEYS})
-    empty["count"] = pd.Series(dtype="int64")
+    """The day's histograms on ``bins``: ``HISTOGRAM_KEYS`` + ``count``. Those
+    labeled_predictions counted on the same bins and attributes, else the day's rows
+    streamed ``chunk_rows`` at a time and merged by addition."""
+    counted = DayHistograms(bins, attributes)
     if not bins:
-        return empty
-    numeric = {f: b.numeric for f, b in bins.items() if b.numeric is not None}
-    categorical = {f: list(b.categories) for f, b in bins.items() if b.categories is not None}
-    spec = CohortSpec(tuple(attributes))
-    chunks = [
-        compute_feature_histograms(chunk, numeric, categorical, spec, group_keys=())
-        for chunk in iter_feature_values(
-            engine,
-            model_name,
-            day,
-            numeric_features=[f for f in numeric if f != SCORE_FEATURE],
-            categorical_features=list(categorical),
-            cohort_attributes=spec.columns,
-            chunk_rows=chunk_rows,
-        )
-        if not chunk.empty
-    ]
-    if not chunks:
-        return empty
-    return merge_stats(chunks)[[*HISTOGRAM_KEYS, "count"]]
+        return counted.frame()
+    ingested = drift_store.ingested_histograms(engine, model_name, day, counted.checksum)
+    if not ingested.empty:
+        return merge_stats([ingested.astype({"count": "int64"})])[[*HISTOGRAM_KEYS, "count"]]
+    for chunk in iter_feature_values(
+        engine,
+        model_name,
+        day,
+        numeric_features=counted.numeric_features,
+        categorical_features=counted.categorical_features,
+        cohort_attributes=counted.cohort_attributes,
+        chunk_rows=chunk_rows,
+    ):
+        counted.add(chunk)
+    return counted.frame()
 
 
 def histogram_rows(histograms: pd.DataFrame, bins: dict[str, FeatureBins]) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from monitoring_pipeline.core.validation import (
     split_malformed_predictions,
 )
 from monitoring_pipeline.pipeline.cohort_metrics import DayStatistics
+from monitoring_pipeline.pipeline.drift import DayHistograms, current_bins
 from monitoring_pipeline.quality.expectations import (
     ChunkedExpectations,
     ExpectationOutcome,
@@ -32,6 +33,7 @@ from monitoring_pipeline.storage.cohorts import (
     INGESTED_COHORT_STATS_TABLE,
     INGESTED_ESTIMATION_STATS_TABLE,
 )
+from monitoring_pipeline.storage.drift import INGESTED_HISTOGRAMS_TABLE
 from monitoring_pipeline.storage.ingestion import refresh_row_statistics, rows_read_history
 from monitoring_pipeline.storage.labeled_rows import (
     JSONB_COLUMNS,
@@ -39,6 +41,7 @@ from monitoring_pipeline.storage.labeled_rows import (
     ROWS_TABLE,
     labeled_rows,
     layout_table,
+    stored_feature_values,
     stored_values,
 )
 from monitoring_pipeline.storage.prediction_ids import count_ids_on_other_days
@@ -125,7 +128,7 @@ LABEL_LAG_COLUMNS = [
 
 PARTITION_TABLES = [
     ROWS_TABLE, LAYOUTS_TABLE, "quarantined_rows", "quality_results", "ingestion_stats",
-    INGESTED_COHORT_STATS_TABLE, INGESTED_ESTIMATION_STATS_TABLE,
+    INGESTED_COHORT_STATS_TABLE, INGESTED_ESTIMATION_STATS_TABLE, INGESTED_HISTOGRAMS_TABLE,
 ]  # fmt: skip
 # What the assets downstream of labeled_predictions publish per (model, day). When a
 # blocking check fails they do not run, so their rows from an earlier run are removed in
@@ -168,9 +171,11 @@ def build_labeled_predictions(
         quality_spec(config, model_name, row_range, basis), day_source.mapped_columns
     )
     labels = streaming.open_day_labels(engine, model, day, day_source.scan)
-    # cohort_metrics publishes the statistics counted here as the rows are written.
+    # cohort_metrics publishes the statistics counted here as the rows are written, and
+    # drift the histograms (on the bins it will use, when they are fitted already).
     statistics = DayStatistics(config, model_name)
-    step = _ChunkStep(model, model_name, day, labels, labels_as_of, statistics)
+    histograms = DayHistograms(current_bins(engine, config, model_name), model.cohorts.attributes)
+    step = _ChunkStep(model, model_name, day, labels, labels_as_of, statistics, histograms)
     with partition_writer(
         engine, model_name=model_name, partition_date=day, tables=PARTITION_TABLES, audit=audit
     ) as writer:
@@ -251,6 +256,7 @@ def build_labeled_predictions(
         key = {"partition_date": day, "model_name": model_name}
         writer.write(INGESTED_COHORT_STATS_TABLE, cohort_stats.assign(**key))
         writer.write(INGESTED_ESTIMATION_STATS_TABLE, estimation_stats.assign(**key))
+        writer.write(INGESTED_HISTOGRAMS_TABLE, histograms.rows().assign(**key))
         writer.write_arrow(LAYOUTS_TABLE, step.layout())
         checks = summarize_checks(outcomes)
         blocked = any(c["blocking"] and not c["passed"] for c in checks.values())
@@ -286,6 +292,7 @@ class _ChunkStep:
         labels: streaming.DayLabels,
         labels_as_of: datetime | None,
         statistics: DayStatistics,
+        histograms: DayHistograms,
     ) -> None:
         self.model = model
         self.labels_as_of = None if labels_as_of is None else pd.Timestamp(labels_as_of)
@@ -296,6 +303,7 @@ class _ChunkStep:
         self.labels_read = self.labels_quarantined = 0
         self.label_figures = LabelFigures()
         self.statistics = statistics
+        self.histograms = histograms
         self.reasons: Counter[str] = Counter()
         self.label_reasons: Counter[str] = Counter()
         self.preview = pd.DataFrame(columns=PREVIEW_COLUMNS)
@@ -356,6 +364,16 @@ class _ChunkStep:
         self.label_figures.add(labeled)
         # Counted on the values as stored (cohort values as text), as a read back would.
         self.statistics.add(stored_values(stored, layout["cohort_attributes"]))
+        if self.histograms.bins:
+            self.histograms.add(
+                stored_feature_values(
+                    stored,
+                    layout,
+                    numeric_features=self.histograms.numeric_features,
+                    categorical_features=self.histograms.categorical_features,
+                    cohort_attributes=self.histograms.cohort_attributes,
+                )
+            )
         self.reasons.update(_reason_counts(split.reasons))
         self.label_reasons.update(_reason_counts(label_split.reasons))
         if len(self.preview) < 5 and len(labeled):

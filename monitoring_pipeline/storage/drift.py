@@ -17,7 +17,9 @@ __all__ = [
     "baseline_row",
     "category_counts",
     "cohort_drift",
+    "INGESTED_HISTOGRAMS_TABLE",
     "histogram_checksums",
+    "ingested_histograms",
     "load_bins",
     "model_lock",
     "save_bins",
@@ -111,6 +113,25 @@ def window_histograms(
         "WHERE model_name = :model AND model_version = :version "
         "AND partition_date BETWEEN :first AND :last",
         {"model": model_name, "version": version, "first": window[0], "last": window[1]},
+    )
+
+
+# feature_histograms of a day as labeled_predictions counted them (sql/037).
+INGESTED_HISTOGRAMS_TABLE = "ingested_feature_histograms"
+
+
+def ingested_histograms(
+    engine: Engine, model_name: str, day: date, spec_checksum: str
+) -> pd.DataFrame:
+    """The day's ``ingested_feature_histograms`` rows counted by ``spec_checksum``:
+    ``cohort_attribute, cohort_value, feature, feature_kind, bin, count``; empty when the
+    day was counted by another one, or not at all."""
+    return read_frame(
+        engine,
+        "SELECT cohort_attribute, cohort_value, feature, feature_kind, bin, count "
+        f"FROM monitoring.{INGESTED_HISTOGRAMS_TABLE} WHERE model_name = :model "
+        "AND partition_date = :day AND spec_checksum = :checksum",
+        {"model": model_name, "day": day, "checksum": spec_checksum},
     )
 
 

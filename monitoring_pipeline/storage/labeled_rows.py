@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 import numpy as np
@@ -100,10 +100,45 @@ def stored_values(rows: pa.Table, cohort_attributes: Sequence[str]) -> pd.DataFr
     """
     frame = rows.select(["model_version", "score", "decision", "label"]).to_pandas()
     frame["label"] = frame["label"].astype("float64")
-    cohorts = rows.column("cohort_values")
-    for position, name in enumerate(cohort_attributes):
-        frame[name] = pc.list_element(cohorts, position).to_pandas()
+    _add_elements(frame, rows.column("cohort_values"), cohort_attributes, cohort_attributes)
     return frame
+
+
+def stored_feature_values(
+    rows: pa.Table,
+    layout: Mapping[str, Sequence[str]],
+    *,
+    numeric_features: Sequence[str],
+    categorical_features: Sequence[str],
+    cohort_attributes: Sequence[str],
+) -> pd.DataFrame:
+    """``score``, the ``numeric_features`` (floats, NaN where stored NULL), the
+    ``categorical_features`` and ``cohort_attributes`` (text) of ``rows``, a
+    :func:`labeled_rows` table written with ``layout`` (the names of its arrays'
+    positions): the values as stored, what ``reads.iter_feature_values`` reads back."""
+    frame = rows.select(["score"]).to_pandas()
+    _add_elements(
+        frame, rows.column("numeric_features"), layout["numeric_features"], numeric_features
+    )
+    _add_elements(
+        frame,
+        rows.column("categorical_features"),
+        layout["categorical_features"],
+        categorical_features,
+    )
+    _add_elements(
+        frame, rows.column("cohort_values"), layout["cohort_attributes"], cohort_attributes
+    )
+    return frame
+
+
+def _add_elements(
+    frame: pd.DataFrame, arrays: pa.ChunkedArray, positions: Sequence[str], names: Sequence[str]
+) -> None:
+    """Each of ``names`` as a column of ``frame``: its element of ``arrays`` (one list per
+    row, named by ``positions``)."""
+    for name in names:
+        frame[name] = pc.list_element(arrays, list(positions).index(name)).to_pandas()
 
 
 LAYOUT_SCHEMA = pa.schema(

@@ -32,15 +32,19 @@ from monitoring_pipeline.demo.generator import generate_traffic
 from monitoring_pipeline.demo.incidents import DistributionShift, FeatureNulls
 from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
 from monitoring_pipeline.pipeline.drift import (
+    DayHistograms,
     baseline_histograms,
     build_drift,
     compute_day_histograms,
     drift_settings,
     ensure_bins,
+    histograms_checksum,
     watched_features,
 )
 from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predictions
 from monitoring_pipeline.storage.database import create_engine, with_database
+from monitoring_pipeline.storage.drift import ingested_histograms
+from monitoring_pipeline.storage.reads import iter_feature_values
 from monitoring_pipeline.storage.writes import Audit
 from monitoring_pipeline_tests.helpers.databases import create_database_from_template
 from monitoring_pipeline_tests.helpers.interval_references import psi_js_bounds
@@ -509,16 +513,58 @@ def test_days_inside_the_first_window_have_no_baseline(world):
     assert set(first.partition_date) == set(_days(START, END))
 
 
+def counted_from_rows(world: World, day: date, bins, attributes, chunk_rows: int):
+    """The day's histograms counted from its stored rows (drift's read-back path)."""
+    counted = DayHistograms(bins, attributes)
+    for chunk in iter_feature_values(
+        world.engine, MODEL, day, numeric_features=counted.numeric_features,
+        categorical_features=counted.categorical_features,
+        cohort_attributes=counted.cohort_attributes, chunk_rows=chunk_rows,
+    ):  # fmt: skip
+        counted.add(chunk)
+    return counted.frame()
+
+
 def test_chunks_merge_into_the_same_day(world):
     bins = ensure_bins(
         world.engine, world.config, MODEL, drift_settings(world.config, MODEL), _audit()
     ).bins
     attributes = list(world.config.models[MODEL].cohorts.attributes)
-    whole = compute_day_histograms(world.engine, MODEL, NULLS_DAY, bins, attributes)
-    chunked = compute_day_histograms(
-        world.engine, MODEL, NULLS_DAY, bins, attributes, chunk_rows=97
-    )
+    whole = counted_from_rows(world, NULLS_DAY, bins, attributes, chunk_rows=1_000_000)
+    chunked = counted_from_rows(world, NULLS_DAY, bins, attributes, chunk_rows=97)
     pd.testing.assert_frame_equal(whole, chunked)
+    assert whole["count"].sum() > 0
+
+
+def test_days_ingested_on_fitted_bins_are_counted_as_their_rows_are_written(world):
+    """Ingestion counts a day's histograms when the bins exist (fitted by the first day
+    after the 3-day fitting window): drift stores exactly the counts of the stored rows."""
+    bins = ensure_bins(
+        world.engine, world.config, MODEL, drift_settings(world.config, MODEL), _audit()
+    ).bins
+    attributes = list(world.config.models[MODEL].cohorts.attributes)
+    checksum = histograms_checksum(bins, attributes)
+    for day in _days(START, END):
+        ingested = ingested_histograms(world.engine, MODEL, day, checksum)
+        # Ingested after drift fitted the bins (the 4th day's run; earlier days may have
+        # been ingested again since, by other tests of this world).
+        if day > START + timedelta(days=3):
+            assert not ingested.empty, day
+        from_rows = counted_from_rows(world, day, bins, attributes, chunk_rows=97)
+        taken = compute_day_histograms(world.engine, MODEL, day, bins, attributes)
+        pd.testing.assert_frame_equal(taken, from_rows, obj=str(day))
+        stored = read(
+            world.engine,
+            "SELECT cohort_attribute, cohort_value, feature, feature_kind, bin, count "
+            "FROM monitoring.feature_histograms WHERE model_name = :m AND partition_date = :d",
+            m=MODEL, d=day,
+        )  # fmt: skip
+        assert len(stored) == len(from_rows) and stored["count"].sum() == from_rows["count"].sum()
+    # Other cohort attributes than those counted at ingestion: the rows are counted again.
+    fewer = attributes[:1]
+    taken = compute_day_histograms(world.engine, MODEL, END, bins, fewer)
+    pd.testing.assert_frame_equal(taken, counted_from_rows(world, END, bins, fewer, 97))
+    assert set(taken.cohort_attribute) == {"all", fewer[0]}
 
 
 def test_the_asset_reruns_a_partition_without_changing_the_tables(world, dagster_instance):
