@@ -26,6 +26,7 @@ from monitoring_pipeline.quality.expectations import (
     ChunkedExpectations,
     ExpectationOutcome,
     QualitySpec,
+    import_great_expectations_in_background,
     summarize_checks,
 )
 from monitoring_pipeline.storage import streaming
@@ -163,6 +164,8 @@ def build_labeled_predictions(
     resolved together at the end, so duplicates are judged exactly as on the whole day.
     """
     model = config.models[model_name]
+    # GX imports while the day's questions run on the server (the first suite waits).
+    import_great_expectations_in_background()
     day_source = streaming.open_prediction_day(
         engine, model, day, chunk_rows=config.ingest_chunk_rows(model_name)
     )

@@ -8,6 +8,7 @@ problem fails a blocking check and stops the metrics of that day.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -221,9 +222,33 @@ def row_count_parameters(spec: QualitySpec) -> dict[str, int | None]:
     return {"min_rows": low, "max_rows": high}
 
 
-@functools.cache
+# Held while the context is made: a step's first suite waits for an import begun by
+# import_great_expectations_in_background instead of importing GX a second time.
+_CONTEXT_LOCK = threading.Lock()
+
+
+def import_great_expectations_in_background() -> None:
+    """Import GX and make its context on a thread of its own (~1.5 s in a fresh process,
+    interpreting Python), while the caller waits on its database; the first suite then
+    finds them ready. A failure here is raised again by the first suite, on the caller."""
+    if _made_context.cache_info().currsize:
+        return
+
+    def make() -> None:
+        with contextlib.suppress(Exception):
+            _gx_context()
+
+    threading.Thread(target=make, name="gx-import", daemon=True).start()
+
+
 def _gx_context():
     """One ephemeral GX context per process (GX imported on first use)."""
+    with _CONTEXT_LOCK:
+        return _made_context()
+
+
+@functools.cache
+def _made_context():
     # No usage statistics from a pipeline that runs on closed networks.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -202,6 +206,31 @@ def test_gx_batches_are_not_fingerprinted():
     batch = validation.batch_definition.get_batch(batch_parameters={"dataframe": log(10)})
     assert "pandas_data_fingerprint" not in batch.batch_markers
     assert batch.batch_markers["ge_load_time"]
+
+
+def test_great_expectations_imported_in_the_background_is_imported_once():
+    """A step starts GX's import on a thread and asks its database meanwhile; its first
+    suite then waits for that import instead of making a second context. Run in a fresh
+    interpreter: this one has GX imported already."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from monitoring_pipeline.quality import expectations
+        assert "great_expectations" not in sys.modules
+        expectations.import_great_expectations_in_background()
+        first = expectations._gx_context()  # while the thread still imports: it waits
+        assert expectations._gx_context() is first
+        info = expectations._made_context.cache_info()
+        print(info.misses, info.hits)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    misses, hits = map(int, done.stdout.split())
+    assert misses == 1  # one context made, by whichever thread came first
+    assert hits == 2
 
 
 def test_the_suite_is_built_once_and_each_day_judged_by_its_own_row_count_bounds(monkeypatch):
