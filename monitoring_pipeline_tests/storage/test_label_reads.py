@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -125,7 +126,10 @@ def test_validation_strips_exactly_the_characters_ids_are_trimmed_of_in_sql():
 
 
 @pytest.mark.parametrize("id_type", ["text", "bigint"])
-def test_a_table_days_labels_read_once_are_the_rows_each_chunk_would_look_up(engine, id_type):
+@pytest.mark.parametrize("batches", ["one batch", "batches of 2 rows, text past its limit"])
+def test_a_table_days_labels_read_once_are_the_rows_each_chunk_would_look_up(
+    engine, id_type, batches, monkeypatch
+):
     from datetime import date
 
     from monitoring_pipeline.config.models import ModelConfig
@@ -169,6 +173,9 @@ def test_a_table_days_labels_read_once_are_the_rows_each_chunk_would_look_up(eng
         },
     }  # fmt: skip
     model = ModelConfig.model_validate(raw)
+    if batches != "one batch":  # joined into one chunk, the ids as large_string
+        monkeypatch.setattr(streaming, "HELD_BATCH_ROWS", 2)
+        monkeypatch.setattr(streaming, "STRING_BYTES_LIMIT", 16)
     scan = streaming._scan_table_ids(
         engine, model.predictions, "id", (sa.column("t") >= f"{day}", sa.column("t") < "2026-10-02")
     )
@@ -188,5 +195,11 @@ def test_a_table_days_labels_read_once_are_the_rows_each_chunk_would_look_up(eng
 
     assert len(held) > len(day_ids) and rows(held) == rows(each)
     assert held.columns.tolist() == ["prediction_id", "label", "labelled_at"]
+    held_table = labels._held._table
+    assert {held_table.column(name).num_chunks for name in held_table.column_names} == {1}
+    text_type = pa.large_string() if batches != "one batch" else pa.string()
+    assert held_table.column("prediction_id" if id_type == "text" else "__id_text").type == (
+        text_type
+    )
     # Only the day's ids were read: a label of another day's prediction is not held.
     assert "other day" not in set(labels._held._table.column("prediction_id").to_pylist())
