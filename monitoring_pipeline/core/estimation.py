@@ -235,6 +235,47 @@ def estimate(
     ``expected_denominator``, ``n``, ``sufficient``, ``status``, ``realised``,
     ``realised_denominator``, ``label_coverage``, ``estimation_error``, ``within_interval``.
     """
+    figures = _estimated_figures(
+        day,
+        calibration,
+        min_cohort_size=min_cohort_size,
+        confidence=confidence,
+        min_label_coverage=min_label_coverage,
+    )
+    frames = [
+        day.cells.assign(
+            metric=metric,
+            value=f["value"],
+            standard_error=f["standard_error"],
+            lower=f["lower"],
+            upper=f["upper"],
+            expected_denominator=f["expected_denominator"],
+            n=f["n"],
+            sufficient=f["sufficient"],
+            status=f["status"],
+            realised=f["realised"],
+            realised_denominator=f["realised_denominator"],
+            label_coverage=f["label_coverage"],
+            estimation_error=f["estimation_error"],
+            within_interval=pd.array(np.where(f["judged"], f["within"], False), dtype="boolean"),
+        )
+        for metric, f in figures.items()
+    ]
+    out = pd.concat(frames, ignore_index=True)
+    out.loc[out.estimation_error.isna(), "within_interval"] = pd.NA
+    return out
+
+
+def _estimated_figures(
+    day: ScoreSums,
+    calibration: Calibration,
+    *,
+    min_cohort_size: int,
+    confidence: float,
+    min_label_coverage: float,
+) -> dict[str, dict[str, np.ndarray]]:
+    """:func:`estimate`'s figures as arrays (one element per cell), by metric: what
+    :func:`reference_check` needs of each of a window's days without building its frame."""
     a = day.arrays
     ratio = calibration.ratio[:, None, :]
     expected = np.minimum(ratio * a["score_sum"], a["n"])
@@ -252,7 +293,7 @@ def estimate(
     status = np.where(calibration.labelled > 0, STATUS_ESTIMATED, STATUS_NO_REFERENCE)
     estimated = _metric_parts(n_d[:, 1], n_d[:, 0], p_d[:, 1], p_d[:, 0])
     realised = _metric_parts(labelled[:, 1], labelled[:, 0], labels[:, 1], labels[:, 0])
-    frames = []
+    figures = {}
     # Empty denominators give NaN figures (no estimate), not warnings.
     with np.errstate(divide="ignore", invalid="ignore"):
         for metric in ESTIMATED_METRICS:
@@ -275,30 +316,23 @@ def estimate(
                 & (coverage >= min_label_coverage)
                 & (real_denominator >= min_cohort_size)
             )
-            frames.append(
-                day.cells.assign(
-                    metric=metric,
-                    value=value,
-                    standard_error=np.where(ok, se, np.nan),
-                    lower=lower,
-                    upper=upper,
-                    expected_denominator=denominator,
-                    n=n.astype(np.int64),
-                    sufficient=ok & (denominator >= min_cohort_size),
-                    status=status,
-                    realised=real_value,
-                    realised_denominator=np.rint(real_denominator).astype(np.int64),
-                    label_coverage=coverage,
-                    estimation_error=np.where(judged, real_value - value, np.nan),
-                    within_interval=pd.array(
-                        np.where(judged, (real_value >= lower) & (real_value <= upper), False),
-                        dtype="boolean",
-                    ),
-                )
-            )
-    out = pd.concat(frames, ignore_index=True)
-    out.loc[out.estimation_error.isna(), "within_interval"] = pd.NA
-    return out
+            figures[metric] = {
+                "value": value,
+                "standard_error": np.where(ok, se, np.nan),
+                "lower": lower,
+                "upper": upper,
+                "expected_denominator": denominator,
+                "n": n.astype(np.int64),
+                "sufficient": ok & (denominator >= min_cohort_size),
+                "status": status,
+                "realised": real_value,
+                "realised_denominator": np.rint(real_denominator).astype(np.int64),
+                "label_coverage": coverage,
+                "estimation_error": np.where(judged, real_value - value, np.nan),
+                "judged": judged,
+                "within": (real_value >= lower) & (real_value <= upper),
+            }
+    return figures
 
 
 def reference_check(
@@ -321,18 +355,24 @@ def reference_check(
     judged = None
     misses = None
     for day in reference_days:
-        rows = estimate(
+        figures = _estimated_figures(
             day,
             fit_calibration(total - day),
             min_cohort_size=min_cohort_size,
             confidence=confidence,
             min_label_coverage=min_label_coverage,
-        )
-        day_judged = rows.within_interval.notna().to_numpy()
-        day_missed = (rows.within_interval == False).fillna(False).to_numpy()  # noqa: E712
+        ).values()
+        # As estimate() has it: judged where the error is a number, missed where it is
+        # and the realised figure lies outside the interval.
+        day_judged = np.concatenate([~np.isnan(f["estimation_error"]) for f in figures])
+        within = np.concatenate([f["within"] for f in figures])
+        day_missed = day_judged & ~within
         judged = day_judged.astype(np.int64) if judged is None else judged + day_judged
         misses = day_missed.astype(np.int64) if misses is None else misses + day_missed
-    keys = rows[[*CELL_KEYS, "metric"]].reset_index(drop=True)
+    keys = pd.concat(
+        [day.cells[CELL_KEYS].assign(metric=metric) for metric in ESTIMATED_METRICS],
+        ignore_index=True,
+    )
     p_value = scipy_stats.binom.sf(misses - 1, judged, 1.0 - confidence)
     calibrated = ~((misses > 0) & (p_value < UNCALIBRATED_P_VALUE))
     return keys.assign(reference_days=judged, reference_misses=misses, calibrated=calibrated)

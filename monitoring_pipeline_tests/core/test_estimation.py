@@ -196,6 +196,41 @@ def test_a_cohort_whose_outcomes_do_not_follow_its_scores_is_uncalibrated():
     assert a.status == "estimated" and a.reference_misses <= 2
 
 
+def test_reference_check_counts_what_estimate_says_of_each_day_without_it():
+    """The window's check (arrays only) against estimate()'s frames, day by day: judged
+    where within_interval is known, missed where it is False."""
+    rng = np.random.default_rng(8)
+    spec = CohortSpec(["g"])
+    groups = np.repeat(["a", "b", "c"], [400, 300, 40])  # c: too small to be judged
+
+    def day_rows(k):
+        score = rng.random(len(groups))
+        swing = np.where(groups == "b", 0.5 if k % 2 else 1.0, 0.9)
+        label = (rng.random(len(groups)) < score * swing).astype(float)
+        label[rng.random(len(groups)) < 0.05 * (k % 3)] = np.nan  # some days short of labels
+        return frame(score, (score >= 0.5).astype(int), label, g=groups)
+
+    cells = sums_of(day_rows(0), spec).cells
+    days = [sums_of(day_rows(k), spec, cells) for k in range(10)]
+    checked = estimation.reference_check(days, min_cohort_size=30)
+
+    total = days[0]
+    for other in days[1:]:
+        total = total + other
+    judged = misses = 0
+    for day in days:
+        rows = estimate(day, fit_calibration(total - day), min_cohort_size=30)
+        judged = judged + rows.within_interval.notna().to_numpy(dtype=np.int64)
+        misses = misses + (rows.within_interval == False).fillna(False).to_numpy(np.int64)  # noqa: E712
+    assert checked[["cohort_attribute", "cohort_value", "metric"]].equals(
+        rows[["cohort_attribute", "cohort_value", "metric"]]
+    )
+    assert checked.reference_days.tolist() == judged.tolist()
+    assert checked.reference_misses.tolist() == misses.tolist()
+    assert checked.reference_days.max() > 0 and checked.reference_misses.max() > 0
+    assert (checked.reference_days < len(days)).any()  # some cells or days not judged
+
+
 def test_a_day_of_the_reference_window_is_calibrated_without_itself():
     rng = np.random.default_rng(6)
     spec = CohortSpec()
