@@ -211,6 +211,7 @@ def build_labeled_predictions(
             raw, mapped, coerced, problems = (pd.concat(parts) for parts in zip(*held, strict=True))
             step.run(writer, raw, mapped, coerced, problems)
         step.set_aside(writer, day_source.unparsable_rows)
+        labels.release()  # every chunk is joined: the day's end needs memory more
         # Questions no single row answers, asked once the day's rows are in: ids also
         # stored on other days (kept, counted), labels delivered today for no prediction.
         stored = writer.connection()

@@ -203,3 +203,8 @@ def test_a_table_days_labels_read_once_are_the_rows_each_chunk_would_look_up(
     )
     # Only the day's ids were read: a label of another day's prediction is not held.
     assert "other day" not in set(labels._held._table.column("prediction_id").to_pylist())
+    # Once the day's last chunk is joined, the held labels go; asking again is a bug.
+    labels.release()
+    assert labels._held is None
+    with pytest.raises(RuntimeError, match="released"):
+        labels.for_ids(asked)
