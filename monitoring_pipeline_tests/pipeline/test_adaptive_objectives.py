@@ -115,9 +115,7 @@ def test_the_day_is_judged_against_the_band_of_its_good_days(engine, tmp_path):
 
 def test_a_short_history_falls_back_to_the_fixed_value(engine, tmp_path):
     config = config_with(tmp_path, ADAPTIVE)
-    slo = write_history(
-        engine, config, [(DAY - timedelta(days=k), 0.8, "good") for k in (1, 2, 3)]
-    )
+    slo = write_history(engine, config, [(DAY - timedelta(days=k), 0.8, "good") for k in (1, 2, 3)])
     row = evaluate_slo(engine, accuracy_frame(0.76), config, MODEL, slo, DAY, min_cohort_size=50)
     assert row["status"] == "good" and row["objective_value"] == 0.7
     assert row["band_mean"] is None and "fixed 0.7 applies" in row["reason"]

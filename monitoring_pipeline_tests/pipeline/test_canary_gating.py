@@ -60,7 +60,9 @@ def test_harm_is_positive_when_the_candidate_is_worse_whichever_the_metric():
         [0.12, 0.04, 0.20]
     )
     assert harm.loc["tpr", "incumbent_version"] == "v1"
-    assert harm.loc["fpr", ["value", "lower", "upper"]].tolist() == pytest.approx([0.08, 0.02, 0.14])
+    assert harm.loc["fpr", ["value", "lower", "upper"]].tolist() == pytest.approx(
+        [0.08, 0.02, 0.14]
+    )
     assert harm.loc["tpr", "n_labelled"] == 300
     assert (release_action(0.2), release_action(0.5), release_action(None)) == (
         "hold", "rollback", "hold",
@@ -138,7 +140,13 @@ def test_the_recommendation_names_the_candidate_its_harm_and_is_recorded_once(
     assert (stored.action, stored.candidate_version, stored.status) == (action, "v2", "recommended")
     assert stored.evidence["cohort"] == "region=west"
     line = summary_line(
-        {"model_name": MODEL, "subject": slo.name, "kind": "firing", "severity": "ticket",
-         "reason": "burning", "recommendation": advice}  # fmt: skip
+        {
+            "model_name": MODEL,
+            "subject": slo.name,
+            "kind": "firing",
+            "severity": "ticket",
+            "reason": "burning",
+            "recommendation": advice,
+        }
     )
     assert f"recommended: {verb}" in line

@@ -145,9 +145,7 @@ def test_a_table_days_labels_read_once_are_the_rows_each_chunk_would_look_up(
         label_ids = ["42", "7", "7", "420", "1000000000001"]
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE SCHEMA src"))
-        conn.execute(
-            sa.text("CREATE TABLE src.p (id text, t timestamptz)")
-        )
+        conn.execute(sa.text("CREATE TABLE src.p (id text, t timestamptz)"))
         conn.execute(
             sa.text("INSERT INTO src.p VALUES (:id, :t)"),
             [{"id": i, "t": f"{day}T{n % 24:02d}:00:00Z"} for n, i in enumerate(day_ids)]
