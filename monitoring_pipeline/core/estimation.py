@@ -245,18 +245,8 @@ def estimate(
     frames = [
         day.cells.assign(
             metric=metric,
-            value=f["value"],
-            standard_error=f["standard_error"],
-            lower=f["lower"],
-            upper=f["upper"],
-            expected_denominator=f["expected_denominator"],
-            n=f["n"],
-            sufficient=f["sufficient"],
-            status=f["status"],
-            realised=f["realised"],
-            realised_denominator=f["realised_denominator"],
-            label_coverage=f["label_coverage"],
-            estimation_error=f["estimation_error"],
+            # Every figure is a column, in its order, but the two within_interval is made of.
+            **{name: values for name, values in f.items() if name not in ("judged", "within")},
             within_interval=pd.array(np.where(f["judged"], f["within"], False), dtype="boolean"),
         )
         for metric, f in figures.items()
