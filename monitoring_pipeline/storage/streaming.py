@@ -902,15 +902,13 @@ class _HeldLabels:
 
 
 def _one_chunk(values: pa.ChunkedArray, pool: pa.MemoryPool) -> pa.Array:
-    """``values`` copied into one array (text past 2 GiB as ``large_string``, whose offsets
-    are 64-bit)."""
+    """``values`` as one array, copied unless it is one already (text past 2 GiB as
+    ``large_string``, whose offsets are 64-bit)."""
     if values.num_chunks == 1:
         return values.chunk(0)
-    if values.num_chunks == 0:
-        return pa.array([], type=values.type)
     if pa.types.is_string(values.type) and values.nbytes >= STRING_BYTES_LIMIT:
         values = values.cast(pa.large_string())
-    return pa.concat_arrays(values.chunks, memory_pool=pool)
+    return values.combine_chunks(memory_pool=pool)
 
 
 def _text_hashes(values: pa.Array | pa.ChunkedArray, slice_rows: int = 1 << 16) -> np.ndarray:
