@@ -137,8 +137,32 @@ def _add_elements(
 ) -> None:
     """Each of ``names`` as a column of ``frame``: its element of ``arrays`` (one list per
     row, named by ``positions``)."""
+    positions = list(positions)
+    lists = arrays.combine_chunks() if isinstance(arrays, pa.ChunkedArray) else arrays
+    width = len(positions)
+    if not _fixed_width(lists, width):
+        for name in names:
+            frame[name] = pc.list_element(lists, positions.index(name)).to_pandas()
+        return
+    # Every row a list of ``width`` (as labeled_rows writes them): element j of each row is
+    # every width-th value from j, read by a reshape (floats) or a strided take (text),
+    # ~4x faster than list_element's per-row walk.
+    values = lists.flatten()
+    if pa.types.is_floating(values.type):
+        matrix = values.to_numpy(zero_copy_only=False).reshape(-1, width)
+        for name in names:
+            frame[name] = matrix[:, positions.index(name)]
+        return
     for name in names:
-        frame[name] = pc.list_element(arrays, list(positions).index(name)).to_pandas()
+        taken = values.take(np.arange(positions.index(name), len(values), width))
+        frame[name] = taken.to_pandas()
+
+
+def _fixed_width(lists: pa.ListArray, width: int) -> bool:
+    """Whether every row of ``lists`` is a list (not null) of ``width`` values."""
+    if lists.null_count or width == 0:
+        return False
+    return len(lists) == 0 or pc.all(pc.equal(pc.list_value_length(lists), width)).as_py()
 
 
 LAYOUT_SCHEMA = pa.schema(

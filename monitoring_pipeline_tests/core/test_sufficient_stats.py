@@ -286,10 +286,11 @@ def test_fit_numeric_bins_deduplicates_ties_and_ignores_nulls():
         fit_numeric_bins([1.0, 2.0], n_bins=0)
 
 
-def test_histogram_numeric_matches_pandas_cut_and_counts_every_value():
+@pytest.mark.parametrize("n_bins", [7, 40])  # assigned by comparisons / by searchsorted
+def test_histogram_numeric_matches_pandas_cut_and_counts_every_value(n_bins):
     rng = np.random.default_rng(8)
     baseline = rng.normal(size=1000)
-    bins = fit_numeric_bins(baseline, n_bins=7)
+    bins = fit_numeric_bins(baseline, n_bins=n_bins)
     current = np.r_[rng.normal(0.5, 2, size=500), [np.inf, -np.inf, np.nan, np.nan]]
     current = np.r_[current, bins.inner_edges]  # values exactly on edges go to the upper bin
     hist = histogram_numeric(current, bins)
@@ -301,8 +302,10 @@ def test_histogram_numeric_matches_pandas_cut_and_counts_every_value():
     assert hist.total == len(current)
 
 
-def test_categorical_histogram_has_other_and_null_buckets():
-    hist = categorical_histogram(["a", "b", "a", "zz", None, np.nan, "c"], ["a", "b"])
+@pytest.mark.parametrize("dtype", ["str", "object"])  # looked up by Arrow / by pandas
+def test_categorical_histogram_has_other_and_null_buckets(dtype):
+    values = pd.Series(["a", "b", "a", "zz", None, np.nan, "c"], dtype=dtype)
+    hist = categorical_histogram(values, ["a", "b"])
     assert hist.counts.tolist() == [2, 1, 2]
     assert hist.null_count == 2
     assert fit_categories(["b", "a", "b", None, "c", "a", "a"]) == ["a", "b", "c"]

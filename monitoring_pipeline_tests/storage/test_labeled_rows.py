@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pandas as pd
 import psycopg2
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -22,6 +23,8 @@ from monitoring_pipeline.storage.labeled_rows import (
     ROWS_TABLE,
     labeled_rows,
     layout_table,
+    stored_feature_values,
+    stored_values,
 )
 from monitoring_pipeline.storage.migrations import apply_migrations, sql_directory
 from monitoring_pipeline.storage.reads import iter_feature_values, iter_window_feature_values
@@ -121,6 +124,13 @@ def test_values_round_trip_and_the_view_rebuilds_the_json(engine):
     assert [None if pd.isna(v) else v for v in chunk.sex] == [
         "female", "male", None, "female", "male", "female",
     ]  # fmt: skip
+    # What labeled_predictions counts as the rows are written is what is read back here.
+    counted = stored_feature_values(
+        labeled_rows(frame, **LAYOUT), LAYOUT, numeric_features=["big", "x"],
+        categorical_features=["c"], cohort_attributes=["sex"],
+    )  # fmt: skip
+    read_back = chunk.drop(columns="id")[list(counted.columns)]
+    pd.testing.assert_frame_equal(counted, read_back, check_dtype=False)
     with pytest.raises(ValueError, match="not 'score'"):
         next(iter_feature_values(engine, "m", DAY, numeric_features=["score"],
                                  categorical_features=[], cohort_attributes=[]))  # fmt: skip
@@ -305,3 +315,27 @@ def test_a_large_day_refreshes_the_planners_statistics_in_its_transaction(engine
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text(f"ALTER TABLE monitoring.{ROWS_TABLE} RESET (autovacuum_enabled)"))
+
+
+def test_stored_values_are_each_lists_element_however_the_lists_are_chunked():
+    rng = np.random.default_rng(4)
+    frame = _frame(300, sex=rng.choice(["f", "m", None], 300), age=rng.choice(["a", "b"], 300))
+    rows = labeled_rows(
+        frame, cohort_attributes=["sex", "age"], numeric_features=[], categorical_features=[]
+    )
+    pieces = pa.Table.from_batches(rows.to_batches(max_chunksize=70))  # several chunks
+    for table, first in ((rows, 0), (pieces, 0), (pieces.slice(5, 200), 5)):
+        values = stored_values(table, ["sex", "age"])
+        for name in ("sex", "age"):
+            written = frame[name].iloc[first : first + len(table)]
+            assert values[name].isna().tolist() == written.isna().tolist()
+            assert values[name].dropna().tolist() == written.dropna().tolist()
+    # Lists of other lengths (not what labeled_rows writes) are read element by element.
+    ragged = pa.table({
+        "model_version": ["v1", "v1"], "score": [0.2, 0.9],
+        "decision": pa.array([0, 1], pa.int16()), "label": pa.array([None, 1], pa.int16()),
+        "cohort_values": [["f", "30"], ["m", "40", "extra"]],
+    })  # fmt: skip
+    assert stored_values(ragged, ["sex", "age"])[["sex", "age"]].to_numpy().tolist() == [
+        ["f", "30"], ["m", "40"],
+    ]  # fmt: skip
