@@ -1,4 +1,5 @@
-"""Join predictions with their newest ground-truth label (label backfill). Pure pandas."""
+"""Join predictions with their newest ground-truth label (label backfill). Pure pandas (and
+Arrow for looking up text): no SQL, no Dagster."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "LabelFigures",
     "LabelJoin",
     "is_in",
+    "positions_in",
     "join_newest_labels",
     "known_by",
     "percentile_cont",
@@ -93,8 +97,35 @@ def is_in(values: pd.Series, candidates: pd.Series) -> np.ndarray:
     pandas' own ``isin`` on Arrow-backed strings converts every candidate to a scalar first,
     which takes seconds for a day's million ids.
     """
-    unique = pd.Index(candidates.dropna().unique())
-    return (unique.get_indexer(values) >= 0) & values.notna().to_numpy()
+    return positions_in(values, pd.Index(candidates.dropna().unique())) >= 0
+
+
+def positions_in(values: pd.Series, keys: pd.Index | pd.Series) -> np.ndarray:
+    """The position of each of ``values`` among ``keys`` (unique), -1 where it is not one
+    of them; nulls match nothing.
+
+    Text on both sides is looked up by Arrow's own hash table, ~3x faster than pandas'
+    ``Index.get_indexer`` on Arrow-backed text (a lookup per chunk of 100,000 ids); other
+    values by ``get_indexer``.
+
+    >>> positions_in(pd.Series(["b", None, "z", "a"]), pd.Index(["a", "b"])).tolist()
+    [1, -1, -1, 0]
+    """
+    if _is_text(values) and _is_text(keys):
+        found = pc.index_in(_arrow_text(values), value_set=_arrow_text(keys))
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    positions = pd.Index(keys).get_indexer(values).astype(np.int64)
+    return np.where(pd.isna(values).to_numpy(), -1, positions)
+
+
+def _is_text(values: pd.Index | pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(
+        values.dtype
+    )
+
+
+def _arrow_text(values: pd.Index | pd.Series) -> pa.Array:
+    return pa.array(values.array).cast(pa.large_string())
 
 
 def known_by(labelled_at: pd.Series, as_of: pd.Timestamp | None) -> np.ndarray:
@@ -137,8 +168,8 @@ def join_newest_labels(predictions: pd.DataFrame, labels: pd.DataFrame) -> Label
     # and grouping on them cost ~2 s of a 1M-row day. Prediction ids are unique, so a
     # label's prediction is one row position.
     ids = labels["prediction_id"]
-    row = pd.Index(predictions["prediction_id"]).get_indexer(ids)
-    known = (row >= 0) & ids.notna().to_numpy()
+    row = positions_in(ids, predictions["prediction_id"])
+    known = row >= 0
     matched = labels.loc[known]
     times = pd.to_datetime(matched["labelled_at"], utc=True)
     # Stable: of two labels of one instant the one delivered last wins.

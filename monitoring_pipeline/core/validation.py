@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 import pandas as pd
 
+from monitoring_pipeline.core.labels import positions_in
+
 __all__ = [
     "PREDICTION_COLUMNS",
     "LABEL_COLUMNS",
@@ -211,8 +213,10 @@ def split_malformed_predictions(
     _flag_nul_bytes(frame, reasons)
 
     has_id = ids.notna()
-    duplicated_id = has_id & ids.duplicated(keep=False)
-    if duplicated_id.any():
+    # Counting distinct ids first is ~2x cheaper than flagging copies, which most chunks
+    # (ids unique) do not need.
+    if ids.nunique() < has_id.sum():
+        duplicated_id = has_id & ids.duplicated(keep=False)
         content = frame.columns.drop("prediction_id")
         copies = frame.loc[duplicated_id]
         # How many distinct versions of each duplicated id exist.
@@ -231,7 +235,7 @@ def split_malformed_predictions(
 
     reason_series = reasons.series()
     bad = frame.index.isin(reason_series.index)
-    valid = frame.loc[~bad].copy()
+    valid = frame.loc[~bad]  # a frame of its own (copy on write): no copy of every column
     valid["decision"] = valid["decision"].astype("int16")
     return Split(valid=valid, quarantined=frame.loc[bad], reasons=reason_series)
 
@@ -248,10 +252,8 @@ def split_malformed_labels(labels: pd.DataFrame, scored_at: pd.Series) -> Split:
     reasons.add(labels["label"].isna() | ~labels["label"].isin([0.0, 1.0]), "label not 0 or 1")
     labelled_at = labels["labelled_at"]
     reasons.add(labelled_at.isna(), "labelled_at missing or not a time")
-    if len(scored_at):
-        scored = labels["prediction_id"].map(scored_at)
-    else:  # pandas cannot map through an empty time Series (a chunk with no valid rows)
-        scored = pd.Series(pd.NaT, index=labels.index, dtype=scored_at.dtype)
+    position = positions_in(labels["prediction_id"], scored_at.index)
+    scored = pd.Series(scored_at.array.take(position, allow_fill=True), index=labels.index)
     reasons.add(
         labelled_at.notna() & scored.notna() & (labelled_at < scored),
         "labelled before the prediction was scored",

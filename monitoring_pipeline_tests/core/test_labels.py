@@ -103,13 +103,29 @@ def test_no_labels_at_all(predictions):
     assert str(joined.frame["label"].dtype) == "Int64"
 
 
-def test_is_in_matches_pandas_isin_and_never_matches_nulls():
+# Text held by Arrow (str, string) is looked up by Arrow; anything else by pandas.
+@pytest.mark.parametrize("dtype", ["str", "string", "object"])
+def test_is_in_matches_pandas_isin_and_never_matches_nulls(dtype):
     from monitoring_pipeline.core.labels import is_in
 
-    values = pd.Series(["a", "b", None, "c", "a"], dtype="str")
-    candidates = pd.Series(["a", "c", None, "c"], dtype="str")
+    values = pd.Series(["a", "b", None, "c", "a"], dtype=dtype)
+    candidates = pd.Series(["a", "c", None, "c"], dtype=dtype)
     assert is_in(values, candidates).tolist() == [True, False, False, True, True]
     assert is_in(values, candidates[:0]).tolist() == [False] * 5
+
+
+@pytest.mark.parametrize("dtype", ["str", "string", "object"])
+def test_positions_in_finds_each_values_key_as_get_indexer_does(dtype):
+    from monitoring_pipeline.core.labels import positions_in
+
+    rng = np.random.default_rng(2)
+    keys = pd.Index([f"id-{i}" for i in range(50)], dtype=dtype)
+    values = pd.Series(rng.choice([*keys, "other", None], 400), dtype=dtype)
+    expected = np.array([keys.get_loc(v) if v in set(keys) else -1 for v in values.dropna()])
+    found = positions_in(values, keys)
+    assert found[values.isna().to_numpy()].tolist() == [-1] * int(values.isna().sum())
+    assert found[values.notna().to_numpy()].tolist() == expected.tolist()
+    assert positions_in(values, keys[:0]).tolist() == [-1] * len(values)
 
 
 def test_no_predictions_and_no_labels_give_an_empty_typed_frame():
