@@ -17,7 +17,10 @@ hold them back from their chunk and resolve them together at the end.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +66,7 @@ __all__ = [
     "match_key",
     "open_day_labels",
     "open_prediction_day",
+    "return_freed_memory",
 ]
 
 DEFAULT_CHUNK_ROWS = 100_000
@@ -708,6 +712,9 @@ class DayLabels:
                     engine, self._source, self._catalog, self._mapping,
                     model.columns.label_prediction_id, scan.id_keys,
                 )  # fmt: skip
+        # The read, batch by batch, freed about as much as it keeps: carried through every
+        # chunk of the day unless handed back now.
+        return_freed_memory()
 
     def count_orphans(self, stored: sa.Connection, model_name: str) -> int | None:
         """Label rows delivered on the day whose (cleaned) id matches no stored prediction
@@ -899,6 +906,30 @@ class _HeldLabels:
         expected = asked[of_asked[in_table_order]]
         same_text = pc.equal(candidates.column(self._key), pa.array(expected, type=pa.string()))
         return candidates.filter(same_text).select(self.columns).to_pandas()
+
+
+def return_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``); a no-op on
+    another C library.
+
+    glibc keeps what a process frees for reuse, in pieces it returns to the system only
+    when trimmed: after reading 1.07M held label rows (batch by batch, then joined) the
+    process kept ~160 MiB for ~70 MiB of labels, and a trim handed back ~70 MiB of it,
+    which a day ten times larger would otherwise carry through all of its chunks.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        return None
 
 
 def _one_chunk(values: pa.ChunkedArray, pool: pa.MemoryPool) -> pa.Array:
