@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from monitoring_pipeline.core.value_text import is_text
+
 __all__ = [
     "LabelFigures",
     "LabelJoin",
@@ -111,17 +113,11 @@ def positions_in(values: pd.Series, keys: pd.Index | pd.Series) -> np.ndarray:
     >>> positions_in(pd.Series(["b", None, "z", "a"]), pd.Index(["a", "b"])).tolist()
     [1, -1, -1, 0]
     """
-    if _is_text(values) and _is_text(keys):
+    if is_text(values) and is_text(keys):
         found = pc.index_in(_arrow_text(values), value_set=_arrow_text(keys))
         return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     positions = pd.Index(keys).get_indexer(values).astype(np.int64)
     return np.where(pd.isna(values).to_numpy(), -1, positions)
-
-
-def _is_text(values: pd.Index | pd.Series) -> bool:
-    return pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(
-        values.dtype
-    )
 
 
 def _arrow_text(values: pd.Index | pd.Series) -> pa.Array:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring_pipeline.core.labels import positions_in
+from monitoring_pipeline.core.value_text import is_text, text_values
 
 __all__ = [
     "PREDICTION_COLUMNS",
@@ -103,6 +104,21 @@ def clean_text(series: pd.Series) -> pd.Series:
     """Strings with surrounding blanks removed; empty strings become null."""
     text = series.astype("string").str.strip()
     return text.mask(text == "")
+
+
+def stored_text(series: pd.Series) -> pd.Series:
+    """``series`` as the text its values are stored as (:func:`~monitoring_pipeline.core.
+    value_text.text_values`), cleaned (:func:`clean_text`): an integer code read as a float
+    (its column holds a null somewhere in the day) is ``1``, not ``1.0``; a boolean is
+    ``true``.
+
+    >>> stored_text(pd.Series([1.0, None, 2.0])).tolist()
+    ['1', <NA>, '2']
+    """
+    if not is_text(series):
+        text = text_values(series).to_numpy(zero_copy_only=False)
+        series = pd.Series(text, index=series.index, dtype="string")
+    return clean_text(series)
 
 
 _text = clean_text
@@ -203,7 +219,7 @@ def split_malformed_predictions(
     decision = frame["decision"]
     reasons.add(decision.isna() | ~decision.isin([0.0, 1.0]), "decision not 0 or 1")
     for attribute, allowed in cohort_values.items():
-        values = _text(frame[attribute])
+        values = stored_text(frame[attribute])
         reasons.add(values.isna(), f"{attribute} missing")
         unknown = values.notna() & ~values.isin(list(allowed))
         if unknown.any():

@@ -21,6 +21,9 @@ from typing import Any
 
 import pandas as pd
 
+from monitoring_pipeline.core.validation import stored_text
+from monitoring_pipeline.core.value_text import is_text
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -355,12 +358,20 @@ def _validator(gx, context, name: str, expectations: list) -> _Validation:
     return _Validation(batch_definition, suite)
 
 
-def _parse_times(frame: pd.DataFrame) -> pd.DataFrame:
-    """Unparseable scoring times count as missing."""
-    if "scored_at" not in frame.columns:
-        return frame
-    parsed = pd.to_datetime(frame["scored_at"], utc=True, errors="coerce", format="mixed")
-    return frame.assign(scored_at=parsed)
+def _as_judged(frame: pd.DataFrame, spec: QualitySpec) -> pd.DataFrame:
+    """``frame`` as the suite judges it: unparseable scoring times count as missing, and
+    cohort values that are not text are the text they would be stored as (validation's
+    ``stored_text``: an integer code read as a float is ``1``, as the allowed values say,
+    not ``1.0``); text is judged as it came."""
+    judged = {}
+    if "scored_at" in frame.columns:
+        judged["scored_at"] = pd.to_datetime(
+            frame["scored_at"], utc=True, errors="coerce", format="mixed"
+        )
+    for attribute in spec.cohort_values:
+        if attribute in frame.columns and not is_text(frame[attribute]):
+            judged[attribute] = stored_text(frame[attribute])
+    return frame.assign(**judged) if judged else frame
 
 
 def _outcome(check_name: str, r, tolerance: str) -> ExpectationOutcome:
@@ -389,7 +400,7 @@ def run_expectations(frame: pd.DataFrame, spec: QualitySpec) -> list[Expectation
     :class:`ChunkedExpectations`, which gives the same outcomes.
     """
     suites = _suites(spec, list(frame.columns), chunked=False)
-    result = suites.whole.run(_parse_times(frame), row_count_parameters(spec))
+    result = suites.whole.run(_as_judged(frame, spec), row_count_parameters(spec))
     by_id = {r.expectation_config.id: r for r in result.results}
     return [_outcome(check, by_id[e.id], tolerance) for check, e, tolerance in suites.planned]
 
@@ -460,7 +471,7 @@ class ChunkedExpectations:
         once ``batch_rows`` rows are gathered (and on what is left in :meth:`finish`)."""
         self._rows += len(chunk)
         # Parsed now: a parsed time is smaller to hold than its text.
-        self._pending.append(_parse_times(chunk))
+        self._pending.append(_as_judged(chunk, self._spec))
         self._pending_rows += len(chunk)
         if self._pending_rows >= self._batch_rows:
             self._validate_pending()

@@ -17,14 +17,15 @@ Value rules (the same as reading the former JSON back with ``->>``):
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from monitoring_pipeline.core.value_text import is_missing, text_values
 
 ROWS_TABLE = "labeled_prediction_rows"
 LAYOUTS_TABLE = "labeled_prediction_layouts"
@@ -248,7 +249,7 @@ def numeric_values(series: pd.Series) -> tuple[pa.Array, pa.Array | None]:
     looks_numeric = looks_numeric.to_numpy(zero_copy_only=False)
     any_rejected = False
     for i, value in enumerate(objects):
-        if _is_missing(value):
+        if is_missing(value):
             continue
         if isinstance(value, bool | np.bool_):
             rejected[i], any_rejected = ("true" if value else "false"), True
@@ -267,47 +268,6 @@ def numeric_values(series: pd.Series) -> tuple[pa.Array, pa.Array | None]:
 
 def _finite(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.is_finite(values), values, pa.scalar(None, pa.float64()))
-
-
-def text_values(series: pd.Series) -> pa.Array:
-    """Each value as the text ``->>`` gives for it in JSON: strings as they are, numbers as
-    written (integers without a decimal point), booleans true/false, missing values null."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        values = pa.array(series, type=pa.bool_(), from_pandas=True)
-        return pc.if_else(values, "true", "false")
-    if pd.api.types.is_integer_dtype(dtype):
-        return pc.cast(pa.array(series, from_pandas=True), pa.string())
-    if pd.api.types.is_float_dtype(dtype):
-        return _float_text(pa.array(series, type=pa.float64(), from_pandas=True))
-    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
-        return pa.array(series, type=pa.string(), from_pandas=True)
-    return pa.array([_text_scalar(v) for v in series.tolist()], type=pa.string())
-
-
-def _float_text(values: pa.Array) -> pa.Array:
-    finite = pc.if_else(pc.is_finite(values), values, pa.scalar(None, pa.float64()))
-    return pc.cast(finite, pa.string())
-
-
-def _text_scalar(value: object) -> str | None:
-    if _is_missing(value):
-        return None
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, float | np.floating):
-        return _float_text(pa.array([float(value)], type=pa.float64()))[0].as_py()
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, pd.Timestamp | datetime | date):
-        return value.isoformat()
-    return str(value)
-
-
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float | np.floating) and math.isnan(value)
 
 
 def _unparsed_json(unparsed: dict[str, pa.Array], n: int) -> pa.Array:

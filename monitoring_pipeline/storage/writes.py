@@ -31,8 +31,8 @@ from pgpq.encoders import StringEncoderBuilder
 from pgpq.schema import Jsonb
 from sqlalchemy.engine import Engine
 
+from monitoring_pipeline.core.value_text import text_values
 from monitoring_pipeline.storage.database import report_connection_failure
-from monitoring_pipeline.storage.labeled_rows import text_values
 from monitoring_pipeline.storage.locks import lock_partitions
 
 SCHEMA = "monitoring"

@@ -132,6 +132,7 @@ class Case:
     error: tuple[type[Exception], str] | None = None
     check: Callable[..., None] | None = None
     earlier_day: bool = False  # also store a day before, with the same ids
+    cohorts: dict[str, list[str]] | None = None  # allowed values, if not sex: f, m
 
 
 @dataclass
@@ -188,7 +189,7 @@ def publish(world: World, case: Case, day: date, predictions, labels) -> dict:
         }
     return {
         **sources,
-        "cohorts": {"attributes": {"sex": ["f", "m"]}},
+        "cohorts": {"attributes": case.cohorts or {"sex": ["f", "m"]}},
         "features": {"numeric": ["income"], "categorical": ["employment"]},
         "quality": {"max_malformed_share": 0.5},
     }
@@ -289,6 +290,22 @@ def ids_on_other_days_are_counted(world, result, case):
     # Both days keep their rows: which copy is the right one is not knowable here.
     for day in (DAY, DAY - timedelta(days=1)):
         assert len(stored(world.engine, "labeled_predictions", case.name, day)) == 6
+
+
+def sex_coded(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cohort as integer codes, one missing: read back, the column is floats (1.0)."""
+    return frame.assign(sex=pd.array([1, 2, 1, None, 1, 2], dtype="Int64"))
+
+
+def codes_are_stored_as_written(world, result, case):
+    rows = stored(world.engine, "labeled_predictions", case.name).set_index("prediction_id")
+    assert rows["cohorts"].map(lambda c: c["sex"]).to_dict() == {
+        "p1": "1", "p2": "2", "p3": "1", "p5": "1", "p6": "2",
+    }  # fmt: skip
+    quality = stored(world.engine, "quality_results", case.name).set_index("expectation")
+    in_set = quality.loc["expect_column_values_to_be_in_set"]
+    in_set = in_set[in_set["column_name"] == "sex"].iloc[0]
+    assert (in_set.unexpected_count, in_set.element_count) == (0, 6)  # the null: not-null
 
 
 def orphans_are_counted(world, result, case):
@@ -474,6 +491,10 @@ CASES = [
          quarantined={"score outside [0, 1]": 2}, written=4),
     Case("cohort_null", "table", predictions=set_value(0, "sex", None),
          quarantined={"sex missing": 1}, written=5),
+    Case("cohort_numeric_codes_table", "table", predictions=sex_coded, cohorts={"sex": ["1", "2"]},
+         quarantined={"sex missing": 1}, written=5, check=codes_are_stored_as_written),
+    Case("cohort_numeric_codes_csv", "csv", predictions=sex_coded, cohorts={"sex": ["1", "2"]},
+         quarantined={"sex missing": 1}, written=5, check=codes_are_stored_as_written),
     Case("cohort_unseen", "parquet", predictions=set_value(0, "sex", "x"),
          quarantined={"sex value 'x' not allowed": 1}, written=5),
     Case("long_and_unicode_values", "table", predictions=long_and_unicode,
