@@ -38,6 +38,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import ArrayLike, NDArray
 
+from monitoring_pipeline.core.value_text import is_text
+
 __all__ = [
     "ALL_COHORT",
     "ALL_VERSIONS",
@@ -746,8 +748,8 @@ def _check_categories(categories: Sequence[str]) -> list[str]:
 def _categorical_codes(values: ArrayLike, categories: list[str]) -> NDArray[np.int64]:
     """Category index per value; len(categories) for unseen ("__other__"); -1 for null."""
     series = pd.Series(values)
-    if isinstance(series.array, pd.arrays.ArrowStringArray):
-        # Text held as Arrow, looked up by Arrow itself: ~5x faster than get_indexer.
+    if is_text(series):
+        # Text looked up by Arrow's own hash table: ~5x faster than get_indexer.
         text = pa.array(series.array)
         found = pc.index_in(text, value_set=pa.array(categories, pa.string()))
         codes = found.fill_null(len(categories)).to_numpy(zero_copy_only=False)

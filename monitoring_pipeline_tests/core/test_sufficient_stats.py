@@ -302,7 +302,7 @@ def test_histogram_numeric_matches_pandas_cut_and_counts_every_value(n_bins):
     assert hist.total == len(current)
 
 
-@pytest.mark.parametrize("dtype", ["str", "object"])  # looked up by Arrow / by pandas
+@pytest.mark.parametrize("dtype", ["str", "string", "object"])  # by Arrow, Arrow, pandas
 def test_categorical_histogram_has_other_and_null_buckets(dtype):
     values = pd.Series(["a", "b", "a", "zz", None, np.nan, "c"], dtype=dtype)
     hist = categorical_histogram(values, ["a", "b"])
