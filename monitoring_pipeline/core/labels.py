@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from monitoring_pipeline.core.value_text import is_text
 
 __all__ = [
+    "CrossDayTally",
     "LabelFigures",
     "LabelJoin",
     "is_in",
@@ -91,6 +92,51 @@ class LabelFigures:
             "label_lag_p99_hours": percentile_cont(lags, 0.99),
             "label_lag_max_hours": float(lags.max()) if len(lags) else None,
         }
+
+
+class CrossDayTally:
+    """What a day's written ids share with the model's other days, counted chunk by chunk.
+
+    ``ids_elsewhere``: the day's candidate ids already stored on another day (asked before
+    the write). ``unmatched_label_ids``: the ids of the label rows delivered on the day (one
+    per row, <NA> where missing) that match no prediction of another day, or None when the
+    delivery cannot be told. :meth:`add` takes each chunk's written ids (unique in the day).
+
+    >>> tally = CrossDayTally(pd.Series(["a"]), pd.Series(["b", "c", None, "c"]))
+    >>> tally.add(pd.Series(["a", "b"]))
+    >>> tally.add(pd.Series(["d"]))
+    >>> tally.ids_on_other_days, tally.labels_orphaned
+    (1, 3)
+    """
+
+    def __init__(self, ids_elsewhere: pd.Series, unmatched_label_ids: pd.Series | None) -> None:
+        self.ids_on_other_days = 0
+        self._elsewhere = pd.Series(
+            pd.Series(ids_elsewhere, dtype="string").dropna().unique(), dtype="string"
+        )
+        self._labels_told = unmatched_label_ids is not None
+        label_ids = pd.Series(unmatched_label_ids, dtype="string")
+        self._missing_label_ids = int(label_ids.isna().sum())
+        counts = label_ids.dropna().value_counts()
+        self._label_ids = pd.Index(counts.index, dtype="string")
+        self._label_rows = counts.to_numpy(dtype=np.int64)
+        self._matched = np.zeros(len(counts), dtype=bool)
+
+    def add(self, written_ids: pd.Series) -> None:
+        """Count the written ids stored elsewhere; mark the label ids they match."""
+        if len(self._elsewhere):
+            self.ids_on_other_days += int(is_in(written_ids, self._elsewhere).sum())
+        if len(self._label_ids):
+            found = positions_in(pd.Series(written_ids, dtype="string"), self._label_ids)
+            self._matched[found[found >= 0]] = True
+
+    @property
+    def labels_orphaned(self) -> int | None:
+        """Delivered label rows whose id is missing or matches no written prediction of any
+        day (None when the delivery cannot be told)."""
+        if not self._labels_told:
+            return None
+        return self._missing_label_ids + int(self._label_rows[~self._matched].sum())
 
 
 def is_in(values: pd.Series, candidates: pd.Series) -> np.ndarray:

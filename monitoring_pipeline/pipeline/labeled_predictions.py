@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -13,7 +14,13 @@ import pyarrow as pa
 from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.config.models import MonitoringConfig
-from monitoring_pipeline.core.labels import LabelFigures, is_in, join_newest_labels, known_by
+from monitoring_pipeline.core.labels import (
+    CrossDayTally,
+    LabelFigures,
+    is_in,
+    join_newest_labels,
+    known_by,
+)
 from monitoring_pipeline.core.validation import (
     coerce_labels,
     coerce_predictions,
@@ -45,7 +52,7 @@ from monitoring_pipeline.storage.labeled_rows import (
     stored_feature_values,
     stored_values,
 )
-from monitoring_pipeline.storage.prediction_ids import count_ids_on_other_days
+from monitoring_pipeline.storage.prediction_ids import ids_stored_on_other_days
 from monitoring_pipeline.storage.streaming import match_key
 from monitoring_pipeline.storage.writes import Audit, json_column, partition_writer
 
@@ -169,16 +176,24 @@ def build_labeled_predictions(
     day_source = streaming.open_prediction_day(
         engine, model, day, chunk_rows=config.ingest_chunk_rows(model_name)
     )
-    row_range, basis = expected_row_count(engine, config, model_name, day)
-    quality = ChunkedExpectations(
-        quality_spec(config, model_name, row_range, basis), day_source.mapped_columns
-    )
-    labels = streaming.open_day_labels(engine, model, day, day_source.scan)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="other-days") as other_days:
+        # Questions about the model's other days, on a connection of their own while the
+        # labels are read: the write transaction below never reads another day's rows.
+        elsewhere = other_days.submit(_ids_on_other_days, engine, model_name, day, day_source)
+        row_range, basis = expected_row_count(engine, config, model_name, day)
+        quality = ChunkedExpectations(
+            quality_spec(config, model_name, row_range, basis), day_source.mapped_columns
+        )
+        labels = streaming.open_day_labels(engine, model, day, day_source.scan)
+        unmatched = other_days.submit(_unmatched_label_ids, engine, model_name, labels)
+        cross_day = CrossDayTally(elsewhere.result(), unmatched.result())
     # cohort_metrics publishes the statistics counted here as the rows are written, and
     # drift the histograms (on the bins it will use, when they are fitted already).
     statistics = DayStatistics(config, model_name)
     histograms = DayHistograms(current_bins(engine, config, model_name), model.cohorts.attributes)
-    step = _ChunkStep(model, model_name, day, labels, labels_as_of, statistics, histograms)
+    step = _ChunkStep(
+        model, model_name, day, labels, labels_as_of, statistics, histograms, cross_day
+    )
     with partition_writer(
         engine, model_name=model_name, partition_date=day, tables=PARTITION_TABLES, audit=audit
     ) as writer:
@@ -212,12 +227,11 @@ def build_labeled_predictions(
             step.run(writer, raw, mapped, coerced, problems)
         step.set_aside(writer, day_source.unparsable_rows)
         labels.release()  # every chunk is joined: the day's end needs memory more
-        # Questions no single row answers, asked once the day's rows are in: ids also
+        # Questions no single row answers, counted as the rows were written: ids also
         # stored on other days (kept, counted), labels delivered today for no prediction.
-        stored = writer.connection()
-        refresh_row_statistics(stored, step.rows_written)  # before the questions, see there
-        ids_on_other_days = count_ids_on_other_days(stored, model_name, day)
-        labels_orphaned = labels.count_orphans(stored, model_name)
+        refresh_row_statistics(writer.connection(), step.rows_written)
+        ids_on_other_days = cross_day.ids_on_other_days
+        labels_orphaned = cross_day.labels_orphaned
         outcomes = quality.finish(duplicated_id_rows=day_source.scan.duplicated_id_rows)
         results = (
             pd.DataFrame([vars(o) for o in outcomes])
@@ -297,8 +311,10 @@ class _ChunkStep:
         labels_as_of: datetime | None,
         statistics: DayStatistics,
         histograms: DayHistograms,
+        cross_day: CrossDayTally,
     ) -> None:
         self.model = model
+        self.cross_day = cross_day
         self.labels_as_of = None if labels_as_of is None else pd.Timestamp(labels_as_of)
         self.model_name = model_name
         self.day = day
@@ -366,6 +382,7 @@ class _ChunkStep:
         self.labels_read += len(raw_labels)
         self.labels_quarantined += len(label_split.quarantined)
         self.label_figures.add(labeled)
+        self.cross_day.add(labeled["prediction_id"])
         # Counted on the values as stored (cohort values as text), as a read back would.
         self.statistics.add(stored_values(stored, layout["cohort_attributes"]))
         if self.histograms.bins:
@@ -424,6 +441,24 @@ class _ChunkStep:
     def layout(self) -> pa.Table:
         """The day's ``labeled_prediction_layouts`` row: what the value arrays hold."""
         return layout_table(self.day, self.model_name, **self._layout())
+
+
+def _ids_on_other_days(engine: Engine, model_name: str, day: date, day_source) -> pd.Series:
+    """The day's ids (its pre-pass's: a query of a source table, or a file's ids) that are
+    stored for the model on another day."""
+    scan = day_source.scan
+    day_ids = scan.id_keys if scan.id_keys is not None else scan.day_ids
+    if day_ids is None:
+        return pd.Series([], dtype="string")
+    with engine.connect() as conn:
+        return ids_stored_on_other_days(conn, model_name, day, day_ids)
+
+
+def _unmatched_label_ids(
+    engine: Engine, model_name: str, labels: streaming.DayLabels
+) -> pd.Series | None:
+    with engine.connect() as conn:
+        return labels.unmatched_label_ids(conn, model_name)
 
 
 def _latency(model) -> list[str]:

@@ -1,10 +1,14 @@
 """Questions about a model's stored prediction ids across days: ids written on more than
 one day, and label ids that match no written prediction.
 
-Both run inside a day's write transaction (after its rows are COPYed), so the day's own
-rows count as stored; the table's key ``labeled_prediction_rows_key``, ordered
-(model_name, prediction_id, partition_date) (sql/035), answers them per id, whatever the
-number of days stored.
+They are asked of the *other* days of the model, on a connection of their own, before the
+day's write transaction opens (:func:`ids_stored_on_other_days`,
+:func:`label_ids_unmatched_on_other_days`, :func:`table_label_ids_unmatched_on_other_days`);
+the day's own rows are matched in memory as they are written
+(:class:`~monitoring_pipeline.core.labels.CrossDayTally`). The write transaction thus never
+reads another day's rows, so two runs writing two days of one model never wait for each
+other. The table's key ``labeled_prediction_rows_key``, ordered (model_name, prediction_id,
+partition_date) (sql/035), answers them per id, whatever the number of days stored.
 """
 
 from __future__ import annotations
@@ -18,83 +22,83 @@ from monitoring_pipeline.core.validation import day_bounds
 from monitoring_pipeline.storage.sources import text_array_literal
 
 __all__ = [
-    "count_ids_on_other_days",
-    "count_labels_without_prediction",
-    "count_table_labels_without_prediction",
+    "ids_stored_on_other_days",
+    "label_ids_unmatched_on_other_days",
+    "table_label_ids_unmatched_on_other_days",
 ]
-
-_IDS_ON_OTHER_DAYS = sa.text(
-    """
-    SELECT count(*)
-    FROM monitoring.labeled_prediction_rows AS day_row
-    WHERE day_row.model_name = :model_name
-      AND day_row.partition_date = :partition_date
-      AND EXISTS (
-          SELECT 1
-          FROM monitoring.labeled_prediction_rows AS other
-          WHERE other.model_name = :model_name
-            AND other.prediction_id = day_row.prediction_id
-            AND other.partition_date <> :partition_date
-      )
-    """
-)
-
-_LABELS_WITHOUT_PREDICTION = sa.text(
-    """
-    SELECT count(*)
-    FROM unnest(CAST(:ids AS text[])) AS label(prediction_id)
-    WHERE NOT EXISTS (
-        SELECT 1
-        FROM monitoring.labeled_prediction_rows AS stored
-        WHERE stored.model_name = :model_name
-          AND stored.prediction_id = label.prediction_id
-    )
-    """
-)
-
-
-def count_ids_on_other_days(conn: sa.Connection, model_name: str, partition_date: date) -> int:
-    """Prediction ids stored for ``partition_date`` that are also stored on another day
-    (each id once: the day holds at most one row per id)."""
-    params = {"model_name": model_name, "partition_date": partition_date}
-    return int(conn.execute(_IDS_ON_OTHER_DAYS, params).scalar_one())
-
-
-def count_labels_without_prediction(
-    conn: sa.Connection, model_name: str, label_ids: pd.Series
-) -> int:
-    """Label rows (one per element of ``label_ids``, cleaned ids) whose id matches no
-    stored prediction of the model on any day; a missing id counts as matching none."""
-    missing = int(label_ids.isna().sum())
-    ids = label_ids.dropna()
-    if ids.empty:
-        return missing
-    params = {"model_name": model_name, "ids": text_array_literal(ids)}
-    return missing + int(conn.execute(_LABELS_WITHOUT_PREDICTION, params).scalar_one())
-
 
 _STORED = sa.table(
     "labeled_prediction_rows",
     sa.column("model_name"),
     sa.column("prediction_id"),
+    sa.column("partition_date"),
     schema="monitoring",
 )
 
 
-def count_table_labels_without_prediction(
+def _on_other_days(model_name: str, day: date, prediction_id) -> sa.Exists:
+    """Whether ``prediction_id`` is stored for ``model_name`` on a day other than ``day``."""
+    return sa.exists(
+        sa.select(sa.literal(1))
+        .select_from(_STORED)
+        .where(
+            _STORED.c.model_name == model_name,
+            _STORED.c.prediction_id == prediction_id,
+            _STORED.c.partition_date != day,
+        )
+    )
+
+
+def _id_list(ids: pd.Series) -> sa.Subquery:
+    """The distinct non-null texts of ``ids`` as a one-column subquery ``id``."""
+    literal = text_array_literal(pd.Series(ids.dropna().unique(), dtype="string"))
+    unnested = sa.func.unnest(sa.cast(sa.literal(literal, sa.Text), sa.ARRAY(sa.Text)))
+    return sa.select(unnested.table_valued("id").render_derived().c.id).subquery("ids")
+
+
+def ids_stored_on_other_days(
+    conn: sa.Connection, model_name: str, day: date, day_ids: pd.Series | sa.Select
+) -> pd.Series:
+    """The distinct ids among ``day_ids`` (the day's ids as validation leaves them: a
+    series, or a one-column query of a source table in this database) that are stored for
+    ``model_name`` on another day than ``day``."""
+    if isinstance(day_ids, pd.Series):
+        ids = _id_list(day_ids)
+        id_column = ids.c.id
+    else:
+        ids = day_ids.subquery("day_ids")
+        id_column = next(iter(ids.c))
+    query = sa.select(id_column).distinct().where(_on_other_days(model_name, day, id_column))
+    return pd.Series(conn.execute(query).scalars().all(), dtype="string")
+
+
+def label_ids_unmatched_on_other_days(
+    conn: sa.Connection, model_name: str, day: date, label_ids: pd.Series
+) -> pd.Series:
+    """``label_ids`` (one per label row, cleaned, <NA> where missing) less those stored
+    for ``model_name`` on another day than ``day``: the rows whose prediction could only be
+    among the day's own."""
+    ids = _id_list(label_ids)
+    query = sa.select(ids.c.id).where(_on_other_days(model_name, day, ids.c.id))
+    elsewhere = pd.Series(conn.execute(query).scalars().all(), dtype="string")
+    label_ids = label_ids.astype("string")
+    return label_ids[~label_ids.isin(elsewhere)].reset_index(drop=True)
+
+
+def table_label_ids_unmatched_on_other_days(
     conn: sa.Connection,
     model_name: str,
+    day: date,
     table: str,
     id_column: str,
     time_column: str,
-    day: date,
     whitespace: str,
-) -> int:
-    """:func:`count_labels_without_prediction` of the label rows of ``table``
-    (``schema.name``) whose ``time_column`` falls on ``day`` (UTC), in one statement: the
-    ids never leave the server (fetching a 10M-row day's ids and sending them back cost
-    seconds). An id is cleaned as validation cleans it (trimmed of ``whitespace``, empty
-    as missing); a missing one matches no prediction."""
+) -> pd.Series:
+    """The ids (one per label row, <NA> where missing) of the label rows of ``table``
+    (``schema.name``) whose ``time_column`` falls on ``day`` (UTC) and whose id is stored
+    for ``model_name`` on no other day: :func:`label_ids_unmatched_on_other_days` asked
+    where the rows are (only the few unmatched ids leave the server). An id is cleaned as
+    validation cleans it (trimmed of ``whitespace``, empty as missing)."""
     schema, name = table.split(".")
     labels = sa.table(name, sa.column(id_column), sa.column(time_column), schema=schema)
     start, end = day_bounds(day)
@@ -105,18 +109,13 @@ def count_table_labels_without_prediction(
         ),
         "",
     )
-    stored = (
-        sa.select(sa.literal(1))
-        .select_from(_STORED)
-        .where(_STORED.c.model_name == model_name, _STORED.c.prediction_id == label_id)
-    )
     query = (
-        sa.select(sa.func.count())
+        sa.select(label_id)
         .select_from(labels)
         .where(
             labels.c[time_column] >= start.to_pydatetime(),
             labels.c[time_column] < end.to_pydatetime(),
-            ~sa.exists(stored),
+            ~_on_other_days(model_name, day, label_id),
         )
     )
-    return int(conn.execute(query).scalar_one())
+    return pd.Series(conn.execute(query).scalars().all(), dtype="string")

@@ -41,8 +41,8 @@ from monitoring_pipeline.config.models import FileSource, ModelConfig, PostgresT
 from monitoring_pipeline.core.labels import is_in
 from monitoring_pipeline.core.validation import SchemaError, clean_text, day_bounds
 from monitoring_pipeline.storage.prediction_ids import (
-    count_labels_without_prediction,
-    count_table_labels_without_prediction,
+    label_ids_unmatched_on_other_days,
+    table_label_ids_unmatched_on_other_days,
 )
 from monitoring_pipeline.storage.sources import (
     RawDay,
@@ -688,7 +688,7 @@ class DayLabels:
         self._held: _HeldLabels | None = None
         self._released = False
         #: Ids of the label rows delivered on the day (file sources: the file dated that
-        #: day), cleaned (see :meth:`count_orphans`).
+        #: day), cleaned (see :meth:`unmatched_label_ids`).
         self._delivered: pd.Series | None = None
         self._engine, self._model, self._day = engine, model, day
         if isinstance(self._source, FileSource):
@@ -716,32 +716,34 @@ class DayLabels:
         # chunk of the day unless handed back now.
         return_freed_memory()
 
-    def count_orphans(self, stored: sa.Connection, model_name: str) -> int | None:
-        """Label rows delivered on the day whose (cleaned) id matches no stored prediction
-        of the model on any day, asked on ``stored`` (the day's write transaction, so its
-        own rows count); None when the source cannot tell the delivery day.
+    def unmatched_label_ids(self, conn: sa.Connection, model_name: str) -> pd.Series | None:
+        """The ids (one per row, cleaned, <NA> where missing) of the label rows delivered on
+        the day that match no prediction stored for the model on another day, asked on
+        ``conn`` before the day's write (the day's own rows are matched as they are
+        written: :class:`~monitoring_pipeline.core.labels.CrossDayTally`); None when the
+        source cannot tell the delivery day.
 
         A file source's delivery is its file dated that day; a table source's, the rows
         whose ``labelled_at`` falls on that UTC day (None if that column is not a
-        timestamp), counted in SQL where the rows are.
+        timestamp), matched in SQL where the rows are.
         """
         if self._table is None:
             if self._delivered is None:
                 return None
-            return count_labels_without_prediction(stored, model_name, self._delivered)
+            return label_ids_unmatched_on_other_days(conn, model_name, self._day, self._delivered)
         assert isinstance(self._source, PostgresTableSource)
         columns = self._model.columns
         if not isinstance(self._catalog.get(columns.labelled_at), sa.DateTime):
             return None
-        return count_table_labels_without_prediction(
-            stored, model_name, self._source.table, columns.label_prediction_id,
-            columns.labelled_at, self._day, WHITESPACE,
+        return table_label_ids_unmatched_on_other_days(
+            conn, model_name, self._day, self._source.table, columns.label_prediction_id,
+            columns.labelled_at, WHITESPACE,
         )  # fmt: skip
 
     def release(self) -> None:
         """Let go of the labels read for the day's chunks (~65 bytes a label row, ~0.7 GiB
         on a 10M-row day) once its last chunk is joined: what the day still asks of its
-        labels (:meth:`count_orphans`) is asked without them."""
+        labels (:meth:`unmatched_label_ids`) was asked before the write."""
         self._released = True
         self._held = None
         self._file_rows = self._codes = self._uniques = None

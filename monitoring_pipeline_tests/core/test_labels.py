@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring_pipeline.core.labels import join_newest_labels
+from monitoring_pipeline.core.labels import CrossDayTally, join_newest_labels
 
 
 def ts(text: str) -> pd.Timestamp:
@@ -238,3 +238,27 @@ def test_percentile_cont_is_postgresqls_bit_for_bit(engine):
                     mismatches.append((len(values), fraction))
     assert mismatches == []
     assert percentile_cont(np.array([]), 0.5) is None
+
+
+@pytest.mark.parametrize("dtype", ["string", object])
+def test_cross_day_tally_counts_ids_elsewhere_and_unmatched_label_rows(dtype):
+    tally = CrossDayTally(
+        ids_elsewhere=pd.Series(["p1", "p9"], dtype=dtype),  # p9 is never written today
+        unmatched_label_ids=pd.Series(["p2", "p2", "p3", None, "p7"], dtype=dtype),
+    )
+    tally.add(pd.Series(["p1", "p2"], dtype=dtype))
+    tally.add(pd.Series(["p3", "p4"], dtype=dtype))
+    tally.add(pd.Series([], dtype=dtype))
+    assert tally.ids_on_other_days == 1
+    # p2 (two rows) and p3 matched a written id; the missing id and p7 did not.
+    assert tally.labels_orphaned == 2
+
+
+def test_cross_day_tally_without_a_delivery_day_counts_no_orphans():
+    tally = CrossDayTally(pd.Series([], dtype="string"), None)
+    tally.add(pd.Series(["p1"], dtype="string"))
+    assert (tally.ids_on_other_days, tally.labels_orphaned) == (0, None)
+    assert (
+        CrossDayTally(pd.Series([], dtype="string"), pd.Series([], dtype="string")).labels_orphaned
+        == 0
+    )
