@@ -229,7 +229,9 @@ def build_labeled_predictions(
         labels.release()  # every chunk is joined: the day's end needs memory more
         # Questions no single row answers, counted as the rows were written: ids also
         # stored on other days (kept, counted), labels delivered today for no prediction.
-        refresh_row_statistics(writer.connection(), step.rows_written)
+        refresh_row_statistics(
+            writer.connection(), step.rows_written, writer.partition_table(ROWS_TABLE)
+        )
         ids_on_other_days = cross_day.ids_on_other_days
         labels_orphaned = cross_day.labels_orphaned
         outcomes = quality.finish(duplicated_id_rows=day_source.scan.duplicated_id_rows)

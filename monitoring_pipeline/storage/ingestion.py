@@ -260,22 +260,17 @@ def blocked_days(engine: Engine, model_name: str, first: date, last: date) -> di
     return {row.partition_date: list(row.checks) for row in frame.itertuples()}
 
 
-def refresh_row_statistics(conn: sa.Connection, rows_written: int) -> bool:
-    """After a partition of ``rows_written`` rows, refresh the planner's statistics of
-    ``labeled_prediction_rows`` (the columns its queries filter and join on) when the day is
+def refresh_row_statistics(conn: sa.Connection, rows_written: int, day_table: str) -> bool:
+    """After a day of ``rows_written`` rows, refresh the planner's statistics of the table
+    holding them, ``day_table`` (the day's partition of ``labeled_prediction_rows``,
+    quoted and qualified), on the columns its queries filter and join on, when the day is
     large enough to matter (``ANALYZE_AFTER_ROWS``); True when it did.
 
-    Run it in the day's write transaction, after the rows: ANALYZE samples the
-    transaction's own new rows as live (and its deleted ones as dead), so the day's later
-    queries are planned on its real size, and the statistics commit or roll back with the
-    rows. Its lock (SHARE UPDATE EXCLUSIVE) then lasts until the commit: another day's
-    ANALYZE waits that long; reads and writes do not. A role that may not analyze the table
-    gets PostgreSQL's warning, not an error."""
+    Run it in the day's write transaction, after the rows: the statistics commit or roll
+    back with them, and the next steps' reads of the day are planned on its real contents
+    (autovacuum may analyze a new partition only a minute later). A role that may not
+    analyze the table gets PostgreSQL's warning, not an error."""
     if rows_written < ANALYZE_AFTER_ROWS:
         return False
-    conn.execute(
-        sa.text(
-            "ANALYZE monitoring.labeled_prediction_rows (model_name, partition_date, prediction_id)"
-        )
-    )
+    conn.execute(sa.text(f"ANALYZE {day_table} (model_name, partition_date, prediction_id)"))
     return True

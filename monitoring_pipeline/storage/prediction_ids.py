@@ -6,9 +6,11 @@ day's write transaction opens (:func:`ids_stored_on_other_days`,
 :func:`label_ids_unmatched_on_other_days`, :func:`table_label_ids_unmatched_on_other_days`);
 the day's own rows are matched in memory as they are written
 (:class:`~monitoring_pipeline.core.labels.CrossDayTally`). The write transaction thus never
-reads another day's rows, so two runs writing two days of one model never wait for each
-other. The table's key ``labeled_prediction_rows_key``, ordered (model_name, prediction_id,
-partition_date) (sql/035), answers them per id, whatever the number of days stored.
+reads another day's rows: a re-run locks its own day's partition until it commits
+(:mod:`~monitoring_pipeline.storage.day_partitions`), and two re-runs of two days of one
+model, each reading the other's day while holding its own, would deadlock. The key of
+each day's partition (model_name, prediction_id, partition_date) (sql/035, sql/038)
+answers them per id.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Every (asset, model, partition) write goes through :func:`replace_partitions` (or, for a
 day streamed in chunks, :func:`partition_writer`): one transaction deletes the partition's
 previous rows and COPYs the new ones, so a re-run replaces rather than duplicates, and a
-run killed mid-write leaves the old rows in place. The transaction first takes an advisory
+run killed mid-write leaves the old rows in place. A table partitioned by (model, day)
+(``labeled_prediction_rows``, see :mod:`~monitoring_pipeline.storage.day_partitions`) has
+its day's partition emptied or created instead of a DELETE. The transaction first takes an advisory
 lock per (table, model, partition) (:mod:`monitoring_pipeline.storage.locks`): two runs of
 the same partition at once take turns, and the second replaces the first's rows instead of
 adding to them.
@@ -33,6 +35,12 @@ from sqlalchemy.engine import Engine
 
 from monitoring_pipeline.core.value_text import text_values
 from monitoring_pipeline.storage.database import report_connection_failure
+from monitoring_pipeline.storage.day_partitions import (
+    DayPartition,
+    attach_day_partition,
+    day_partitioned_tables,
+    open_day_partition,
+)
 from monitoring_pipeline.storage.locks import lock_partitions
 
 SCHEMA = "monitoring"
@@ -139,10 +147,14 @@ def _copy_frame(cursor, table: str, frame: pd.DataFrame, quote) -> None:
         cursor.copy_expert(statement, buffer)
 
 
-def _copy_binary(cursor, table: str, rows: pa.Table, quote, jsonb_columns: Sequence[str]) -> None:
-    """COPY ``rows`` in PostgreSQL's binary format (encoded from Arrow by pgpq): no text
-    is parsed on either side, so typed columns and arrays load several times faster than
-    CSV. Arrow types must be the columns' own (int16 for smallint, timestamp[us]...)."""
+def _copy_binary(
+    cursor, target: str, rows: pa.Table, quote, jsonb_columns: Sequence[str], *, freeze: bool
+) -> None:
+    """COPY ``rows`` into ``target`` (a quoted, qualified table name) in PostgreSQL's binary
+    format (encoded from Arrow by pgpq): no text is parsed on either side, so typed columns
+    and arrays load several times faster than CSV. Arrow types must be the columns' own
+    (int16 for smallint, timestamp[us]...). ``freeze``: the rows are stored frozen, for a
+    table created or truncated by this transaction."""
     encoders = {
         name: (
             StringEncoderBuilder.new_with_output(rows.schema.field(name), Jsonb())
@@ -152,7 +164,8 @@ def _copy_binary(cursor, table: str, rows: pa.Table, quote, jsonb_columns: Seque
         for name in rows.schema.names
     }
     columns = ", ".join(quote(column) for column in rows.schema.names)
-    statement = f"COPY {quote(SCHEMA)}.{quote(table)} ({columns}) FROM STDIN WITH (FORMAT binary)"
+    options = "FORMAT binary, FREEZE" if freeze else "FORMAT binary"
+    statement = f"COPY {target} ({columns}) FROM STDIN WITH ({options})"
     for start in range(0, rows.num_rows, COPY_CHUNK_ROWS):
         encoder = ArrowToPostgresBinaryEncoder.new_with_encoders(rows.schema, encoders)
         buffer = io.BytesIO()
@@ -241,8 +254,10 @@ class PartitionWriter:
         *,
         model_name: str,
         partition_date: date,
+        day_partitions: dict[str, DayPartition],
     ) -> None:
         self._conn = conn
+        self._day_partitions = day_partitions
         self._key = {"model_name": model_name, "partition_date": partition_date}
         self._cursor = cursor
         self._audit = audit
@@ -276,10 +291,23 @@ class PartitionWriter:
             "run_id", pa.repeat(pa.scalar(self._audit.run_id), rows.num_rows)
         ).append_column("produced_at", pa.repeat(produced_at, rows.num_rows))
         quote = self._conn.dialect.identifier_preparer.quote
+        partition = self._day_partitions.get(table)
+        target = (
+            partition.qualified_name if partition is not None else f"{quote(SCHEMA)}.{quote(table)}"
+        )
+        freeze = partition is not None
         self._worker.submit(
-            lambda: _copy_binary(self._cursor, table, stamped, quote, jsonb_columns)
+            lambda: _copy_binary(self._cursor, target, stamped, quote, jsonb_columns, freeze=freeze)
         )
         self.written[table] += rows.num_rows
+
+    def partition_table(self, table: str) -> str:
+        """The qualified name of the table this writer fills with the day's rows of
+        ``table``: its day partition for a table partitioned by day, else ``table``."""
+        partition = self._day_partitions.get(table)
+        if partition is not None:
+            return partition.qualified_name
+        return f"{_quoted(self._conn, SCHEMA)}.{_quoted(self._conn, table)}"
 
     def connection(self) -> sa.Connection:
         """The transaction's connection once every COPY submitted so far has run: a query on
@@ -339,7 +367,15 @@ def partition_writer(
                 model_name=model_name,
                 partition_date=partition_date,
             )
+            day_partitioned = day_partitioned_tables(conn, SCHEMA, tables)
+            day_partitions = {
+                table: open_day_partition(conn, SCHEMA, table, model_name, partition_date)
+                for table in tables
+                if table in day_partitioned
+            }
             for table in tables:
+                if table in day_partitioned:
+                    continue  # its partition was emptied or created above
                 conn.execute(
                     sa.text(
                         f"DELETE FROM {_quoted(conn, SCHEMA)}.{_quoted(conn, table)} "
@@ -356,8 +392,12 @@ def partition_writer(
                 worker,
                 model_name=model_name,
                 partition_date=partition_date,
+                day_partitions=day_partitions,
             )
             worker.finish()  # every COPY done (or its failure raised) before the commit
+            # Last before the commit: ATTACH's lock on the parent makes other ATTACHes wait.
+            for partition in day_partitions.values():
+                attach_day_partition(conn, partition)
         finally:
             if worker is not None:
                 worker.finish_quietly()

@@ -88,7 +88,7 @@ def outage(module_dir) -> Iterator[Outage]:
                     conn.execute(
                         sa.text(
                             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND query LIKE 'COPY monitoring.labeled_prediction_rows %'"
+                            "AND query LIKE 'COPY monitoring_partitions.labeled_prediction_rows_%'"
                         )
                     ).scalar_one()
                     > 0

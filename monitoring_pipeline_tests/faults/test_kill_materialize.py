@@ -30,7 +30,8 @@ from monitoring_pipeline_tests.faults.world import (
 
 pytestmark = pytest.mark.e2e
 
-ROWS = "monitoring.labeled_prediction_rows"
+# The day's rows go into its partition of labeled_prediction_rows (storage.day_partitions).
+ROWS_COPY = "COPY monitoring_partitions.labeled_prediction_rows_"
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,7 @@ def _deleted_but_nothing_copied(conn: sa.Connection) -> bool:
 
 def _copying_its_second_chunk(seen: set) -> callable:
     def condition(conn: sa.Connection) -> bool:
-        seen.update(
-            start for _, query, start in _backends(conn) if query.startswith(f"COPY {ROWS} ")
-        )
+        seen.update(start for _, query, start in _backends(conn) if query.startswith(ROWS_COPY))
         return len(seen) >= 2  # one chunk COPYed (uncommitted), the next one on its way
 
     return condition

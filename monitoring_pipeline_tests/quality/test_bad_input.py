@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ import yaml
 from monitoring_pipeline.config import load_config
 from monitoring_pipeline.core.validation import SchemaError
 from monitoring_pipeline.demo.publish import write_postgres_table
+from monitoring_pipeline.pipeline import labeled_predictions
 from monitoring_pipeline.pipeline.labeled_predictions import build_labeled_predictions
 from monitoring_pipeline.storage.database import create_engine, with_database
 from monitoring_pipeline.storage.sources import SourceUnavailableError
@@ -281,12 +283,35 @@ def ids_on_other_days_are_counted(world, result, case):
     stats = stored(world.engine, "ingestion_stats", case.name).iloc[0]
     assert stats.ids_on_other_days == 6
     assert result.ids_on_other_days == 6
-    # A re-run of the day does not count the day's own earlier rows.
+    # A re-run of the day does not count the day's own earlier rows, and its write
+    # transaction locks no other day's partition (the other days were asked before it on
+    # a connection of their own): two re-runs of two days of a model never deadlock.
     config = load_config(world.directory / f"{case.name}.yaml")
-    assert (
-        build_labeled_predictions(world.engine, config, case.name, DAY, AUDIT).ids_on_other_days
-        == 6
-    )
+    locked: list[str] = []
+    refresh = labeled_predictions.refresh_row_statistics
+
+    def refresh_noting_locks(conn, rows_written, day_table):
+        locked.extend(
+            conn.execute(
+                sa.text(
+                    "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE l.pid = pg_backend_pid() AND n.nspname = 'monitoring_partitions' "
+                    "AND c.relkind = 'r'"
+                )
+            ).scalars()
+        )
+        return refresh(conn, rows_written, day_table)
+
+    with mock.patch.object(labeled_predictions, "refresh_row_statistics", refresh_noting_locks):
+        rerun = build_labeled_predictions(world.engine, config, case.name, DAY, AUDIT)
+    assert rerun.ids_on_other_days == 6
+    with world.engine.connect() as conn:
+        own = conn.execute(
+            sa.text("SELECT monitoring.day_partition_name('labeled_prediction_rows', :m, :d)"),
+            {"m": case.name, "d": DAY},
+        ).scalar_one()
+    assert set(locked) == {own}
     # Both days keep their rows: which copy is the right one is not knowable here.
     for day in (DAY, DAY - timedelta(days=1)):
         assert len(stored(world.engine, "labeled_predictions", case.name, day)) == 6

@@ -214,18 +214,21 @@ def test_rows_written_as_json_before_the_migration_move_over_intact(pg_admin_url
 
 def test_the_key_rejects_a_second_row_of_one_prediction_and_day(engine):
     """(model_name, partition_date, prediction_id) is unique: a writer that sends one id
-    twice fails and the day keeps its previous rows; the same id on another day is fine."""
+    twice fails and the day keeps its previous rows (a re-run: its partition's key refuses
+    the COPY) or stays unwritten (a new day: the key is built before the partition is
+    attached); the same id on another day is fine."""
 
     def rows(n: int, day: date = DAY) -> pd.DataFrame:
         return _frame(n, day, sex="female", x=1.0, big=2.0, c="a")
 
+    key = r'unique (constraint|index) "labeled_prediction_rows_\d'  # a day partition's key
     _write(engine, rows(3), DAY, **LAYOUT)
     doubled = rows(2).assign(prediction_id="same id")
-    with pytest.raises(psycopg2.errors.UniqueViolation, match="labeled_prediction_rows_key"):
+    with pytest.raises(psycopg2.errors.UniqueViolation, match=key):
         _write(engine, doubled, DAY, **LAYOUT)
     assert _view(engine).prediction_id.tolist() == [f"{DAY}-p{i}" for i in range(3)]
     with (
-        pytest.raises(sa.exc.IntegrityError, match="labeled_prediction_rows_key"),
+        pytest.raises(sa.exc.IntegrityError, match=key),
         engine.begin() as conn,
     ):
         conn.execute(
@@ -235,9 +238,26 @@ def test_the_key_rejects_a_second_row_of_one_prediction_and_day(engine):
             ),
             {"id": f"{DAY}-p0"},
         )
+    new_day = date(2026, 10, 3)
+    with pytest.raises(sa.exc.IntegrityError, match=key):  # ATTACH builds the key: refused
+        _write(engine, doubled.assign(partition_date=new_day), new_day, **LAYOUT)
+    assert _view(engine, new_day).empty and _partition_of(engine, new_day) is None
     next_day = date(2026, 10, 2)
     _write(engine, rows(1, next_day).assign(prediction_id=f"{DAY}-p0"), next_day, **LAYOUT)
     assert _view(engine, next_day).prediction_id.tolist() == [f"{DAY}-p0"]
+
+
+def _partition_of(engine, day: date, model_name: str = "m") -> str | None:
+    """The name of the attached partition of labeled_prediction_rows holding ``day``."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'monitoring.labeled_prediction_rows'::regclass "
+                "AND c.relname = monitoring.day_partition_name(:table, :model, :day)"
+            ),
+            {"table": ROWS_TABLE, "model": model_name, "day": day},
+        ).scalar()
 
 
 def test_rows_doubled_before_the_key_keep_the_newest_runs_copy(pg_admin_url, tmp_path):
@@ -282,39 +302,41 @@ def test_rows_doubled_before_the_key_keep_the_newest_runs_copy(pg_admin_url, tmp
 
 
 def test_a_large_day_refreshes_the_planners_statistics_in_its_transaction(engine):
-    """The planner must know a new day's rows before the day's own queries run (ids on
-    other days, then the next steps' reads): autovacuum waits for 10% of the table to
-    change. ANALYZE inside the write transaction counts its own new rows."""
+    """The planner must know a new day's rows before the next steps read them (autovacuum
+    may analyze a new partition a minute later): ANALYZE of the day's partition inside the
+    write transaction counts its own new rows, and the statistics commit with them."""
     day = date(2026, 10, 9)
 
-    def planner_rows_of_day(conn) -> float:
+    def analyzed_rows(conn, table: str) -> float:
+        return conn.execute(
+            sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS regclass)"),
+            {"table": table},
+        ).scalar_one()
+
+    frame = _frame(400, day, sex="f", x=1.0, big=2.0, c="a")
+    with partition_writer(
+        engine, model_name="m", partition_date=day, tables=[ROWS_TABLE], audit=AUDIT
+    ) as writer:
+        writer.write_arrow(ROWS_TABLE, labeled_rows(frame, **LAYOUT), JSONB_COLUMNS)
+        conn = writer.connection()
+        partition = writer.partition_table(ROWS_TABLE)
+        assert partition.startswith('"monitoring_partitions".') or partition.startswith(
+            "monitoring_partitions."
+        )
+        assert not refresh_row_statistics(conn, ANALYZE_AFTER_ROWS - 1, partition)
+        assert analyzed_rows(conn, partition) == -1  # never analyzed
+        assert refresh_row_statistics(conn, ANALYZE_AFTER_ROWS, partition)
+        assert analyzed_rows(conn, partition) == 400
+    with engine.connect() as conn:  # committed with the rows, and the day's only partition
         plan = conn.execute(
             sa.text(
                 "EXPLAIN (FORMAT JSON) SELECT * FROM monitoring.labeled_prediction_rows "
                 "WHERE model_name = 'm' AND partition_date = :day"
             ),
             {"day": day},
-        ).scalar_one()
-        return plan[0]["Plan"]["Plan Rows"]
-
-    with engine.begin() as conn:  # only our ANALYZE may refresh them during the test
-        conn.execute(sa.text(f"ALTER TABLE monitoring.{ROWS_TABLE} SET (autovacuum_enabled = off)"))
-    try:
-        frame = _frame(400, day, sex="f", x=1.0, big=2.0, c="a")
-        with partition_writer(
-            engine, model_name="m", partition_date=day, tables=[ROWS_TABLE], audit=AUDIT
-        ) as writer:
-            writer.write_arrow(ROWS_TABLE, labeled_rows(frame, **LAYOUT), JSONB_COLUMNS)
-            conn = writer.connection()
-            assert not refresh_row_statistics(conn, ANALYZE_AFTER_ROWS - 1)
-            assert planner_rows_of_day(conn) < 10  # a day it has never seen: taken for empty
-            assert refresh_row_statistics(conn, ANALYZE_AFTER_ROWS)
-            assert planner_rows_of_day(conn) == pytest.approx(400, rel=0.05)
-        with engine.connect() as conn:  # committed with the rows
-            assert planner_rows_of_day(conn) == pytest.approx(400, rel=0.05)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"ALTER TABLE monitoring.{ROWS_TABLE} RESET (autovacuum_enabled)"))
+        ).scalar_one()[0]["Plan"]
+        assert plan["Plan Rows"] == pytest.approx(400, rel=0.05)
+        assert plan["Relation Name"] == _partition_of(engine, day)
 
 
 def test_stored_values_are_each_lists_element_however_the_lists_are_chunked():
@@ -339,3 +361,42 @@ def test_stored_values_are_each_lists_element_however_the_lists_are_chunked():
     assert stored_values(ragged, ["sex", "age"])[["sex", "age"]].to_numpy().tolist() == [
         ["f", "30"], ["m", "40"],
     ]  # fmt: skip
+
+
+def test_rows_stored_before_partitioning_move_into_day_partitions(pg_admin_url, tmp_path):
+    """sql/038: the rows of every (model, day) written before move into a partition of their
+    own, the view gives back the same rows, and a re-run of a moved day replaces it whole
+    (TRUNCATE of its partition, no dead rows left to vacuum)."""
+    engine = _migrated_before(pg_admin_url, tmp_path, "migrate_day_partitions", "038")
+    days = [DAY, date(2026, 10, 2)]
+    for day in days:
+        _write(engine, _frame(5, day, sex="f", x=1.5, big=2.0, c="a"), day, **LAYOUT)
+    before = {day: _view(engine, day) for day in days}
+    assert apply_migrations(engine) == ["038_partition_labeled_prediction_rows_by_day.sql"]
+    for day in days:
+        pd.testing.assert_frame_equal(_view(engine, day), before[day])
+        assert _partition_of(engine, day) is not None
+    with engine.connect() as conn:
+        partitions = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_inherits "
+                "WHERE inhparent = 'monitoring.labeled_prediction_rows'::regclass"
+            )
+        ).scalar_one()
+    assert partitions == 2
+
+    def storage_file(day: date) -> int:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.text("SELECT relfilenode FROM pg_class WHERE relname = :name"),
+                {"name": _partition_of(engine, day)},
+            ).scalar_one()
+
+    first_file = storage_file(DAY)
+    _write(engine, _frame(3, DAY, sex="m", x=0.5, big=1.0, c="b"), DAY, **LAYOUT)
+    rerun = _view(engine, DAY)
+    assert rerun.prediction_id.tolist() == [f"{DAY}-p{i}" for i in range(3)]
+    assert rerun.cohorts.tolist() == [{"sex": "m"}] * 3
+    pd.testing.assert_frame_equal(_view(engine, days[1]), before[days[1]])
+    assert storage_file(DAY) != first_file  # swapped by TRUNCATE, not rows deleted
+    engine.dispose()
