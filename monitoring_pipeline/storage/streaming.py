@@ -20,7 +20,6 @@ import contextlib
 import ctypes
 import functools
 import os
-import queue
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -150,7 +149,7 @@ class PredictionDay:
     def chunks(self) -> Iterator[RawDay]:
         """The day's rows, at most ``chunk_rows`` per chunk; at least one (maybe empty) chunk."""
         offset = 0
-        for table in read_ahead(self._batches()):
+        for table in self._batches():
             if table.num_rows == 0 and offset:
                 continue
             problems = []
@@ -218,56 +217,6 @@ def _check_columns(model: ModelConfig, source, columns: Sequence[str]) -> dict[s
     if missing:
         raise SchemaError(missing_columns_message("predictions", source, missing, columns, mapping))
     return mapping
-
-
-def read_ahead(items: Iterator, depth: int = 1) -> Iterator:
-    """``items`` produced by a thread of their own, up to ``depth`` ahead of the caller: the
-    next chunk of a day is read and parsed (the server sending it, Arrow parsing it, mostly
-    outside the GIL) while the caller works on this one. An exception of ``items`` is
-    raised in the caller at that point of the stream. Closing the returned iterator early
-    stops the thread once the item it is reading is read, and closes ``items`` there.
-
-    >>> list(read_ahead(iter(range(3))))
-    [0, 1, 2]
-    """
-    ready: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(entry) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(entry, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not offer(("item", item)):
-                    return
-            offer(("end", None))
-        except BaseException as exc:  # raised in the caller
-            offer(("error", exc))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = ready.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        thread.join()
 
 
 def rebatch(batches, chunk_rows: int, schema: pa.Schema) -> Iterator[pa.Table]:
