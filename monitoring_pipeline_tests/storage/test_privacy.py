@@ -312,6 +312,19 @@ def test_the_reader_cannot_read_person_rows_or_unsuppressed_cells_the_raw_role_c
     )
     assert len(raw) > 0 and raw.reason.str.contains(RAW_COHORT_VALUE).any()
     assert len(read_as(world, RAW_READER_ROLE, "SELECT * FROM monitoring.labeled_predictions")) > 0
+    # Nor a day's partition of the person rows, read directly (sql/038).
+    with world.connect() as conn:
+        partition = conn.execute(
+            sa.text(
+                "SELECT inhrelid::regclass::text FROM pg_inherits "
+                "WHERE inhparent = 'monitoring.labeled_prediction_rows'::regclass LIMIT 1"
+            )
+        ).scalar_one()
+    with (
+        pytest.raises(sa.exc.ProgrammingError, match="permission denied for schema"),
+        acting_as(world, READER_ROLE) as conn,
+    ):
+        conn.execute(sa.text(f"SELECT * FROM {partition} LIMIT 1"))
 
 
 def test_the_reader_reads_the_protected_views_and_the_threshold(world):
