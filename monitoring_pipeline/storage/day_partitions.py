@@ -13,6 +13,10 @@ write transaction and after its advisory lock:
 * a day written before: its partition is emptied with TRUNCATE (its old rows come back if
   the transaction rolls back) and loaded with ``COPY ... FREEZE``. TRUNCATE locks that one
   partition until the commit: a query reading that day waits for the re-run to commit.
+
+Both are what PostgreSQL calls not MVCC-safe: a transaction whose snapshot is older than
+the commit sees the new day's rows (frozen) once it reads the partition after the commit,
+not the old ones. The pipeline's readers each read a day in one query, after its writer.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ day streamed in chunks, :func:`partition_writer`): one transaction deletes the p
 previous rows and COPYs the new ones, so a re-run replaces rather than duplicates, and a
 run killed mid-write leaves the old rows in place. A table partitioned by (model, day)
 (``labeled_prediction_rows``, see :mod:`~monitoring_pipeline.storage.day_partitions`) has
-its day's partition emptied or created instead of a DELETE. The transaction first takes an advisory
-lock per (table, model, partition) (:mod:`monitoring_pipeline.storage.locks`): two runs of
-the same partition at once take turns, and the second replaces the first's rows instead of
-adding to them.
+its day's partition emptied or created instead of a DELETE. The transaction first takes
+an advisory lock per (table, model, partition) (:mod:`monitoring_pipeline.storage.locks`):
+two runs of the same partition at once take turns, and the second replaces the first's
+rows instead of adding to them.
 """
 
 from __future__ import annotations
@@ -130,12 +130,14 @@ def _quoted(conn: sa.Connection, identifier: str) -> str:
     return conn.dialect.identifier_preparer.quote(identifier)
 
 
-def _copy_frame(cursor, table: str, frame: pd.DataFrame, quote) -> None:
-    """COPY ``frame`` in chunks. Arrow writes the CSV (several times faster than pandas):
-    it quotes every string, so an empty string stays '' while a null is an unquoted empty
-    field, which is exactly how COPY's CSV format tells them apart."""
+def _copy_frame(cursor, target: str, frame: pd.DataFrame, quote, *, freeze: bool) -> None:
+    """COPY ``frame`` into ``target`` (a quoted, qualified table name) in chunks. Arrow
+    writes the CSV (several times faster than pandas): it quotes every string, so an empty
+    string stays '' while a null is an unquoted empty field, which is exactly how COPY's CSV
+    format tells them apart. ``freeze``: as for :func:`_copy_binary`."""
     columns = ", ".join(quote(column) for column in frame.columns)
-    statement = f"COPY {quote(SCHEMA)}.{quote(table)} ({columns}) FROM STDIN WITH (FORMAT csv)"
+    options = "FORMAT csv, FREEZE" if freeze else "FORMAT csv"
+    statement = f"COPY {target} ({columns}) FROM STDIN WITH ({options})"
     options = pa_csv.WriteOptions(include_header=False)
     for start in range(0, len(frame), COPY_CHUNK_ROWS):
         chunk = pa.Table.from_pandas(
@@ -274,7 +276,10 @@ class PartitionWriter:
             run_id=self._audit.run_id, produced_at=pd.Timestamp(self._audit.produced_at)
         )
         quote = self._conn.dialect.identifier_preparer.quote
-        self._worker.submit(lambda: _copy_frame(self._cursor, table, stamped, quote))
+        target, freeze = self._target(table)
+        self._worker.submit(
+            lambda: _copy_frame(self._cursor, target, stamped, quote, freeze=freeze)
+        )
         self.written[table] += len(frame)
 
     def write_arrow(self, table: str, rows: pa.Table, jsonb_columns: Sequence[str] = ()) -> None:
@@ -291,11 +296,7 @@ class PartitionWriter:
             "run_id", pa.repeat(pa.scalar(self._audit.run_id), rows.num_rows)
         ).append_column("produced_at", pa.repeat(produced_at, rows.num_rows))
         quote = self._conn.dialect.identifier_preparer.quote
-        partition = self._day_partitions.get(table)
-        target = (
-            partition.qualified_name if partition is not None else f"{quote(SCHEMA)}.{quote(table)}"
-        )
-        freeze = partition is not None
+        target, freeze = self._target(table)
         self._worker.submit(
             lambda: _copy_binary(self._cursor, target, stamped, quote, jsonb_columns, freeze=freeze)
         )
@@ -304,10 +305,15 @@ class PartitionWriter:
     def partition_table(self, table: str) -> str:
         """The qualified name of the table this writer fills with the day's rows of
         ``table``: its day partition for a table partitioned by day, else ``table``."""
+        return self._target(table)[0]
+
+    def _target(self, table: str) -> tuple[str, bool]:
+        """Where the day's rows of ``table`` are COPYed, and whether frozen (a day
+        partition, created or truncated by this transaction)."""
         partition = self._day_partitions.get(table)
         if partition is not None:
-            return partition.qualified_name
-        return f"{_quoted(self._conn, SCHEMA)}.{_quoted(self._conn, table)}"
+            return partition.qualified_name, True
+        return f"{_quoted(self._conn, SCHEMA)}.{_quoted(self._conn, table)}", False
 
     def connection(self) -> sa.Connection:
         """The transaction's connection once every COPY submitted so far has run: a query on

@@ -28,7 +28,12 @@ from monitoring_pipeline.storage.labeled_rows import (
 )
 from monitoring_pipeline.storage.migrations import apply_migrations, sql_directory
 from monitoring_pipeline.storage.reads import iter_feature_values, iter_window_feature_values
-from monitoring_pipeline.storage.writes import Audit, partition_writer
+from monitoring_pipeline.storage.writes import (
+    Audit,
+    TableRows,
+    partition_writer,
+    replace_partitions,
+)
 
 DAY = date(2026, 10, 1)
 AUDIT = Audit(run_id="run-1", produced_at=datetime(2026, 10, 2, 8, 30, tzinfo=UTC))
@@ -400,3 +405,43 @@ def test_rows_stored_before_partitioning_move_into_day_partitions(pg_admin_url, 
     pd.testing.assert_frame_equal(_view(engine, days[1]), before[days[1]])
     assert storage_file(DAY) != first_file  # swapped by TRUNCATE, not rows deleted
     engine.dispose()
+
+
+def test_any_table_partitioned_by_day_is_written_through_its_day_partitions(engine):
+    """storage.day_partitions is generic: a table of schema monitoring partitioned by
+    RANGE (model_name, partition_date) gets a partition per day from partition_writer, by
+    CSV COPY as well as binary; a second write of the day replaces the first."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE monitoring.day_partitioned_probe (model_name text NOT NULL, "
+                "partition_date date NOT NULL, value integer, run_id text NOT NULL, "
+                "produced_at timestamptz NOT NULL) PARTITION BY RANGE (model_name, partition_date)"
+            )
+        )
+    try:
+        for values in ([1, 2, 3], [7]):
+            frame = pd.DataFrame({"model_name": "m", "partition_date": DAY, "value": values})
+            written = replace_partitions(
+                engine,
+                model_name="m",
+                partition_date=DAY,
+                rows=[TableRows("day_partitioned_probe", frame)],
+                audit=AUDIT,
+            )
+            assert written == {"day_partitioned_probe": len(values)}
+            with engine.connect() as conn:
+                stored = conn.execute(
+                    sa.text("SELECT value FROM monitoring.day_partitioned_probe ORDER BY value")
+                ).scalars()
+                assert list(stored) == values
+                partitions = conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_inherits "
+                        "WHERE inhparent = 'monitoring.day_partitioned_probe'::regclass"
+                    )
+                ).scalar_one()
+            assert partitions == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE monitoring.day_partitioned_probe"))
