@@ -87,6 +87,10 @@ class LabeledPredictionsResult:
     # A failed blocking check: the rows the day's downstream assets had published (now
     # removed, since they no longer describe the day's data), per table.
     stale_rows_removed: dict[str, int] = field(default_factory=dict)
+    # Where the day's rows are (its partition of labeled_prediction_rows), and whether the
+    # day held rows before (a re-run: the partition was emptied) or got a new partition.
+    rows_table: str = ""
+    rows_replaced: bool = False
 
     @property
     def coverage(self) -> float | None:
@@ -281,6 +285,7 @@ def build_labeled_predictions(
         checks = summarize_checks(outcomes)
         blocked = any(c["blocking"] and not c["passed"] for c in checks.values())
         stale = writer.clear(DOWNSTREAM_TABLES) if blocked else {}
+        partition = writer.day_partition(ROWS_TABLE)
     reason_counts = {f"predictions: {k}": v for k, v in step.reasons.most_common()}
     reason_counts |= {f"labels: {k}": v for k, v in step.label_reasons.most_common()}
     return LabeledPredictionsResult(
@@ -298,6 +303,8 @@ def build_labeled_predictions(
         checks=checks,
         preview=step.preview,
         stale_rows_removed={table: n for table, n in stale.items() if n},
+        rows_table=writer.partition_table(ROWS_TABLE),
+        rows_replaced=partition is not None and not partition.new,
     )
 
 

@@ -302,6 +302,11 @@ class PartitionWriter:
         )
         self.written[table] += rows.num_rows
 
+    def day_partition(self, table: str) -> DayPartition | None:
+        """The day's partition of ``table`` this writer fills (None: not partitioned by
+        day)."""
+        return self._day_partitions.get(table)
+
     def partition_table(self, table: str) -> str:
         """The qualified name of the table this writer fills with the day's rows of
         ``table``: its day partition for a table partitioned by day, else ``table``."""

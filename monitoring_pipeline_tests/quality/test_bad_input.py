@@ -312,6 +312,8 @@ def ids_on_other_days_are_counted(world, result, case):
             {"m": case.name, "d": DAY},
         ).scalar_one()
     assert set(locked) == {own}
+    assert (result.rows_replaced, rerun.rows_replaced) == (False, True)
+    assert rerun.rows_table == result.rows_table == f"monitoring_partitions.{own}"
     # Both days keep their rows: which copy is the right one is not knowable here.
     for day in (DAY, DAY - timedelta(days=1)):
         assert len(stored(world.engine, "labeled_predictions", case.name, day)) == 6
