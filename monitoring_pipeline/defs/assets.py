@@ -178,11 +178,10 @@ def build_model_assets(
                 if result.labels_orphaned is not None
                 else "n/a (labelled_at is not a timestamp column)",
                 "ids_on_other_days": result.ids_on_other_days,
-                "rows_stored_in": dg.MetadataValue.text(
-                    f"{result.rows_table} ("
-                    + ("re-run: the day's earlier rows replaced" if result.rows_replaced else "new")
-                    + ")"
-                ),
+                "rows_stored_in": result.rows_table,
+                "rows_written_as": "re-run: earlier rows of the day replaced"
+                if result.rows_replaced
+                else "first write of the day",
                 "source_rows_without_time": result.source_rows_without_time
                 if result.source_rows_without_time is not None
                 else "n/a (file source)",
