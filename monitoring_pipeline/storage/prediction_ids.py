@@ -15,6 +15,7 @@ answers them per id.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pandas as pd
@@ -51,11 +52,28 @@ def _on_other_days(model_name: str, day: date, prediction_id) -> sa.Exists:
     )
 
 
-def _id_list(ids: pd.Series) -> sa.Subquery:
-    """The distinct non-null texts of ``ids`` as a one-column subquery ``id``."""
-    literal = text_array_literal(pd.Series(ids.dropna().unique(), dtype="string"))
-    unnested = sa.func.unnest(sa.cast(sa.literal(literal, sa.Text), sa.ARRAY(sa.Text)))
-    return sa.select(unnested.table_valued("id").render_derived().c.id).subquery("ids")
+# Ids sent per statement: a day's ids from a file go in pieces, so the text of the array
+# (~40 bytes an id) stays a few MB however large the day.
+IDS_PER_STATEMENT = 200_000
+
+
+def _id_lists(ids: pd.Series) -> Iterator[sa.Subquery]:
+    """The distinct non-null texts of ``ids`` as one-column subqueries ``id`` of at most
+    ``IDS_PER_STATEMENT`` each."""
+    distinct = pd.Series(ids.dropna().unique(), dtype="string")
+    for start in range(0, len(distinct), IDS_PER_STATEMENT):
+        literal = text_array_literal(distinct.iloc[start : start + IDS_PER_STATEMENT])
+        unnested = sa.func.unnest(sa.cast(sa.literal(literal, sa.Text), sa.ARRAY(sa.Text)))
+        yield sa.select(unnested.table_valued("id").render_derived().c.id).subquery("ids")
+
+
+def _stored_elsewhere(conn: sa.Connection, model_name: str, day: date, ids: pd.Series) -> pd.Series:
+    """The distinct texts of ``ids`` stored for ``model_name`` on another day than ``day``."""
+    found: list[str] = []
+    for id_list in _id_lists(ids):
+        query = sa.select(id_list.c.id).where(_on_other_days(model_name, day, id_list.c.id))
+        found.extend(conn.execute(query).scalars())
+    return pd.Series(found, dtype="string")
 
 
 def ids_stored_on_other_days(
@@ -65,11 +83,9 @@ def ids_stored_on_other_days(
     series, or a one-column query of a source table in this database) that are stored for
     ``model_name`` on another day than ``day``."""
     if isinstance(day_ids, pd.Series):
-        ids = _id_list(day_ids)
-        id_column = ids.c.id
-    else:
-        ids = day_ids.subquery("day_ids")
-        id_column = next(iter(ids.c))
+        return _stored_elsewhere(conn, model_name, day, day_ids)
+    ids = day_ids.subquery("day_ids")
+    id_column = next(iter(ids.c))
     query = sa.select(id_column).distinct().where(_on_other_days(model_name, day, id_column))
     return pd.Series(conn.execute(query).scalars().all(), dtype="string")
 
@@ -80,9 +96,7 @@ def label_ids_unmatched_on_other_days(
     """``label_ids`` (one per label row, cleaned, <NA> where missing) less those stored
     for ``model_name`` on another day than ``day``: the rows whose prediction could only be
     among the day's own."""
-    ids = _id_list(label_ids)
-    query = sa.select(ids.c.id).where(_on_other_days(model_name, day, ids.c.id))
-    elsewhere = pd.Series(conn.execute(query).scalars().all(), dtype="string")
+    elsewhere = _stored_elsewhere(conn, model_name, day, label_ids)
     label_ids = label_ids.astype("string")
     return label_ids[~label_ids.isin(elsewhere)].reset_index(drop=True)
 

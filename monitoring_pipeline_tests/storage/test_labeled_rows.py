@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from monitoring_pipeline.storage import prediction_ids
 from monitoring_pipeline.storage.database import create_engine, recreate_database, with_database
 from monitoring_pipeline.storage.ingestion import ANALYZE_AFTER_ROWS, refresh_row_statistics
 from monitoring_pipeline.storage.labeled_rows import (
@@ -445,3 +446,34 @@ def test_any_table_partitioned_by_day_is_written_through_its_day_partitions(engi
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("DROP TABLE monitoring.day_partitioned_probe"))
+
+
+@pytest.mark.parametrize("ids_per_statement", [2, 200_000])
+def test_ids_of_the_day_are_found_on_other_days_in_pieces(engine, monkeypatch, ids_per_statement):
+    """storage.prediction_ids asks the other days of the model only, however many ids it
+    sends per statement."""
+    monkeypatch.setattr(prediction_ids, "IDS_PER_STATEMENT", ids_per_statement)
+    day, other = date(2026, 10, 20), date(2026, 10, 21)
+    _write(engine, _frame(5, day, sex="f", x=1.0, big=2.0, c="a"), day, **LAYOUT)
+    shared = [f"{day}-p1", f"{day}-p3"]
+    other_rows = _frame(3, other, sex="f", x=1.0, big=2.0, c="a").assign(
+        prediction_id=[*shared, "only-other"]
+    )
+    _write(engine, other_rows, other, **LAYOUT)
+    asked = pd.Series([f"{day}-p{i}" for i in range(5)] + [None, "never"], dtype="string")
+    with engine.connect() as conn:
+        found = prediction_ids.ids_stored_on_other_days(conn, "m", day, asked)
+        assert sorted(found) == shared
+        # From the other day's side, every one of its ids but its own is on day.
+        assert (
+            sorted(
+                prediction_ids.ids_stored_on_other_days(conn, "m", other, other_rows.prediction_id)
+            )
+            == shared
+        )
+        labels = pd.Series(
+            [f"{day}-p0", "only-other", "only-other", None, "nobody"], dtype="string"
+        )
+        unmatched = prediction_ids.label_ids_unmatched_on_other_days(conn, "m", other, labels)
+    # Asked for the other day: p0 is stored on day, so matched; the rest stay.
+    assert unmatched.tolist() == ["only-other", "only-other", pd.NA, "nobody"]
