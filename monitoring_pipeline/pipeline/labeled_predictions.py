@@ -183,7 +183,7 @@ def build_labeled_predictions(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="other-days") as other_days:
         # Questions about the model's other days, on a connection of their own while the
         # labels are read: the write transaction below never reads another day's rows.
-        elsewhere = other_days.submit(_ids_on_other_days, engine, model_name, day, day_source)
+        elsewhere = other_days.submit(_ids_on_other_days, engine, model_name, day, day_source.scan)
         row_range, basis = expected_row_count(engine, config, model_name, day)
         quality = ChunkedExpectations(
             quality_spec(config, model_name, row_range, basis), day_source.mapped_columns
@@ -452,10 +452,11 @@ class _ChunkStep:
         return layout_table(self.day, self.model_name, **self._layout())
 
 
-def _ids_on_other_days(engine: Engine, model_name: str, day: date, day_source) -> pd.Series:
+def _ids_on_other_days(
+    engine: Engine, model_name: str, day: date, scan: streaming.DayScan
+) -> pd.Series:
     """The day's ids (its pre-pass's: a query of a source table, or a file's ids) that are
     stored for the model on another day."""
-    scan = day_source.scan
     day_ids = scan.id_keys if scan.id_keys is not None else scan.day_ids
     if day_ids is None:
         return pd.Series([], dtype="string")

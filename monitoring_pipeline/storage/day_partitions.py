@@ -43,12 +43,15 @@ _PARTITIONED = sa.text(
     "JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE n.nspname = :schema AND c.relname = ANY(:tables)"
 )
-_NAME = sa.text("SELECT monitoring.day_partition_name(:table, :model_name, :partition_date)")
-_ATTACHED = sa.text(
-    "SELECT i.inhparent = to_regclass(:parent) FROM pg_class c "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid "
-    "WHERE n.nspname = :schema AND c.relname = :name"
+# The day's partition: its name, whether a table of that name exists, and whether it is
+# attached to the parent (one round trip).
+_LOOKUP = sa.text(
+    "SELECT d.name, c.oid IS NOT NULL AS found, "
+    "coalesce(i.inhparent = to_regclass(:parent), false) AS attached "
+    "FROM (SELECT monitoring.day_partition_name(:table, :model_name, :partition_date) AS name) d "
+    "LEFT JOIN pg_namespace n ON n.nspname = :schema "
+    "LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = d.name "
+    "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid"
 )
 
 
@@ -77,14 +80,18 @@ def open_day_partition(
     holding the day's advisory lock of ``table``."""
     quote = conn.dialect.identifier_preparer.quote
     parent = f"{quote(schema)}.{quote(table)}"
-    name = conn.execute(
-        _NAME, {"table": table, "model_name": model_name, "partition_date": partition_date}
-    ).scalar_one()
+    name, found, attached = conn.execute(
+        _LOOKUP,
+        {
+            "parent": parent,
+            "schema": PARTITIONS_SCHEMA,
+            "table": table,
+            "model_name": model_name,
+            "partition_date": partition_date,
+        },
+    ).one()
     qualified = f"{quote(PARTITIONS_SCHEMA)}.{quote(name)}"
-    attached = conn.execute(
-        _ATTACHED, {"parent": parent, "schema": PARTITIONS_SCHEMA, "name": name}
-    ).scalar()
-    if attached is None:
+    if not found:
         conn.execute(
             sa.text(
                 f"CREATE TABLE {qualified} (LIKE {parent} INCLUDING DEFAULTS "

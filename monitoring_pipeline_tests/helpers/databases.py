@@ -15,3 +15,18 @@ def create_database_from_template(admin_url: str, name: str) -> None:
     with engine.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
     engine.dispose()
+
+
+def partitions_of(engine: sa.Engine, parent: str) -> list[str]:
+    """The qualified names of the partitions attached to ``parent`` (``schema.table``),
+    sorted."""
+    with engine.connect() as conn:
+        return sorted(
+            conn.execute(
+                sa.text(
+                    "SELECT inhrelid::regclass::text FROM pg_inherits "
+                    "WHERE inhparent = CAST(:parent AS regclass)"
+                ),
+                {"parent": parent},
+            ).scalars()
+        )

@@ -35,6 +35,7 @@ from monitoring_pipeline.storage.writes import (
     partition_writer,
     replace_partitions,
 )
+from monitoring_pipeline_tests.helpers.databases import partitions_of
 
 DAY = date(2026, 10, 1)
 AUDIT = Audit(run_id="run-1", produced_at=datetime(2026, 10, 2, 8, 30, tzinfo=UTC))
@@ -256,14 +257,12 @@ def test_the_key_rejects_a_second_row_of_one_prediction_and_day(engine):
 def _partition_of(engine, day: date, model_name: str = "m") -> str | None:
     """The name of the attached partition of labeled_prediction_rows holding ``day``."""
     with engine.connect() as conn:
-        return conn.execute(
-            sa.text(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "WHERE i.inhparent = 'monitoring.labeled_prediction_rows'::regclass "
-                "AND c.relname = monitoring.day_partition_name(:table, :model, :day)"
-            ),
+        name = conn.execute(
+            sa.text("SELECT monitoring.day_partition_name(:table, :model, :day)"),
             {"table": ROWS_TABLE, "model": model_name, "day": day},
-        ).scalar()
+        ).scalar_one()
+    attached = partitions_of(engine, f"monitoring.{ROWS_TABLE}")
+    return name if f"monitoring_partitions.{name}" in attached else None
 
 
 def test_rows_doubled_before_the_key_keep_the_newest_runs_copy(pg_admin_url, tmp_path):
@@ -382,14 +381,7 @@ def test_rows_stored_before_partitioning_move_into_day_partitions(pg_admin_url, 
     for day in days:
         pd.testing.assert_frame_equal(_view(engine, day), before[day])
         assert _partition_of(engine, day) is not None
-    with engine.connect() as conn:
-        partitions = conn.execute(
-            sa.text(
-                "SELECT count(*) FROM pg_inherits "
-                "WHERE inhparent = 'monitoring.labeled_prediction_rows'::regclass"
-            )
-        ).scalar_one()
-    assert partitions == 2
+    assert len(partitions_of(engine, f"monitoring.{ROWS_TABLE}")) == 2
 
     def storage_file(day: date) -> int:
         with engine.connect() as conn:
@@ -436,13 +428,7 @@ def test_any_table_partitioned_by_day_is_written_through_its_day_partitions(engi
                     sa.text("SELECT value FROM monitoring.day_partitioned_probe ORDER BY value")
                 ).scalars()
                 assert list(stored) == values
-                partitions = conn.execute(
-                    sa.text(
-                        "SELECT count(*) FROM pg_inherits "
-                        "WHERE inhparent = 'monitoring.day_partitioned_probe'::regclass"
-                    )
-                ).scalar_one()
-            assert partitions == 1
+            assert len(partitions_of(engine, "monitoring.day_partitioned_probe")) == 1
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("DROP TABLE monitoring.day_partitioned_probe"))
@@ -477,3 +463,22 @@ def test_ids_of_the_day_are_found_on_other_days_in_pieces(engine, monkeypatch, i
         unmatched = prediction_ids.label_ids_unmatched_on_other_days(conn, "m", other, labels)
     # Asked for the other day: p0 is stored on day, so matched; the rest stay.
     assert unmatched.tolist() == ["only-other", "only-other", pd.NA, "nobody"]
+
+
+def test_a_table_in_the_way_of_a_day_partition_is_refused_clearly(engine):
+    """A table of the day partition's name that is not attached to the parent (made by
+    hand) is neither written into nor replaced: the write fails, saying what to do."""
+    day = date(2026, 10, 25)
+    with engine.begin() as conn:
+        name = conn.execute(
+            sa.text("SELECT monitoring.day_partition_name(:table, 'm', :day)"),
+            {"table": ROWS_TABLE, "day": day},
+        ).scalar_one()
+        conn.execute(sa.text(f"CREATE TABLE monitoring_partitions.{name} (note text)"))
+    try:
+        with pytest.raises(RuntimeError, match="exists but is not a partition"):
+            _write(engine, _frame(2, day, sex="f", x=1.0, big=2.0, c="a"), day, **LAYOUT)
+        assert _view(engine, day).empty
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE monitoring_partitions.{name}"))

@@ -31,6 +31,7 @@ from monitoring_pipeline.storage.privacy import (
     record_privacy_settings,
 )
 from monitoring_pipeline.storage.writes import Audit, TableRows, replace_partitions
+from monitoring_pipeline_tests.helpers.databases import partitions_of
 from monitoring_pipeline_tests.helpers.privacy import person_ids, rows_holding
 from monitoring_pipeline_tests.helpers.worlds import START, build_world, run_day, table
 
@@ -313,13 +314,7 @@ def test_the_reader_cannot_read_person_rows_or_unsuppressed_cells_the_raw_role_c
     assert len(raw) > 0 and raw.reason.str.contains(RAW_COHORT_VALUE).any()
     assert len(read_as(world, RAW_READER_ROLE, "SELECT * FROM monitoring.labeled_predictions")) > 0
     # Nor a day's partition of the person rows, read directly (sql/038).
-    with world.connect() as conn:
-        partition = conn.execute(
-            sa.text(
-                "SELECT inhrelid::regclass::text FROM pg_inherits "
-                "WHERE inhparent = 'monitoring.labeled_prediction_rows'::regclass LIMIT 1"
-            )
-        ).scalar_one()
+    partition = partitions_of(world, "monitoring.labeled_prediction_rows")[0]
     with (
         pytest.raises(sa.exc.ProgrammingError, match="permission denied for schema"),
         acting_as(world, READER_ROLE) as conn,
