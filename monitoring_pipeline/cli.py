@@ -172,15 +172,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from monitoring_pipeline.orchestrate import dagster_instance
+    from monitoring_pipeline.orchestrate import create_chain_pools, dagster_instance
     from monitoring_pipeline.runtime import DAGSTER_HOME, dagster_environment
     from monitoring_pipeline.stopping import StopRequest, stop_on_signals, stop_process_group
 
     settings = load_settings()
-    load_config(settings.config_path)  # fail here, readably, rather than inside the UI
+    config = load_config(settings.config_path)  # fail here, readably, not inside the UI
     urls = _connect(settings)
-    with dagster_instance(settings, urls):
-        pass  # marks failed the runs a killed `materialize` left STARTED, before the UI shows them
+    # Marks failed the runs a killed `materialize` left STARTED, before the UI shows them;
+    # creates the chains' pools before the daemon queues a run (see create_chain_pools).
+    with dagster_instance(settings, urls) as instance:
+        create_chain_pools(instance, list(config.models))
     env = os.environ | dagster_environment(settings, urls)
     settings.dagster_artifacts_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(DAGSTER_HOME / "workspace.yaml")]

@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 
 from monitoring_pipeline.config.models import MonitoringConfig
+from monitoring_pipeline.defs.common import chain_pool
 from monitoring_pipeline.defs.definitions import build_definitions
 from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
 from monitoring_pipeline.defs.tags import COMPLAINTS_AS_OF_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG
@@ -84,6 +85,26 @@ def dagster_instance(settings: Settings, urls: ServerUrls) -> Iterator[dg.Dagste
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def create_chain_pools(instance: dg.DagsterInstance, model_names: Sequence[str]) -> list[str]:
+    """Create each model's chain pool (:func:`~monitoring_pipeline.defs.common.chain_pool`)
+    with the instance's default limit (dagster.yaml: one run at a time), unless it exists;
+    returns the pools created.
+
+    Dagster creates a pool the first time a queued run needs it, but does not enforce its
+    limit until its next pass over the queue: the first two runs of a backfill queued at
+    once then started together (seen on 2026-12-07: days 1 and 2 overlapped, and day 1
+    read day 2's rows). A pool whose limit someone set is left as set."""
+    default = instance.global_op_concurrency_default_limit
+    if default is None:
+        return []
+    storage = instance.event_log_storage
+    existing = {pool.name for pool in storage.get_pool_limits()}
+    created = [chain_pool(name) for name in model_names if chain_pool(name) not in existing]
+    for pool in created:
+        storage.initialize_concurrency_limit_to_default(pool)
+    return created
 
 
 def days_between(start: date, end: date) -> list[date]:

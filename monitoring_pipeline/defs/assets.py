@@ -38,6 +38,7 @@ from monitoring_pipeline.defs.common import (
     metadata_table,
     model_asset_properties,
     model_provenance,
+    model_step_properties,
     partitioned_check_spec,
     percent,
     rounded_metadata,
@@ -90,6 +91,7 @@ def build_model_assets(
     """The asset chain of one monitored model, keyed ``<model_name>/<asset>``."""
     model = config.models[model_name]
     properties = model_asset_properties(config, model_name)
+    step_properties = model_step_properties(config, model_name)
     provenance = model_provenance(config, model_name)
     predictions_log = dg.AssetSpec(
         key=[model_name, "predictions_log"],
@@ -113,7 +115,7 @@ def build_model_assets(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres", "great_expectations"},
-        **properties,
+        **step_properties,
         check_specs=[
             dg.AssetCheckSpec(
                 check.name,
@@ -204,7 +206,7 @@ def build_model_assets(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
-        **properties,
+        **step_properties,
         description="Per day: predictions, labelled, coverage and label-lag quantiles.",
     )
     def label_status(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
@@ -234,7 +236,7 @@ def build_model_assets(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
-        **properties,
+        **step_properties,
         description="Per cohort and intersection: n, rates with 95% Wilson intervals, calibration, and their change from the baseline window (cohort_changes); from additive statistics.",
     )
     def cohort_metrics(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
@@ -262,7 +264,7 @@ def build_model_assets(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
-        **properties,
+        **step_properties,
         check_specs=[
             partitioned_check_spec(
                 FAIRNESS_CHECK,
@@ -305,7 +307,7 @@ def build_model_assets(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
-        **properties,
+        **step_properties,
         description="TPR, FPR, precision, accuracy per cohort estimated from the scores while labels lag (calibrated per cohort on the labelled reference window), with 95% intervals, the gaps between groups on them (estimated_disparities), and, once labels arrive, each estimate's error.",
     )
     def performance_estimates(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
@@ -363,19 +365,21 @@ def build_model_assets(
         )
 
     drift = build_drift_asset(
-        config, model_name, partitions_def, upstream=labeled_key, properties=properties
+        config, model_name, partitions_def, upstream=labeled_key, properties=step_properties
     )
     operational = (
         [
             _operational_asset(
-                config, model_name, partitions_def, labeled_key, properties, provenance
+                config, model_name, partitions_def, labeled_key, step_properties, provenance
             )
         ]
         if model.columns.latency_ms is not None
         else []
     )
     complaints = (
-        _complaint_assets(config, model_name, partitions_def, labeled_key, properties, provenance)
+        _complaint_assets(
+            config, model_name, partitions_def, labeled_key, step_properties, provenance
+        )
         if model.complaints is not None
         else []
     )
@@ -399,7 +403,7 @@ def build_model_assets(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
-        **properties,
+        **step_properties,
         description="Each SLO judged on the day: bad only on clear evidence, unknown when data is insufficient.",
     )
     def slo_evaluations(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):
@@ -443,7 +447,7 @@ def build_model_assets(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
-        **properties,
+        **step_properties,
         check_specs=[
             partitioned_check_spec(
                 slo.name, budgets_key, partitions_def, description=slo_check_description(slo)
@@ -482,7 +486,7 @@ def build_model_assets(
     attributions = (
         [
             _attributions_asset(
-                config, model_name, partitions_def, labeled_key, properties, provenance
+                config, model_name, partitions_def, labeled_key, step_properties, provenance
             )
         ]
         if model.attributions
@@ -496,7 +500,7 @@ def build_model_assets(
         model_name,
         partitions_def,
         upstream=[label_status.key, drift.key],
-        properties=properties,
+        properties=step_properties,
     )
 
     return [
@@ -607,7 +611,7 @@ def _complaint_assets(config, model_name, partitions_def, upstream, properties, 
         description=f"Late-arriving complaints and appeals about {model_name}'s predictions ({_source(settings.source)}).",
         group_name=model_name,
         kinds={"source"},
-        **properties,
+        **model_asset_properties(config, model_name),  # an external source: no pool
     )
 
     @dg.asset(

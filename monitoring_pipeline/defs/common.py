@@ -244,6 +244,29 @@ def model_asset_properties(config: MonitoringConfig, model_name: str) -> dict:
     }
 
 
+def chain_pool(model_name: str) -> str:
+    """The Dagster concurrency pool of every step of ``model_name``'s chain.
+
+    A day's figures read the days before it (SLO windows, error budgets, drift baselines,
+    health): two runs of one model's days at once would let a day read an earlier day
+    that is still being written, and the tables would depend on which run finished first.
+    ``dagster.yaml`` gives each pool one run at a time (``granularity: run``), so runs that
+    touch a model's chain start one after another in the order they were queued (a UI
+    backfill, the late-label sensor's re-runs, the schedule), whatever launched them;
+    runs of other models' chains, and alert and retraining runs, still run beside them.
+
+    >>> chain_pool("loan_approval")
+    'monitoring_chain/loan_approval'
+    """
+    return f"monitoring_chain/{model_name}"
+
+
+def model_step_properties(config: MonitoringConfig, model_name: str) -> dict:
+    """:func:`model_asset_properties` plus the chain's pool (:func:`chain_pool`): for every
+    materializable asset of the model."""
+    return {**model_asset_properties(config, model_name), "pool": chain_pool(model_name)}
+
+
 def partitioned_check_spec(
     name: str,
     asset: dg.AssetKey,

@@ -29,7 +29,7 @@ def build_drift_asset(
     properties: Mapping[str, Any],
 ) -> dg.AssetsDefinition:
     """``<model_name>/drift``: reads ``upstream`` (the model's labeled predictions), with
-    ``properties`` (owners, code_version) and a check that no test is flagged on the day."""
+    ``properties`` (owners, code_version, pool) and a check that no test is flagged on the day."""
     key = dg.AssetKey([model_name, "drift"])
     provenance = model_provenance(config, model_name)
 

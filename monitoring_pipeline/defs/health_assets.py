@@ -45,7 +45,7 @@ def build_health_asset(
     properties: Mapping[str, Any],
 ) -> dg.AssetsDefinition:
     """``<model_name>/pipeline_health``, downstream of ``upstream`` (label_status, drift),
-    with ``properties`` (owners, code_version)."""
+    with ``properties`` (owners, code_version, pool)."""
     key = dg.AssetKey([model_name, "pipeline_health"])
     provenance = model_provenance(config, model_name)
     check_specs = [

@@ -16,8 +16,8 @@ def build_monitor_models_job(
     executor_def: dg.ExecutorDefinition | None = None,
 ) -> dg.UnresolvedAssetJobDefinition:
     """Materialize every model's whole chain for one day (the ten assets listed in
-    ``defs/assets.py``, report included). ``executor_def``: where its steps run (default:
-    Dagster's, a process per step; ``execute_in_process`` always runs them in process)."""
+    ``defs/assets.py``, report included). ``executor_def``: where its steps run (None:
+    the Definitions' executor; ``execute_in_process`` always runs them in process)."""
     return dg.define_asset_job(
         MONITOR_MODELS_JOB,
         selection=dg.AssetSelection.all(),  # external source specs are not materializable

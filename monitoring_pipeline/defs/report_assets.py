@@ -12,7 +12,7 @@ from monitoring_pipeline.defs.common import (
     EXPECTED_ERRORS,
     fail_clearly,
     float_metadata,
-    model_asset_properties,
+    model_step_properties,
 )
 from monitoring_pipeline.defs.partitions import partition_day
 from monitoring_pipeline.defs.resources import MonitoringDatabase
@@ -33,7 +33,7 @@ def build_report_asset(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"html"},
-        **model_asset_properties(config, model_name),
+        **model_step_properties(config, model_name),
         description=f"Offline HTML report of the {DEFAULT_DAYS} days up to the day: executive, on-call and debug pages with intervals.",
     )
     def report(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):

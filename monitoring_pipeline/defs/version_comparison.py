@@ -6,8 +6,8 @@ import pandas as pd
 from monitoring_pipeline.config.models import MonitoringConfig
 from monitoring_pipeline.defs.common import (
     metadata_table,
-    model_asset_properties,
     model_provenance,
+    model_step_properties,
     run_step,
 )
 from monitoring_pipeline.defs.resources import MonitoringDatabase
@@ -26,7 +26,7 @@ def build_version_comparison_asset(
         partitions_def=partitions_def,
         group_name=model_name,
         kinds={"postgres"},
-        **model_asset_properties(config, model_name),
+        **model_step_properties(config, model_name),
         description="On days served by two or more versions: candidate minus incumbent per cohort and metric, with Newcombe 95% intervals.",
     )
     def version_comparison(context: dg.AssetExecutionContext, monitoring_db: MonitoringDatabase):

@@ -12,10 +12,12 @@ import pytest
 import yaml
 
 from monitoring_pipeline.config import load_config
-from monitoring_pipeline.defs.common import package_version
+from monitoring_pipeline.dagster_storage import instance_storage_config
+from monitoring_pipeline.defs.common import chain_pool, package_version
 from monitoring_pipeline.defs.definitions import build_definitions
 from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
 from monitoring_pipeline.demo.publish import demo_config
+from monitoring_pipeline.orchestrate import create_chain_pools
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -300,3 +302,64 @@ def test_the_run_tags_we_spell_out_are_dagsters_own():
     assert tags.PRIORITY_TAG == dagster_tags.PRIORITY_TAG
     assert tags.RUN_KEY_TAG == dagster_tags.RUN_KEY_TAG
     assert tags.SENSOR_NAME_TAG == dagster_tags.SENSOR_NAME_TAG
+
+
+def test_every_step_of_a_models_chain_is_in_its_pool_and_runs_in_process(tmp_path):
+    """Runs touching a model's chain queue behind each other (pool monitoring_chain/<model>,
+    one run at a time in dagster.yaml); source specs, alert_job and retraining_job have no
+    pool, so a page never waits behind a backfill. Runs the daemon launches execute their
+    steps in their own process (Dagster's default started a process per step)."""
+    defs = demo_defs(tmp_path)
+    graph = defs.resolve_asset_graph()
+    pools = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable:
+            pools[key.to_user_string()] = node.assets_def.node_def.pools
+        else:
+            assert key.path[-1].endswith("_log"), key
+    assert {"labeled_predictions", "error_budgets", "report"} <= {k.split("/")[1] for k in pools}
+    assert all(pools[key] == {chain_pool(key.split("/")[0])} for key in pools), pools
+    for name in ("alert_job", "retraining_job"):
+        job = defs.resolve_job_def(name)
+        assert all(not node.definition.pools for node in job.nodes), name
+    assert defs.resolve_job_def(MONITOR_MODELS_JOB).executor_def.name == "in_process"
+    # An asset materialized from the asset graph runs in Dagster's implicit asset job.
+    assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
+
+
+def test_the_instance_gives_each_pool_one_run_at_a_time_and_looks_every_second():
+    settings = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    with dg.instance_for_test(
+        overrides={key: settings[key] for key in ("concurrency", "run_coordinator")}
+    ) as instance:
+        concurrency = instance.get_concurrency_config()
+        assert concurrency.pool_config.pool_granularity.value == "run"
+        assert concurrency.pool_config.default_pool_limit == 1
+        assert concurrency.run_queue_config.max_concurrent_runs == 2
+        assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
+        assert instance.run_coordinator.dequeue_interval_seconds == 1
+
+
+def test_the_chains_pools_exist_before_any_run_is_queued(make_database_url, tmp_path):
+    """`monitoring-pipeline ui` creates the pools at start: Dagster creates a pool when a
+    queued run first needs it, but enforces it only from its next pass over the queue, so
+    the first two runs of a backfill started together. A limit someone set stays."""
+    settings = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    # A storage database of its own: pools are shared by every instance on a storage.
+    storage = instance_storage_config(make_database_url())
+    with dg.instance_for_test(
+        overrides={**storage, "concurrency": settings["concurrency"]}, temp_dir=str(tmp_path)
+    ) as instance:
+        models = ["loan_approval", "job_screening"]
+        assert create_chain_pools(instance, models) == [chain_pool(m) for m in models]
+        limits = {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}
+        assert limits == dict.fromkeys(map(chain_pool, models), 1)
+        instance.event_log_storage.set_concurrency_slots(chain_pool("job_screening"), 3)
+        assert create_chain_pools(instance, [*models, "fraud"]) == [chain_pool("fraud")]
+        limits = {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}
+        assert limits == {
+            chain_pool("loan_approval"): 1,
+            chain_pool("job_screening"): 3,
+            chain_pool("fraud"): 1,
+        }
