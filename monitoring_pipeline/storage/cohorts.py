@@ -147,7 +147,7 @@ def fairness_figures(
         "SELECT cohort_attribute, cohort_value, reference_value, value, lower, upper, sufficient "
         "FROM monitoring.fairness_disparities WHERE model_name = :model AND partition_date = :day "
         "AND model_version = 'all' AND (cohort_attribute = :attribute OR :attribute = '*') "
-        "AND metric = :metric",
+        "AND metric = :metric ORDER BY cohort_attribute, cohort_value",
         {"model": model_name, "day": day, "attribute": attribute, "metric": metric},
     )
 
@@ -162,7 +162,8 @@ def cohort_change_figures(
         engine,
         "SELECT cohort_attribute, cohort_value, difference AS value, lower, upper, sufficient, "
         "baseline_value, denominator FROM monitoring.cohort_changes WHERE model_name = :model "
-        "AND partition_date = :day AND model_version = 'all' AND metric = :metric",
+        "AND partition_date = :day AND model_version = 'all' AND metric = :metric "
+        "ORDER BY cohort_attribute, cohort_value",
         {"model": model_name, "day": day, "metric": metric},
     )
 
@@ -176,6 +177,6 @@ def cohort_metric_figures(
         engine,
         "SELECT cohort_attribute, cohort_value, value, lower, upper, n_labelled, sufficient "
         "FROM monitoring.cohort_metrics WHERE model_name = :model AND partition_date = :day "
-        "AND model_version = 'all' AND metric = :metric",
+        "AND model_version = 'all' AND metric = :metric ORDER BY cohort_attribute, cohort_value",
         {"model": model_name, "day": day, "metric": metric},
     )

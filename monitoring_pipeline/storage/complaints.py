@@ -21,7 +21,8 @@ def complaint_figures(engine: Engine, model_name: str, day: date) -> pd.DataFram
         engine,
         "SELECT cohort_attribute, cohort_value, value, lower, upper, n AS n_labelled, sufficient "
         "FROM monitoring.complaint_metrics WHERE model_name = :model AND partition_date = :day "
-        "AND model_version = 'all' AND metric = 'complaint_rate'",
+        "AND model_version = 'all' AND metric = 'complaint_rate' "
+        "ORDER BY cohort_attribute, cohort_value",
         {"model": model_name, "day": day},
     )
 

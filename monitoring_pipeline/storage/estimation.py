@@ -81,7 +81,8 @@ def estimated_disparity_figures(
         "SELECT cohort_attribute, cohort_value, reference_value, value, lower, upper, sufficient, "
         "realised_value FROM monitoring.estimated_disparities WHERE model_name = :model "
         "AND partition_date = :day AND model_version = 'all' "
-        "AND (cohort_attribute = :attribute OR :attribute = '*') AND metric = :metric",
+        "AND (cohort_attribute = :attribute OR :attribute = '*') AND metric = :metric "
+        "ORDER BY cohort_attribute, cohort_value",
         {"model": model_name, "day": day, "attribute": attribute, "metric": metric},
     )
 

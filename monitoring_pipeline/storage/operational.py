@@ -21,6 +21,6 @@ def operational_figures(engine: Engine, model_name: str, day: date, *, metric: s
         engine,
         "SELECT cohort_attribute, cohort_value, value, lower, upper, n AS n_labelled, sufficient "
         "FROM monitoring.operational_metrics WHERE model_name = :model AND partition_date = :day "
-        "AND model_version = 'all' AND metric = :metric",
+        "AND model_version = 'all' AND metric = :metric ORDER BY cohort_attribute, cohort_value",
         {"model": model_name, "day": day, "metric": metric},
     )
