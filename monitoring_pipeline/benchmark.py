@@ -58,8 +58,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -650,6 +652,87 @@ def run_dagster_days(
     return {"imports": imports, "setup": setup, "models": len(config.models), "runs": measured}
 
 
+def run_daemon_backfill(
+    home: Path, config_path: Path, monitoring_url: str, dagster_url: str, days: int
+) -> dict:
+    """The same days as a backfill launched through Dagster's daemon, as from the UI: each
+    run a process of its own started by the daemon's code server, queued behind the
+    model's earlier runs (the chains' pools); per run: wall and steps' seconds, and the
+    backfill's wall from its runs' creation to the last one's end."""
+    import dagster as dg
+
+    from monitoring_pipeline.config import load_config
+    from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
+    from monitoring_pipeline.orchestrate import create_chain_pools, dagster_instance
+    from monitoring_pipeline.runtime import DAGSTER_HOME, dagster_environment
+    from monitoring_pipeline.settings import Settings
+    from monitoring_pipeline.stopping import stop_process_group
+    from monitoring_pipeline.storage.database import ServerUrls
+
+    config = load_config(config_path)
+    settings = Settings(
+        home=home,
+        config_path=config_path,
+        database_url=monitoring_url,
+        dagster_database_url=dagster_url,
+    )
+    urls = ServerUrls(monitoring=monitoring_url, dagster=dagster_url, embedded=False)
+    env = os.environ | dagster_environment(settings, urls)
+    workspace = str(DAGSTER_HOME / "workspace.yaml")
+    last = DAGSTER_FIRST_DAY + timedelta(days=days - 1)
+    with dagster_instance(settings, urls) as instance:
+        create_chain_pools(instance, list(config.models))
+        with (home / "daemon.log").open("w") as log:
+            daemon = subprocess.Popen(
+                [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", workspace],
+                env=env, cwd=DAGSTER_HOME, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "dagster", "job", "backfill", "-w", workspace,
+                 "-j", MONITOR_MODELS_JOB, "--from", DAGSTER_FIRST_DAY.isoformat(),
+                 "--to", last.isoformat(), "--noprompt"],
+                env=env, cwd=DAGSTER_HOME, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            deadline = time.time() + 120 + 60 * days
+            while True:
+                records = instance.get_run_records(dg.RunsFilter(job_name=MONITOR_MODELS_JOB))
+                finished = [r for r in records if r.dagster_run.is_finished]
+                if len(records) >= days and len(finished) == len(records):
+                    break
+                if time.time() > deadline or daemon.poll() is not None:
+                    raise RuntimeError(
+                        f"the daemon's backfill did not finish: {len(finished)} of {days} runs "
+                        f"done (daemon log: {home / 'daemon.log'})"
+                    )
+                time.sleep(0.5)
+        finally:
+            stop_process_group(daemon, signal.SIGTERM)
+        records.sort(key=lambda record: record.start_time)
+        # From the first run's creation (the backfill daemon queues them all at once): the
+        # daemon's own start-up, which a deployment's daemon has behind it, is left out.
+        queued = min(record.create_timestamp.timestamp() for record in records)
+        runs = [
+            {
+                "day": record.dagster_run.tags.get("dagster/partition"),
+                "success": record.dagster_run.status == dg.DagsterRunStatus.SUCCESS,
+                "wall": record.end_time - record.start_time,
+                "started": record.start_time - queued,
+                "ended": record.end_time - queued,
+                "step_seconds": _step_seconds(instance, record.dagster_run.run_id),
+            }
+            for record in records
+        ]
+        for run in runs:
+            run["steps"] = sum(run["step_seconds"].values())
+    return {
+        "models": len(config.models),
+        "runs": runs,
+        "backfill_wall": max(run["ended"] for run in runs),
+    }
+
+
 def _step_seconds(instance, run_id: str) -> dict[str, float]:
     """The run's step durations as its event log records them, by step key: each step's
     STEP_START to its STEP_SUCCESS or STEP_FAILURE (the in-process executor runs one step
@@ -728,6 +811,14 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1_000,
         help="predictions per model and day in those runs (default 1,000)",
+    )
+    parser.add_argument(
+        "--dagster-via",
+        choices=["process", "daemon"],
+        default="process",
+        help="process: those days' runs in one process, one after another, as `materialize` "
+        "runs them (default); daemon: a backfill of them launched through Dagster's daemon, "
+        "as from the UI (each run a process of its own)",
     )
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases afterwards")
@@ -811,13 +902,19 @@ def main(argv: list[str] | None = None) -> int:
                 urls.monitoring, home, days=args.dagster_days, models=args.dagster_models,
                 rows=args.dagster_rows, seed=args.seed,
             )  # fmt: skip
-            dagster = _in_fresh_process(
-                "--dagster-runs", str(home), str(config_path), str(args.dagster_days),
-                urls=[monitoring_url, dagster_url],
-            )  # fmt: skip
-            if dagster is None:
-                return 1
-            _print_dagster(dagster, args.dagster_rows)
+            if args.dagster_via == "daemon":
+                dagster = run_daemon_backfill(
+                    home, config_path, monitoring_url, dagster_url, args.dagster_days
+                )
+                _print_daemon_backfill(dagster, args.dagster_rows)
+            else:
+                dagster = _in_fresh_process(
+                    "--dagster-runs", str(home), str(config_path), str(args.dagster_days),
+                    urls=[monitoring_url, dagster_url],
+                )  # fmt: skip
+                if dagster is None:
+                    return 1
+                _print_dagster(dagster, args.dagster_rows)
             if not all(run["success"] for run in dagster["runs"]):
                 return 1
     finally:
@@ -919,6 +1016,31 @@ def _print_dagster(dagster: dict, rows: int) -> None:
     _say(
         "    steps per model-day, slowest first: "
         + ", ".join(f"{asset} {seconds:.2f} s" for asset, seconds in slowest)
+    )
+
+
+def _print_daemon_backfill(dagster: dict, rows: int) -> None:
+    runs, models = dagster["runs"], dagster["models"]
+    model_days = len(runs) * models
+    failed = [run["day"] for run in runs if not run["success"]]
+    walls = sorted(run["wall"] for run in runs)
+    # From one run's end to the next one's start: the queue's look, the run's process
+    # started by the code server, its imports.
+    gaps = sorted(b["started"] - a["ended"] for a, b in zip(runs, runs[1:], strict=False))
+    overlaps = sum(1 for a, b in zip(runs, runs[1:], strict=False) if b["started"] < a["ended"])
+    _say(
+        f"  Dagster daemon: a backfill of {len(runs)} day(s) x {models} model(s) of ~{rows:,} "
+        "predictions launched as from the UI (each run a process of its own)"
+        + (f"; FAILED runs: {', '.join(failed)}" if failed else "")
+    )
+    _say(
+        f"    backfill: {dagster['backfill_wall']:.1f} s from its runs' creation to the last "
+        "one's end, "
+        f"{dagster['backfill_wall'] / model_days:.2f} s per model-day; runs "
+        f"{walls[0]:.1f}..{walls[-1]:.1f} s (median {walls[len(walls) // 2]:.1f}), steps "
+        f"{sum(run['steps'] for run in runs) / model_days:.2f} s per model-day"
+        + (f", between runs {gaps[len(gaps) // 2]:.1f} s (median)" if gaps else "")
+        + f"; overlapping runs: {overlaps}"
     )
 
 

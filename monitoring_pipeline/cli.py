@@ -318,7 +318,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     argv += ["--seed", str(args.seed), "--baseline-days", str(args.baseline_days)]
     if args.baseline_rows is not None:
         argv += ["--baseline-rows", str(args.baseline_rows)]
-    for option in ("features", "extra_cohorts", "dagster_days", "dagster_models", "dagster_rows"):
+    for option in (
+        "features", "extra_cohorts", "dagster_days", "dagster_models", "dagster_rows",
+        "dagster_via",
+    ):  # fmt: skip
         argv += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     return benchmark_main([*argv, *(["--keep"] if args.keep else [])])
 
@@ -578,6 +581,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--dagster-rows", type=int, default=1_000,
         help="predictions per model and day in those runs (default 1,000)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--dagster-via", choices=["process", "daemon"], default="process",
+        help="process: those runs in one process, as `materialize` runs them (default); "
+        "daemon: a backfill of them launched through Dagster's daemon, as from the UI",
     )  # fmt: skip
     bench.add_argument("--seed", type=int, default=3)
     bench.add_argument("--keep", action="store_true", help="keep the scratch databases afterwards")

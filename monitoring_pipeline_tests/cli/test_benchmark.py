@@ -167,3 +167,28 @@ def test_a_failed_floor_still_prints_the_projects_stages(capsys):
     assert re.search(r"labeled_predictions\s+2\.00\s+1\.00\s+500", out)
     assert re.search(r"label join -> budgets\s+4\.00", out)
     assert "floor: failed" in out and "ratio label join" not in out
+
+
+def test_the_daemon_backfill_report_says_the_wall_per_model_day_the_gaps_and_any_overlap(
+    capsys,
+):
+    """What `--dagster-via daemon` prints of its runs (the runs themselves need a Dagster
+    daemon, ~10 s to start: measured by hand, see README "Large days")."""
+
+    def run(day: str, started: float, ended: float, steps: float) -> dict:
+        return {"day": day, "success": True, "started": started, "ended": ended,
+                "wall": ended - started, "steps": steps}  # fmt: skip
+
+    runs = [run("d1", 1.0, 6.0, 4.0), run("d2", 9.0, 14.0, 4.4), run("d3", 17.5, 22.0, 4.0)]
+    benchmark._print_daemon_backfill({"models": 2, "runs": runs, "backfill_wall": 22.0}, rows=1_000)
+    out = capsys.readouterr().out
+    assert "a backfill of 3 day(s) x 2 model(s)" in out and "FAILED" not in out
+    assert _figure(r"([\d.]+) s per model-day; runs", out) == round(22.0 / 6, 2)
+    assert _figure(r"steps ([\d.]+) s per model-day", out) == round(12.4 / 6, 2)
+    assert _figure(r"between runs ([\d.]+) s", out) == 3.5  # gaps 3.0 and 3.5: the median
+    assert _figure(r"overlapping runs: (\d+)", out) == 0
+
+    runs[1] = {**runs[1], "started": 5.0, "success": False}  # starts before d1 ended
+    benchmark._print_daemon_backfill({"models": 2, "runs": runs, "backfill_wall": 22.0}, rows=1_000)
+    out = capsys.readouterr().out
+    assert _figure(r"overlapping runs: (\d+)", out) == 1 and "FAILED runs: d2" in out
