@@ -619,18 +619,10 @@ def run_dagster_days(
     from monitoring_pipeline.config import load_config
     from monitoring_pipeline.demo.scenario import simulated_clock
     from monitoring_pipeline.orchestrate import dagster_instance, days_between, run_days
-    from monitoring_pipeline.settings import Settings
-    from monitoring_pipeline.storage.database import ServerUrls
 
     imports = time.perf_counter() - started
     config = load_config(config_path)
-    settings = Settings(
-        home=home,
-        config_path=config_path,
-        database_url=monitoring_url,
-        dagster_database_url=dagster_url,
-    )
-    urls = ServerUrls(monitoring=monitoring_url, dagster=dagster_url, embedded=False)
+    settings, urls = _scratch_instance_settings(home, config_path, monitoring_url, dagster_url)
     last = DAGSTER_FIRST_DAY + timedelta(days=days - 1)
     started = time.perf_counter()
     with dagster_instance(settings, urls) as instance:
@@ -639,16 +631,11 @@ def run_dagster_days(
         )
         setup = time.perf_counter() - started - sum(run.seconds for run in runs)
         measured = [
-            {
-                "day": run.partition_key,
-                "success": run.success,
-                "wall": run.seconds,
-                "step_seconds": _step_seconds(instance, run.run_id),
-            }
+            _measured_run(
+                instance, run.run_id, day=run.partition_key, success=run.success, wall=run.seconds
+            )
             for run in runs
         ]
-        for run in measured:
-            run["steps"] = sum(run["step_seconds"].values())
     return {"imports": imports, "setup": setup, "models": len(config.models), "runs": measured}
 
 
@@ -665,18 +652,10 @@ def run_daemon_backfill(
     from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
     from monitoring_pipeline.orchestrate import create_chain_pools, dagster_instance
     from monitoring_pipeline.runtime import DAGSTER_HOME, dagster_environment
-    from monitoring_pipeline.settings import Settings
     from monitoring_pipeline.stopping import stop_process_group
-    from monitoring_pipeline.storage.database import ServerUrls
 
     config = load_config(config_path)
-    settings = Settings(
-        home=home,
-        config_path=config_path,
-        database_url=monitoring_url,
-        dagster_database_url=dagster_url,
-    )
-    urls = ServerUrls(monitoring=monitoring_url, dagster=dagster_url, embedded=False)
+    settings, urls = _scratch_instance_settings(home, config_path, monitoring_url, dagster_url)
     env = os.environ | dagster_environment(settings, urls)
     workspace = str(DAGSTER_HOME / "workspace.yaml")
     last = DAGSTER_FIRST_DAY + timedelta(days=days - 1)
@@ -714,23 +693,44 @@ def run_daemon_backfill(
         # daemon's own start-up, which a deployment's daemon has behind it, is left out.
         queued = min(record.create_timestamp.timestamp() for record in records)
         runs = [
-            {
-                "day": record.dagster_run.tags.get("dagster/partition"),
-                "success": record.dagster_run.status == dg.DagsterRunStatus.SUCCESS,
-                "wall": record.end_time - record.start_time,
-                "started": record.start_time - queued,
-                "ended": record.end_time - queued,
-                "step_seconds": _step_seconds(instance, record.dagster_run.run_id),
-            }
+            _measured_run(
+                instance,
+                record.dagster_run.run_id,
+                day=record.dagster_run.tags.get("dagster/partition"),
+                success=record.dagster_run.status == dg.DagsterRunStatus.SUCCESS,
+                wall=record.end_time - record.start_time,
+                started=record.start_time - queued,
+                ended=record.end_time - queued,
+            )
             for record in records
         ]
-        for run in runs:
-            run["steps"] = sum(run["step_seconds"].values())
     return {
         "models": len(config.models),
         "runs": runs,
         "backfill_wall": max(run["ended"] for run in runs),
     }
+
+
+def _scratch_instance_settings(
+    home: Path, config_path: Path, monitoring_url: str, dagster_url: str
+):
+    """The settings and server URLs of the benchmark's scratch Dagster instance."""
+    from monitoring_pipeline.settings import Settings
+    from monitoring_pipeline.storage.database import ServerUrls
+
+    settings = Settings(
+        home=home,
+        config_path=config_path,
+        database_url=monitoring_url,
+        dagster_database_url=dagster_url,
+    )
+    return settings, ServerUrls(monitoring=monitoring_url, dagster=dagster_url, embedded=False)
+
+
+def _measured_run(instance, run_id: str, **figures) -> dict:
+    """``figures`` of one run with its steps' seconds, by step and summed."""
+    step_seconds = _step_seconds(instance, run_id)
+    return {**figures, "step_seconds": step_seconds, "steps": sum(step_seconds.values())}
 
 
 def _step_seconds(instance, run_id: str) -> dict[str, float]:

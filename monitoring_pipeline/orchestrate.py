@@ -101,7 +101,7 @@ def create_chain_pools(instance: dg.DagsterInstance, model_names: Sequence[str])
         return []
     storage = instance.event_log_storage
     existing = {pool.name for pool in storage.get_pool_limits()}
-    created = [chain_pool(name) for name in model_names if chain_pool(name) not in existing]
+    created = [pool for pool in map(chain_pool, model_names) if pool not in existing]
     for pool in created:
         storage.initialize_concurrency_limit_to_default(pool)
     return created
