@@ -77,7 +77,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _publish(
     database_url: str, directory: Path, *, volume: int = VOLUME, days: list[date] = DAYS
 ) -> dict:
-    """Both demo models' ``days`` into the database; the demo config monitoring them."""
+    """Both demo models' ``days`` into their sources; the demo config monitoring ``MODEL``
+    only, the model read from a PostgreSQL table (the workers' steps share the database; a
+    second model would double the steps and add nothing the workers do differently)."""
     traffic = {
         model: generate_traffic(model, days[0], days[-1], now=NOW, daily_volume=volume)
         for model in ("loan_approval", "job_screening")
@@ -87,7 +89,9 @@ def _publish(
         publish_demo_sources(engine, traffic, directory / "data")
     finally:
         engine.dispose()
-    return demo_config(days[0], directory / "data")
+    raw = demo_config(days[0], directory / "data")
+    raw["models"] = {MODEL: raw["models"][MODEL]}
+    return raw
 
 
 def _table(url: str, table: str) -> pd.DataFrame:
@@ -228,8 +232,8 @@ def test_a_worker_process_killed_mid_step_hands_the_step_to_a_worker_again(
     configs = {}
     for name, url in (("single", single_url), ("workers", workers_url)):
         raw = _publish(url, tmp_path / name, volume=KILL_VOLUME, days=day)
-        # One model, small chunks: an ingestion of several seconds to be killed in.
-        raw["models"] = {MODEL: raw["models"][MODEL] | {"ingest_chunk_rows": 2_000}}
+        # Small chunks: an ingestion of several seconds to be killed in.
+        raw["models"][MODEL]["ingest_chunk_rows"] = 2_000
         configs[name] = tmp_path / f"{name}.yaml"
         configs[name].write_text(yaml.safe_dump(raw))
     runs = run_days(load_config(configs["single"]), dagster_instance, day, database_url=single_url)

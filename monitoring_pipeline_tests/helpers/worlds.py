@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -19,18 +19,25 @@ from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
 
 START = date(2026, 10, 1)
 END = date(2026, 10, 10)
-NOW = datetime(2026, 10, 11, 6, tzinfo=UTC)
 MODELS = ("loan_approval", "job_screening")
 
 
 def build_world(
-    engine, tmp_path: Path, *, incidents=(), tolerance: float = 0.03, volume: int = 150
+    engine,
+    tmp_path: Path,
+    *,
+    incidents=(),
+    tolerance: float = 0.03,
+    volume: int = 150,
+    end: date = END,
 ):
-    """Simulated logs of START..END in the test database and files, and a config pointing
-    at them (written to ``tmp_path / "monitored_models.yaml"``)."""
+    """Simulated logs of START..``end`` in the test database and files, as seen at 06:00
+    the day after ``end``, and a config pointing at them (written to
+    ``tmp_path / "monitored_models.yaml"``)."""
+    now = datetime.combine(end + timedelta(days=1), time(6), tzinfo=UTC)
     traffic = {
         model: generate_traffic(
-            model, START, END, now=NOW, seed=11, incidents=incidents, daily_volume=volume
+            model, START, end, now=now, seed=11, incidents=incidents, daily_volume=volume
         )
         for model in MODELS
     }
