@@ -99,29 +99,47 @@ def answering_workers(execution: CeleryExecution, timeout: float = 3.0) -> list[
 
 
 @functools.lru_cache(maxsize=4)
-def _monitor_models_job(config_path: str, modified_ns: int, database_url: str | None):
+def _config_job(config_path: str, modified_ns: int, database_url: str | None, job_name: str):
     from monitoring_pipeline.config import load_config
     from monitoring_pipeline.defs.definitions import build_definitions
-    from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
 
     definitions = build_definitions(load_config(Path(config_path)), database_url=database_url)
-    return definitions.resolve_job_def(MONITOR_MODELS_JOB)
+    return definitions.resolve_job_def(job_name)
+
+
+def config_job(
+    config_path: str, database_url: str | None = None, job_name: str = "monitor_models_job"
+) -> dg.JobDefinition:
+    """Job ``job_name`` of the config file: how a worker or a job's step process rebuilds
+    the run's job (once per process and version of the file, not once per step)."""
+    path = Path(config_path)
+    return _config_job(str(path), path.stat().st_mtime_ns, database_url, job_name)
 
 
 def monitor_models_job(config_path: str, database_url: str | None = None) -> dg.JobDefinition:
-    """``monitor_models_job`` of the config file: how a worker rebuilds the run's job (once
-    per process and version of the file, not once per step)."""
-    path = Path(config_path)
-    return _monitor_models_job(str(path), path.stat().st_mtime_ns, database_url)
+    """``monitor_models_job`` of the config file (the Celery workers' job)."""
+    return config_job(config_path, database_url)
 
 
-def reconstructable_monitor_job(config_path: Path, database_url: str | None = None):
-    """A pointer to :func:`monitor_models_job` that Dagster hands to each worker. Leave
-    ``database_url`` None outside tests: it is stored with the run (see MonitoringDatabase)."""
+def reconstructable_job(
+    config_path: Path, database_url: str | None = None, job_name: str = "monitor_models_job"
+):
+    """A pointer to :func:`config_job` that Dagster hands to each process running a step
+    of the job. Leave ``database_url`` None outside tests: it is stored with the run (see
+    MonitoringDatabase)."""
     import dagster as dg
 
     return dg.build_reconstructable_job(
         __name__,
-        monitor_models_job.__name__,
-        reconstructable_kwargs={"config_path": str(config_path), "database_url": database_url},
+        config_job.__name__,
+        reconstructable_kwargs={
+            "config_path": str(config_path),
+            "database_url": database_url,
+            "job_name": job_name,
+        },
     )
+
+
+def reconstructable_monitor_job(config_path: Path, database_url: str | None = None):
+    """:func:`reconstructable_job` of ``monitor_models_job`` (steps on Celery workers)."""
+    return reconstructable_job(config_path, database_url)

@@ -121,8 +121,11 @@ def run_days(
     as_of: datetime | None = None,
     should_stop: Callable[[], bool] | None = None,
     config_path: Path | None = None,
+    models: Sequence[str] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> list[PartitionRun]:
-    """Materialize every asset of every model for each day, one run per day, in order.
+    """Materialize every asset of every model (of ``models``, when given) for each day, one
+    run per day, in order, each run tagged with ``tags`` too.
 
     With ``execution.celery`` in the config and its file given as ``config_path``, each
     run's steps execute on Celery workers (which rebuild the job from that file), and some
@@ -138,7 +141,17 @@ def run_days(
     ``monitoring/complaints_as_of``), so they write the same tables on any run date. ``should_stop`` is asked before each day: once it answers
     true no further day starts, and the runs so far are returned.
     """
-    job = build_definitions(config, database_url=database_url).resolve_job_def(MONITOR_MODELS_JOB)
+    defs = build_definitions(config, database_url=database_url)
+    job = defs.resolve_job_def(MONITOR_MODELS_JOB)
+    selection = None
+    if models is not None:
+        graph = defs.resolve_asset_graph()
+        selection = sorted(
+            key for key in graph.materializable_asset_keys if key.path[0] in set(models)
+        )
+    extra = dict(tags or {})
+    if as_of:
+        extra[COMPLAINTS_AS_OF_TAG] = as_of.isoformat()
     on_workers = None
     if config.execution.celery is not None and config_path is not None:
         answering_workers(config.execution.celery)
@@ -150,7 +163,8 @@ def run_days(
             days,
             progress=progress,
             should_stop=should_stop,
-            tags_for=(lambda _: {COMPLAINTS_AS_OF_TAG: as_of.isoformat()}) if as_of else None,
+            asset_selection=selection,
+            tags_for=(lambda _: extra) if extra else None,
             on_workers=on_workers,
         )
 

@@ -14,6 +14,7 @@ from monitoring_pipeline.defs.assets import (
     LABEL_INDEPENDENT_ASSETS,
     build_model_assets,
 )
+from monitoring_pipeline.defs.backfill import build_backfill_job
 from monitoring_pipeline.defs.executors import celery_executor_def
 from monitoring_pipeline.defs.jobs import build_monitor_models_job
 from monitoring_pipeline.defs.partitions import daily_partitions
@@ -90,7 +91,12 @@ def build_definitions(
     retraining_job = build_retraining_job(config)
     return dg.Definitions(
         assets=assets,
-        jobs=[job, alert_job, retraining_job],
+        jobs=[
+            job,
+            build_backfill_job(config, database_url=database_url),
+            alert_job,
+            retraining_job,
+        ],
         schedules=[build_daily_schedule(config, job)],
         sensors=[
             build_late_labels_sensor(

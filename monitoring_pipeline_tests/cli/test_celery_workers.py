@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 import yaml
 
@@ -30,7 +29,7 @@ from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
 from monitoring_pipeline.distributed import WorkersUnavailableError, answering_workers
 from monitoring_pipeline.orchestrate import run_days
 from monitoring_pipeline.storage.database import create_engine
-from monitoring_pipeline_tests.faults.world import STAMP_COLUMNS, fingerprints
+from monitoring_pipeline_tests.faults.world import assert_same_tables, fingerprints
 
 DAYS = [date(2026, 10, 1), date(2026, 10, 2)]
 NOW = datetime(2026, 10, 4, tzinfo=UTC)
@@ -94,18 +93,6 @@ def _publish(
     return raw
 
 
-def _table(url: str, table: str) -> pd.DataFrame:
-    """``table`` without the stamp columns, rows sorted by every column (floats last)."""
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = pd.read_sql_table(table, conn, schema="monitoring")
-    engine.dispose()
-    rows = rows[[c for c in rows.columns if c not in STAMP_COLUMNS]]
-    floats = [c for c in rows.columns if pd.api.types.is_float_dtype(rows[c])]
-    keys = [c for c in rows.columns if c not in floats]
-    return rows.sort_values([*keys, *floats]).reset_index(drop=True).astype({k: str for k in keys})
-
-
 def _worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "monitoring_pipeline.cli", "worker", "--concurrency", "1",
@@ -154,22 +141,6 @@ def _materialize(days: list[date], env: dict[str, str]) -> list[str]:
             "--start", str(days[0]), "--end", str(days[-1])]  # fmt: skip
 
 
-def _assert_same_tables(single_url: str, workers_url: str) -> None:
-    """Every table equals the single-process run's, byte for byte (rows and md5 of its
-    sorted rows, who wrote a row and when aside), but for float sums in the last bits: a
-    sum over a day's rows follows the order PostgreSQL returns them in, which its plan may
-    change between two runs (seen: feature_attributions' signed sums, 1 part in 1e15).
-    Those tables must still hold the same rows with the same figures."""
-    single, distributed = fingerprints(single_url), fingerprints(workers_url)
-    assert single["labeled_prediction_rows"][0] > 0
-    assert single.keys() == distributed.keys()
-    for table in sorted(t for t in single if single[t] != distributed[t]):
-        assert single[table][0] == distributed[table][0], table
-        pd.testing.assert_frame_equal(
-            _table(single_url, table), _table(workers_url, table), check_exact=False, rtol=1e-12
-        )
-
-
 def _events(instance: dg.DagsterInstance, run_id: str) -> list[dg.DagsterEvent]:
     return [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event is not None]
 
@@ -201,7 +172,7 @@ def test_a_backfill_on_two_celery_workers_equals_a_single_process_run(
     assert "DuplicateTaskNameWarning" not in done.stderr  # dagster-celery's noise, muted
 
     assert fingerprints(single_url)["labeled_prediction_rows"][0] > 0.9 * VOLUME * len(DAYS)
-    _assert_same_tables(single_url, workers_url)
+    assert_same_tables(single_url, workers_url)
 
     # The steps ran on both workers, not in the materialize process.
     runs = dagster_instance.get_runs(
@@ -271,7 +242,7 @@ def test_a_worker_process_killed_mid_step_hands_the_step_to_a_worker_again(
         if e.event_type_value == "STEP_START" and e.step_key == step
     ]
     assert len(starts) == 2 and starts[0] == killed and starts[1] != killed, starts
-    _assert_same_tables(single_url, workers_url)
+    assert_same_tables(single_url, workers_url)
 
 
 def test_a_celery_config_gives_the_monitor_job_the_celery_executor(tmp_path: Path):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pandas as pd
 import sqlalchemy as sa
 import yaml
 
@@ -87,6 +88,38 @@ def fingerprints(database_url: str) -> Fingerprints:
             return found
     finally:
         engine.dispose()
+
+
+def assert_same_tables(single_url: str, other_url: str) -> None:
+    """Every table of ``other_url`` equals the single-process run's in ``single_url``, byte
+    for byte (rows and md5 of its sorted rows, who wrote a row and when aside), but for
+    float sums in the last bits: a
+    sum over a day's rows follows the order PostgreSQL returns them in, which its plan may
+    change between two runs (seen: feature_attributions' signed sums, 1 part in 1e15).
+    Those tables must still hold the same rows with the same figures."""
+    single, distributed = fingerprints(single_url), fingerprints(other_url)
+    assert single["labeled_prediction_rows"][0] > 0
+    assert single.keys() == distributed.keys()
+    for table in sorted(t for t in single if single[t] != distributed[t]):
+        assert single[table][0] == distributed[table][0], table
+        pd.testing.assert_frame_equal(
+            _sorted_table(single_url, table),
+            _sorted_table(other_url, table),
+            check_exact=False,
+            rtol=1e-12,
+        )
+
+
+def _sorted_table(url: str, table: str) -> pd.DataFrame:
+    """``table`` without the stamp columns, rows sorted by every column (floats last)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = pd.read_sql_table(table, conn, schema="monitoring")
+    engine.dispose()
+    rows = rows[[c for c in rows.columns if c not in STAMP_COLUMNS]]
+    floats = [c for c in rows.columns if pd.api.types.is_float_dtype(rows[c])]
+    keys = [c for c in rows.columns if c not in floats]
+    return rows.sort_values([*keys, *floats]).reset_index(drop=True).astype({k: str for k in keys})
 
 
 def cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
