@@ -640,15 +640,26 @@ def run_dagster_days(
 
 
 def run_daemon_backfill(
-    home: Path, config_path: Path, monitoring_url: str, dagster_url: str, days: int
+    home: Path,
+    config_path: Path,
+    monitoring_url: str,
+    dagster_url: str,
+    days: int,
+    *,
+    backfill_job: bool = False,
 ) -> dict:
     """The same days as a backfill launched through Dagster's daemon, as from the UI: each
     run a process of its own started by the daemon's code server, queued behind the
     model's earlier runs (the chains' pools); per run: wall and steps' seconds, and the
-    backfill's wall from its runs' creation to the last one's end."""
+    backfill's wall from its runs' creation to the last one's end. ``backfill_job``: one
+    run of backfill_job over the days instead (each model's days in one process of its
+    own); its days' runs are measured the same way, the wall from its creation to its end.
+    """
     import dagster as dg
+    import yaml
 
     from monitoring_pipeline.config import load_config
+    from monitoring_pipeline.defs.backfill import BACKFILL_JOB, BACKFILL_RUN_TAG, backfill_op_name
     from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
     from monitoring_pipeline.orchestrate import create_chain_pools, dagster_instance
     from monitoring_pipeline.runtime import DAGSTER_HOME, dagster_environment
@@ -659,6 +670,20 @@ def run_daemon_backfill(
     env = os.environ | dagster_environment(settings, urls)
     workspace = str(DAGSTER_HOME / "workspace.yaml")
     last = DAGSTER_FIRST_DAY + timedelta(days=days - 1)
+    if backfill_job:
+        run_config = home / "backfill_job.yaml"
+        days_config = {"start": DAGSTER_FIRST_DAY.isoformat(), "end": last.isoformat()}
+        run_config.write_text(
+            yaml.safe_dump(
+                {"ops": {backfill_op_name(name): {"config": days_config} for name in config.models}}
+            )
+        )
+        launch = ["job", "launch", "-j", BACKFILL_JOB, "--config", str(run_config)]
+        awaited, expected = dg.RunsFilter(job_name=BACKFILL_JOB), 1
+    else:
+        launch = ["job", "backfill", "-j", MONITOR_MODELS_JOB, "--from",
+                  DAGSTER_FIRST_DAY.isoformat(), "--to", last.isoformat(), "--noprompt"]  # fmt: skip
+        awaited, expected = dg.RunsFilter(job_name=MONITOR_MODELS_JOB), days
     with dagster_instance(settings, urls) as instance:
         create_chain_pools(instance, list(config.models))
         with (home / "daemon.log").open("w") as log:
@@ -669,34 +694,45 @@ def run_daemon_backfill(
             )  # fmt: skip
         try:
             subprocess.run(
-                [sys.executable, "-m", "dagster", "job", "backfill", "-w", workspace,
-                 "-j", MONITOR_MODELS_JOB, "--from", DAGSTER_FIRST_DAY.isoformat(),
-                 "--to", last.isoformat(), "--noprompt"],
+                [sys.executable, "-m", "dagster", *launch, "-w", workspace],
                 env=env, cwd=DAGSTER_HOME, capture_output=True, text=True, check=True,
             )  # fmt: skip
             deadline = time.time() + 120 + 60 * days
             while True:
-                records = instance.get_run_records(dg.RunsFilter(job_name=MONITOR_MODELS_JOB))
+                records = instance.get_run_records(awaited)
                 finished = [r for r in records if r.dagster_run.is_finished]
-                if len(records) >= days and len(finished) == len(records):
+                if len(records) >= expected and len(finished) == len(records):
                     break
                 if time.time() > deadline or daemon.poll() is not None:
                     raise RuntimeError(
-                        f"the daemon's backfill did not finish: {len(finished)} of {days} runs "
-                        f"done (daemon log: {home / 'daemon.log'})"
+                        f"the daemon's backfill did not finish: {len(finished)} of {expected} "
+                        f"runs done (daemon log: {home / 'daemon.log'})"
                     )
                 time.sleep(0.5)
         finally:
             stop_process_group(daemon, signal.SIGTERM)
-        records.sort(key=lambda record: record.start_time)
         # From the first run's creation (the backfill daemon queues them all at once): the
         # daemon's own start-up, which a deployment's daemon has behind it, is left out.
         queued = min(record.create_timestamp.timestamp() for record in records)
+        backfill_end = max(record.end_time for record in records)
+        if backfill_job:
+            (parent,) = records
+            days_runs = instance.get_run_records(
+                dg.RunsFilter(tags={BACKFILL_RUN_TAG: parent.dagster_run.run_id})
+            )
+            if parent.dagster_run.status != dg.DagsterRunStatus.SUCCESS or not days_runs:
+                raise RuntimeError(
+                    f"backfill_job run {parent.dagster_run.run_id} ended "
+                    f"{parent.dagster_run.status.value} with {len(days_runs)} day run(s)"
+                )
+            records = days_runs
+        records.sort(key=lambda record: record.start_time)
         runs = [
             _measured_run(
                 instance,
                 record.dagster_run.run_id,
                 day=record.dagster_run.tags.get("dagster/partition"),
+                model=record.dagster_run.tags.get("model"),
                 success=record.dagster_run.status == dg.DagsterRunStatus.SUCCESS,
                 wall=record.end_time - record.start_time,
                 started=record.start_time - queued,
@@ -706,8 +742,10 @@ def run_daemon_backfill(
         ]
     return {
         "models": len(config.models),
+        "days": days,
         "runs": runs,
-        "backfill_wall": max(run["ended"] for run in runs),
+        "backfill_wall": backfill_end - queued,
+        "backfill_job": backfill_job,
     }
 
 
@@ -814,11 +852,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--dagster-via",
-        choices=["process", "daemon"],
+        choices=["process", "daemon", "backfill-job"],
         default="process",
         help="process: those days' runs in one process, one after another, as `materialize` "
         "runs them (default); daemon: a backfill of them launched through Dagster's daemon, "
-        "as from the UI (each run a process of its own)",
+        "as from the UI (each run a process of its own); backfill-job: one run of "
+        "backfill_job launched through the daemon (each model's days in one process)",
     )
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases afterwards")
@@ -902,10 +941,11 @@ def main(argv: list[str] | None = None) -> int:
                 urls.monitoring, home, days=args.dagster_days, models=args.dagster_models,
                 rows=args.dagster_rows, seed=args.seed,
             )  # fmt: skip
-            if args.dagster_via == "daemon":
+            if args.dagster_via != "process":
                 dagster = run_daemon_backfill(
-                    home, config_path, monitoring_url, dagster_url, args.dagster_days
-                )
+                    home, config_path, monitoring_url, dagster_url, args.dagster_days,
+                    backfill_job=args.dagster_via == "backfill-job",
+                )  # fmt: skip
                 _print_daemon_backfill(dagster, args.dagster_rows)
             else:
                 dagster = _in_fresh_process(
@@ -1020,18 +1060,37 @@ def _print_dagster(dagster: dict, rows: int) -> None:
 
 
 def _print_daemon_backfill(dagster: dict, rows: int) -> None:
-    runs, models = dagster["runs"], dagster["models"]
-    model_days = len(runs) * models
+    runs, models, days = dagster["runs"], dagster["models"], dagster["days"]
+    model_days = days * models
     failed = [run["day"] for run in runs if not run["success"]]
     walls = sorted(run["wall"] for run in runs)
-    # From one run's end to the next one's start: the queue's look, the run's process
-    # started by the code server, its imports.
-    gaps = sorted(b["started"] - a["ended"] for a, b in zip(runs, runs[1:], strict=False))
-    overlaps = sum(1 for a, b in zip(runs, runs[1:], strict=False) if b["started"] < a["ended"])
+    # From one run's end to the next one's start, among the runs of one model's chain (a
+    # job backfill's runs hold every model; backfill_job runs the models side by side):
+    # the queue's look, the run's process started by the code server, its imports (for
+    # backfill_job the next day in the same process). Overlapping runs of one chain would
+    # be a broken pool.
+    chains: dict = {}
+    for run in runs:
+        chains.setdefault(run.get("model"), []).append(run)
+    pairs = [(a, b) for chain in chains.values() for a, b in zip(chain, chain[1:], strict=False)]
+    gaps = sorted(b["started"] - a["ended"] for a, b in pairs)
+    overlaps = sum(1 for a, b in pairs if b["started"] < a["ended"])
+    # Dagster's share: each chain's span from its first run's start to its last run's end,
+    # less its steps (the run's own start and end, and the gaps between runs).
+    around_steps = sum(
+        max(run["ended"] for run in chain)
+        - min(run["started"] for run in chain)
+        - sum(run["steps"] for run in chain)
+        for chain in chains.values()
+    )
+    how = (
+        "one backfill_job run (each model's days in one process)"
+        if dagster["backfill_job"]
+        else "launched as from the UI (each run a process of its own)"
+    )
     _say(
-        f"  Dagster daemon: a backfill of {len(runs)} day(s) x {models} model(s) of ~{rows:,} "
-        "predictions launched as from the UI (each run a process of its own)"
-        + (f"; FAILED runs: {', '.join(failed)}" if failed else "")
+        f"  Dagster daemon: a backfill of {days} day(s) x {models} model(s) of ~{rows:,} "
+        f"predictions, {how}" + (f"; FAILED runs: {', '.join(failed)}" if failed else "")
     )
     _say(
         f"    backfill: {dagster['backfill_wall']:.1f} s from its runs' creation to the last "
@@ -1041,6 +1100,12 @@ def _print_daemon_backfill(dagster: dict, rows: int) -> None:
         f"{sum(run['steps'] for run in runs) / model_days:.2f} s per model-day"
         + (f", between runs {gaps[len(gaps) // 2]:.1f} s (median)" if gaps else "")
         + f"; overlapping runs: {overlaps}"
+    )
+    _say(
+        f"    overhead: {around_steps / model_days:.2f} s per model-day around and between "
+        "the steps (each chain's first run's start to its last run's end, less its steps); "
+        f"the first run started {min(run['started'] for run in runs):.1f} s after the "
+        "backfill's creation"
     )
 
 

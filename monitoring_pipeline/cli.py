@@ -583,9 +583,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="predictions per model and day in those runs (default 1,000)",
     )  # fmt: skip
     bench.add_argument(
-        "--dagster-via", choices=["process", "daemon"], default="process",
+        "--dagster-via", choices=["process", "daemon", "backfill-job"], default="process",
         help="process: those runs in one process, as `materialize` runs them (default); "
-        "daemon: a backfill of them launched through Dagster's daemon, as from the UI",
+        "daemon: a backfill of them launched through Dagster's daemon, as from the UI; "
+        "backfill-job: one run of backfill_job launched through the daemon",
     )  # fmt: skip
     bench.add_argument("--seed", type=int, default=3)
     bench.add_argument("--keep", action="store_true", help="keep the scratch databases afterwards")

@@ -9,6 +9,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from monitoring_pipeline import benchmark
@@ -180,7 +181,10 @@ def test_the_daemon_backfill_report_says_the_wall_per_model_day_the_gaps_and_any
                 "wall": ended - started, "steps": steps}  # fmt: skip
 
     runs = [run("d1", 1.0, 6.0, 4.0), run("d2", 9.0, 14.0, 4.4), run("d3", 17.5, 22.0, 4.0)]
-    benchmark._print_daemon_backfill({"models": 2, "runs": runs, "backfill_wall": 22.0}, rows=1_000)
+    benchmark._print_daemon_backfill(
+        {"models": 2, "days": 3, "runs": runs, "backfill_wall": 22.0, "backfill_job": False},
+        rows=1_000,
+    )
     out = capsys.readouterr().out
     assert "a backfill of 3 day(s) x 2 model(s)" in out and "FAILED" not in out
     assert _figure(r"([\d.]+) s per model-day; runs", out) == round(22.0 / 6, 2)
@@ -189,6 +193,34 @@ def test_the_daemon_backfill_report_says_the_wall_per_model_day_the_gaps_and_any
     assert _figure(r"overlapping runs: (\d+)", out) == 0
 
     runs[1] = {**runs[1], "started": 5.0, "success": False}  # starts before d1 ended
-    benchmark._print_daemon_backfill({"models": 2, "runs": runs, "backfill_wall": 22.0}, rows=1_000)
+    benchmark._print_daemon_backfill(
+        {"models": 2, "days": 3, "runs": runs, "backfill_wall": 22.0, "backfill_job": False},
+        rows=1_000,
+    )
     out = capsys.readouterr().out
     assert _figure(r"overlapping runs: (\d+)", out) == 1 and "FAILED runs: d2" in out
+
+
+def test_the_backfill_job_report_counts_each_run_as_one_model_day(capsys):
+    """`--dagster-via backfill-job`: each day's run is one model's day, the models' runs
+    side by side (measured by hand, see README "Large days")."""
+    runs = [
+        {"day": day, "model": model, "success": True, "started": start, "ended": start + 2.0,
+         "wall": 2.0, "steps": 1.8}
+        for day, model, start in (("d1", "a", 4.0), ("d1", "b", 4.5), ("d2", "a", 6.2),
+                                  ("d2", "b", 6.6))
+    ]  # fmt: skip
+    benchmark._print_daemon_backfill(
+        {"models": 2, "days": 2, "runs": runs, "backfill_wall": 9.0, "backfill_job": True},
+        rows=1_000,
+    )
+    out = capsys.readouterr().out
+    assert "a backfill of 2 day(s) x 2 model(s)" in out and "one backfill_job run" in out
+    assert _figure(r"([\d.]+) s per model-day; runs", out) == round(9.0 / 4, 2)
+    assert _figure(r"steps ([\d.]+) s per model-day", out) == round(7.2 / 4, 2)
+    # Between one model's days 0.2 and 0.1 s; its days never overlap (the models' do).
+    assert _figure(r"between runs ([\d.]+) s", out) == 0.2
+    assert _figure(r"overlapping runs: (\d+)", out) == 0
+    # Chain a: 4.0..8.2 less 3.6 s of steps; chain b: 4.5..8.6 less 3.6 s: 1.1 s / 4.
+    assert _figure(r"overhead: ([\d.]+) s per model-day", out) == pytest.approx(1.1 / 4, abs=0.01)
+    assert _figure(r"first run started ([\d.]+) s after", out) == 4.0
