@@ -268,14 +268,19 @@ def run_partitions(
     return runs
 
 
+def run_status(run: PartitionRun) -> str:
+    """FAILED (a step failed), BLOCKED (a failed blocking check held steps back), warning
+    (a check failed) or ok."""
+    if run.errors:
+        return "FAILED"
+    if run.not_run:
+        return "BLOCKED"
+    return "warning" if run.failed_checks else "ok"
+
+
 def progress_lines(index: int, total: int, run: PartitionRun) -> list[str]:
     """One line per materialized day (status, seconds, failed checks), then its errors."""
-    if run.errors:
-        status = "FAILED"
-    elif run.not_run:
-        status = "BLOCKED"
-    else:
-        status = "warning" if run.failed_checks else "ok"
+    status = run_status(run)
     extra = f"; failed checks: {', '.join(run.failed_checks)}" if run.failed_checks else ""
     return [
         f"  [{index:>2}/{total}] {run.partition_key}  {status:<12} {run.seconds:5.1f}s{extra}",

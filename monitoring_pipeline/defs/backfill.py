@@ -30,8 +30,11 @@ BACKFILL_RUN_TAG = "monitoring/backfill_run"
 
 
 def backfill_op_name(model_name: str) -> str:
-    """>>> backfill_op_name("loan_approval")
-    'backfill_loan_approval'"""
+    """The op of ``model_name`` in backfill_job.
+
+    >>> backfill_op_name("loan_approval")
+    'backfill_loan_approval'
+    """
     return f"backfill_{model_name}"
 
 
@@ -80,7 +83,7 @@ def _backfill_op(config: MonitoringConfig, model_name: str, database_url: str | 
     )
     def backfill(context):
         # At run time: the orchestration module builds these Definitions itself.
-        from monitoring_pipeline.orchestrate import progress_lines, run_days
+        from monitoring_pipeline.orchestrate import progress_lines, run_days, run_status
 
         try:
             days = backfill_days(
@@ -97,16 +100,27 @@ def _backfill_op(config: MonitoringConfig, model_name: str, database_url: str | 
             for line in progress_lines(index, total, run):
                 context.log.info(f"{model_name} {line.strip()}")
 
-        runs = run_days(
-            config,
-            context.instance,
-            days,
-            database_url=database_url,
-            models=[model_name],
-            progress=progress,
-            # "model": as the sensors tag their re-runs of one model's chain.
-            tags={BACKFILL_RUN_TAG: context.run_id, "model": model_name},
-        )
+        try:
+            runs = run_days(
+                config,
+                context.instance,
+                days,
+                database_url=database_url,
+                models=[model_name],
+                progress=progress,
+                # Terminated from the UI: the day in flight is interrupted, and no day
+                # starts after it (the nested run swallows the interrupt as its failure).
+                should_stop=lambda: _terminated(context.instance, context.run_id),
+                # "model": as the sensors tag their re-runs of one model's chain.
+                tags={BACKFILL_RUN_TAG: context.run_id, "model": model_name},
+            )
+        finally:
+            _cancel_unfinished_days(context.instance, context.run_id, model_name)
+        if len(runs) < len(days):
+            raise dg.Failure(
+                f"{model_name}: stopped after {len(runs)} of {len(days)} day(s): the run "
+                "was terminated"
+            )
         seconds = sum(run.seconds for run in runs)
         failed = [run.partition_key for run in runs if run.errors]
         blocked = [run.partition_key for run in runs if run.not_run and not run.errors]
@@ -119,7 +133,7 @@ def _backfill_op(config: MonitoringConfig, model_name: str, database_url: str | 
             "runs": dg.MetadataValue.md(
                 "| day | status | seconds | failed checks | run |\n|---|---|---|---|---|\n"
                 + "\n".join(
-                    f"| {run.partition_key} | {_status(run)} | {run.seconds:.1f} | "
+                    f"| {run.partition_key} | {run_status(run)} | {run.seconds:.1f} | "
                     f"{', '.join(run.failed_checks) or '-'} | {run.run_id[:8]} |"
                     for run in runs
                 )
@@ -136,12 +150,31 @@ def _backfill_op(config: MonitoringConfig, model_name: str, database_url: str | 
     return backfill
 
 
-def _status(run) -> str:
-    if run.errors:
-        return "FAILED"
-    if run.not_run:
-        return "BLOCKED"
-    return "warning" if run.failed_checks else "ok"
+def _terminated(instance: dg.DagsterInstance, run_id: str) -> bool:
+    run = instance.get_run_by_id(run_id)
+    return run is None or run.status in (
+        dg.DagsterRunStatus.CANCELING,
+        dg.DagsterRunStatus.CANCELED,
+    )
+
+
+def _cancel_unfinished_days(instance: dg.DagsterInstance, run_id: str, model_name: str) -> None:
+    """A day's run the op left unfinished (an interrupt between its creation and its
+    start) is marked canceled, so that it does not wait in the UI as not started."""
+    unfinished = instance.get_runs(
+        filters=dg.RunsFilter(
+            tags={BACKFILL_RUN_TAG: run_id, "model": model_name},
+            statuses=[
+                dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED,
+            ],
+        )
+    )
+    for run in unfinished:
+        instance.report_run_canceled(
+            run, f"backfill_job run {run_id} was terminated before this day's run ended"
+        )
 
 
 def build_backfill_job(config: MonitoringConfig, *, database_url: str | None) -> dg.JobDefinition:
