@@ -145,10 +145,9 @@ def run_days(
     job = defs.resolve_job_def(MONITOR_MODELS_JOB)
     selection = None
     if models is not None:
+        chosen = set(models)
         graph = defs.resolve_asset_graph()
-        selection = sorted(
-            key for key in graph.materializable_asset_keys if key.path[0] in set(models)
-        )
+        selection = sorted(key for key in graph.materializable_asset_keys if key.path[0] in chosen)
     extra = dict(tags or {})
     if as_of:
         extra[COMPLAINTS_AS_OF_TAG] = as_of.isoformat()
