@@ -720,7 +720,7 @@ def run_daemon_backfill(
             days_runs = instance.get_run_records(
                 dg.RunsFilter(tags={BACKFILL_RUN_TAG: parent.dagster_run.run_id})
             )
-            if parent.dagster_run.status != dg.DagsterRunStatus.SUCCESS or not days_runs:
+            if not days_runs:  # else a failed day is reported with the others
                 raise RuntimeError(
                     f"backfill_job run {parent.dagster_run.run_id} ended "
                     f"{parent.dagster_run.status.value} with {len(days_runs)} day run(s)"
@@ -1032,7 +1032,9 @@ def _print_dagster(dagster: dict, rows: int) -> None:
     wall = sum(run["wall"] for run in runs) / model_days
     steps = sum(run["steps"] for run in runs) / model_days
     overheads = [(run["wall"] - run["steps"]) / models for run in runs]
-    failed = [run["day"] for run in runs if not run["success"]]
+    failed = [
+        " ".join(filter(None, (run.get("model"), run["day"]))) for run in runs if not run["success"]
+    ]
     _say(
         f"  Dagster: {len(runs)} day(s) x {models} model(s) of ~{rows:,} predictions, one run per "
         "day through orchestrate.run_days on a persistent instance (PostgreSQL run storage)"
@@ -1062,7 +1064,9 @@ def _print_dagster(dagster: dict, rows: int) -> None:
 def _print_daemon_backfill(dagster: dict, rows: int) -> None:
     runs, models, days = dagster["runs"], dagster["models"], dagster["days"]
     model_days = days * models
-    failed = [run["day"] for run in runs if not run["success"]]
+    failed = [
+        " ".join(filter(None, (run.get("model"), run["day"]))) for run in runs if not run["success"]
+    ]
     walls = sorted(run["wall"] for run in runs)
     # From one run's end to the next one's start, among the runs of one model's chain (a
     # job backfill's runs hold every model; backfill_job runs the models side by side):

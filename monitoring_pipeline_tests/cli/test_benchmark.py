@@ -224,3 +224,10 @@ def test_the_backfill_job_report_counts_each_run_as_one_model_day(capsys):
     # Chain a: 4.0..8.2 less 3.6 s of steps; chain b: 4.5..8.6 less 3.6 s: 1.1 s / 4.
     assert _figure(r"overhead: ([\d.]+) s per model-day", out) == pytest.approx(1.1 / 4, abs=0.01)
     assert _figure(r"first run started ([\d.]+) s after", out) == 4.0
+
+    runs[3] = {**runs[3], "success": False}
+    benchmark._print_daemon_backfill(
+        {"models": 2, "days": 2, "runs": runs, "backfill_wall": 9.0, "backfill_job": True},
+        rows=1_000,
+    )
+    assert "FAILED runs: b d2\n" in capsys.readouterr().out

@@ -98,8 +98,12 @@ def test_a_backfill_run_equals_materialize_of_the_same_days(
     assert metadata["days"].value == len(DAYS) and metadata["days_failed"].value == 0
     assert f"| {DAYS[-1]} | ok |" in metadata["runs"].value
 
-    day_runs = dagster_instance.get_runs(filters=dg.RunsFilter(tags={BACKFILL_RUN_TAG: parent}))
-    assert sorted(run.tags["dagster/partition"] for run in day_runs) == [str(d) for d in DAYS]
+    records = dagster_instance.get_run_records(dg.RunsFilter(tags={BACKFILL_RUN_TAG: parent}))
+    records.sort(key=lambda record: record.start_time)
+    # In date order, one after another.
+    assert [r.dagster_run.tags["dagster/partition"] for r in records] == [str(d) for d in DAYS]
+    assert all(a.end_time <= b.start_time for a, b in zip(records, records[1:], strict=False))
+    day_runs = [record.dagster_run for record in records]
     assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in day_runs)
     assert {run.tags["model"] for run in day_runs} == {MODEL}
     # Only the selected model's chain, every day in the op's one process.
