@@ -23,6 +23,7 @@ import yaml
 from monitoring_pipeline.config import ConfigError, load_config
 from monitoring_pipeline.config.models import CeleryExecution
 from monitoring_pipeline.defs.definitions import build_definitions
+from monitoring_pipeline.defs.executors import STEP_POLL_SECONDS
 from monitoring_pipeline.defs.jobs import MONITOR_MODELS_JOB
 from monitoring_pipeline.demo.generator import generate_traffic
 from monitoring_pipeline.demo.publish import demo_config, publish_demo_sources
@@ -253,6 +254,10 @@ def test_a_celery_config_gives_the_monitor_job_the_celery_executor(tmp_path: Pat
         MONITOR_MODELS_JOB
     )
     assert job.executor_def.name == "celery"
+    # The run's process looks at its steps every 50 ms, not dagster-celery's every second.
+    from dagster_celery import core_execution_loop
+
+    assert core_execution_loop.TICK_SECONDS == STEP_POLL_SECONDS == 0.05
     del raw["execution"]
     (tmp_path / "models.yaml").write_text(yaml.safe_dump(raw))
     job = build_definitions(load_config(tmp_path / "models.yaml")).resolve_job_def(
