@@ -34,9 +34,14 @@ MODEL = "loan_approval"
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
-def world(engine, tmp_path, days: int, *, incidents=(), volume: int, webhook_url: str, min_size=50):
+def world(
+    engine, tmp_path, days: int, *, incidents=(), volume: int, webhook_url: str, min_size=50,
+    labels_after: int = 1,
+):  # fmt: skip
+    """``days`` of traffic from START, with the labels recorded by 00:00 ``labels_after``
+    days after the last day."""
     end = START + timedelta(days=days - 1)
-    now = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    now = datetime.combine(end + timedelta(days=labels_after), datetime.min.time(), tzinfo=UTC)
     traffic = {
         model: generate_traffic(
             model, START, end, now=now, seed=3, incidents=incidents, daily_volume=volume
@@ -135,11 +140,13 @@ def test_demo_incident_pages_once_per_violated_slo(
     assert rows_holding(engine, person_ids(engine)) == {}
 
 
-def test_healthy_weeks_page_nothing(engine, database_url, dagster_instance, tmp_path):
+def test_a_healthy_week_pages_nothing(engine, database_url, dagster_instance, tmp_path):
     with scripted_receiver([200]) as receiver:
+        # A week whose labels have all arrived: every day is judged on evidence.
         config, days = world(
-            engine, tmp_path, 10, volume=500, webhook_url=receiver.url, min_size=20
-        )
+            engine, tmp_path, 7, volume=500, webhook_url=receiver.url, min_size=20,
+            labels_after=30,
+        )  # fmt: skip
         run_days_and_tick(config, database_url, dagster_instance, days, tmp_path.name)
     assert rows(engine, "SELECT * FROM monitoring.alerts") == []
     assert rows(engine, "SELECT * FROM monitoring.retraining_requests") == []

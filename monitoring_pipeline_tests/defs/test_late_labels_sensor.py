@@ -20,7 +20,7 @@ from monitoring_pipeline_tests.helpers.worlds import START, table
 
 pytestmark = pytest.mark.e2e
 
-DAYS = [START + timedelta(days=i) for i in range(4)]
+DAYS = [START + timedelta(days=i) for i in range(3)]
 
 
 def publish(engine, tmp_path, now: datetime) -> None:
