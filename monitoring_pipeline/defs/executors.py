@@ -18,7 +18,7 @@ RECOVER_LOST_STEPS = {"task_acks_late": True, "task_reject_on_worker_lost": True
 
 # How often the run's process looks at its steps on the workers. dagster-celery sleeps a
 # whole second between looks (its module constant ``TICK_SECONDS``, no setting): each of
-# the ~9 step levels of a model's chain then waited up to a second for the next level to be
+# the 6 step levels of a model's chain then waited up to a second for the next level to be
 # sent (two workers, the demo's small days: 9.5-9.7 s a day, 5.5-6.4 s with 50 ms; README,
 # "Cost and capacity"). A look is one broker read per step in flight.
 STEP_POLL_SECONDS = 0.05
