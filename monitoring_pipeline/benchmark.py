@@ -1026,15 +1026,20 @@ def _print_stages(result: dict, floor: dict | None, predictions: int, labels: in
     )
 
 
+def _failed_runs(runs: list[dict]) -> list[str]:
+    """The failed runs as "<model> <day>" (the day alone for a run of every model)."""
+    return [
+        " ".join(filter(None, (run.get("model"), run["day"]))) for run in runs if not run["success"]
+    ]
+
+
 def _print_dagster(dagster: dict, rows: int) -> None:
     runs, models = dagster["runs"], dagster["models"]
     model_days = len(runs) * models
     wall = sum(run["wall"] for run in runs) / model_days
     steps = sum(run["steps"] for run in runs) / model_days
     overheads = [(run["wall"] - run["steps"]) / models for run in runs]
-    failed = [
-        " ".join(filter(None, (run.get("model"), run["day"]))) for run in runs if not run["success"]
-    ]
+    failed = _failed_runs(runs)
     _say(
         f"  Dagster: {len(runs)} day(s) x {models} model(s) of ~{rows:,} predictions, one run per "
         "day through orchestrate.run_days on a persistent instance (PostgreSQL run storage)"
@@ -1064,9 +1069,7 @@ def _print_dagster(dagster: dict, rows: int) -> None:
 def _print_daemon_backfill(dagster: dict, rows: int) -> None:
     runs, models, days = dagster["runs"], dagster["models"], dagster["days"]
     model_days = days * models
-    failed = [
-        " ".join(filter(None, (run.get("model"), run["day"]))) for run in runs if not run["success"]
-    ]
+    failed = _failed_runs(runs)
     walls = sorted(run["wall"] for run in runs)
     # From one run's end to the next one's start, among the runs of one model's chain (a
     # job backfill's runs hold every model; backfill_job runs the models side by side):
